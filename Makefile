@@ -1,0 +1,51 @@
+# yizhan: `make run` sets everything up and serves; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+VENDOR := webui/static/vendor
+PORT   ?= 5000
+
+.PHONY: run test bench check install install-dev assets clean
+
+run: install assets
+	$(PY) run.py demo
+	PORT=$(PORT) $(PY) run.py serve
+
+test: install-dev assets
+	$(PY) -m pytest tests
+
+bench: install-dev
+	$(PY) -m bench
+
+check: install
+	$(PY) run.py check
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+# bpmn-js comes from the npm registry at set-up; nothing third-party is committed or fetched at run time.
+assets: $(VENDOR)/.built
+
+$(VENDOR)/.built: webui/package.json webui/package-lock.json
+	cd webui && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp webui/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/
+	cp -r webui/node_modules/bpmn-js/dist/assets/. $(VENDOR)/
+	touch $@
+
+clean:
+	rm -rf $(VENV) webui/node_modules $(VENDOR) .pytest_cache

@@ -1,0 +1,50 @@
+"""Settings, read from the environment with defaults that make `make run` work on a fresh machine.
+
+DATABASE_URL   SQLAlchemy URL; default sqlite:///instance/yizhan.db. postgresql://... uses psycopg 3.
+SECRET_KEY     signs sessions and CSRF tokens; default: a random key kept in instance/secret_key.
+PORT           port for `run.py serve` (default 5000).
+YIZHAN_SCHEDULER  "on" (default for serve) runs the timer sweep inside the web process; "off" leaves it
+               to `run.py worker`.
+SWEEP_SECONDS  how often the timer sweep runs (default 1).
+"""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("YIZHAN_INSTANCE", ROOT / "instance"))
+BPMN_DIR = ROOT / "bpmn"
+FORMS_DIR = ROOT / "forms"
+
+
+def database_url():
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE / 'yizhan.db'}"
+
+
+def secret_key():
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def flask_config():
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url(),
+        "SECRET_KEY": secret_key(),
+        "BPMN_DIR": str(BPMN_DIR),
+        "FORMS_DIR": str(FORMS_DIR),
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+        "SWEEP_SECONDS": float(os.environ.get("SWEEP_SECONDS", "1")),
+    }

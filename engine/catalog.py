@@ -1,0 +1,263 @@
+"""The pathway library: finds bpmn/ and forms/, checks them (XSD, SpiffWorkflow's parser and our
+own lint) and records a new immutable process version whenever a pathway's content changes."""
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import select
+
+from . import forms as formlib
+from .models import ProcessVersion
+from .policy import role_for_lane
+from .runtime import spec_to_json
+from .scripting import ScriptRejected, check_source
+from .xmlsafe import UnsafeXml, parse_xml
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
+FORM_PROPERTY = "formJsonSchemaFilename"
+LEGAL_BASIS_PROPERTY = "legalBasis"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self):
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class Draft:
+    """A pathway ready to be recorded as a version."""
+    process_key: str
+    name: str
+    content_hash: str
+    files: dict
+    forms: dict
+    meta: dict
+    spec_json: str = field(repr=False)
+
+
+def read_folder(bpmn_dir, forms_dir):
+    """{"bpmn/x.bpmn": bytes, ...} and {"x.json": text}."""
+    diagrams = {f"bpmn/{p.name}": p.read_bytes() for p in sorted(Path(bpmn_dir).iterdir())
+                if p.suffix in (".bpmn", ".dmn")}
+    return diagrams, formlib.load_forms(forms_dir)
+
+
+def _properties(node):
+    return {p.get("name"): p.get("value")
+            for p in node.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property",
+                                namespaces=NS)}
+
+
+def _lanes(root):
+    lanes = {}
+    for lane in root.xpath(".//bpmn:lane", namespaces=NS):
+        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
+            lanes[(ref.text or "").strip()] = lane.get("name")
+    return lanes
+
+
+def _lint_bpmn(filename, root, form_texts, problems):
+    """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
+    meta = {"tasks": {}, "deadlines": {}, "flows": [], "elements": {}}
+    lanes = _lanes(root)
+    has_lanes = bool(lanes)
+    for node in root.xpath(".//bpmn:process//*[@id]", namespaces=NS):
+        tag = etree.QName(node).localname
+        meta["elements"][node.get("id")] = {"type": tag, "name": node.get("name") or node.get("id")}
+    for flow in root.xpath(".//bpmn:sequenceFlow", namespaces=NS):
+        meta["flows"].append(flow.get("id"))
+        condition = flow.find("bpmn:conditionExpression", NS)
+        if condition is not None and (condition.text or "").strip():
+            try:
+                check_source(condition.text, "expression")
+            except (ScriptRejected, SyntaxError) as exc:
+                problems.append(Problem(filename, condition.sourceline,
+                                        f"condition of {flow.get('id')} is not allowed: {exc}"))
+    for task in root.xpath(".//bpmn:userTask", namespaces=NS):
+        task_id = task.get("id")
+        form_file = _properties(task).get(FORM_PROPERTY)
+        lane = lanes.get(task_id)
+        role = role_for_lane(lane)
+        if not form_file:
+            problems.append(Problem(filename, task.sourceline,
+                                    f'user task {task_id} ("{task.get("name")}") names no form '
+                                    f'(property {FORM_PROPERTY})'))
+        elif form_file not in form_texts:
+            problems.append(Problem(filename, task.sourceline,
+                                    f"user task {task_id}: form forms/{form_file} does not exist"))
+        if role is None:
+            where = f'lane "{lane}" is not a known role' if has_lanes and lane else "is in no lane naming a role"
+            problems.append(Problem(filename, task.sourceline, f"user task {task_id} {where}"))
+        meta["tasks"][task_id] = {"name": task.get("name") or task_id, "form": form_file, "role": role}
+    for script in root.xpath(".//bpmn:scriptTask", namespaces=NS):
+        body = script.find("bpmn:script", NS)
+        try:
+            check_source(body.text if body is not None and body.text else "", "script")
+        except (ScriptRejected, SyntaxError) as exc:
+            problems.append(Problem(filename, script.sourceline,
+                                    f"script of {script.get('id')} is not allowed: {exc}"))
+    for event in root.xpath(".//bpmn:boundaryEvent | .//bpmn:intermediateCatchEvent", namespaces=NS):
+        timer = event.find("bpmn:timerEventDefinition", NS)
+        if timer is None:
+            continue
+        props = _properties(event)
+        basis = (props.get(LEGAL_BASIS_PROPERTY) or "").strip()
+        if not basis:
+            problems.append(Problem(filename, event.sourceline,
+                                    f"deadline {event.get('id')} cites no legal basis (property {LEGAL_BASIS_PROPERTY})"))
+        for child in timer:
+            if child.text and child.text.strip():
+                try:
+                    check_source(child.text, "expression")
+                except (ScriptRejected, SyntaxError) as exc:
+                    problems.append(Problem(filename, child.sourceline, f"timer expression is not allowed: {exc}"))
+        meta["deadlines"][event.get("id")] = {
+            "name": event.get("name") or event.get("id"),
+            "attached_to": event.get("attachedToRef"),
+            "legal_basis": basis,
+            "interrupting": event.get("cancelActivity", "true") != "false",
+        }
+    for gateway in root.xpath(".//bpmn:exclusiveGateway | .//bpmn:inclusiveGateway", namespaces=NS):
+        outgoing = gateway.xpath("./bpmn:outgoing", namespaces=NS)
+        if len(outgoing) < 2 or gateway.get("default"):
+            continue
+        for ref in outgoing:
+            flow = root.xpath(f'.//bpmn:sequenceFlow[@id="{ref.text.strip()}"]', namespaces=NS)
+            if flow and flow[0].find("bpmn:conditionExpression", NS) is None:
+                problems.append(Problem(filename, gateway.sourceline,
+                                        f"gateway {gateway.get('id')} has no default flow and flow "
+                                        f"{ref.text.strip()} has no condition"))
+    return meta
+
+
+def _line_for_id(roots, filename, element_id):
+    root = roots.get(filename)
+    if root is not None and element_id:
+        found = root.xpath(f'//*[@id="{element_id}"]')
+        if found:
+            return found[0].sourceline
+    return 1
+
+
+def compile_library(diagrams, form_texts):
+    """Check everything and build one Draft per top-level process. Returns (drafts, problems);
+    no draft may be published while there are problems."""
+    problems = []
+    parsed_forms = {}
+    for key, text in form_texts.items():
+        try:
+            parsed_forms[key] = formlib.parse_form(key, text)
+        except formlib.FormDefinitionError as exc:
+            problems.append(Problem(f"forms/{key}", exc.line, str(exc)))
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    roots, metas = {}, {}
+    called = set()
+    for filename, data in diagrams.items():
+        try:
+            root = parse_xml(data, filename)
+        except UnsafeXml as exc:
+            problems.append(Problem(filename, 1, str(exc)))
+            continue
+        except etree.XMLSyntaxError as exc:
+            problems.append(Problem(filename, exc.lineno or 1, f"not well-formed XML: {exc.msg}"))
+            continue
+        roots[filename] = root
+        try:
+            if filename.endswith(".dmn"):
+                parser.add_dmn_xml(root, filename)
+            else:
+                parser.add_bpmn_xml(root, filename)
+                metas[filename] = _lint_bpmn(filename, root, form_texts, problems)
+                called.update(e.get("calledElement") for e in root.xpath(".//bpmn:callActivity", namespaces=NS))
+        except ValidationException as exc:
+            problems.append(Problem(exc.file_name or filename, exc.line_number or
+                                    _line_for_id(roots, filename, exc.id), _validation_message(exc)))
+
+    drafts = []
+    if problems:
+        return drafts, problems
+    for process_key in parser.get_process_ids():
+        if process_key in called:
+            continue
+        filename = parser.get_process_parser(process_key).filename
+        try:
+            spec = parser.get_spec(process_key)
+            subprocess_specs = parser.get_subprocess_specs(process_key)
+        except ValidationException as exc:
+            file = exc.file_name or filename
+            problems.append(Problem(file, exc.line_number or _line_for_id(roots, file, exc.id),
+                                    _validation_message(exc)))
+            continue
+        meta = _merge_meta(metas)
+        used_forms = sorted({t["form"] for t in meta["tasks"].values() if t["form"]})
+        forms = {key: parsed_forms[key].definition for key in used_forms}
+        files = {name: data.decode("utf-8") for name, data in diagrams.items()}
+        drafts.append(Draft(
+            process_key=process_key, name=spec.description or process_key,
+            content_hash=_content_hash(process_key, files, forms), files=files, forms=forms,
+            meta=meta, spec_json=spec_to_json(spec, subprocess_specs),
+        ))
+    return drafts, problems
+
+
+def _validation_message(exc):
+    text = str(exc).split("\n")[0]
+    return text
+
+
+def _merge_meta(metas):
+    merged = {"tasks": {}, "deadlines": {}, "flows": [], "elements": {}}
+    for meta in metas.values():
+        for key in ("tasks", "deadlines", "elements"):
+            merged[key].update(meta[key])
+        merged["flows"].extend(meta["flows"])
+    return merged
+
+
+def _content_hash(process_key, files, forms):
+    digest = hashlib.sha256(process_key.encode())
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def check_folder(bpmn_dir, forms_dir):
+    diagrams, form_texts = read_folder(bpmn_dir, forms_dir)
+    return compile_library(diagrams, form_texts)
+
+
+def record_versions(session, drafts, actor_id=None, source="files"):
+    """Insert a version for each draft whose content is new. Returns the newly created rows."""
+    created = []
+    for draft in drafts:
+        exists = session.scalar(select(ProcessVersion.id).where(ProcessVersion.content_hash == draft.content_hash))
+        if exists:
+            continue
+        version = ProcessVersion(
+            process_key=draft.process_key, name=draft.name, content_hash=draft.content_hash,
+            files=draft.files, forms=draft.forms, meta=draft.meta, spec_json=draft.spec_json,
+            source=source, created_by=actor_id,
+        )
+        session.add(version)
+        created.append(version)
+    session.flush()
+    return created
+
+
+def latest_version(session, process_key):
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == process_key)
+                          .order_by(ProcessVersion.id.desc()).limit(1))

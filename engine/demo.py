@@ -1,0 +1,61 @@
+"""The demo organisation and one login per role. Safe to run any number of times."""
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from .models import OrgUnit, User, UserRole
+from .uow import UnitOfWork
+
+DEMO_PASSWORD = "demo1234"
+
+# code, name, English name, level, parent code
+UNITS = [
+    ("C01", "示范市", "Demo City", "city", None),
+    ("C01-Q", "清河县", "Qinghe County", "county", "C01"),
+    ("C01-Q-CG", "城关镇", "Chengguan Town", "township", "C01-Q"),
+    ("C01-Q-CG-DG", "东关村", "Dongguan Village", "village", "C01-Q-CG"),
+    ("C01-Q-CG-XG", "西关社区", "Xiguan Community", "village", "C01-Q-CG"),
+    ("C01-Q-LL", "柳林镇", "Liulin Town", "township", "C01-Q"),
+    ("C01-Q-LL-LL", "柳林村", "Liulin Village", "village", "C01-Q-LL"),
+    ("C01-Q-LL-WZ", "王庄村", "Wangzhuang Village", "village", "C01-Q-LL"),
+]
+
+# username, display name, unit code, roles
+USERS = [
+    ("clerk", "王受理（县中心窗口）", "C01-Q", ["clerk"]),
+    ("mediator", "李调解（县人民调解委员会）", "C01-Q", ["mediator"]),
+    ("supervisor", "张督办（县中心）", "C01-Q", ["supervisor"]),
+    ("auditor", "赵审计", "C01-Q", ["auditor"]),
+    ("designer", "钱设计", "C01-Q", ["designer"]),
+    ("admin", "孙管理员", "C01-Q", ["admin"]),
+    ("clerk_cg", "周受理（城关镇）", "C01-Q-CG", ["clerk"]),
+    ("mediator_cg", "吴调解（城关镇）", "C01-Q-CG", ["mediator"]),
+    ("clerk_dg", "郑受理（东关村）", "C01-Q-CG-DG", ["clerk"]),
+    ("clerk_ll", "冯受理（柳林村）", "C01-Q-LL-LL", ["clerk"]),
+]
+
+
+def load_demo(session, password=DEMO_PASSWORD):
+    """Create what is missing. Returns the list of (username, display name, roles, unit) created or found."""
+    with UnitOfWork(session):
+        units = {u.code: u for u in session.scalars(select(OrgUnit))}
+        for code, name, name_en, level, parent_code in UNITS:
+            if code in units:
+                continue
+            parent = units.get(parent_code)
+            unit = OrgUnit(code=code, name=name, name_en=name_en, level=level,
+                           parent_id=parent.id if parent else None)
+            session.add(unit)
+            session.flush()
+            unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+            units[code] = unit
+        existing = set(session.scalars(select(User.username)))
+        password_hash = None
+        for username, display, unit_code, roles in USERS:
+            if username in existing:
+                continue
+            password_hash = password_hash or generate_password_hash(password)
+            user = User(username=username, password_hash=password_hash, display_name=display,
+                        org_unit_id=units[unit_code].id)
+            user.role_rows = [UserRole(role=r) for r in roles]
+            session.add(user)
+    return [(u, d, r, units[c].name) for u, d, c, r in USERS]

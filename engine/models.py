@@ -1,0 +1,190 @@
+"""Tables. A plain SQLAlchemy declarative base: Flask-SQLAlchemy binds it in the web layer."""
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .clock import Clock
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now():
+    return Clock.now()
+
+
+class OrgUnit(Base):
+    """A node of the city → county → township → village tree. `path` is the chain of ids
+    ("/1/2/5/") so "this unit and everything below it" is one indexed prefix query."""
+    __tablename__ = "org_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    path: Mapped[str] = mapped_column(String(400), index=True, default="/")
+
+    parent: Mapped["OrgUnit | None"] = relationship(remote_side=[id])
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    org_unit: Mapped[OrgUnit] = relationship()
+    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def roles(self):
+        return frozenset(r.role for r in self.role_rows)
+
+    # The session protocol the web layer's login manager expects, without importing it here.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return str(self.id)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(30), primary_key=True)
+
+
+class ProcessVersion(Base):
+    """An immutable published version of a pathway, keyed by the hash of everything it runs:
+    the BPMN and DMN files and the forms its user tasks name. The serialized spec is kept here
+    once, never copied into the cases."""
+    __tablename__ = "process_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    files: Mapped[dict] = mapped_column(JSON)
+    forms: Mapped[dict] = mapped_column(JSON)
+    meta: Mapped[dict] = mapped_column(JSON)
+    spec_json: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(40), default="files")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_unit_status", "org_unit_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    kind: Mapped[str | None] = mapped_column(String(30))
+    category: Mapped[str | None] = mapped_column(String(30))
+    channel: Mapped[str | None] = mapped_column(String(30))
+    risk_level: Mapped[str | None] = mapped_column(String(10))
+    route: Mapped[str | None] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    party_names: Mapped[str] = mapped_column(Text, default="")
+    current_step: Mapped[str] = mapped_column(String(200), default="")
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    satisfaction: Mapped[str | None] = mapped_column(String(30))
+    error: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    process_version: Mapped[ProcessVersion] = relationship()
+    org_unit: Mapped[OrgUnit] = relationship()
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Task(Base):
+    """A human task as the inbox, the overdue view and the history see it. Rows stay after
+    completion (state "completed" or "cancelled") so who did what remains queryable."""
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_open_role_unit", "state", "role", "org_unit_id"),
+        Index("ix_tasks_state_due", "state", "due_at"),
+        Index("ix_tasks_assignee_state", "assignee_id", "state"),
+        UniqueConstraint("case_id", "spiff_task_id", name="uq_tasks_case_spiff"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    spec_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    form_key: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), default="ready")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    case: Mapped[Case] = relationship()
+    assignee: Mapped["User | None"] = relationship(foreign_keys=[assignee_id])
+    completer: Mapped["User | None"] = relationship(foreign_keys=[completed_by])
+
+
+class Timer(Base):
+    """A waiting BPMN timer. The sweep finds due ones by the indexed due time alone."""
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_state_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    spec_id: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Append-only history of a case. Each event carries the hash of the one before it."""
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    task_spec: Mapped[str | None] = mapped_column(String(100))
+    task_title: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,104 @@
+"""Who may do what, where. Pure functions over roles and organisation paths."""
+ROLES = {
+    # code: (Chinese, English)
+    "clerk": ("受理员", "Intake officer"),
+    "mediator": ("调解员", "Mediator"),
+    "supervisor": ("督办", "Supervisor"),
+    "auditor": ("审计", "Auditor"),
+    "designer": ("流程设计", "Process designer"),
+    "admin": ("管理员", "Administrator"),
+}
+
+# Lanes in the diagrams are named in Chinese for the people who read them; these names map
+# a lane to the role whose holders get its tasks.
+LANE_ALIASES = {
+    "受理员": "clerk", "窗口受理": "clerk", "受理": "clerk",
+    "调解员": "mediator", "人民调解员": "mediator",
+    "督办": "supervisor", "主管": "supervisor",
+}
+
+ACTIONS = {
+    "file_matter": {"clerk"},
+    "work_tasks": {"clerk", "mediator", "supervisor"},
+    "view_cases": {"clerk", "mediator", "supervisor", "auditor", "admin"},
+    "supervise": {"supervisor"},
+    "audit": {"auditor"},
+    "design": {"designer"},
+    "administer": {"admin"},
+}
+
+LEVELS = {"city": ("市", "City"), "county": ("县（区）", "County"),
+          "township": ("乡镇（街道）", "Township"), "village": ("村（社区）", "Village")}
+
+
+def role_for_lane(lane):
+    if lane is None:
+        return None
+    if lane in ROLES:
+        return lane
+    return LANE_ALIASES.get(lane.strip())
+
+
+def may(roles, action):
+    return bool(set(roles) & ACTIONS[action])
+
+
+def unit_covers(actor_path, unit_path):
+    """A person sees their own unit and every unit below it."""
+    return unit_path.startswith(actor_path)
+
+
+def may_work_task(actor, task_role, task_unit_path, assignee_id):
+    if task_role not in actor.roles:
+        return False
+    if assignee_id is not None and assignee_id != actor.user_id:
+        return False
+    return unit_covers(actor.unit_path, task_unit_path)
+
+
+def mask_id_number(value):
+    """Keep the first three and last four characters: enough to tell two people apart at the window."""
+    return _mask(value, 3, 4)
+
+
+def mask_phone(value):
+    return _mask(value, 3, 4)
+
+
+def _mask(value, head, tail):
+    if not value:
+        return value
+    value = str(value)
+    if len(value) <= head + tail:
+        return value[:1] + "*" * (len(value) - 1)
+    return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+class Actor:
+    """The person (or system) doing something, as the services see them. Built by the web layer
+    from the logged-in user; the services never read request globals."""
+
+    __slots__ = ("user_id", "name", "roles", "unit_id", "unit_path")
+
+    def __init__(self, user_id, name, roles, unit_id, unit_path):
+        self.user_id = user_id
+        self.name = name
+        self.roles = frozenset(roles)
+        self.unit_id = unit_id
+        self.unit_path = unit_path
+
+    @classmethod
+    def of(cls, user):
+        return cls(user.id, user.display_name, user.roles, user.org_unit_id, user.org_unit.path)
+
+
+SYSTEM = Actor(None, "系统", (), None, "/")
+
+
+# Roles that handle a case and need to reach the parties; everyone else sees ID numbers and
+# phones masked.
+HANDLING_ROLES = {"clerk", "mediator", "supervisor"}
+
+
+def sees_personal_data(actor):
+    return bool(actor.roles & HANDLING_ROLES)

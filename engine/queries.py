@@ -1,0 +1,155 @@
+"""Read-only views: inbox, supervision list, case search, case page, history. Every query is
+limited to the actor's unit and the units below it."""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from .clock import Clock, as_utc
+from .forms import FormDef
+from .models import AuditEvent, Case, OrgUnit, ProcessVersion, Task
+from .policy import mask_id_number, mask_phone, sees_personal_data, unit_covers
+
+DUE_SOON = timedelta(days=3)
+PAGE_SIZE = 50
+
+
+def light(due_at, now=None):
+    """Time colour of a step: red overdue, amber due within three days, green otherwise."""
+    if due_at is None:
+        return "none"
+    now = now or Clock.now()
+    due_at = as_utc(due_at)
+    if due_at < now:
+        return "red"
+    if due_at - now <= DUE_SOON:
+        return "amber"
+    return "green"
+
+
+def _in_subtree(actor):
+    return OrgUnit.path.startswith(actor.unit_path)
+
+
+def inbox(session, actor):
+    """My claimed tasks, then my roles' unclaimed tasks in my unit; overdue and due-soon first."""
+    now = Clock.now()
+    rows = session.scalars(
+        select(Task).options(joinedload(Task.case)).where(
+            Task.state == "ready",
+            or_(Task.assignee_id == actor.user_id,
+                and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles), Task.org_unit_id == actor.unit_id)),
+        ).order_by(Task.due_at.is_(None), Task.due_at, Task.created_at).limit(500)).all()
+    mine = [t for t in rows if t.assignee_id == actor.user_id]
+    pool = [t for t in rows if t.assignee_id is None]
+    return mine, pool, now
+
+
+def open_tasks(session, actor, page=1, only=None):
+    """Open tasks across the actor's unit and below, overdue first, then by due time."""
+    now = Clock.now()
+    query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
+        joinedload(Task.case), joinedload(Task.assignee)).where(Task.state == "ready", _in_subtree(actor)))
+    if only == "red":
+        query = query.where(Task.due_at < now)
+    elif only == "amber":
+        query = query.where(Task.due_at >= now, Task.due_at <= now + DUE_SOON)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    units = dict(session.execute(select(OrgUnit.id, OrgUnit.name)).all())
+    return rows, total, units, now
+
+
+def light_counts(session, actor):
+    now = Clock.now()
+    base = (select(func.count()).select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+            .where(Task.state == "ready", _in_subtree(actor)))
+    return {
+        "red": session.scalar(base.where(Task.due_at < now)),
+        "amber": session.scalar(base.where(Task.due_at >= now, Task.due_at <= now + DUE_SOON)),
+        "all": session.scalar(base),
+    }
+
+
+@dataclass
+class CaseFilter:
+    text: str = ""
+    status: str = ""
+    category: str = ""
+    page: int = 1
+
+
+def search_cases(session, actor, flt):
+    query = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(_in_subtree(actor))
+    if flt.text:
+        like = f"%{flt.text.strip()}%"
+        query = query.where(or_(Case.code.like(like), Case.party_names.like(like), Case.summary.like(like)))
+    if flt.status:
+        query = query.where(Case.status == flt.status)
+    if flt.category:
+        query = query.where(Case.category == flt.category)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.options(joinedload(Case.org_unit)).order_by(Case.created_at.desc(), Case.id.desc())
+                           .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return rows, total
+
+
+def visible_case(session, actor, case_id):
+    """The case if the actor's unit covers it, else None (the web layer answers 403/404)."""
+    case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))
+                          .where(Case.id == case_id))
+    if case is None:
+        return None, False
+    return case, unit_covers(actor.unit_path, case.org_unit.path)
+
+
+def case_tasks(session, case_id):
+    return session.scalars(select(Task).options(joinedload(Task.assignee), joinedload(Task.completer))
+                           .where(Task.case_id == case_id).order_by(Task.id)).all()
+
+
+def case_events(session, case_id, kinds=None):
+    query = select(AuditEvent).where(AuditEvent.case_id == case_id)
+    if kinds:
+        query = query.where(AuditEvent.kind.in_(kinds))
+    return session.scalars(query.order_by(AuditEvent.seq)).all()
+
+
+def mask_data(form_definition, data, actor):
+    """Mask ID numbers and phones in submitted data for people who do not handle the case."""
+    if form_definition is None or sees_personal_data(actor) or not isinstance(data, dict):
+        return data
+    form = FormDef("", form_definition)
+    masked = dict(data)
+    for path in form.personal_fields():
+        if len(path) == 1 and path[0] in masked:
+            masked[path[0]] = _mask_value(path[0], masked[path[0]])
+        elif len(path) == 2 and isinstance(masked.get(path[0]), list):
+            masked[path[0]] = [dict(item, **{path[1]: _mask_value(path[1], item[path[1]])})
+                               if isinstance(item, dict) and path[1] in item else item for item in masked[path[0]]]
+    return masked
+
+
+def _mask_value(name, value):
+    return mask_phone(value) if "phone" in name else mask_id_number(value)
+
+
+def submitted_steps(session, case, actor):
+    """What each completed step recorded, in order, masked as the actor may see it."""
+    version = case.process_version
+    steps = []
+    for event in case_events(session, case.id, kinds=("task_completed",)):
+        form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")
+        definition = version.forms.get(form_key) if form_key else None
+        steps.append((event, definition, mask_data(definition, event.detail.get("data", {}), actor)))
+    return steps
+
+
+def versions(session):
+    return session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.id.desc())).all()
+
+
+def version_case_counts(session):
+    return dict(session.execute(select(Case.process_version_id, func.count()).group_by(Case.process_version_id)).all())

@@ -1,0 +1,209 @@
+"""A thin layer over SpiffWorkflow with no database: build specs, start, complete, fire timers,
+and describe what happened as plain data that the store persists."""
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from .scripting import SCRIPT_ENGINE
+
+_attached_spec = ContextVar("_attached_spec")
+
+
+class _StateOnlyConverter(BpmnWorkflowConverter):
+    """Leaves the process spec out of a case's state; the spec is stored once per version and
+    re-attached from the cache on load (SPIFFWORKFLOW-NOTES: state alone is a few KB)."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = _attached_spec.get()
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializers():
+    state_config = dict(SPIFF_CONFIG)
+    state_config[BpmnWorkflow] = _StateOnlyConverter
+    state = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(state_config))
+    full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    return state, full
+
+
+_STATE_SERIALIZER, _SPEC_SERIALIZER = _make_serializers()
+
+
+def spec_to_json(spec, subprocess_specs):
+    return json.dumps({
+        "spec": _SPEC_SERIALIZER.to_dict(spec),
+        "subprocess_specs": {k: _SPEC_SERIALIZER.to_dict(v) for k, v in subprocess_specs.items()},
+    }, ensure_ascii=False)
+
+
+def spec_from_json(text):
+    dct = json.loads(text)
+    spec = _SPEC_SERIALIZER.from_dict(dct["spec"])
+    subs = {k: _SPEC_SERIALIZER.from_dict(v) for k, v in dct["subprocess_specs"].items()}
+    return spec, subs
+
+
+class SpecCache:
+    """Specs restored once per process version id and shared by every case on that version."""
+
+    def __init__(self):
+        self._specs = {}
+
+    def get(self, version_id, spec_json):
+        found = self._specs.get(version_id)
+        if found is None:
+            found = self._specs[version_id] = spec_from_json(spec_json)
+        return found
+
+
+SPEC_CACHE = SpecCache()
+
+
+def new_workflow(specs):
+    spec, subs = specs
+    workflow = BpmnWorkflow(spec, subs, script_engine=SCRIPT_ENGINE)
+    return workflow
+
+
+def dump_state(workflow):
+    return _STATE_SERIALIZER.serialize_json(workflow)
+
+
+def load_state(state_json, specs):
+    token = _attached_spec.set(specs)
+    try:
+        workflow = _STATE_SERIALIZER.deserialize_json(state_json)
+    finally:
+        _attached_spec.reset(token)
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+@dataclass
+class Change:
+    """One BPMN element of the case changing state, for the audit trail."""
+    task_id: str
+    element: str
+    name: str
+    kind: str
+    before: str | None
+    after: str
+
+
+@dataclass
+class Snapshot:
+    ready: list = field(default_factory=list)
+    timers: list = field(default_factory=list)
+    changes: list = field(default_factory=list)
+    completed: bool = False
+    data: dict = field(default_factory=dict)
+
+
+# Predicted states (FUTURE, LIKELY, MAYBE) change often and mean nothing to an auditor.
+_RECORDED_STATES = (TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.COMPLETED
+                    | TaskState.CANCELLED | TaskState.ERROR)
+
+
+def _visible_tasks(workflow):
+    """Every task of the case that stands for a drawn BPMN element, subprocesses included."""
+    for task in workflow.get_tasks():
+        if getattr(task.task_spec, "bpmn_id", None):
+            yield task
+
+
+def task_states(workflow):
+    return {str(t.id): t.state for t in _visible_tasks(workflow)}
+
+
+def _timer_due(task):
+    value = task.internal_data.get("event_value")
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value
+
+
+def snapshot(workflow, before):
+    """Describe the case after an action: ready human tasks, waiting timers, state changes."""
+    snap = Snapshot(completed=workflow.completed, data=workflow.data if workflow.completed else {})
+    for task in _visible_tasks(workflow):
+        spec = task.task_spec
+        previous = before.get(str(task.id))
+        if previous != task.state and task.state & _RECORDED_STATES:
+            snap.changes.append(Change(
+                str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__,
+                TaskState.get_name(previous) if previous is not None else None,
+                TaskState.get_name(task.state),
+            ))
+        if task.state == TaskState.READY and spec.manual:
+            snap.ready.append(task)
+        elif task.state == TaskState.WAITING and isinstance(
+                getattr(spec, "event_definition", None), TimerEventDefinition):
+            due = _timer_due(task)
+            if due is not None:
+                snap.timers.append((str(task.id), spec.bpmn_id, due))
+    if not workflow.completed:
+        snap.data = _latest_data(workflow, snap.ready)
+    return snap
+
+
+def _latest_data(workflow, ready):
+    if ready:
+        return ready[0].data
+    last = workflow.last_task
+    return last.data if last is not None else workflow.data
+
+
+def start(specs):
+    workflow = new_workflow(specs)
+    before = {}
+    workflow.do_engine_steps()
+    return workflow, snapshot(workflow, before)
+
+
+def find_task(workflow, task_id):
+    return workflow.get_task_from_id(UUID(task_id))
+
+
+def complete(workflow, task_id, data):
+    """Complete a READY user task with the submitted data and run the engine to the next wait."""
+    before = task_states(workflow)
+    task = find_task(workflow, task_id)
+    if task is None or task.state != TaskState.READY:
+        raise TaskNotReady(task_id)
+    task.data.update(data)
+    task.run()
+    workflow.do_engine_steps()
+    return snapshot(workflow, before)
+
+
+def fire_timers(workflow):
+    """Fire every timer of this case whose due time has passed (by the wall clock)."""
+    before = task_states(workflow)
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+    return snapshot(workflow, before)
+
+
+class TaskNotReady(Exception):
+    pass

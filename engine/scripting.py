@@ -1,0 +1,149 @@
+"""The script environment for BPMN scripts, gateway conditions and DMN expressions.
+
+Designers write these in the diagrams, so they are untrusted code. SpiffWorkflow's default
+environment runs them with plain exec/eval; here they are compiled with RestrictedPython,
+run with its attribute and item guards, a small whitelist of builtins and a time limit.
+"""
+import datetime
+import math
+import sys
+import time
+from functools import lru_cache
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+SCRIPT_TIME_LIMIT_SECONDS = 1.0
+
+
+class ScriptRejected(Exception):
+    """A script that may not run here: it does not compile under the restrictions, or it ran too long."""
+
+
+def _inplacevar(op, x, y):
+    ops = {
+        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
+        "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
+    }
+    if op not in ops:
+        raise ScriptRejected(f"operator {op} is not allowed in scripts")
+    return ops[op](x, y)
+
+
+def _builtins():
+    allowed = dict(safe_builtins)
+    for name in ("setattr", "delattr"):
+        allowed.pop(name, None)
+    allowed.update({
+        "dict": dict, "list": list, "set": set, "frozenset": frozenset, "sum": sum, "min": min,
+        "max": max, "any": any, "all": all, "sorted": sorted, "enumerate": enumerate,
+        "reversed": reversed, "map": map, "filter": filter, "math": math,
+    })
+    return allowed
+
+
+_BUILTINS = _builtins()
+_GUARDS = {
+    "__builtins__": _BUILTINS,
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplacevar,
+    "date": datetime.date,
+    "timedelta": datetime.timedelta,
+}
+
+
+@lru_cache(maxsize=2048)
+def compile_expression(source):
+    result = compile_restricted_eval(source.strip(), "<condition>")
+    if result.errors:
+        raise ScriptRejected("; ".join(result.errors))
+    return result.code
+
+
+@lru_cache(maxsize=2048)
+def compile_script(source):
+    result = compile_restricted_exec(source, "<script>")
+    if result.errors:
+        raise ScriptRejected("; ".join(result.errors))
+    return result.code
+
+
+def check_source(source, kind):
+    """Compile a script or condition as it will run, so a designer sees the error before publishing."""
+    (compile_expression if kind == "expression" else compile_script)(source)
+
+
+def _run_with_time_limit(run, limit):
+    # A line tracer on this thread only: works in web threads where signals cannot be used.
+    deadline = time.monotonic() + limit
+    previous = sys.gettrace()
+
+    def tracer(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise ScriptRejected(f"script ran longer than {limit:g} s and was stopped")
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        return run()
+    finally:
+        sys.settrace(previous)
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    def __init__(self, time_limit=SCRIPT_TIME_LIMIT_SECONDS):
+        super().__init__({})
+        self.time_limit = time_limit
+
+    def _namespace(self, context, external_context):
+        namespace = dict(_GUARDS)
+        namespace.update(external_context or {})
+        namespace.update(context)
+        return namespace
+
+    def evaluate(self, expression, context, external_context=None):
+        code = compile_expression(expression)
+        namespace = self._namespace(context, external_context)
+        return _run_with_time_limit(lambda: eval(code, namespace), self.time_limit)
+
+    def execute(self, script, context, external_context=None):
+        code = compile_script(script)
+        namespace = self._namespace(context, external_context)
+        _run_with_time_limit(lambda: exec(code, namespace), self.time_limit)
+        hidden = set(_GUARDS) | set(external_context or {})
+        for key in list(context):
+            if key not in namespace:
+                del context[key]
+        for key, value in namespace.items():
+            if key in hidden or key.startswith("_") or callable(value) or isinstance(value, type(math)):
+                continue
+            context[key] = value
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise ScriptRejected("service tasks are not available to diagrams")
+
+
+class RestrictedScriptEngine(PythonScriptEngine):
+    def __init__(self):
+        super().__init__(environment=RestrictedEnvironment())
+
+    def validate(self, expression):
+        compile_expression(expression)
+
+
+SCRIPT_ENGINE = RestrictedScriptEngine()

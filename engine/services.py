@@ -1,0 +1,262 @@
+"""The verbs people and the scheduler perform. Each one is one unit of work."""
+import logging
+
+from SpiffWorkflow.exceptions import WorkflowException
+from sqlalchemy import select, update
+
+from . import catalog, forms as formlib, runtime, store
+from .clock import Clock
+from .models import Case, OrgUnit, ProcessVersion, Task, Timer, User, UserRole
+from .policy import SYSTEM, may, may_work_task
+from .scripting import ScriptRejected
+from .uow import Conflict, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class NotAllowed(Exception):
+    """The actor's role or unit does not allow this (HTTP 403)."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class FormInvalid(Exception):
+    def __init__(self, errors, data):
+        super().__init__("the form has errors")
+        self.errors = errors
+        self.data = data
+
+
+class StepFailed(Exception):
+    """The engine could not carry out the step (a failing script, a gateway with no way out).
+    Nothing was saved: the case stays where it was."""
+
+
+def _specs(version):
+    return runtime.SPEC_CACHE.get(version.id, version.spec_json)
+
+
+def form_for(version, form_key):
+    return formlib.FormDef(form_key, version.forms[form_key])
+
+
+def _engine_call(task_title, call):
+    try:
+        return call()
+    except (WorkflowException, ScriptRejected) as exc:
+        raise StepFailed(f"「{task_title}」执行失败 / step failed: {exc}") from exc
+
+
+# ---- starting a case -------------------------------------------------------------------------
+
+def intake_step(session, process_key):
+    """The version new cases take and the form of its first step."""
+    version = catalog.latest_version(session, process_key)
+    if version is None:
+        raise NotFound(process_key)
+    workflow, snap = runtime.start(_specs(version))
+    first = snap.ready[0]
+    info = version.meta["tasks"][first.task_spec.bpmn_id]
+    return version, info, form_for(version, info["form"])
+
+
+def start_case(session, actor, process_key, post):
+    """File a new matter: start the pathway and complete its intake step with the posted form,
+    in one transaction. Nothing is saved if the form is invalid."""
+    if not may(actor.roles, "file_matter"):
+        raise NotAllowed("file_matter")
+    with UnitOfWork(session):
+        version, info, form = intake_step(session, process_key)
+        if info["role"] not in actor.roles:
+            raise NotAllowed(info["role"])
+        data = formlib.data_from_post(form, post)
+        errors = formlib.validate(form, data)
+        if errors:
+            raise FormInvalid(errors, data)
+        now = Clock.now()
+        workflow, start_snap = runtime.start(_specs(version))
+        case = Case(code=f"NEW-{now.timestamp()}", process_version_id=version.id, org_unit_id=actor.unit_id,
+                    state="", created_by=actor.user_id, created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        case.code = store.new_case_code(case.id, now)
+        audit = store.AuditLog(session, case)
+        audit.add(actor, "case_started", detail={"process": version.process_key, "version": version.id,
+                                                  "code": case.code})
+        store.record_engine_changes(audit, actor, start_snap)
+        first = start_snap.ready[0]
+        snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data))
+        session.add(Task(case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id,
+                         title=info["name"], form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id,
+                         assignee_id=actor.user_id, state="completed", created_at=now, completed_at=now,
+                         completed_by=actor.user_id))
+        audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
+        store.save(session, case, workflow, snap, version, actor, audit)
+        return case
+
+
+# ---- working on tasks ------------------------------------------------------------------------
+
+def _task_for_update(session, actor, task_id):
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(task_id)
+    unit = session.get(OrgUnit, task.org_unit_id)
+    if task.state != "ready":
+        who = task.completer.display_name if task.completer else "系统"
+        raise Conflict(f"该任务已由 {who} 办理 / This task was already completed by {who}")
+    if not may_work_task(actor, task.role, unit.path, task.assignee_id):
+        if task.assignee_id is not None and task.assignee_id != actor.user_id and task.role in actor.roles:
+            raise Conflict(f"该任务已由 {task.assignee.display_name} 认领 / Already claimed by {task.assignee.display_name}")
+        raise NotAllowed(task_id)
+    return task
+
+
+def claim_task(session, actor, task_id):
+    with UnitOfWork(session):
+        task = _task_for_update(session, actor, task_id)
+        if task.assignee_id == actor.user_id:
+            return task
+        # A conditional update: of two people claiming at once, exactly one wins.
+        won = session.execute(update(Task).where(Task.id == task.id, Task.assignee_id.is_(None),
+                                                 Task.state == "ready").values(assignee_id=actor.user_id)).rowcount
+        if not won:
+            raise Conflict("该任务已被他人认领 / Someone else claimed this task first")
+        case = session.get(Case, task.case_id)
+        store.AuditLog(session, case).add(actor, "task_claimed", task.spec_id, task.title)
+        return task
+
+
+def release_task(session, actor, task_id):
+    with UnitOfWork(session):
+        task = _task_for_update(session, actor, task_id)
+        if task.assignee_id != actor.user_id:
+            raise NotAllowed(task_id)
+        task.assignee_id = None
+        case = session.get(Case, task.case_id)
+        store.AuditLog(session, case).add(actor, "task_released", task.spec_id, task.title)
+        return task
+
+
+def complete_task(session, actor, task_id, post):
+    """Submit a task's form. Invalid data raises FormInvalid with what was typed; a task that
+    someone else completed first raises Conflict naming them."""
+    with UnitOfWork(session):
+        task = _task_for_update(session, actor, task_id)
+        case = store.lock_case(session, task.case_id)
+        version = session.get(ProcessVersion, case.process_version_id)
+        form = form_for(version, task.form_key)
+        data = formlib.data_from_post(form, post)
+        errors = formlib.validate(form, data)
+        if errors:
+            raise FormInvalid(errors, data)
+        workflow = runtime.load_state(case.state, _specs(version))
+        try:
+            snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data))
+        except runtime.TaskNotReady as exc:
+            raise Conflict("该任务已不在待办状态 / This task is no longer open") from exc
+        now = Clock.now()
+        # Guarded on state so a concurrent submission of the same task cannot also succeed.
+        done = session.execute(update(Task).where(Task.id == task.id, Task.state == "ready").values(
+            state="completed", completed_at=now, completed_by=actor.user_id,
+            assignee_id=task.assignee_id or actor.user_id)).rowcount
+        if not done:
+            raise Conflict("该任务刚被他人办理 / Someone else just completed this task")
+        audit = store.AuditLog(session, case)
+        audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
+        store.save(session, case, workflow, snap, version, actor, audit, completed_task_id=task.spiff_task_id)
+        return case
+
+
+# ---- timers ----------------------------------------------------------------------------------
+
+def due_timer_ids(session, now, limit=500):
+    return list(session.scalars(select(Timer.id).where(Timer.state == "waiting", Timer.due_at <= now)
+                                .order_by(Timer.due_at, Timer.id).limit(limit)))
+
+
+def fire_timer(session, timer_id):
+    """Fire one due timer in its own transaction. Returns True if it fired here. A row locked by
+    another worker is skipped (SKIP LOCKED), so two workers never fire the same timer."""
+    with UnitOfWork(session):
+        timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
+                               .with_for_update(skip_locked=True))
+        if timer is None:
+            return False
+        case = store.lock_case(session, timer.case_id)
+        version = session.get(ProcessVersion, case.process_version_id)
+        workflow = runtime.load_state(case.state, _specs(version))
+        snap = runtime.fire_timers(workflow)
+        audit = store.AuditLog(session, case)
+        audit.add(SYSTEM, "timer_fired", timer.spec_id,
+                  version.meta["deadlines"].get(timer.spec_id, {}).get("name"),
+                  {"due_at": store.Clock.now().isoformat() if timer.due_at is None else timer.due_at.isoformat()})
+        store.save(session, case, workflow, snap, version, SYSTEM, audit)
+        if timer.state == "waiting":
+            # The engine did not consider it due (clock skew); leave it for the next sweep.
+            return False
+        return True
+
+
+def mark_case_failed(session, case_id, message):
+    with UnitOfWork(session):
+        case = session.get(Case, case_id)
+        case.error = message[:2000]
+        store.AuditLog(session, case).add(SYSTEM, "step_failed", detail={"error": message[:2000]})
+
+
+def fire_due_timers(session, now=None, limit=500):
+    """The sweep: fire every due timer, oldest first, each in its own transaction. A case that
+    fails is marked with the error and does not stop the others."""
+    now = now or Clock.now()
+    fired = 0
+    for timer_id in due_timer_ids(session, now, limit):
+        try:
+            if fire_timer(session, timer_id):
+                fired += 1
+        except Exception as exc:  # one broken case must never block the sweep
+            log.exception("timer %s failed", timer_id)
+            case_id = session.scalar(select(Timer.case_id).where(Timer.id == timer_id))
+            mark_case_failed(session, case_id, f"timer {timer_id}: {exc}")
+            with UnitOfWork(session):
+                session.execute(update(Timer).where(Timer.id == timer_id).values(state="failed"))
+    return fired
+
+
+# ---- library ---------------------------------------------------------------------------------
+
+def sync_library(session, bpmn_dir, forms_dir, actor_id=None):
+    """Record a version for each pathway in the folders whose content is new. Returns
+    (created versions, problems); nothing is recorded when there are problems."""
+    with UnitOfWork(session):
+        drafts, problems = catalog.check_folder(bpmn_dir, forms_dir)
+        if problems:
+            return [], problems
+        return catalog.record_versions(session, drafts, actor_id), []
+
+
+def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
+    """A designer uploads one .bpmn or .dmn file. It becomes part of a new version only if the
+    whole library still validates with it; otherwise nothing changes and the problems come back."""
+    if not may(actor.roles, "design"):
+        raise NotAllowed("design")
+    with UnitOfWork(session):
+        diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
+        current = {}
+        for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
+            current.update({name: text.encode("utf-8") for name, text in version.files.items()})
+        diagrams.update(current)
+        diagrams[f"bpmn/{filename}"] = data
+        drafts, problems = catalog.compile_library(diagrams, form_texts)
+        if problems:
+            return [], problems
+        return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
+
+
+def create_user(session, username, password_hash, display_name, unit_id, roles):
+    user = User(username=username, password_hash=password_hash, display_name=display_name, org_unit_id=unit_id)
+    user.role_rows = [UserRole(role=r) for r in roles]
+    session.add(user)
+    return user

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""yizhan: one-stop dispute resolution. Sub-commands:
+
+  serve    (default) the web application on 127.0.0.1:$PORT (5000), with the timer sweep
+  worker   the timer sweep alone, for production with several web workers
+  check    validate every diagram and form; prints file:line: message, exits 1 on problems
+  migrate  apply database migrations (Alembic)
+  load     record bpmn/ and forms/ as new process versions where their content changed
+  demo     the demo organisation and one login per role (migrates and loads first)
+"""
+import argparse
+import logging
+import os
+import sys
+
+
+def _app():
+    from webui import create_app
+    return create_app()
+
+
+def cmd_check(_args):
+    from config.settings import BPMN_DIR, FORMS_DIR
+    from engine.catalog import check_folder
+    drafts, problems = check_folder(BPMN_DIR, FORMS_DIR)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {len(drafts)} pathway(s): {', '.join(d.process_key for d in drafts)}")
+    return 0
+
+
+def cmd_migrate(_args):
+    from flask_migrate import upgrade
+    app = _app()
+    with app.app_context():
+        upgrade(directory=os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations"))
+    return 0
+
+
+def cmd_load(_args):
+    from config.settings import BPMN_DIR, FORMS_DIR
+    from engine.services import sync_library
+    from webui.extensions import db
+    app = _app()
+    with app.app_context():
+        created, problems = sync_library(db.session, BPMN_DIR, FORMS_DIR)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    for version in created:
+        print(f"new version: {version.process_key} v{version.id} ({version.content_hash[:12]})")
+    if not created:
+        print("library unchanged: no new versions")
+    return 0
+
+
+def cmd_demo(args):
+    from engine.demo import DEMO_PASSWORD, load_demo
+    from webui.extensions import db
+    if cmd_migrate(args) or cmd_load(args):
+        return 1
+    app = _app()
+    with app.app_context():
+        users = load_demo(db.session)
+    print(f"demo logins (password {DEMO_PASSWORD}):")
+    for username, display, roles, unit in users:
+        print(f"  {username:<12} {display}  [{', '.join(roles)}] @ {unit}")
+    return 0
+
+
+def _session_factory():
+    from config.settings import database_url
+    from engine.db import session_factory
+    return session_factory(database_url())
+
+
+def cmd_worker(args):
+    from engine.scheduler import make_scheduler
+    scheduler = make_scheduler(_session_factory(), args.interval, blocking=True)
+    print(f"timer worker: sweeping every {args.interval:g} s (Ctrl-C stops)")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+def cmd_serve(args):
+    from waitress import serve
+    app = _app()
+    scheduler = None
+    if args.scheduler and os.environ.get("YIZHAN_SCHEDULER", "on") != "off":
+        from engine.scheduler import make_scheduler
+        scheduler = make_scheduler(_session_factory(), app.config["SWEEP_SECONDS"])
+        scheduler.start()
+    print(f"serving on http://{args.host}:{args.port}" + (" with the timer sweep" if scheduler else ""))
+    try:
+        serve(app, host=args.host, port=args.port, threads=8, ident="yizhan")
+    finally:
+        if scheduler:
+            scheduler.shutdown(wait=False)
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="run.py", description="yizhan: one-stop dispute resolution",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser("serve", help="serve the web application (default), with the timer sweep")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    serve.add_argument("--no-scheduler", dest="scheduler", action="store_false",
+                       help="leave the timer sweep to `run.py worker`")
+    worker = sub.add_parser("worker", help="run the timer sweep alone (production, several web workers)")
+    worker.add_argument("--interval", type=float, default=float(os.environ.get("SWEEP_SECONDS", "1")))
+    sub.add_parser("check", help="validate every diagram and form (file:line: message; exit 1 on problems)")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("load", help="record bpmn/ and forms/ as new process versions where changed")
+    sub.add_parser("demo", help="migrate, load the library, create the demo organisation and logins")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        args = parser.parse_args(["serve"] + (argv or []))
+    handlers = {"serve": cmd_serve, "worker": cmd_worker, "check": cmd_check, "migrate": cmd_migrate,
+                "load": cmd_load, "demo": cmd_demo}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Shared fixtures. The database is SQLite in a temporary folder, or the PostgreSQL named by
+DATABASE_URL; its schema is built by the Alembic migrations, as in production."""
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE_TABLES = ("audit_events", "timers", "tasks", "cases")
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory):
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def _reset(url):
+    from engine.db import engine_for
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def schema(db_url, tmp_path_factory):
+    """Migrate a clean database, record the library and create the demo organisation."""
+    os.environ.setdefault("YIZHAN_INSTANCE", str(tmp_path_factory.mktemp("instance")))
+    _reset(db_url)
+    from flask_migrate import upgrade
+
+    from engine.demo import load_demo
+    from engine.services import sync_library
+    from webui import create_app
+    from webui.extensions import db
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "TESTING": True})
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        created, problems = sync_library(db.session, ROOT / "bpmn", ROOT / "forms")
+        assert not problems, problems
+        load_demo(db.session)
+        db.session.remove()
+        db.engine.dispose()
+    return db_url
+
+
+@pytest.fixture(scope="session")
+def session_factory(schema):
+    from engine.db import session_factory as make
+    return make(schema)
+
+
+def wipe_cases(factory):
+    session = factory()
+    try:
+        for table in CASE_TABLES:
+            session.execute(sa.text(f"DELETE FROM {table}"))
+        session.execute(sa.text("DELETE FROM process_versions WHERE source <> 'files'"))
+        session.commit()
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def session(session_factory):
+    """A plain SQLAlchemy session on a database with no cases."""
+    wipe_cases(session_factory)
+    s = session_factory()
+    yield s
+    s.close()

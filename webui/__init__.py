@@ -1,0 +1,88 @@
+"""The thin web layer: parses requests, calls one engine service, renders."""
+from datetime import timedelta
+
+from flask import Flask, render_template
+
+from config.settings import flask_config
+from engine.services import NotAllowed, NotFound
+from engine.uow import Conflict
+
+from . import i18n, labels
+from .extensions import babel, csrf, db, login_manager, migrate
+
+
+def create_app(overrides=None):
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(flask_config())
+    app.config.update(
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+    )
+    if overrides:
+        app.config.update(overrides)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录 / Please log in"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            from engine.db import _sqlite_pragmas
+            from sqlalchemy import event
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    from . import admin, audit, auth, designer, home, supervision, work
+    for module in (auth, home, work, supervision, audit, designer, admin):
+        app.register_blueprint(module.bp)
+
+    app.jinja_env.globals.update(
+        t=i18n.t, pick=i18n.pick, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
+        field_title=i18n.field_title, case_label=labels.case_label, label=labels.label, L=labels,
+    )
+    app.jinja_env.globals["may"] = _may_in_template
+
+    @app.errorhandler(403)
+    @app.errorhandler(NotAllowed)
+    def forbidden(_error):
+        return render_template("error.html", code=403,
+                               message=i18n.t("您没有权限访问此页面或执行此操作。", "You may not see this page or do this.")), 403
+
+    @app.errorhandler(404)
+    @app.errorhandler(NotFound)
+    def not_found(_error):
+        return render_template("error.html", code=404, message=i18n.t("找不到该页面或记录。", "Not found.")), 404
+
+    @app.errorhandler(Conflict)
+    def conflict(error):
+        return render_template("error.html", code=409, message=str(error)), 409
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return render_template("error.html", code=400, message=i18n.t(
+            "请求无效（页面可能已过期，请刷新后重试）。", "Bad request (the page may have expired; reload and try again).")), 400
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                    "script-src 'self'; object-src 'none'; frame-ancestors 'none'")
+        return response
+
+    return app
+
+
+def _may_in_template(action):
+    from flask_login import current_user
+    from engine.policy import may
+    return current_user.is_authenticated and may(current_user.roles, action)

@@ -1,0 +1,76 @@
+"""Process designers: the pathways and their versions, validation, upload, diagram view."""
+import re
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+
+from engine import catalog, queries, services
+from engine.models import ProcessVersion
+
+from .auth import current_actor, requires
+from .extensions import db
+from .i18n import t
+
+bp = Blueprint("designer", __name__, url_prefix="/designer")
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\.(bpmn|dmn)$")
+
+
+def _render_index(problems=None, uploaded=None, status=200):
+    versions = queries.versions(db.session)
+    _drafts, folder_problems = catalog.check_folder(current_app.config["BPMN_DIR"], current_app.config["FORMS_DIR"])
+    return render_template("designer.html", versions=versions, counts=queries.version_case_counts(db.session),
+                           folder_problems=folder_problems, problems=problems, uploaded=uploaded), status
+
+
+@bp.route("/")
+@requires("design")
+def index():
+    return _render_index()
+
+
+@bp.route("/upload", methods=["POST"])
+@requires("design")
+def upload():
+    file = request.files.get("diagram")
+    if file is None or not file.filename:
+        return _render_index([t("请选择要上传的 .bpmn 或 .dmn 文件", "Choose a .bpmn or .dmn file to upload")], status=422)
+    name = file.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if not SAFE_NAME.match(name):
+        return _render_index([t("文件名只能包含字母、数字、下划线、点和连字符，并以 .bpmn 或 .dmn 结尾",
+                                "The file name may hold letters, digits, _ . - and must end in .bpmn or .dmn")],
+                             uploaded=name, status=422)
+    created, problems = services.publish_upload(db.session, current_actor(), name, file.read(),
+                                                current_app.config["BPMN_DIR"], current_app.config["FORMS_DIR"])
+    if problems:
+        return _render_index([str(p) for p in problems], uploaded=name, status=422)
+    if created:
+        flash(t(f"已发布新版本：{', '.join(f'{v.process_key} v{v.id}' for v in created)}",
+                f"Published: {', '.join(f'{v.process_key} v{v.id}' for v in created)}"), "success")
+    else:
+        flash(t("内容与现有版本相同，未产生新版本", "Same content as an existing version: nothing new to publish"), "info")
+    return redirect(url_for("designer.index"))
+
+
+def _version(version_id):
+    version = db.session.get(ProcessVersion, version_id)
+    if version is None:
+        abort(404)
+    return version
+
+
+@bp.route("/versions/<int:version_id>")
+@requires("design")
+def version(version_id):
+    found = _version(version_id)
+    main_file = next((name for name in found.files if name.endswith(".bpmn")), None)
+    return render_template("designer_version.html", version=found, main_file=main_file)
+
+
+@bp.route("/versions/<int:version_id>/files/<path:name>")
+@requires("design")
+def version_file(version_id, name):
+    found = _version(version_id)
+    if name not in found.files:
+        abort(404)
+    return Response(found.files[name], mimetype="application/xml",
+                    headers={"Content-Disposition": f'inline; filename="{name.rsplit("/", 1)[-1]}"'})

@@ -1,0 +1,43 @@
+"""Display labels for case fields, taken from the forms of the case's own process version."""
+from .i18n import pick
+
+STATUS = {"open": ("办理中", "Open"), "completed": ("已办结", "Completed"), "error": ("出错", "Error")}
+ROUTE = {"mediation": ("人民调解", "People's mediation"), "petition": ("信访", "Petition"),
+         "complaint": ("投诉举报", "Complaint or report"), "consultation": ("咨询", "Consultation"),
+         "law_related": ("涉法涉诉", "Law-related")}
+RISK = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
+EVENT_KINDS = {
+    "case_started": ("立案", "Case started"), "task_completed": ("提交", "Submitted"),
+    "task_claimed": ("认领", "Claimed"), "task_released": ("退回待领", "Released"),
+    "timer_fired": ("期限届满", "Deadline passed"), "engine": ("流程流转", "Engine step"),
+    "step_failed": ("执行出错", "Step failed"),
+}
+STATES = {"READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),
+          "CANCELLED": ("取消", "cancelled"), "STARTED": ("进行中", "started"), "ERROR": ("出错", "error")}
+
+_vocab_cache = {}
+
+
+def vocab(version):
+    """{field name: {value: (zh, en)}} from every form of a version."""
+    found = _vocab_cache.get(version.id)
+    if found is None:
+        found = {}
+        for definition in version.forms.values():
+            for name, prop in definition["schema"].get("properties", {}).items():
+                if "x-enum-labels" in prop:
+                    found.setdefault(name, prop["x-enum-labels"])
+        _vocab_cache[version.id] = found
+    return found
+
+
+def case_label(case, field):
+    value = getattr(case, field)
+    if value is None:
+        return ""
+    labels = vocab(case.process_version).get(field, {})
+    return pick(labels[value]) if value in labels else value
+
+
+def label(table, value):
+    return pick(table[value]) if value in table else (value or "")
