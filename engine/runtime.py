@@ -168,10 +168,12 @@ def snapshot(workflow, before):
 
 
 def _latest_data(workflow, ready):
-    if ready:
-        return ready[0].data
+    """The data the case carries now: parallel branches each hold their own copy, so merge them."""
     last = workflow.last_task
-    return last.data if last is not None else workflow.data
+    merged = dict(last.data) if last is not None else dict(workflow.data)
+    for task in ready:
+        merged.update(task.data)
+    return merged
 
 
 def start(specs):

@@ -4,6 +4,7 @@ Designers write these in the diagrams, so they are untrusted code. SpiffWorkflow
 environment runs them with plain exec/eval; here they are compiled with RestrictedPython,
 run with its attribute and item guards, a small whitelist of builtins and a time limit.
 """
+import ast
 import datetime
 import math
 import sys
@@ -76,6 +77,9 @@ def compile_expression(source):
 
 @lru_cache(maxsize=2048)
 def compile_script(source):
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise ScriptRejected(f"line {node.lineno}: import is not allowed in scripts")
     result = compile_restricted_exec(source, "<script>")
     if result.errors:
         raise ScriptRejected("; ".join(result.errors))

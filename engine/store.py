@@ -84,6 +84,8 @@ def save(session, case, workflow, snap, version, actor, log, completed_task_id=N
             if target not in due_by_task or due < due_by_task[target][0]:
                 due_by_task[target] = (due, deadline.get("legal_basis"))
     fired = {c.task_id for c in snap.changes if c.after == "COMPLETED"}
+    if any(c.element in meta["deadlines"] for c in snap.changes if c.after == "COMPLETED"):
+        case.overdue = True
     for spiff_id, row in timers.items():
         if spiff_id not in waiting_ids:
             row.state = "fired" if spiff_id in fired else "cancelled"

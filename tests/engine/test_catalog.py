@@ -1,0 +1,91 @@
+"""The library check: XSD, the engine's parser and our lint, reported as file:line: message."""
+import re
+import subprocess
+import sys
+
+from engine import catalog
+from engine.xmlsafe import UnsafeXml, parse_xml
+
+from ..conftest import ROOT
+
+INTAKE = (ROOT / "bpmn" / "intake.bpmn").read_bytes()
+
+
+def _check(replacements, form_texts=None):
+    diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
+    text = INTAKE.decode()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    diagrams["bpmn/intake.bpmn"] = text.encode()
+    return catalog.compile_library(diagrams, form_texts or forms)
+
+
+def test_repository_library_is_valid():
+    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
+    assert problems == []
+    intake = next(d for d in drafts if d.process_key == "intake")
+    assert intake.meta["deadlines"]["Timer_mediation_deadline"]["legal_basis"] == "人民调解工作若干规定 第三十三条"
+    assert intake.meta["tasks"]["Task_mediate"] == {"name": "人民调解", "form": "mediation.json", "role": "mediator"}
+
+
+def test_deadline_without_legal_basis_is_a_problem_with_its_line():
+    _drafts, problems = _check([('<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />', "")])
+    assert len(problems) == 1
+    line = next(n for n, l in enumerate(INTAKE.decode().splitlines(), 1) if 'id="Timer_mediation_deadline"' in l)
+    assert str(problems[0]) == (f"bpmn/intake.bpmn:{line}: deadline Timer_mediation_deadline cites no legal basis "
+                                "(property legalBasis)")
+
+
+def test_missing_form_and_unknown_lane():
+    _drafts, problems = _check([('value="visit.json"', 'value="nosuch.json"'), ('name="督办"', 'name="保洁"')])
+    messages = [p.message for p in problems]
+    assert "user task Task_visit: form forms/nosuch.json does not exist" in messages
+    assert any("Task_supervise" in m and "保洁" in m for m in messages)
+
+
+def test_gateway_without_default_or_conditions():
+    _drafts, problems = _check([(' default="Flow_route_redirect"', "")])
+    assert any("Gateway_route has no default flow" in p.message for p in problems)
+
+
+def test_unsafe_condition_is_named():
+    _drafts, problems = _check([('route == "mediation"', "__import__('os').system('id')")])
+    assert any("condition of Flow_route_mediate is not allowed" in p.message for p in problems)
+
+
+def test_malformed_xml_gives_a_line():
+    _drafts, problems = _check([("</bpmn:process>", "</bpmn:proces>")])
+    assert len(problems) == 1 and problems[0].line > 1 and "not well-formed" in problems[0].message
+
+
+def test_dangling_flow_from_the_parser_is_located():
+    _drafts, problems = _check([('targetRef="Task_triage"', 'targetRef="Task_nowhere"')])
+    assert problems and all(p.file == "bpmn/intake.bpmn" for p in problems)
+
+
+def test_xml_bomb_and_external_entities_are_refused():
+    bomb = b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">' \
+           b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><definitions>&lol3;</definitions>'
+    xxe = b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><definitions>&x;</definitions>'
+    for data in (bomb, xxe):
+        try:
+            parse_xml(data)
+        except UnsafeXml as exc:
+            assert "DOCTYPE" in str(exc)
+        else:
+            raise AssertionError("accepted")
+
+
+def test_run_py_check_exit_codes(tmp_path):
+    ok = subprocess.run([sys.executable, "run.py", "check"], cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0 and "intake" in ok.stdout
+
+
+def test_form_definition_errors_have_lines():
+    diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
+    forms = dict(forms)
+    forms["visit.json"] = forms["visit.json"].replace('"title": "满意度", ', "")
+    _drafts, problems = catalog.compile_library(diagrams, forms)
+    assert len(problems) == 1
+    assert re.match(r'forms/visit\.json:\d+: field "satisfaction" has no "title"', str(problems[0]))
