@@ -36,10 +36,13 @@ def inbox(session, actor):
     """My claimed tasks, then my roles' unclaimed tasks in my unit; overdue and due-soon first."""
     now = Clock.now()
     rows = session.scalars(
-        select(Task).options(joinedload(Task.case)).where(
+        select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(joinedload(Task.case)).where(
             Task.state == "ready",
             or_(Task.assignee_id == actor.user_id,
-                and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles), Task.org_unit_id == actor.unit_id)),
+                and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles),
+                     # Supervisors answer for every unit below theirs; others take their own unit's work.
+                     or_(Task.org_unit_id == actor.unit_id,
+                         and_(Task.role == "supervisor", _in_subtree(actor))))),
         ).order_by(Task.due_at.is_(None), Task.due_at, Task.created_at).limit(500)).all()
     mine = [t for t in rows if t.assignee_id == actor.user_id]
     pool = [t for t in rows if t.assignee_id is None]

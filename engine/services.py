@@ -99,14 +99,23 @@ def start_case(session, actor, process_key, post):
 
 # ---- working on tasks ------------------------------------------------------------------------
 
+def _already_done(task):
+    who = task.completer.display_name if task.completer else "系统 / the system"
+    return Conflict(f"该任务已由 {who} 办理 / This task was already completed by {who}")
+
+
+def _refreshed(session, task):
+    session.refresh(task)
+    return _already_done(task)
+
+
 def _task_for_update(session, actor, task_id):
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(task_id)
     unit = session.get(OrgUnit, task.org_unit_id)
     if task.state != "ready":
-        who = task.completer.display_name if task.completer else "系统"
-        raise Conflict(f"该任务已由 {who} 办理 / This task was already completed by {who}")
+        raise _already_done(task)
     if not may_work_task(actor, task.role, unit.path, task.assignee_id):
         if task.assignee_id is not None and task.assignee_id != actor.user_id and task.role in actor.roles:
             raise Conflict(f"该任务已由 {task.assignee.display_name} 认领 / Already claimed by {task.assignee.display_name}")
@@ -156,14 +165,15 @@ def complete_task(session, actor, task_id, post):
         try:
             snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data))
         except runtime.TaskNotReady as exc:
-            raise Conflict("该任务已不在待办状态 / This task is no longer open") from exc
+            # Someone completed it while we waited for the case lock.
+            raise _refreshed(session, task) from exc
         now = Clock.now()
         # Guarded on state so a concurrent submission of the same task cannot also succeed.
         done = session.execute(update(Task).where(Task.id == task.id, Task.state == "ready").values(
             state="completed", completed_at=now, completed_by=actor.user_id,
             assignee_id=task.assignee_id or actor.user_id)).rowcount
         if not done:
-            raise Conflict("该任务刚被他人办理 / Someone else just completed this task")
+            raise _refreshed(session, task)
         audit = store.AuditLog(session, case)
         audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
         store.save(session, case, workflow, snap, version, actor, audit, completed_task_id=task.spiff_task_id)
