@@ -86,9 +86,29 @@ def compile_script(source):
     return result.code
 
 
+# Built-ins that only serve to reach outside the sandbox. RestrictedPython compiles a call to them
+# without complaint (they are plain names) and they are missing at run time, so a diagram using
+# them would publish and then fail on a live case; refuse them when the diagram is checked.
+FORBIDDEN_NAMES = frozenset({
+    "open", "exec", "eval", "compile", "globals", "locals", "vars", "getattr", "breakpoint",
+    "input", "help", "exit", "quit", "memoryview", "dir",
+}) - frozenset(_BUILTINS)
+
+
+def _forbidden_names(source, mode):
+    tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
+    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return [f'Line {n.lineno}: "{n.id}" is not available in scripts' for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in FORBIDDEN_NAMES
+            and n.id not in stored]
+
+
 def check_source(source, kind):
     """Compile a script or condition as it will run, so a designer sees the error before publishing."""
     (compile_expression if kind == "expression" else compile_script)(source)
+    errors = _forbidden_names(source, "eval" if kind == "expression" else "exec")
+    if errors:
+        raise ScriptRejected("; ".join(dict.fromkeys(errors)))
 
 
 def _run_with_time_limit(run, limit):

@@ -46,20 +46,28 @@ def _engine_call(task_title, call):
     try:
         return call()
     except (WorkflowException, ScriptRejected) as exc:
-        raise StepFailed(f"「{task_title}」执行失败 / step failed: {exc}") from exc
+        # Name the element that failed (a script task, a gateway), not only the step submitted.
+        spec = getattr(exc, "task_spec", None)
+        element = getattr(spec, "bpmn_id", None)
+        where = f" @ {getattr(spec, 'bpmn_name', None) or element} ({element})" if element else ""
+        raise StepFailed(f"「{task_title}」执行失败 / step failed{where}: {exc}") from exc
 
 
 # ---- starting a case -------------------------------------------------------------------------
 
-def intake_step(session, process_key):
-    """The version new cases take and the form of its first step."""
+def _intake(session, process_key):
     version = catalog.latest_version(session, process_key)
     if version is None:
         raise NotFound(process_key)
     workflow, snap = runtime.start(_specs(version))
-    first = snap.ready[0]
-    info = version.meta["tasks"][first.task_spec.bpmn_id]
-    return version, info, form_for(version, info["form"])
+    info = version.meta["tasks"][snap.ready[0].task_spec.bpmn_id]
+    return version, info, form_for(version, info["form"]), workflow, snap
+
+
+def intake_step(session, process_key):
+    """The version new cases take and the form of its first step."""
+    version, info, form, _, _ = _intake(session, process_key)
+    return version, info, form
 
 
 def start_case(session, actor, process_key, post):
@@ -68,7 +76,8 @@ def start_case(session, actor, process_key, post):
     if not may(actor.roles, "file_matter"):
         raise NotAllowed("file_matter")
     with UnitOfWork(session):
-        version, info, form = intake_step(session, process_key)
+        # The freshly started workflow that told us the first step is the one the case runs.
+        version, info, form, workflow, start_snap = _intake(session, process_key)
         if info["role"] not in actor.roles:
             raise NotAllowed(info["role"])
         data = formlib.data_from_post(form, post)
@@ -76,7 +85,6 @@ def start_case(session, actor, process_key, post):
         if errors:
             raise FormInvalid(errors, data)
         now = Clock.now()
-        workflow, start_snap = runtime.start(_specs(version))
         case = Case(code=f"NEW-{now.timestamp()}", process_version_id=version.id, org_unit_id=actor.unit_id,
                     state="", created_by=actor.user_id, created_at=now, updated_at=now)
         session.add(case)

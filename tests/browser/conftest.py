@@ -1,0 +1,112 @@
+"""Browser fixtures: the real app served by waitress on a free local port, and Debian's Chromium
+driven by Playwright. Full-page screenshots go to test-artifacts/screenshots/ (git-ignored)."""
+import os
+import re
+import threading
+
+import pytest
+
+from tests.conftest import ROOT, wipe_cases
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS_DIR = ROOT / "test-artifacts" / "screenshots"
+TIMEOUT_MS = 10_000
+_taken = []
+
+
+@pytest.fixture(scope="session")
+def live_server(schema, session_factory):
+    """The whole app (CSRF on) on 127.0.0.1:<free port>, in a daemon thread. Yields the base URL."""
+    from waitress.server import create_server
+
+    from webui import create_app
+    from webui.extensions import db
+    wipe_cases(session_factory)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": schema, "TESTING": True})
+    assert app.config.get("WTF_CSRF_ENABLED", True), "the browser test runs with CSRF protection on"
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="yizhan-test")
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium not installed: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        found = p.chromium.launch(executable_path=CHROMIUM,
+                                  args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield found
+        found.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed
+    return report
+
+
+@pytest.fixture
+def new_page(request, browser, live_server):
+    """new_page() -> a page in a fresh browser context (its own cookies, so its own login), as a
+    desktop browser in mainland China would be set up."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      viewport={"width": 1366, "height": 860})
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.js_errors, page.failed_assets = [], []
+        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        page.on("response", lambda r: page.failed_assets.append(f"{r.status} {r.url}")
+                if "/static/" in r.url and r.status >= 400 else None)
+        return page
+
+    yield make
+    for number, context in enumerate(contexts, 1):
+        if getattr(request.node, "call_failed", False):
+            for page in context.pages:  # what each person was looking at when the test failed
+                path = SHOTS_DIR / f"FAILED-{number}.png"
+                try:
+                    SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(path), full_page=True, timeout=5000)
+                    _taken.append(path)
+                    text = page.locator("body").inner_text(timeout=1000)
+                except Exception as exc:  # the diagnosis must not hide the failure itself
+                    text = f"(could not read the page: {exc})"
+                print(f"\nFAILED page {number}: {page.url}\n{text[:2000]}")
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shots():
+    """shot(page, name): a full-page PNG in test-artifacts/screenshots/, numbered in order taken."""
+    SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS_DIR.glob("*.png"):
+        old.unlink()
+    print(f"\nscreenshots: {SHOTS_DIR}")
+
+    def shot(page, name):
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+        path = SHOTS_DIR / f"{len(_taken) + 1:02d}-{safe}.png"
+        page.screenshot(path=str(path), full_page=True)
+        _taken.append(path)
+        return path
+
+    return shot
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _taken:
+        terminalreporter.write_sep("-", "browser screenshots")
+        terminalreporter.write_line(f"screenshots: {SHOTS_DIR} ({len(_taken)} files)")

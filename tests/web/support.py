@@ -1,0 +1,152 @@
+"""Helpers shared by the web tests: reading the database behind the app, parsing pages,
+uploading diagrams and building modified copies of the intake pathway."""
+import io
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import lxml.html
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from engine.models import AuditEvent, Case, ProcessVersion, Task, User
+
+ROOT = Path(__file__).resolve().parents[2]
+INTAKE_BPMN = (ROOT / "bpmn" / "intake.bpmn").read_text(encoding="utf-8")
+
+# Every demo role has a county login of the same name.
+ROLES = ("clerk", "mediator", "supervisor", "auditor", "designer", "admin")
+
+
+@contextmanager
+def reading(factory):
+    """A fresh session for looking at what the app wrote; nothing cached from earlier reads."""
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def count(factory, model, *where):
+    with reading(factory) as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def version_count(factory):
+    return count(factory, ProcessVersion)
+
+
+def user_id(factory, username):
+    with reading(factory) as s:
+        return s.scalar(sa.select(User.id).where(User.username == username))
+
+
+def case_row(factory, case_id):
+    with reading(factory) as s:
+        return s.get(Case, case_id, options=[joinedload(Case.org_unit)])
+
+
+def task_row(factory, task_id):
+    with reading(factory) as s:
+        return s.get(Task, task_id)
+
+
+def tasks_of(factory, case_id, spec_id=None):
+    with reading(factory) as s:
+        query = sa.select(Task).where(Task.case_id == case_id)
+        if spec_id:
+            query = query.where(Task.spec_id == spec_id)
+        return s.scalars(query.order_by(Task.id)).all()
+
+
+def open_task_id(factory, case_id, spec_id):
+    with reading(factory) as s:
+        return s.scalar(sa.select(Task.id).where(Task.case_id == case_id, Task.spec_id == spec_id,
+                                                 Task.state == "ready"))
+
+
+def events_of(factory, case_id, kind=None, task_spec=None):
+    with reading(factory) as s:
+        query = sa.select(AuditEvent).where(AuditEvent.case_id == case_id)
+        if kind:
+            query = query.where(AuditEvent.kind == kind)
+        if task_spec:
+            query = query.where(AuditEvent.task_spec == task_spec)
+        return s.scalars(query.order_by(AuditEvent.seq)).all()
+
+
+def latest_version_id(factory, process_key="intake"):
+    with reading(factory) as s:
+        return s.scalar(sa.select(sa.func.max(ProcessVersion.id)).where(ProcessVersion.process_key == process_key))
+
+
+# ---- pages ----------------------------------------------------------------------------------
+
+def page(response):
+    return lxml.html.fromstring(response.get_data(as_text=True))
+
+
+def text(response):
+    """The visible text of a page, entities decoded."""
+    return page(response).text_content()
+
+
+def location_path(response):
+    return urlparse(response.headers["Location"]).path
+
+
+def case_id_from(response):
+    """/cases/<id> from the redirect after filing or submitting."""
+    path = location_path(response)
+    assert path.startswith("/cases/"), path
+    return int(path.rsplit("/", 1)[1])
+
+
+def problems(response):
+    """The problems listed under a refused upload."""
+    return [li.text_content() for li in page(response).xpath('//div[@role="alert"]//ul[@class="problems"]/li')]
+
+
+# ---- diagrams -------------------------------------------------------------------------------
+
+def upload(client, data, filename="intake.bpmn"):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return client.post("/designer/upload", data={"diagram": (io.BytesIO(data), filename)},
+                       content_type="multipart/form-data")
+
+
+def intake_with(*replacements):
+    """intake.bpmn with (old, new) text replacements, each of which must apply exactly once."""
+    text_ = INTAKE_BPMN
+    for old, new in replacements:
+        assert text_.count(old) == 1, f"{old!r} occurs {text_.count(old)} times"
+        text_ = text_.replace(old, new)
+    return text_
+
+
+SCRIPT_BODY = 'overdue = True\noverdue_stage = "Task_mediate"'
+ROUTE_CONDITION = 'route == "mediation"'
+
+
+def intake_with_script_after_mediation(script, task_id="Script_after_mediation"):
+    """intake.bpmn with a script task between 人民调解 and the merge gateway, so it runs when
+    the mediator submits."""
+    return intake_with(
+        ('<bpmn:sequenceFlow id="Flow_mediate_merge" sourceRef="Task_mediate" targetRef="Gateway_merge" />',
+         f'<bpmn:sequenceFlow id="Flow_mediate_merge" sourceRef="Task_mediate" targetRef="{task_id}" />\n'
+         f'    <bpmn:sequenceFlow id="Flow_script_merge" sourceRef="{task_id}" targetRef="Gateway_merge" />'),
+        ('<bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>',
+         '<bpmn:incoming>Flow_script_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>'),
+        ('<bpmn:exclusiveGateway id="Gateway_merge">',
+         f'<bpmn:scriptTask id="{task_id}" name="调解后处理">\n'
+         f'      <bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n'
+         f'      <bpmn:outgoing>Flow_script_merge</bpmn:outgoing>\n'
+         f'      <bpmn:script>{script}</bpmn:script>\n'
+         f'    </bpmn:scriptTask>\n'
+         f'    <bpmn:exclusiveGateway id="Gateway_merge">'),
+        ('<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>',
+         f'<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>\n'
+         f'        <bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>'),
+    )

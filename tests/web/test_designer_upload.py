@@ -1,0 +1,205 @@
+"""Uploading diagrams: refused uploads list their problems and publish nothing; hostile XML is
+refused quickly without reading local files; a good upload becomes a new version that new cases
+take while running cases stay on theirs."""
+import re
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.clock import Clock, as_utc
+from engine.models import ProcessVersion
+from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
+from tests.web.support import (
+    INTAKE_BPMN, case_id_from, case_row, count, intake_with, latest_version_id, open_task_id, page,
+    problems, tasks_of, text, upload, version_count,
+)
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+  <!ENTITY lol "lol">
+  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<lolz>&lol9;</lolz>
+"""
+
+
+def _xxe():
+    """intake.bpmn with an external entity for /etc/passwd, used in the process documentation."""
+    doctype = '<!DOCTYPE bpmn:definitions [\n  <!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>\n'
+    body = intake_with(('<bpmn:documentation>One-window intake:', '<bpmn:documentation>&xxe; One-window intake:'))
+    return body.replace('<?xml version="1.0" encoding="UTF-8"?>\n', '<?xml version="1.0" encoding="UTF-8"?>\n' + doctype)
+
+
+def _refuses_entities(problem):
+    """libxml2 stops an entity bomb itself ("Maximum entity amplification factor exceeded");
+    anything that gets through the parser is stopped by our DOCTYPE check."""
+    return "DOCTYPE declarations are not allowed" in problem or "entity amplification" in problem
+
+
+def _refused(response, factory, before):
+    assert response.status_code == 422
+    assert version_count(factory) == before
+    assert count(factory, ProcessVersion, ProcessVersion.source == "upload") == 0
+    found = problems(response)
+    assert found, "a refused upload lists its problems"
+    return found
+
+
+@pytest.fixture
+def designer(client, login_as):
+    login_as("designer")
+    return client
+
+
+def test_malformed_xml_names_file_and_line(designer, session_factory):
+    before = version_count(session_factory)
+    broken = INTAKE_BPMN.replace('<bpmn:userTask id="Task_close" name="结案">',
+                                 '<bpmn:userTask id="Task_close" name="结案"', 1)
+    line = INTAKE_BPMN[:INTAKE_BPMN.index('id="Task_close"')].count("\n") + 1
+    found = _refused(upload(designer, broken), session_factory, before)
+    assert len(found) == 1
+    match = re.fullmatch(r"bpmn/intake\.bpmn:(\d+): not well-formed XML: .+", found[0])
+    assert match, found
+    assert abs(int(match.group(1)) - line) <= 1, (found, line)
+
+
+def test_refused_upload_page_says_not_published(designer, session_factory):
+    before = version_count(session_factory)
+    response = upload(designer, "<bpmn:definitions")
+    _refused(response, session_factory, before)
+    assert "未发布：intake.bpmn" in text(response)
+
+
+def test_user_task_without_form_is_named(designer, session_factory):
+    before = version_count(session_factory)
+    formless = intake_with(('''<bpmn:userTask id="Task_close" name="结案">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="formJsonSchemaFilename" value="close.json" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>''', '<bpmn:userTask id="Task_close" name="结案">'))
+    found = _refused(upload(designer, formless), session_factory, before)
+    line = formless[:formless.index('id="Task_close"')].count("\n") + 1
+    assert f'bpmn/intake.bpmn:{line}: user task Task_close ("结案") names no form (property formJsonSchemaFilename)' in found
+
+
+def test_user_task_with_missing_form_file_is_named(designer, session_factory):
+    before = version_count(session_factory)
+    missing = intake_with(('value="close.json"', 'value="closing.json"'))
+    found = _refused(upload(designer, missing), session_factory, before)
+    assert any("Task_close" in p and "forms/closing.json does not exist" in p for p in found), found
+
+
+def test_billion_laughs_is_refused_quickly(designer, session_factory):
+    before = version_count(session_factory)
+    started = time.monotonic()
+    response = upload(designer, BILLION_LAUGHS, "bomb.bpmn")
+    elapsed = time.monotonic() - started
+    found = _refused(response, session_factory, before)
+    assert elapsed < 2, f"took {elapsed:.1f} s"
+    assert any(_refuses_entities(p) for p in found), found
+    assert "lollol" not in response.get_data(as_text=True)
+
+
+def test_billion_laughs_in_a_diagram_is_refused(designer, session_factory):
+    """The same bomb inside an otherwise valid copy of the pathway."""
+    before = version_count(session_factory)
+    doctype = BILLION_LAUGHS.split("<lolz>")[0].replace("<!DOCTYPE lolz", "<!DOCTYPE bpmn:definitions")
+    bomb = intake_with(('<?xml version="1.0" encoding="UTF-8"?>\n', ""),
+                       ('<bpmn:documentation>One-window intake:', '<bpmn:documentation>&lol9; One-window intake:'))
+    started = time.monotonic()
+    response = upload(designer, doctype + bomb)
+    assert time.monotonic() - started < 2
+    found = _refused(response, session_factory, before)
+    assert any(_refuses_entities(p) for p in found), found
+
+
+def test_external_entity_is_refused_and_never_read(designer, session_factory):
+    before = version_count(session_factory)
+    response = upload(designer, _xxe())
+    found = _refused(response, session_factory, before)
+    assert any("DOCTYPE" in p for p in found), found
+    body = response.get_data(as_text=True)
+    passwd = Path("/etc/passwd").read_text()
+    for line in passwd.splitlines():
+        if line.strip():
+            assert line not in body
+    assert "root:" not in body
+    # Nothing was recorded that could show it later either.
+    listing = designer.get("/designer/")
+    assert "root:" not in listing.get_data(as_text=True)
+
+
+def test_unsafe_file_name_is_refused(designer, session_factory):
+    before = version_count(session_factory)
+    response = upload(designer, INTAKE_BPMN, "../intake.bpmn.exe")
+    assert response.status_code == 422 and version_count(session_factory) == before
+    assert "文件名只能包含字母、数字、下划线、点和连字符" in text(response)
+
+
+def test_no_file_is_422(designer, session_factory):
+    response = designer.post("/designer/upload", data={}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "请选择要上传的 .bpmn 或 .dmn 文件" in text(response)
+
+
+def test_new_version_for_new_cases_old_version_for_running_ones(
+        client, login_as, session_factory, filed_case):
+    old_case, old_task, old_version = filed_case()
+    assert old_version == latest_version_id(session_factory)
+    old_due = as_utc(tasks_of(session_factory, old_case, "Task_mediate")[0].due_at)
+
+    login_as("designer")
+    changed = intake_with(("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
+                           "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
+    published = upload(client, changed)
+    assert published.status_code == 302
+    listing = client.get(published.headers["Location"])
+    new_version = latest_version_id(session_factory)
+    assert new_version != old_version
+    assert f"已发布新版本：intake v{new_version}" in text(listing)
+    assert count(session_factory, ProcessVersion, ProcessVersion.source == "upload") == 1
+    # The designer can read the new diagram back.
+    shown = client.get(f"/designer/versions/{new_version}/files/bpmn/intake.bpmn")
+    assert shown.status_code == 200 and '"P20D"' in shown.get_data(as_text=True)
+    # Uploading the same file again publishes nothing new.
+    again = upload(client, changed)
+    assert again.status_code == 302
+    assert "内容与现有版本相同" in text(client.get(again.headers["Location"]))
+    assert latest_version_id(session_factory) == new_version
+
+    # A new case takes the new version, with the 20-day deadline.
+    login_as("clerk")
+    filed = client.post("/matters/new", data=INTAKE)
+    assert filed.status_code == 302
+    new_case = case_id_from(filed)
+    assert case_row(session_factory, new_case).process_version_id == new_version
+    new_due = as_utc(tasks_of(session_factory, new_case, "Task_mediate")[0].due_at)
+    assert abs(new_due - (Clock.now() + timedelta(days=20))) < timedelta(minutes=5)
+    assert old_due - new_due > timedelta(days=7)
+
+    # The running case stays on its version and goes on working.
+    assert case_row(session_factory, old_case).process_version_id == old_version
+    login_as("mediator")
+    assert client.post(f"/tasks/{old_task}", data=MEDIATION_SUCCESS).status_code == 302
+    assert case_row(session_factory, old_case).process_version_id == old_version
+    assert open_task_id(session_factory, old_case, "Task_close") is not None
+    page_ = client.get(f"/cases/{old_case}")
+    assert f"v{old_version}" in text(page_)
+
+    # The version list counts a case on each.
+    login_as("designer")
+    rows = page(client.get("/designer/")).xpath("//table[@class='list']/tbody/tr")
+    counts = {r.xpath("./td[2]")[0].text_content().strip(): r.xpath("./td[6]")[0].text_content().strip()
+              for r in rows}
+    assert counts[f"v{old_version}"] == "1" and counts[f"v{new_version}"] == "1"
