@@ -61,7 +61,7 @@ def open_tasks(session, actor, page=1, only=None):
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
                            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    units = dict(session.execute(select(OrgUnit.id, OrgUnit.name)).all())
+    units = {row.id: (row.name, row.name_en or row.name) for row in session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en))}
     return rows, total, units, now
 
 

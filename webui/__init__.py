@@ -25,6 +25,7 @@ def create_app(overrides=None):
     if url.startswith("postgresql://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
 
+    app.json.ensure_ascii = False  # show Chinese as Chinese wherever data is rendered as JSON
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
@@ -45,7 +46,7 @@ def create_app(overrides=None):
 
     app.jinja_env.globals.update(
         t=i18n.t, pick=i18n.pick, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
-        field_title=i18n.field_title, case_label=labels.case_label, label=labels.label, L=labels,
+        field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=labels.label, L=labels,
     )
     app.jinja_env.globals["may"] = _may_in_template
 

@@ -48,3 +48,9 @@ def enum_label(prop, value):
 
 def field_title(prop):
     return prop.get("x-title-en") if lang() == "en" and prop.get("x-title-en") else prop.get("title", "")
+
+
+def unit_name(unit):
+    if unit is None:
+        return ""
+    return unit.name_en if lang() == "en" and unit.name_en else unit.name

@@ -12,7 +12,8 @@ EVENT_KINDS = {
     "timer_fired": ("期限届满", "Deadline passed"), "engine": ("流程流转", "Engine step"),
     "step_failed": ("执行出错", "Step failed"),
 }
-STATES = {"READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),
+STATES = {"FUTURE": ("未开始", "not started"), "LIKELY": ("未开始", "not started"),
+          "MAYBE": ("未开始", "not started"), "DEFINITE": ("未开始", "not started"), "READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),
           "CANCELLED": ("取消", "cancelled"), "STARTED": ("进行中", "started"), "ERROR": ("出错", "error")}
 
 _vocab_cache = {}

@@ -99,12 +99,12 @@ def _looping_library():
          '    <bpmn:sequenceFlow id="Flow_loop_merge" sourceRef="Script_loop" targetRef="Gateway_merge" />'),
         ('<bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>',
          '<bpmn:incoming>Flow_loop_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>'),
-        ('<bpmn:exclusiveGateway id="Gateway_merge">',
+        ('<bpmn:exclusiveGateway id="Gateway_merge" name="汇合">',
          '<bpmn:scriptTask id="Script_loop" name="无尽循环">\n'
          '      <bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n'
          '      <bpmn:outgoing>Flow_loop_merge</bpmn:outgoing>\n'
          '      <bpmn:script>while True:\n    pass</bpmn:script>\n'
-         '    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="Gateway_merge">'),
+         '    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="Gateway_merge" name="汇合">'),
     ]
     for old, new in replacements:
         assert text.count(old) == 1

@@ -139,13 +139,13 @@ def intake_with_script_after_mediation(script, task_id="Script_after_mediation")
          f'    <bpmn:sequenceFlow id="Flow_script_merge" sourceRef="{task_id}" targetRef="Gateway_merge" />'),
         ('<bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>',
          '<bpmn:incoming>Flow_script_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>'),
-        ('<bpmn:exclusiveGateway id="Gateway_merge">',
+        ('<bpmn:exclusiveGateway id="Gateway_merge" name="汇合">',
          f'<bpmn:scriptTask id="{task_id}" name="调解后处理">\n'
          f'      <bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n'
          f'      <bpmn:outgoing>Flow_script_merge</bpmn:outgoing>\n'
          f'      <bpmn:script>{script}</bpmn:script>\n'
          f'    </bpmn:scriptTask>\n'
-         f'    <bpmn:exclusiveGateway id="Gateway_merge">'),
+         f'    <bpmn:exclusiveGateway id="Gateway_merge" name="汇合">'),
         ('<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>',
          f'<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>\n'
          f'        <bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>'),
