@@ -11,7 +11,7 @@ import sys
 import time
 from functools import lru_cache
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -29,9 +29,58 @@ class ScriptRejected(Exception):
     """A script that may not run here: it does not compile under the restrictions, or it ran too long."""
 
 
+# The time limit checks the clock between lines, so it cannot stop one huge operation done in C
+# (10**10**10, "x" * 10**10, sum(range(10**12))). Those are bounded by size before they start.
+MAX_SEQUENCE = 1_000_000
+MAX_INT_BITS = 100_000
+
+
+def _too_big(what):
+    return ScriptRejected(f"{what} is too large for a script (limit {MAX_SEQUENCE:,} items / {MAX_INT_BITS:,} bits)")
+
+
+def _binop(op, a, b):
+    if op == "Pow":
+        if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and a.bit_length() * b > MAX_INT_BITS:
+            raise _too_big("a power")
+        return a ** b
+    if op == "LShift":
+        if isinstance(a, int) and isinstance(b, int) and b > MAX_INT_BITS:
+            raise _too_big("a shift")
+        return a << b
+    for sequence, count in ((a, b), (b, a)):
+        if isinstance(sequence, (str, bytes, list, tuple)) and isinstance(count, int) \
+                and len(sequence) * count > MAX_SEQUENCE:
+            raise _too_big("a repeated sequence")
+    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS:
+        raise _too_big("a product")
+    return a * b
+
+
+def _range(*args):
+    numbers = range(*args)
+    if len(numbers) > MAX_SEQUENCE:
+        raise _too_big("a range")
+    return numbers
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's checks, plus: *, ** and << go through size guards."""
+    _GUARDED = {ast.Pow: "Pow", ast.Mult: "Mult", ast.LShift: "LShift"}
+
+    def visit_BinOp(self, node):
+        node = super().visit_BinOp(node)
+        name = self._GUARDED.get(type(node.op))
+        if name is None:
+            return node
+        call = ast.Call(func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(name), node.left, node.right],
+                        keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
 def _inplacevar(op, x, y):
     ops = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: _binop("Mult", a, b),
         "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
         "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
     }
@@ -47,7 +96,7 @@ def _builtins():
     allowed.update({
         "dict": dict, "list": list, "set": set, "frozenset": frozenset, "sum": sum, "min": min,
         "max": max, "any": any, "all": all, "sorted": sorted, "enumerate": enumerate,
-        "reversed": reversed, "map": map, "filter": filter, "math": math,
+        "reversed": reversed, "map": map, "filter": filter, "math": math, "range": _range,
     })
     return allowed
 
@@ -62,6 +111,7 @@ _GUARDS = {
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
     "_inplacevar_": _inplacevar,
+    "_binop_": _binop,
     "date": datetime.date,
     "timedelta": datetime.timedelta,
 }
@@ -69,7 +119,7 @@ _GUARDS = {
 
 @lru_cache(maxsize=2048)
 def compile_expression(source):
-    result = compile_restricted_eval(source.strip(), "<condition>")
+    result = compile_restricted_eval(source.strip(), "<condition>", policy=_Policy)
     if result.errors:
         raise ScriptRejected("; ".join(result.errors))
     return result.code
@@ -80,7 +130,7 @@ def compile_script(source):
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             raise ScriptRejected(f"line {node.lineno}: import is not allowed in scripts")
-    result = compile_restricted_exec(source, "<script>")
+    result = compile_restricted_exec(source, "<script>", policy=_Policy)
     if result.errors:
         raise ScriptRejected("; ".join(result.errors))
     return result.code
