@@ -259,5 +259,40 @@ def record_versions(session, drafts, actor_id=None, source="files"):
 
 
 def latest_version(session, process_key):
-    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == process_key)
-                          .order_by(ProcessVersion.id.desc()).limit(1))
+    """The version new cases of a pathway take: the newest one recorded."""
+    version_id = session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_key == process_key)
+                                .order_by(ProcessVersion.id.desc()).limit(1))
+    return None if version_id is None else version_info(session, version_id)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What running a case needs of its version. Versions never change once recorded, so this is
+    read from the database once per process and kept (the row's JSON is ~35 KB to decode)."""
+    id: int
+    process_key: str
+    name: str
+    content_hash: str
+    meta: dict
+    forms: dict
+    spec_json: str = field(repr=False)
+    _form_defs: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def form(self, key):
+        found = self._form_defs.get(key)
+        if found is None:
+            found = self._form_defs[key] = formlib.FormDef(key, self.forms[key])
+        return found
+
+
+_VERSIONS = {}
+_VERSION_COLUMNS = (ProcessVersion.id, ProcessVersion.process_key, ProcessVersion.name, ProcessVersion.content_hash,
+                    ProcessVersion.meta, ProcessVersion.forms, ProcessVersion.spec_json)
+
+
+def version_info(session, version_id):
+    found = _VERSIONS.get(version_id)
+    if found is None:
+        row = session.execute(select(*_VERSION_COLUMNS).where(ProcessVersion.id == version_id)).one()
+        found = _VERSIONS[version_id] = VersionInfo(**row._mapping)
+    return found

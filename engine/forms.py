@@ -5,6 +5,7 @@ it with jsonschema, and reports errors per field in Chinese and English."""
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -28,6 +29,10 @@ class FormDef:
     @property
     def schema(self):
         return self.definition["schema"]
+
+    @cached_property
+    def validator(self):
+        return Draft202012Validator(self.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     def title(self, lang="zh"):
         return self.definition.get("title_en" if lang == "en" else "title") or self.definition["title"]
@@ -191,9 +196,8 @@ def field_key(path):
 
 def validate(form, data):
     """Return {field key: (zh message, en message)}; empty when the data is valid."""
-    validator = Draft202012Validator(form.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = {}
-    for error in validator.iter_errors(data):
+    for error in form.validator.iter_errors(data):
         if error.validator in ("if", "allOf", "then"):
             continue
         if error.validator == "required":

@@ -75,6 +75,8 @@ class ProcessVersion(Base):
     the BPMN and DMN files and the forms its user tasks name. The serialized spec is kept here
     once, never copied into the cases."""
     __tablename__ = "process_versions"
+    # Ids are cache keys for the life of a process: never hand out an id again (SQLite would).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process_key: Mapped[str] = mapped_column(String(100), index=True)
@@ -116,6 +118,10 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The head of the case's audit hash chain, so appending never reads the events back and a
+    # deleted last event is still detectable.
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    audit_head: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
     process_version: Mapped[ProcessVersion] = relationship()
     org_unit: Mapped[OrgUnit] = relationship()

@@ -113,11 +113,16 @@ class Change:
 
 @dataclass
 class Snapshot:
+    """What the store needs after an action. `ready` and `timers` are the case's open human tasks
+    and waiting timers now; `was_ready` and `was_waiting` are their ids before the action, so the
+    store can tell what is new and what went away without reading its own rows back."""
     ready: list = field(default_factory=list)
     timers: list = field(default_factory=list)
     changes: list = field(default_factory=list)
     completed: bool = False
     data: dict = field(default_factory=dict)
+    was_ready: frozenset = frozenset()
+    was_waiting: frozenset = frozenset()
 
 
 # Predicted states (FUTURE, LIKELY, MAYBE) change often and mean nothing to an auditor.
@@ -125,15 +130,43 @@ _RECORDED_STATES = (TaskState.READY | TaskState.WAITING | TaskState.STARTED | Ta
                     | TaskState.CANCELLED | TaskState.ERROR)
 
 
+def _all_tasks(workflow):
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
 def _visible_tasks(workflow):
     """Every task of the case that stands for a drawn BPMN element, subprocesses included."""
-    for task in workflow.get_tasks():
+    for task in _all_tasks(workflow):
         if getattr(task.task_spec, "bpmn_id", None):
             yield task
 
 
+def _is_timer(spec):
+    return isinstance(getattr(spec, "event_definition", None), TimerEventDefinition)
+
+
+@dataclass
+class Before:
+    states: dict
+    ready: frozenset
+    waiting: frozenset
+
+
 def task_states(workflow):
-    return {str(t.id): t.state for t in _visible_tasks(workflow)}
+    states, ready, waiting = {}, set(), set()
+    for task in _visible_tasks(workflow):
+        key = str(task.id)
+        states[key] = task.state
+        if task.state == TaskState.READY and task.task_spec.manual:
+            ready.add(key)
+        elif task.state == TaskState.WAITING and _is_timer(task.task_spec):
+            waiting.add(key)
+    return Before(states, frozenset(ready), frozenset(waiting))
+
+
+_NOTHING = Before({}, frozenset(), frozenset())
 
 
 def _timer_due(task):
@@ -145,10 +178,11 @@ def _timer_due(task):
 
 def snapshot(workflow, before):
     """Describe the case after an action: ready human tasks, waiting timers, state changes."""
-    snap = Snapshot(completed=workflow.completed, data=workflow.data if workflow.completed else {})
+    snap = Snapshot(completed=workflow.completed, data=workflow.data if workflow.completed else {},
+                    was_ready=before.ready, was_waiting=before.waiting)
     for task in _visible_tasks(workflow):
         spec = task.task_spec
-        previous = before.get(str(task.id))
+        previous = before.states.get(str(task.id))
         if previous != task.state and task.state & _RECORDED_STATES:
             snap.changes.append(Change(
                 str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__,
@@ -157,8 +191,7 @@ def snapshot(workflow, before):
             ))
         if task.state == TaskState.READY and spec.manual:
             snap.ready.append(task)
-        elif task.state == TaskState.WAITING and isinstance(
-                getattr(spec, "event_definition", None), TimerEventDefinition):
+        elif task.state == TaskState.WAITING and _is_timer(spec):
             due = _timer_due(task)
             if due is not None:
                 snap.timers.append((str(task.id), spec.bpmn_id, due))
@@ -178,9 +211,8 @@ def _latest_data(workflow, ready):
 
 def start(specs):
     workflow = new_workflow(specs)
-    before = {}
     workflow.do_engine_steps()
-    return workflow, snapshot(workflow, before)
+    return workflow, snapshot(workflow, _NOTHING)
 
 
 def find_task(workflow, task_id):

@@ -3,6 +3,7 @@ import logging
 
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import select, update
+from sqlalchemy.orm import aliased
 
 from . import catalog, forms as formlib, runtime, store
 from .clock import Clock
@@ -12,6 +13,7 @@ from .scripting import ScriptRejected
 from .uow import Conflict, UnitOfWork
 
 log = logging.getLogger(__name__)
+TaskUnit = aliased(OrgUnit)
 
 
 class NotAllowed(Exception):
@@ -39,7 +41,7 @@ def _specs(version):
 
 
 def form_for(version, form_key):
-    return formlib.FormDef(form_key, version.forms[form_key])
+    return version.form(form_key)
 
 
 def _engine_call(task_title, call):
@@ -101,7 +103,7 @@ def start_case(session, actor, process_key, post):
                          assignee_id=actor.user_id, state="completed", created_at=now, completed_at=now,
                          completed_by=actor.user_id))
         audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
-        store.save(session, case, workflow, snap, version, actor, audit)
+        store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit)
         return case
 
 
@@ -117,42 +119,44 @@ def _refreshed(session, task):
     return _already_done(task)
 
 
-def _task_for_update(session, actor, task_id):
-    task = session.get(Task, task_id)
-    if task is None:
+def _open_task(session, actor, task_id):
+    """Load a task, its case (row-locked on PostgreSQL) and the case unit's path in one query, and
+    check that the actor may work on the task."""
+    row = session.execute(
+        select(Task, Case, OrgUnit.path, TaskUnit.path)
+        .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .join(TaskUnit, TaskUnit.id == Task.org_unit_id)
+        .where(Task.id == task_id).with_for_update(of=Case)).first()
+    if row is None:
         raise NotFound(task_id)
-    unit = session.get(OrgUnit, task.org_unit_id)
+    task, case, case_unit_path, task_unit_path = row
     if task.state != "ready":
         raise _already_done(task)
-    if not may_work_task(actor, task.role, unit.path, task.assignee_id):
+    if not may_work_task(actor, task.role, task_unit_path, task.assignee_id):
         if task.assignee_id is not None and task.assignee_id != actor.user_id and task.role in actor.roles:
             raise Conflict(f"该任务已由 {task.assignee.display_name} 认领 / Already claimed by {task.assignee.display_name}")
         raise NotAllowed(task_id)
-    return task
+    return task, case, case_unit_path
 
 
 def claim_task(session, actor, task_id):
     with UnitOfWork(session):
-        task = _task_for_update(session, actor, task_id)
+        task, case, _path = _open_task(session, actor, task_id)
         if task.assignee_id == actor.user_id:
             return task
-        # A conditional update: of two people claiming at once, exactly one wins.
-        won = session.execute(update(Task).where(Task.id == task.id, Task.assignee_id.is_(None),
-                                                 Task.state == "ready").values(assignee_id=actor.user_id)).rowcount
-        if not won:
-            raise Conflict("该任务已被他人认领 / Someone else claimed this task first")
-        case = session.get(Case, task.case_id)
+        task.assignee_id = actor.user_id
+        # The audit entry moves the case's chain head, so of two people claiming at once the
+        # case's version column lets exactly one win.
         store.AuditLog(session, case).add(actor, "task_claimed", task.spec_id, task.title)
         return task
 
 
 def release_task(session, actor, task_id):
     with UnitOfWork(session):
-        task = _task_for_update(session, actor, task_id)
+        task, case, _path = _open_task(session, actor, task_id)
         if task.assignee_id != actor.user_id:
             raise NotAllowed(task_id)
         task.assignee_id = None
-        case = session.get(Case, task.case_id)
         store.AuditLog(session, case).add(actor, "task_released", task.spec_id, task.title)
         return task
 
@@ -161,9 +165,8 @@ def complete_task(session, actor, task_id, post):
     """Submit a task's form. Invalid data raises FormInvalid with what was typed; a task that
     someone else completed first raises Conflict naming them."""
     with UnitOfWork(session):
-        task = _task_for_update(session, actor, task_id)
-        case = store.lock_case(session, task.case_id)
-        version = session.get(ProcessVersion, case.process_version_id)
+        task, case, unit_path = _open_task(session, actor, task_id)
+        version = catalog.version_info(session, case.process_version_id)
         form = form_for(version, task.form_key)
         data = formlib.data_from_post(form, post)
         errors = formlib.validate(form, data)
@@ -175,16 +178,17 @@ def complete_task(session, actor, task_id, post):
         except runtime.TaskNotReady as exc:
             # Someone completed it while we waited for the case lock.
             raise _refreshed(session, task) from exc
-        now = Clock.now()
         # Guarded on state so a concurrent submission of the same task cannot also succeed.
-        done = session.execute(update(Task).where(Task.id == task.id, Task.state == "ready").values(
-            state="completed", completed_at=now, completed_by=actor.user_id,
+        done = session.connection().execute(update(Task.__table__).where(
+            Task.__table__.c.id == task.id, Task.__table__.c.state == "ready").values(
+            state="completed", completed_at=Clock.now(), completed_by=actor.user_id,
             assignee_id=task.assignee_id or actor.user_id)).rowcount
         if not done:
             raise _refreshed(session, task)
         audit = store.AuditLog(session, case)
         audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
-        store.save(session, case, workflow, snap, version, actor, audit, completed_task_id=task.spiff_task_id)
+        store.save(session, case, unit_path, workflow, snap, version, actor, audit,
+                   completed_task_id=task.spiff_task_id)
         return case
 
 
@@ -203,18 +207,17 @@ def fire_timer(session, timer_id):
                                .with_for_update(skip_locked=True))
         if timer is None:
             return False
-        case = store.lock_case(session, timer.case_id)
-        version = session.get(ProcessVersion, case.process_version_id)
+        case, unit_path = store.lock_case(session, timer.case_id)
+        version = catalog.version_info(session, case.process_version_id)
         workflow = runtime.load_state(case.state, _specs(version))
         snap = runtime.fire_timers(workflow)
+        if any(spiff_id == timer.spiff_task_id for spiff_id, _element, _due in snap.timers):
+            # The engine did not consider it due (clock skew): leave it for the next sweep.
+            return False
         audit = store.AuditLog(session, case)
         audit.add(SYSTEM, "timer_fired", timer.spec_id,
-                  version.meta["deadlines"].get(timer.spec_id, {}).get("name"),
-                  {"due_at": store.Clock.now().isoformat() if timer.due_at is None else timer.due_at.isoformat()})
-        store.save(session, case, workflow, snap, version, SYSTEM, audit)
-        if timer.state == "waiting":
-            # The engine did not consider it due (clock skew); leave it for the next sweep.
-            return False
+                  version.meta["deadlines"].get(timer.spec_id, {}).get("name"), {"due_at": timer.due_at.isoformat()})
+        store.save(session, case, unit_path, workflow, snap, version, SYSTEM, audit)
         return True
 
 

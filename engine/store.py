@@ -2,11 +2,12 @@
 import hashlib
 import json
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from . import runtime
 from .clock import Clock
-from .models import AuditEvent, Case, Task, Timer
+from .models import AuditEvent, Case, OrgUnit, Task, Timer
+from .routing import unit_for_role
 
 # Workflow data copied onto the case row so lists and searches never unpack the state.
 _CASE_FIELDS = ("kind", "category", "channel", "risk_level", "route", "outcome", "satisfaction")
@@ -26,30 +27,25 @@ _INSERT_EVENT = insert(AuditEvent.__table__)
 
 
 class AuditLog:
-    """Appends hash-chained events to one case within the current unit of work."""
+    """Appends hash-chained events to one case within the current unit of work. The chain's head
+    lives on the case row, so appending reads nothing back."""
 
     def __init__(self, session, case):
         self.session = session
         self.case = case
-        last = None
-        if case.id is not None:
-            last = session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.case_id == case.id)
-                                   .order_by(AuditEvent.seq.desc()).limit(1)).first()
-        self.seq, self.prev = (last.seq, last.hash) if last else (0, GENESIS)
 
     def _row(self, actor, kind, task_spec, task_title, detail):
-        self.seq += 1
-        at = Clock.now()
-        detail = detail or {}
-        digest = event_hash(self.prev, self.case.id, self.seq, at, actor.user_id, actor.name, kind,
-                            task_spec, detail, self.case.process_version_id)
-        row = dict(
-            case_id=self.case.id, seq=self.seq, at=at, actor_id=actor.user_id, actor_name=actor.name,
+        case = self.case
+        seq, at, detail = (case.audit_seq or 0) + 1, Clock.now(), detail or {}
+        prev = case.audit_head or GENESIS
+        digest = event_hash(prev, case.id, seq, at, actor.user_id, actor.name, kind, task_spec, detail,
+                            case.process_version_id)
+        case.audit_seq, case.audit_head = seq, digest
+        return dict(
+            case_id=case.id, seq=seq, at=at, actor_id=actor.user_id, actor_name=actor.name,
             org_unit_id=actor.unit_id, kind=kind, task_spec=task_spec, task_title=task_title,
-            detail=detail, process_version_id=self.case.process_version_id, prev_hash=self.prev, hash=digest,
+            detail=detail, process_version_id=case.process_version_id, prev_hash=prev, hash=digest,
         )
-        self.prev = digest
-        return row
 
     def add(self, actor, kind, task_spec=None, task_title=None, detail=None):
         self.add_all(actor, [(kind, task_spec, task_title, detail)])
@@ -71,74 +67,59 @@ def record_engine_changes(log, actor, snap):
     ])
 
 
-def save(session, case, workflow, snap, version, actor, log, completed_task_id=None):
-    """Bring every row of the case in line with the workflow after an action."""
+def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None):
+    """Bring every row of the case in line with the workflow after an action. What is new or gone
+    comes from the snapshot, so nothing is read back: new task and timer rows are inserted,
+    those that went away are closed (plain statements on the unit of work's connection, so no
+    autoflush writes the case early), and the case row is written once, by the final flush."""
     now = Clock.now()
-    # Read the open timer and task rows before touching the case, so the case row is written
-    # once, by the flush at the end, instead of once more by the autoflush of these queries.
-    timers = {row.spiff_task_id: row for row in session.scalars(
-        select(Timer).where(Timer.case_id == case.id, Timer.state == "waiting"))}
-    open_rows = {row.spiff_task_id: row for row in session.scalars(
-        select(Task).where(Task.case_id == case.id, Task.state == "ready"))}
-    case.state = runtime.dump_state(workflow)
-    case.updated_at = now
     meta = version.meta
     record_engine_changes(log, actor, snap)
-
-    data = snap.data
-    for name in _CASE_FIELDS:
-        if data.get(name) is not None:
-            setattr(case, name, str(data[name]))
-    if data.get("summary"):
-        case.summary = str(data["summary"])[:4000]
-    if data.get("parties"):
-        case.party_names = "、".join(str(p.get("name", "")) for p in data["parties"] if isinstance(p, dict))[:2000]
-    if data.get("overdue"):
-        case.overdue = True
+    _copy_case_fields(case, snap.data)
 
     due_by_task = {}
-    waiting_ids = set()
     for spiff_id, element, due in snap.timers:
-        waiting_ids.add(spiff_id)
-        if spiff_id not in timers:
-            session.add(Timer(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due))
         deadline = meta["deadlines"].get(element)
         if deadline and deadline.get("attached_to"):
             target = deadline["attached_to"]
             if target not in due_by_task or due < due_by_task[target][0]:
                 due_by_task[target] = (due, deadline.get("legal_basis"))
-    fired = {c.task_id for c in snap.changes if c.after == "COMPLETED"}
-    if any(c.element in meta["deadlines"] for c in snap.changes if c.after == "COMPLETED"):
+    waiting = {spiff_id for spiff_id, _element, _due in snap.timers}
+    new_timers = [dict(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due, state="waiting")
+                  for spiff_id, element, due in snap.timers if spiff_id not in snap.was_waiting]
+    if new_timers:
+        session.connection().execute(insert(Timer.__table__), new_timers)
+    fired_deadlines = {c.task_id for c in snap.changes if c.after == "COMPLETED" and c.element in meta["deadlines"]}
+    if fired_deadlines:
         case.overdue = True
-    for spiff_id, row in timers.items():
-        if spiff_id not in waiting_ids:
-            row.state = "fired" if spiff_id in fired else "cancelled"
-            row.fired_at = now if spiff_id in fired else None
+    gone = snap.was_waiting - waiting
+    _close_rows(session, Timer, case.id, gone & fired_deadlines, "waiting", state="fired", fired_at=now)
+    _close_rows(session, Timer, case.id, gone - fired_deadlines, "waiting", state="cancelled")
 
-    ready_ids = set()
+    ready = {str(task.id) for task in snap.ready}
+    units = {}
+    new_tasks = []
     for task in snap.ready:
         spiff_id = str(task.id)
-        ready_ids.add(spiff_id)
+        if spiff_id in snap.was_ready:
+            continue
         element = task.task_spec.bpmn_id
         info = meta["tasks"].get(element, {})
+        role = info.get("role") or "supervisor"
         due, basis = due_by_task.get(element, (None, None))
-        row = open_rows.get(spiff_id)
-        if row is None:
-            session.add(Task(
-                case_id=case.id, spiff_task_id=spiff_id, spec_id=element,
-                title=info.get("name") or task.task_spec.bpmn_name or element, form_key=info.get("form"),
-                role=info.get("role") or "supervisor", org_unit_id=case.org_unit_id, due_at=due,
-                legal_basis=basis, created_at=now,
-            ))
-        elif due is not None and row.due_at is None:
-            row.due_at, row.legal_basis = due, basis
-    for spiff_id, row in open_rows.items():
-        if spiff_id == completed_task_id:
-            continue
-        if spiff_id not in ready_ids:
-            row.state = "cancelled"
-            row.completed_at = now
+        new_tasks.append(dict(
+            case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state="ready",
+            title=info.get("name") or task.task_spec.bpmn_name or element, form_key=info.get("form"), role=role,
+            org_unit_id=unit_for_role(session, case.org_unit_id, unit_path, role, units),
+            due_at=due, legal_basis=basis, created_at=now,
+        ))
+    if new_tasks:
+        session.connection().execute(insert(Task.__table__), new_tasks)
+    _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, "ready",
+                state="cancelled", completed_at=now)
 
+    case.state = runtime.dump_state(workflow)
+    case.updated_at = now
     titles = [meta["tasks"].get(t.task_spec.bpmn_id, {}).get("name") or t.task_spec.bpmn_name for t in snap.ready]
     case.current_step = "、".join(dict.fromkeys(titles))[:200]
     if snap.completed:
@@ -148,11 +129,30 @@ def save(session, case, workflow, snap, version, actor, log, completed_task_id=N
     session.flush()
 
 
+def _copy_case_fields(case, data):
+    for name in _CASE_FIELDS:
+        if data.get(name) is not None:
+            setattr(case, name, str(data[name]))
+    if data.get("summary"):
+        case.summary = str(data["summary"])[:4000]
+    if data.get("parties"):
+        case.party_names = "、".join(str(p.get("name", "")) for p in data["parties"] if isinstance(p, dict))[:2000]
+
+
+def _close_rows(session, model, case_id, spiff_ids, open_state, **values):
+    if spiff_ids:
+        table = model.__table__
+        session.connection().execute(update(table).where(
+            table.c.case_id == case_id, table.c.spiff_task_id.in_(sorted(spiff_ids)), table.c.state == open_state,
+        ).values(**values))
+
+
 def new_case_code(case_id, created_at):
     return f"MT{created_at:%Y%m%d}{case_id:06d}"
 
 
 def lock_case(session, case_id):
-    """Load a case for change. PostgreSQL takes a row lock; SQLite serialises writers itself and the
-    version column catches the rest."""
-    return session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    """Load a case for change, with its unit's path. PostgreSQL takes a row lock; SQLite
+    serialises writers itself and the version column catches the rest."""
+    return session.execute(select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(Case.id == case_id).with_for_update(of=Case)).first()

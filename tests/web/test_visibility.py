@@ -66,8 +66,18 @@ def test_county_supervisor_sees_it(client, login_as, village_case):
     rows = page(overview).xpath("//table[@class='list']/tbody/tr")
     assert len(rows) == 1
     assert code in rows[0].text_content() and "人民调解" in rows[0].text_content()
-    assert "东关村" in rows[0].text_content()
+    # 东关村 has no mediator, so the step went to the nearest unit above that has one.
+    assert "城关镇" in rows[0].text_content()
     assert client.get(f"/cases/{case_id}").status_code == 200
+
+
+def test_village_dispute_reaches_the_township_mediator(client, login_as, village_case):
+    case_id, code, _task = village_case
+    login_as("mediator_cg")
+    inbox = client.get("/tasks")
+    assert code in text(inbox)
+    login_as("mediator")
+    assert code not in text(client.get("/tasks")), "the county mediator is not the nearest one"
 
 
 def test_other_village_search_finds_nothing(session_factory, village_case):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 22b9915f3b1b
+Revision ID: 34e93c1b6f96
 Revises: 
-Create Date: 2026-11-23 15:15:01.768255
+Create Date: 2026-11-23 15:52:04.265292
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '22b9915f3b1b'
+revision = '34e93c1b6f96'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -59,7 +59,8 @@ def upgrade():
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('content_hash')
+    sa.UniqueConstraint('content_hash'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('process_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_process_versions_process_key'), ['process_key'], unique=False)
@@ -94,6 +95,8 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lock_version', sa.Integer(), nullable=False),
+    sa.Column('audit_seq', sa.Integer(), nullable=False),
+    sa.Column('audit_head', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
     sa.ForeignKeyConstraint(['org_unit_id'], ['org_units.id'], ),
     sa.ForeignKeyConstraint(['process_version_id'], ['process_versions.id'], ),
