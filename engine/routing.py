@@ -12,7 +12,8 @@ def unit_for_role(session, unit_id, unit_path, role, cache=None):
     if cache is not None and key in cache:
         return cache[key]
     chain = [int(part) for part in unit_path.strip("/").split("/") if part]
-    holders = set(session.scalars(
+    # On the connection, not the ORM session: an autoflush here would write the case row early.
+    holders = set(session.connection().scalars(
         select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == role, User.active.is_(True), User.org_unit_id.in_(chain))))
     found = next((uid for uid in reversed(chain) if uid in holders), unit_id)
