@@ -2,7 +2,7 @@
 import logging
 
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import aliased
 
 from . import catalog, forms as formlib, runtime, store
@@ -98,10 +98,11 @@ def start_case(session, actor, process_key, post):
         store.record_engine_changes(audit, actor, start_snap)
         first = start_snap.ready[0]
         snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data))
-        session.add(Task(case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id,
-                         title=info["name"], form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id,
-                         assignee_id=actor.user_id, state="completed", created_at=now, completed_at=now,
-                         completed_by=actor.user_id))
+        # Written now, before the rows of the steps that follow it, so ids keep the order of events.
+        session.connection().execute(insert(Task.__table__), dict(
+            case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
+            form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id, assignee_id=actor.user_id,
+            state="completed", created_at=now, completed_at=now, completed_by=actor.user_id))
         audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
         store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit)
         return case
