@@ -107,6 +107,9 @@ class Case(Base):
     route: Mapped[str | None] = mapped_column(String(30))
     summary: Mapped[str] = mapped_column(Text, default="")
     party_names: Mapped[str] = mapped_column(Text, default="")
+    # Salted digests of the parties' phone numbers: a resident proves they are a party by phone
+    # when following the case, without the number being stored again in the clear.
+    contact_keys: Mapped[str] = mapped_column(Text, default="")
     current_step: Mapped[str] = mapped_column(String(200), default="")
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(30))

@@ -136,7 +136,9 @@ def _copy_case_fields(case, data):
     if data.get("summary"):
         case.summary = str(data["summary"])[:4000]
     if data.get("parties"):
-        case.party_names = "、".join(str(p.get("name", "")) for p in data["parties"] if isinstance(p, dict))[:2000]
+        parties = [p for p in data["parties"] if isinstance(p, dict)]
+        case.party_names = "、".join(str(p.get("name", "")) for p in parties)[:2000]
+        case.contact_keys = " ".join(sorted({contact_key(case.code, p["phone"]) for p in parties if p.get("phone")}))
 
 
 def _close_rows(session, model, case_id, spiff_ids, open_state, **values):
@@ -145,6 +147,11 @@ def _close_rows(session, model, case_id, spiff_ids, open_state, **values):
         session.connection().execute(update(table).where(
             table.c.case_id == case_id, table.c.spiff_task_id.in_(sorted(spiff_ids)), table.c.state == open_state,
         ).values(**values))
+
+
+def contact_key(code, phone):
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    return hashlib.sha256(f"{code}:{digits}".encode()).hexdigest()[:24]
 
 
 def new_case_code(case_id, created_at):

@@ -5,6 +5,7 @@ from engine import queries
 
 from .auth import current_actor, requires
 from .extensions import db
+from .work import case_filter, visible_case_or_abort
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -12,23 +13,17 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @bp.route("/cases")
 @requires("audit")
 def search():
-    flt = queries.CaseFilter(text=request.args.get("q", "")[:100], status=request.args.get("status", ""),
-                             category=request.args.get("category", ""),
-                             page=max(request.args.get("page", 1, type=int), 1))
+    flt = case_filter(request.args)
     rows, total = queries.search_cases(db.session, current_actor(), flt)
-    return render_template("audit_search.html", rows=rows, total=total, flt=flt,
-                           pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1))
+    return render_template("case_search.html", rows=rows, total=total, flt=flt, endpoint="audit.search",
+                           link="audit.history", pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1))
 
 
 @bp.route("/cases/<int:case_id>")
 @requires("audit")
 def history(case_id):
     actor = current_actor()
-    case, visible = queries.visible_case(db.session, actor, case_id)
-    if case is None:
-        abort(404)
-    if not visible:
-        abort(403)
+    case = visible_case_or_abort(case_id)
     events = queries.case_events(db.session, case_id)
     masked = {}
     for event in events:

@@ -88,15 +88,42 @@ def release(task_id):
     return redirect(url_for("work.inbox"))
 
 
-@bp.route("/cases/<int:case_id>")
+def case_filter(args):
+    return queries.CaseFilter(text=args.get("q", "")[:100], status=args.get("status", ""),
+                              category=args.get("category", ""), page=max(args.get("page", 1, type=int), 1))
+
+
+@bp.route("/cases")
 @requires("view_cases")
-def case(case_id):
-    actor = current_actor()
-    found, visible = queries.visible_case(db.session, actor, case_id)
+def cases():
+    flt = case_filter(request.args)
+    rows, total = queries.search_cases(db.session, current_actor(), flt)
+    return render_template("case_search.html", rows=rows, total=total, flt=flt, endpoint="work.cases",
+                           link="work.case", pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1))
+
+
+def visible_case_or_abort(case_id):
+    found, visible = queries.visible_case(db.session, current_actor(), case_id)
     if found is None:
         abort(404)
     if not visible:
         abort(403)
+    return found
+
+
+@bp.route("/cases/<int:case_id>/receipt")
+@requires("view_cases")
+def receipt(case_id):
+    found = visible_case_or_abort(case_id)
+    intake = next(iter(queries.submitted_steps(db.session, found, current_actor())), None)
+    return render_template("receipt.html", case=found, intake=intake)
+
+
+@bp.route("/cases/<int:case_id>")
+@requires("view_cases")
+def case(case_id):
+    actor = current_actor()
+    found = visible_case_or_abort(case_id)
     tasks = queries.case_tasks(db.session, case_id)
     steps = queries.submitted_steps(db.session, found, actor)
     return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light)

@@ -245,7 +245,7 @@ def test_walkthrough(new_page, live_server, shots):
     expect(supervisor).to_have_url(f"{live_server}/supervision/")
     expect(supervisor.locator("html")).to_have_attribute("lang", "en")
     expect(supervisor.locator("h1")).to_have_text("Open steps to watch")
-    expect(supervisor.locator(".mainnav a")).to_have_text(["My tasks", "Supervision"])
+    expect(supervisor.locator(".mainnav a")).to_have_text(["My tasks", "Cases", "Supervision"])
     expect(supervisor.locator(".userbox button").first).to_have_text("中文")
     expect(supervisor.locator(".tile").nth(2)).to_contain_text("All open")
     shots(supervisor, "supervision-en")

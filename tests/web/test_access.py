@@ -13,7 +13,9 @@ from tests.web.support import (
 PAGES = [
     ("/tasks", {"clerk", "mediator", "supervisor"}),
     ("/matters/new", {"clerk"}),
+    ("/cases", {"clerk", "mediator", "supervisor", "auditor", "admin"}),
     ("/cases/{case}", {"clerk", "mediator", "supervisor", "auditor", "admin"}),
+    ("/cases/{case}/receipt", {"clerk", "mediator", "supervisor", "auditor", "admin"}),
     ("/tasks/{task}", {"mediator"}),  # a task page is for the task's own role
     ("/supervision/", {"supervisor"}),
     ("/audit/cases", {"auditor"}),
