@@ -141,6 +141,22 @@ def test_walkthrough(new_page, live_server, shots):
     expect(clerk.locator("details table.mini tbody tr")).to_have_count(2)
     shots(clerk, "case-after-intake")
 
+    # ---- the clerk prints a receipt; the resident follows the case without logging in --------
+    clerk.click("text=受理回执")
+    expect(clerk.locator(".receipt .code")).to_have_text(code)
+    expect(clerk.locator(".receipt")).to_contain_text("/follow")
+    shots(clerk, "receipt")
+    resident = new_page()
+    resident.goto("/follow")
+    resident.fill("input[name=code]", code)
+    resident.fill("input[name=phone]", "13900139000")
+    resident.click("form.follow-form button.primary")
+    expect(resident.locator("ol.timeline li")).to_have_count(2)
+    expect(resident.locator("ol.timeline li.done")).to_contain_text("受理登记")
+    expect(resident.locator("ol.timeline li.open")).to_contain_text("人民调解")
+    expect(resident.locator("body")).not_to_contain_text("张三")
+    shots(resident, "resident-follow")
+
     # ---- the mediator claims it and records the mediation -------------------------------------
     mediator = new_page()
     login(mediator, "mediator")
