@@ -1,14 +1,16 @@
 """The verbs people and the scheduler perform. Each one is one unit of work."""
 import logging
+import re
 
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import aliased
+from werkzeug.security import generate_password_hash
 
 from . import catalog, forms as formlib, runtime, store
 from .clock import Clock
 from .models import Case, OrgUnit, ProcessVersion, Task, Timer, User, UserRole
-from .policy import SYSTEM, may, may_work_task
+from .policy import ROLES, SYSTEM, may, may_work_task, unit_covers
 from .scripting import ScriptRejected
 from .uow import Conflict, UnitOfWork
 
@@ -277,8 +279,61 @@ def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
         return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
 
 
+USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
+MIN_PASSWORD = 8
+
+
+class UserInvalid(Exception):
+    def __init__(self, errors):
+        super().__init__("invalid user")
+        self.errors = errors
+
+
 def create_user(session, username, password_hash, display_name, unit_id, roles):
     user = User(username=username, password_hash=password_hash, display_name=display_name, org_unit_id=unit_id)
     user.role_rows = [UserRole(role=r) for r in roles]
     session.add(user)
     return user
+
+
+def save_user(session, actor, user_id, username, display_name, unit_id, roles, password, active=True):
+    """An administrator creates (user_id None) or changes a login, within their own unit and
+    the units below it. Errors come back per field as (zh, en) pairs."""
+    if not may(actor.roles, "administer"):
+        raise NotAllowed("administer")
+    with UnitOfWork(session):
+        errors = {}
+        user = session.get(User, user_id) if user_id else None
+        if user_id and (user is None or not unit_covers(actor.unit_path, user.org_unit.path)):
+            raise NotFound(user_id)
+        if user is None:
+            if not USERNAME.match(username or ""):
+                errors["username"] = ("用户名须为 3–30 位小写字母、数字或下划线，以字母开头",
+                                      "3–30 lower-case letters, digits or _, starting with a letter")
+            elif session.scalar(select(User.id).where(User.username == username)):
+                errors["username"] = ("该用户名已被使用", "This user name is taken")
+        display_name = (display_name or "").strip()
+        if not display_name or len(display_name) > 100:
+            errors["display_name"] = ("请填写姓名（不超过100字）", "Enter a name (at most 100 characters)")
+        unit = session.get(OrgUnit, unit_id) if unit_id else None
+        if unit is None or not unit_covers(actor.unit_path, unit.path):
+            errors["unit_id"] = ("请选择本单位或下级单位", "Choose your unit or one below it")
+        roles = sorted(set(roles or ()))
+        if not roles or not set(roles) <= set(ROLES):
+            errors["roles"] = ("请至少选择一个角色", "Choose at least one role")
+        if (user is None or password) and len(password or "") < MIN_PASSWORD:
+            errors["password"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
+        if user is not None and user.id == actor.user_id and (not active or "admin" not in roles):
+            errors["roles"] = ("不能停用自己或取消自己的管理员角色", "You cannot disable yourself or drop your own admin role")
+        if errors:
+            raise UserInvalid(errors)
+        if user is None:
+            user = create_user(session, username, generate_password_hash(password), display_name, unit.id, roles)
+        else:
+            user.display_name, user.org_unit_id, user.active = display_name, unit.id, bool(active)
+            if password:
+                user.password_hash = generate_password_hash(password)
+            user.role_rows = [row for row in user.role_rows if row.role in roles] + [
+                UserRole(role=r) for r in roles if r not in user.roles]
+        session.flush()
+        return user

@@ -1,20 +1,58 @@
-"""Administrators: the organisation tree and who holds which role where."""
-from flask import Blueprint, render_template
+"""Administrators: the organisation tree, and the logins of their unit and the units below it."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from engine import services
 from engine.models import OrgUnit, User
-from engine.policy import LEVELS, ROLES
+from engine.policy import LEVELS, ROLES, unit_covers
 
-from .auth import requires
+from .auth import current_actor, requires
 from .extensions import db
+from .i18n import pick, t
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _units():
+    """The actor's unit and those below it: where they may place people."""
+    return db.session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(current_actor().unit_path))
+                              .order_by(OrgUnit.path)).all()
 
 
 @bp.route("/")
 @requires("administer")
 def index():
-    units = db.session.scalars(select(OrgUnit).order_by(OrgUnit.path)).all()
-    users = db.session.scalars(select(User).options(joinedload(User.org_unit)).order_by(User.org_unit_id, User.username)).all()
-    return render_template("admin.html", units=units, users=users, roles=ROLES, levels=LEVELS)
+    users = db.session.scalars(select(User).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+                               .where(OrgUnit.path.startswith(current_actor().unit_path))
+                               .options(joinedload(User.org_unit)).order_by(OrgUnit.path, User.username)).all()
+    return render_template("admin.html", units=_units(), users=users, roles=ROLES, levels=LEVELS)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@requires("administer")
+def user(user_id=None):
+    found = db.session.get(User, user_id) if user_id else None
+    if user_id and (found is None or not unit_covers(current_actor().unit_path, found.org_unit.path)):
+        abort(404)
+    values = {"username": found.username if found else "", "display_name": found.display_name if found else "",
+              "unit_id": found.org_unit_id if found else current_actor().unit_id,
+              "roles": sorted(found.roles) if found else [], "active": found.active if found else True}
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = request.form
+        values = {"username": form.get("username", "").strip()[:30] if not found else found.username,
+                  "display_name": form.get("display_name", "")[:100], "unit_id": form.get("unit_id", type=int),
+                  "roles": form.getlist("roles"), "active": bool(form.get("active"))}
+        try:
+            saved = services.save_user(db.session, current_actor(), user_id, values["username"],
+                                       values["display_name"], values["unit_id"], values["roles"],
+                                       form.get("password", ""), values["active"])
+        except services.UserInvalid as invalid:
+            errors, status = {key: pick(pair) for key, pair in invalid.errors.items()}, 422
+        else:
+            flash(t(f"已保存用户 {saved.username}", f"Saved {saved.username}"), "success")
+            return redirect(url_for("admin.index"))
+    return render_template("admin_user.html", user=found, values=values, errors=errors, units=_units(),
+                           roles=ROLES, levels=LEVELS), status

@@ -24,6 +24,7 @@ PAGES = [
     ("/designer/versions/{version}", {"designer"}),
     ("/designer/versions/{version}/files/bpmn/intake.bpmn", {"designer"}),
     ("/admin/", {"admin"}),
+    ("/admin/users/new", {"admin"}),
 ]
 
 
