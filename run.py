@@ -7,6 +7,7 @@
   migrate  apply database migrations (Alembic)
   load     record bpmn/ and forms/ as new process versions where their content changed
   demo     the demo organisation and one login per role (migrates and loads first)
+  token    make an API token for an outside system acting as a login (shown once)
 """
 import argparse
 import logging
@@ -72,6 +73,20 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_token(args):
+    from engine.services import NotFound, create_api_token
+    from webui.extensions import db
+    app = _app()
+    with app.app_context():
+        try:
+            token = create_api_token(db.session, args.username, args.name)
+        except NotFound:
+            print(f"no such user: {args.username}", file=sys.stderr)
+            return 1
+    print(f"API token for {args.username} ({args.name}); keep it secret, it is not shown again:\n{token}")
+    return 0
+
+
 def _session_factory():
     from config.settings import database_url
     from engine.db import session_factory
@@ -121,12 +136,15 @@ def main(argv=None):
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("load", help="record bpmn/ and forms/ as new process versions where changed")
     sub.add_parser("demo", help="migrate, load the library, create the demo organisation and logins")
+    token = sub.add_parser("token", help="make an API token for an outside system (12345 hotline, grid app)")
+    token.add_argument("username", help="the login the system acts as (its roles and unit apply)")
+    token.add_argument("name", help="what the token is for, e.g. 12345热线")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command is None:
         args = parser.parse_args(["serve"] + (argv or []))
     handlers = {"serve": cmd_serve, "worker": cmd_worker, "check": cmd_check, "migrate": cmd_migrate,
-                "load": cmd_load, "demo": cmd_demo}
+                "load": cmd_load, "demo": cmd_demo, "token": cmd_token}
     return handlers[args.command](args)
 
 

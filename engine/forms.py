@@ -160,6 +160,29 @@ def data_from_post(form, post):
     return data
 
 
+def data_from_json(form, payload):
+    """Keep only the fields the form defines (a system's JSON may carry more); types are left
+    as sent, for validation to judge."""
+    if not isinstance(payload, dict):
+        return {}
+    properties = form.schema.get("properties", {})
+    data = {}
+    for name, value in payload.items():
+        prop = properties.get(name)
+        if prop is None or value is None:
+            continue
+        item_props = prop.get("items", {}).get("properties") if prop.get("type") == "array" else None
+        if item_props is not None and isinstance(value, list):
+            value = [{k: v for k, v in item.items() if k in item_props} if isinstance(item, dict) else item
+                     for item in value[:MAX_ITEMS]]
+        data[name] = value
+    for name, prop in properties.items():
+        # An unticked checkbox is False in a browser's form; make it so when a system leaves it out.
+        if prop.get("type") == "boolean" and name not in data:
+            data[name] = False
+    return data
+
+
 _MESSAGES = {
     "required": ("此项为必填项", "This field is required"),
     "pattern": ("格式不正确", "The format is not right"),

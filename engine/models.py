@@ -63,6 +63,21 @@ class User(Base):
         return str(self.id)
 
 
+class ApiToken(Base):
+    """A bearer token an outside system (the 12345 hotline, a grid app) uses to act as one login.
+    Only a hash is kept; the token itself is shown once, when it is made."""
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped["User"] = relationship()
+
+
 class UserRole(Base):
     __tablename__ = "user_roles"
 

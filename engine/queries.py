@@ -113,6 +113,13 @@ def followed_case(session, code, phone):
     return case
 
 
+def visible_case_by_code(session, actor, code):
+    case = session.scalar(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                          .options(joinedload(Case.org_unit)).where(Case.code == (code or "").strip().upper(),
+                                                                      _in_subtree(actor)))
+    return case
+
+
 def visible_case(session, actor, case_id):
     """The case if the actor's unit covers it, else None (the web layer answers 403/404)."""
     case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))

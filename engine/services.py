@@ -1,6 +1,8 @@
 """The verbs people and the scheduler perform. Each one is one unit of work."""
+import hashlib
 import logging
 import re
+import secrets
 
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import insert, select, update
@@ -9,8 +11,8 @@ from werkzeug.security import generate_password_hash
 
 from . import catalog, forms as formlib, runtime, store
 from .clock import Clock
-from .models import Case, OrgUnit, ProcessVersion, Task, Timer, User, UserRole
-from .policy import ROLES, SYSTEM, may, may_work_task, unit_covers
+from .models import ApiToken, Case, OrgUnit, ProcessVersion, Task, Timer, User, UserRole
+from .policy import ROLES, SYSTEM, Actor, may, may_work_task, unit_covers
 from .scripting import ScriptRejected
 from .uow import Conflict, UnitOfWork
 
@@ -74,9 +76,10 @@ def intake_step(session, process_key):
     return version, info, form
 
 
-def start_case(session, actor, process_key, post):
-    """File a new matter: start the pathway and complete its intake step with the posted form,
-    in one transaction. Nothing is saved if the form is invalid."""
+def start_case(session, actor, process_key, post=None, data=None):
+    """File a new matter: start the pathway and complete its intake step with the posted form
+    (`post`, flat names from a browser) or typed `data` (JSON from an outside system), in one
+    transaction. Nothing is saved if the data is invalid."""
     if not may(actor.roles, "file_matter"):
         raise NotAllowed("file_matter")
     with UnitOfWork(session):
@@ -84,7 +87,7 @@ def start_case(session, actor, process_key, post):
         version, info, form, workflow, start_snap = _intake(session, process_key)
         if info["role"] not in actor.roles:
             raise NotAllowed(info["role"])
-        data = formlib.data_from_post(form, post)
+        data = formlib.data_from_post(form, post) if data is None else formlib.data_from_json(form, data)
         errors = formlib.validate(form, data)
         if errors:
             raise FormInvalid(errors, data)
@@ -287,6 +290,30 @@ class UserInvalid(Exception):
     def __init__(self, errors):
         super().__init__("invalid user")
         self.errors = errors
+
+
+def create_api_token(session, username, name):
+    """Make a token for an outside system acting as `username`. Returns the token, shown once."""
+    with UnitOfWork(session):
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(username)
+        token = "yz_" + secrets.token_urlsafe(32)
+        session.add(ApiToken(user_id=user.id, name=name[:100], token_hash=_token_hash(token)))
+        return token
+
+
+def _token_hash(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def actor_for_token(session, token):
+    """The actor behind a bearer token, or None for an unknown, revoked or disabled one."""
+    if not token or not token.startswith("yz_") or len(token) > 100:
+        return None
+    user = session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+        ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False), User.active.is_(True)))
+    return Actor.of(user) if user is not None else None
 
 
 def create_user(session, username, password_hash, display_name, unit_id, roles):

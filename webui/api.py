@@ -1,0 +1,143 @@
+"""REST API for outside systems (the 12345 hotline, grid workers' apps): file a matter, follow a
+case. Bearer-token authentication (`run.py token`), JSON in and out, no cookies, so no CSRF."""
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request, url_for
+from marshmallow import Schema, fields
+
+from engine import queries, services
+from engine.clock import as_utc
+
+from .extensions import csrf, db
+from .work import INTAKE_PROCESS
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def _time(value):
+    return as_utc(value).isoformat() if value is not None else None
+
+
+class StepSchema(Schema):
+    step = fields.String(attribute="spec_id")
+    title = fields.String()
+    state = fields.String()
+    due_at = fields.Function(lambda task: _time(task.due_at))
+    legal_basis = fields.String(allow_none=True)
+    completed_at = fields.Function(lambda task: _time(task.completed_at))
+
+
+class CaseSchema(Schema):
+    code = fields.String()
+    status = fields.String()
+    kind = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    route = fields.String(allow_none=True)
+    risk_level = fields.String(allow_none=True)
+    current_step = fields.String()
+    overdue = fields.Boolean()
+    outcome = fields.String(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    unit = fields.Function(lambda case: case.org_unit.name)
+    created_at = fields.Function(lambda case: _time(case.created_at))
+    closed_at = fields.Function(lambda case: _time(case.closed_at))
+    steps = fields.List(fields.Nested(StepSchema))
+
+
+class FiledSchema(Schema):
+    code = fields.String()
+    status = fields.String()
+    current_step = fields.String()
+    url = fields.String()
+
+
+def _error(status, message, **extra):
+    return jsonify({"error": message, **extra}), status
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        g.api_actor = services.actor_for_token(db.session, token)
+        if g.api_actor is None:
+            return _error(401, "a valid bearer token is required")
+        return view(*args, **kwargs)
+    return wrapped
+
+
+@bp.route("/matters", methods=["POST"])
+@token_required
+def file_matter():
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _error(400, "the body must be a JSON object with the intake form's fields")
+    try:
+        case = services.start_case(db.session, g.api_actor, INTAKE_PROCESS, data=payload)
+    except services.FormInvalid as invalid:
+        return _error(422, "the matter is not valid", fields={key: pair[1] for key, pair in invalid.errors.items()},
+                      fields_zh={key: pair[0] for key, pair in invalid.errors.items()})
+    except services.NotAllowed:
+        return _error(403, "this token's login may not file matters")
+    except services.StepFailed as failed:
+        return _error(422, str(failed))
+    body = FiledSchema().dump({"code": case.code, "status": case.status, "current_step": case.current_step,
+                               "url": url_for("api.case", code=case.code, _external=True)})
+    return jsonify(body), 201
+
+
+@bp.route("/cases/<code>")
+@token_required
+def case(code):
+    found = queries.visible_case_by_code(db.session, g.api_actor, code)
+    if found is None:  # the same answer for a case that does not exist and one out of reach
+        return _error(404, "no such case within this token's units")
+    body = CaseSchema(exclude=("steps",)).dump(found)
+    body["steps"] = StepSchema(many=True).dump(
+        [task for task in queries.case_tasks(db.session, found.id) if task.state != "cancelled"])
+    return jsonify(body)
+
+
+@bp.route("/openapi.json")
+def openapi():
+    version, _info, form = services.intake_step(db.session, INTAKE_PROCESS)
+    return jsonify(_spec(form.schema))
+
+
+def _spec(intake_schema):
+    # The request body is the intake form's own JSON Schema, so the API and the window take the
+    # same fields, validated the same way.
+    matter = {key: value for key, value in intake_schema.items() if not key.startswith("x-")}
+    case_props = {name: {"type": "string"} for name in CaseSchema._declared_fields}
+    case_props.update(overdue={"type": "boolean"}, steps={"type": "array", "items": {
+        "type": "object", "properties": {name: {"type": "string"} for name in StepSchema._declared_fields}}})
+    error = {"type": "object", "properties": {"error": {"type": "string"}, "fields": {"type": "object"}}}
+    bearer = [{"token": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "yizhan one-stop dispute resolution", "version": "1"},
+        "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+                       "schemas": {"Matter": matter, "Case": {"type": "object", "properties": case_props},
+                                   "Error": error}},
+        "paths": {
+            "/api/v1/matters": {"post": {
+                "summary": "File a matter (one-window intake) on behalf of the token's login",
+                "security": bearer,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Matter"}}}},
+                "responses": {"201": {"description": "filed; the body holds the case code"},
+                              "401": {"description": "no valid token"},
+                              "422": {"description": "invalid fields", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+            "/api/v1/cases/{code}": {"get": {
+                "summary": "A case's status and steps (no personal data)",
+                "security": bearer,
+                "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the case", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Case"}}}},
+                              "404": {"description": "no such case within the token's units"}}}},
+        },
+    }
