@@ -3,3 +3,5 @@ from .clock import Clock
 from .models import Base
 from .policy import SYSTEM, Actor
 from .uow import Conflict, UnitOfWork
+
+__all__ = ["Actor", "Base", "Clock", "Conflict", "SYSTEM", "UnitOfWork"]

@@ -15,6 +15,10 @@ DUE_SOON = timedelta(days=3)
 PAGE_SIZE = 50
 
 
+def page_count(total):
+    return max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+
+
 def light(due_at, now=None):
     """Time colour of a step: red overdue, amber due within three days, green otherwise."""
     if due_at is None:

@@ -1,11 +1,11 @@
 """Auditors: read-only case search and the full history of a case."""
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template
 
 from engine import queries
 
 from .auth import current_actor, requires
 from .extensions import db
-from .work import case_filter, visible_case_or_abort
+from .work import render_case_search, visible_case_or_abort
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -13,10 +13,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @bp.route("/cases")
 @requires("audit")
 def search():
-    flt = case_filter(request.args)
-    rows, total = queries.search_cases(db.session, current_actor(), flt)
-    return render_template("case_search.html", rows=rows, total=total, flt=flt, endpoint="audit.search",
-                           link="audit.history", pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1))
+    return render_case_search("audit.search", "audit.history")
 
 
 @bp.route("/cases/<int:case_id>")

@@ -17,5 +17,5 @@ def overview():
     rows, total, units, now = queries.open_tasks(db.session, current_actor(), page=page, only=only)
     counts = queries.light_counts(db.session, current_actor())
     return render_template("supervision.html", rows=rows, total=total, units=units, now=now, counts=counts,
-                           only=only, page=page, pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1),
+                           only=only, page=page, pages=queries.page_count(total),
                            light=queries.light)

@@ -1,8 +1,7 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import queries, services
-from engine.forms import FormDef
+from engine import catalog, queries, services
 from engine.models import Task
 
 from .auth import current_actor, requires
@@ -22,8 +21,15 @@ def inbox():
     return render_template("inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue)
 
 
-def _error_texts(errors):
-    return {key: pick(pair) for key, pair in errors.items()}
+def _submit(form, act):
+    """Run one submission. Returns (result, data, errors, status): on invalid data or a failed
+    step, what was typed comes back with the errors to show beside it."""
+    try:
+        return act(), {}, {}, 200
+    except services.FormInvalid as invalid:
+        return None, invalid.data, {key: pick(pair) for key, pair in invalid.errors.items()}, 422
+    except services.StepFailed as failed:
+        return None, services.formlib.data_from_post(form, request.form), {"_form": str(failed)}, 422
 
 
 @bp.route("/matters/new", methods=["GET", "POST"])
@@ -32,13 +38,9 @@ def new_matter():
     version, info, form = services.intake_step(db.session, INTAKE_PROCESS)
     data, errors, status = {}, {}, 200
     if request.method == "POST":
-        try:
-            case = services.start_case(db.session, current_actor(), INTAKE_PROCESS, request.form)
-        except services.FormInvalid as invalid:
-            data, errors, status = invalid.data, _error_texts(invalid.errors), 422
-        except services.StepFailed as failed:
-            data, errors, status = services.formlib.data_from_post(form, request.form), {"_form": str(failed)}, 422
-        else:
+        case, data, errors, status = _submit(form, lambda: services.start_case(
+            db.session, current_actor(), INTAKE_PROCESS, request.form))
+        if case is not None:
             flash(t(f"已登记，事项编号 {case.code}", f"Registered as {case.code}"), "success")
             return redirect(url_for("work.case", case_id=case.id))
     return render_template("form_page.html", form=form, data=data, errors=errors, title=form.title(),
@@ -54,16 +56,12 @@ def task(task_id):
     case, visible = queries.visible_case(db.session, current_actor(), row.case_id)
     if not visible or row.role not in current_actor().roles:
         abort(403)
-    form = FormDef(row.form_key, case.process_version.forms[row.form_key])
+    form = catalog.version_info(db.session, case.process_version_id).form(row.form_key)
     data, errors, status = {}, {}, 200
     if request.method == "POST":
-        try:
-            services.complete_task(db.session, current_actor(), task_id, request.form)
-        except services.FormInvalid as invalid:
-            data, errors, status = invalid.data, _error_texts(invalid.errors), 422
-        except services.StepFailed as failed:
-            data, errors, status = services.formlib.data_from_post(form, request.form), {"_form": str(failed)}, 422
-        else:
+        done, data, errors, status = _submit(form, lambda: services.complete_task(
+            db.session, current_actor(), task_id, request.form))
+        if done is not None:
             flash(t(f"「{row.title}」已提交", f"“{row.title}” submitted"), "success")
             return redirect(url_for("work.case", case_id=case.id))
     steps = queries.submitted_steps(db.session, case, current_actor())
@@ -93,13 +91,18 @@ def case_filter(args):
                               category=args.get("category", ""), page=max(args.get("page", 1, type=int), 1))
 
 
+def render_case_search(endpoint, link):
+    """The case search page; `link` is where a found case's code leads."""
+    flt = case_filter(request.args)
+    rows, total = queries.search_cases(db.session, current_actor(), flt)
+    return render_template("case_search.html", rows=rows, total=total, flt=flt, endpoint=endpoint, link=link,
+                           pages=queries.page_count(total))
+
+
 @bp.route("/cases")
 @requires("view_cases")
 def cases():
-    flt = case_filter(request.args)
-    rows, total = queries.search_cases(db.session, current_actor(), flt)
-    return render_template("case_search.html", rows=rows, total=total, flt=flt, endpoint="work.cases",
-                           link="work.case", pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1))
+    return render_case_search("work.cases", "work.case")
 
 
 def visible_case_or_abort(case_id):

@@ -1,7 +1,7 @@
 """Drive the intake pathway through the engine services, as the web layer would."""
 import sqlalchemy as sa
 
-from engine import queries, services
+from engine import services
 from engine.models import Case, Task, User
 from engine.policy import Actor
 
