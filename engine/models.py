@@ -43,6 +43,9 @@ class User(Base):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Password guessing: after too many failures in a row the login is locked for a while.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     org_unit: Mapped[OrgUnit] = relationship()
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")

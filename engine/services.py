@@ -3,14 +3,15 @@ import hashlib
 import logging
 import re
 import secrets
+from datetime import timedelta
 
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import aliased
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import catalog, forms as formlib, runtime, store
-from .clock import Clock
+from .clock import Clock, as_utc
 from .models import ApiToken, Case, OrgUnit, ProcessVersion, Task, Timer, User, UserRole
 from .policy import ROLES, SYSTEM, Actor, may, may_work_task, unit_covers
 from .scripting import ScriptRejected
@@ -290,6 +291,38 @@ class UserInvalid(Exception):
     def __init__(self, errors):
         super().__init__("invalid user")
         self.errors = errors
+
+
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+
+
+class LoginRefused(Exception):
+    def __init__(self, message, locked=False):
+        super().__init__(message)
+        self.locked = locked
+
+
+def authenticate(session, username, password):
+    """Check a password. Five failures in a row lock the login for fifteen minutes; the same
+    answer is given for an unknown user and a wrong password."""
+    with UnitOfWork(session):
+        user = session.scalar(select(User).where(User.username == (username or "").strip()))
+        now = Clock.now()
+        if user is not None and user.locked_until is not None and as_utc(user.locked_until) > now:
+            minutes = max(1, int((as_utc(user.locked_until) - now).total_seconds() // 60) + 1)
+            raise LoginRefused(f"登录失败次数过多，账户已暂时锁定，请 {minutes} 分钟后再试 / "
+                               f"Too many failed attempts: try again in {minutes} minutes", locked=True)
+        if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
+            if user is not None:
+                user.failed_logins = (user.failed_logins or 0) + 1
+                if user.failed_logins >= MAX_FAILED_LOGINS:
+                    user.failed_logins, user.locked_until = 0, now + timedelta(minutes=LOCK_MINUTES)
+            failure = LoginRefused("用户名或密码不正确 / Wrong user name or password")
+        else:
+            user.failed_logins, user.locked_until = 0, None
+            return user
+    raise failure
 
 
 def create_api_token(session, username, name):

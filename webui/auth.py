@@ -3,14 +3,12 @@ from functools import wraps
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
-from werkzeug.security import check_password_hash
-
+from engine import services
 from engine.models import User
 from engine.policy import Actor, may
 
 from .extensions import db, login_manager
-from .i18n import LANGS, t
+from .i18n import LANGS, pick, t
 
 bp = Blueprint("auth", __name__)
 
@@ -50,10 +48,11 @@ def _safe_next(target):
 def login():
     error = None
     if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None or not user.active or not check_password_hash(user.password_hash, request.form.get("password", "")):
-            error = t("用户名或密码不正确", "Wrong user name or password")
+        try:
+            user = services.authenticate(db.session, request.form.get("username", "")[:60],
+                                         request.form.get("password", "")[:200])
+        except services.LoginRefused as refused:
+            error = pick(str(refused).split(" / ", 1))
         else:
             login_user(user)
             session.permanent = True
