@@ -74,7 +74,8 @@ def cmd_demo(args):
 
 
 def cmd_token(args):
-    from engine.services import NotFound, create_api_token
+    from engine.accounts import create_api_token
+    from engine.errors import NotFound
     from webui.extensions import db
     app = _app()
     with app.app_context():

@@ -2,7 +2,8 @@
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from .models import OrgUnit, User, UserRole
+from .accounts import create_user
+from .models import OrgUnit, User
 from .uow import UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
@@ -54,8 +55,5 @@ def load_demo(session, password=DEMO_PASSWORD):
             if username in existing:
                 continue
             password_hash = password_hash or generate_password_hash(password)
-            user = User(username=username, password_hash=password_hash, display_name=display,
-                        org_unit_id=units[unit_code].id)
-            user.role_rows = [UserRole(role=r) for r in roles]
-            session.add(user)
+            create_user(session, username, password_hash, display, units[unit_code].id, roles)
     return [(u, d, r, units[c].name) for u, d, c, r in USERS]

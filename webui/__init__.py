@@ -4,7 +4,7 @@ from datetime import timedelta
 from flask import Flask, render_template
 
 from config.settings import flask_config
-from engine.services import NotAllowed, NotFound
+from engine.errors import NotAllowed, NotFound
 from engine.uow import Conflict
 
 from . import i18n, labels

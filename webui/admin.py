@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine import services
+from engine import accounts
 from engine.models import OrgUnit, User
 from engine.policy import LEVELS, ROLES, unit_covers
 
@@ -46,10 +46,10 @@ def user(user_id=None):
                   "display_name": form.get("display_name", "")[:100], "unit_id": form.get("unit_id", type=int),
                   "roles": form.getlist("roles"), "active": bool(form.get("active"))}
         try:
-            saved = services.save_user(db.session, current_actor(), user_id, values["username"],
+            saved = accounts.save_user(db.session, current_actor(), user_id, values["username"],
                                        values["display_name"], values["unit_id"], values["roles"],
                                        form.get("password", ""), values["active"])
-        except services.UserInvalid as invalid:
+        except accounts.UserInvalid as invalid:
             errors, status = {key: pick(pair) for key, pair in invalid.errors.items()}, 422
         else:
             flash(t(f"已保存用户 {saved.username}", f"Saved {saved.username}"), "success")

@@ -5,8 +5,9 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request, url_for
 from marshmallow import Schema, fields
 
-from engine import queries, services
+from engine import accounts, queries, services
 from engine.clock import as_utc
+from engine.errors import NotAllowed
 
 from .extensions import csrf, db
 from .work import INTAKE_PROCESS
@@ -62,7 +63,7 @@ def token_required(view):
     def wrapped(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        g.api_actor = services.actor_for_token(db.session, token)
+        g.api_actor = accounts.actor_for_token(db.session, token)
         if g.api_actor is None:
             return _error(401, "a valid bearer token is required")
         return view(*args, **kwargs)
@@ -80,7 +81,7 @@ def file_matter():
     except services.FormInvalid as invalid:
         return _error(422, "the matter is not valid", fields={key: pair[1] for key, pair in invalid.errors.items()},
                       fields_zh={key: pair[0] for key, pair in invalid.errors.items()})
-    except services.NotAllowed:
+    except NotAllowed:
         return _error(403, "this token's login may not file matters")
     except services.StepFailed as failed:
         return _error(422, str(failed))

@@ -3,7 +3,7 @@ from functools import wraps
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from engine import services
+from engine import accounts
 from engine.models import User
 from engine.policy import Actor, may
 
@@ -49,9 +49,9 @@ def login():
     error = None
     if request.method == "POST":
         try:
-            user = services.authenticate(db.session, request.form.get("username", "")[:60],
+            user = accounts.authenticate(db.session, request.form.get("username", "")[:60],
                                          request.form.get("password", "")[:200])
-        except services.LoginRefused as refused:
+        except accounts.LoginRefused as refused:
             error = pick(str(refused).split(" / ", 1))
         else:
             login_user(user)

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from engine import runtime, services
+from engine import accounts, runtime
 from engine.demo import DEMO_PASSWORD
 from engine.models import OrgUnit, User
 from tests.conftest import wipe_cases
@@ -44,7 +44,7 @@ def second_mediator(session_factory):
     try:
         if session.scalar(sa.select(User.id).where(User.username == username)) is None:
             county = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == "C01-Q"))
-            services.create_user(session, username, generate_password_hash(DEMO_PASSWORD, method="pbkdf2:sha256:1000"),
+            accounts.create_user(session, username, generate_password_hash(DEMO_PASSWORD, method="pbkdf2:sha256:1000"),
                                  display, county.id, ["mediator"])
             session.commit()
     finally:

@@ -1,7 +1,7 @@
 """The REST API outside systems use: bearer tokens, filing a matter as JSON, following a case."""
 import pytest
 
-from engine import services
+from engine import accounts
 from tests.engine.helpers import INTAKE
 
 MATTER = {
@@ -18,7 +18,7 @@ def token(session_factory):
     def make(username="clerk"):
         session = session_factory()
         try:
-            return services.create_api_token(session, username, "12345热线")
+            return accounts.create_api_token(session, username, "12345热线")
         finally:
             session.close()
     return make
