@@ -89,12 +89,13 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
                   for spiff_id, element, due in snap.timers if spiff_id not in snap.was_waiting]
     if new_timers:
         session.connection().execute(insert(Timer.__table__), new_timers)
-    fired_deadlines = {c.task_id for c in snap.changes if c.after == "COMPLETED" and c.element in meta["deadlines"]}
-    if fired_deadlines:
-        case.overdue = True
     gone = snap.was_waiting - waiting
-    _close_rows(session, Timer, case.id, gone & fired_deadlines, "waiting", state="fired", fired_at=now)
-    _close_rows(session, Timer, case.id, gone - fired_deadlines, "waiting", state="cancelled")
+    fired = {c.task_id for c in snap.changes if c.task_id in gone and c.after == "COMPLETED"}
+    # A deadline on a step (a boundary timer) that passed makes the case overdue; a plain wait does not.
+    if any(meta["deadlines"].get(c.element, {}).get("attached_to") for c in snap.changes if c.task_id in fired):
+        case.overdue = True
+    _close_rows(session, Timer, case.id, fired, "waiting", state="fired", fired_at=now)
+    _close_rows(session, Timer, case.id, gone - fired, "waiting", state="cancelled")
 
     ready = {str(task.id) for task in snap.ready}
     units = {}
