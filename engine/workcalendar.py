@@ -1,0 +1,83 @@
+"""Legal periods counted the Chinese way: the start day is not counted; a period in working days
+skips weekends and public holidays but counts make-up working days (调休); a period in natural
+days that ends on a holiday moves to the next working day (民事诉讼法 Art. 85).
+
+Published years come from chinese-calendar (the State Council notices). A year whose notice is
+not out yet is computed from the statutory holidays by rule (the `holidays` package, lunar
+festivals included) and weekends, and the result is marked provisional; an administrator can
+load the notice early as config/holidays/<year>.json ({"holidays": [...], "workdays": [...]}).
+"""
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import chinese_calendar
+import holidays as statutory
+
+NOTICES_DIR = Path(__file__).resolve().parent.parent / "config" / "holidays"
+MAX_SPAN_DAYS = 3 * 366  # no legal period here is longer; a bound keeps a bad input from looping
+
+
+@dataclass(frozen=True)
+class Deadline:
+    day: date
+    provisional: bool  # some day on the way lies in a year whose holiday notice is not published
+
+
+@lru_cache(maxsize=16)
+def _notice(year):
+    path = NOTICES_DIR / f"{year}.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return frozenset(date.fromisoformat(d) for d in data.get("holidays", ())), \
+        frozenset(date.fromisoformat(d) for d in data.get("workdays", ()))
+
+
+@lru_cache(maxsize=16)
+def _rule_holidays(year):
+    return frozenset(statutory.China(years=year))
+
+
+def is_workday(day):
+    """(is it a working day, is that answer provisional)."""
+    try:
+        return chinese_calendar.is_workday(day), False
+    except NotImplementedError:
+        pass
+    notice = _notice(day.year)
+    if notice is not None:
+        days_off, workdays = notice
+        if day in workdays:
+            return True, False
+        return day.weekday() < 5 and day not in days_off, False
+    return day.weekday() < 5 and day not in _rule_holidays(day.year), True
+
+
+def add_working_days(start, count):
+    """The day `count` working days after `start` (which is not counted)."""
+    day, left, provisional = start, count, False
+    for _ in range(MAX_SPAN_DAYS):
+        if left <= 0:
+            return Deadline(day, provisional)
+        day += timedelta(days=1)
+        working, guessed = is_workday(day)
+        provisional |= guessed
+        if working:
+            left -= 1
+    raise ValueError(f"{count} working days from {start} is beyond any legal period")
+
+
+def add_days(start, count):
+    """`count` natural days after `start`; if that day is not a working day, the next one that is."""
+    day = start + timedelta(days=count)
+    working, provisional = is_workday(day)
+    for _ in range(MAX_SPAN_DAYS):
+        if working:
+            return Deadline(day, provisional)
+        day += timedelta(days=1)
+        working, guessed = is_workday(day)
+        provisional |= guessed
+    raise ValueError(f"no working day after {start + timedelta(days=count)}")
