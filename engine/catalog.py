@@ -70,14 +70,14 @@ def _lanes(root):
 
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
-    meta = {"tasks": {}, "deadlines": {}, "flows": [], "elements": {}}
+    meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}}
     lanes = _lanes(root)
     has_lanes = bool(lanes)
     for node in root.xpath(".//bpmn:process//*[@id]", namespaces=NS):
         tag = etree.QName(node).localname
         meta["elements"][node.get("id")] = {"type": tag, "name": node.get("name") or node.get("id")}
     for flow in root.xpath(".//bpmn:sequenceFlow", namespaces=NS):
-        meta["flows"].append(flow.get("id"))
+        meta["flows"][flow.get("id")] = [flow.get("sourceRef"), flow.get("targetRef")]
         condition = flow.find("bpmn:conditionExpression", NS)
         if condition is not None and (condition.text or "").strip():
             try:
@@ -219,11 +219,10 @@ def _validation_message(exc):
 
 
 def _merge_meta(metas):
-    merged = {"tasks": {}, "deadlines": {}, "flows": [], "elements": {}}
+    merged = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}}
     for meta in metas.values():
-        for key in ("tasks", "deadlines", "elements"):
+        for key in merged:
             merged[key].update(meta[key])
-        merged["flows"].extend(meta["flows"])
     return merged
 
 

@@ -200,6 +200,27 @@ def snapshot(workflow, before):
     return snap
 
 
+_REACHED = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.COMPLETED
+
+
+def taken_flows(workflow, flows):
+    """The sequence flows this case has gone along, from its task tree: a reached element and the
+    nearest drawn element before it are the two ends of a flow. `flows` maps flow id -> [source, target]."""
+    by_ends = {tuple(ends): flow_id for flow_id, ends in flows.items()}
+    taken = set()
+    for task in _visible_tasks(workflow):
+        if not task.state & _REACHED:
+            continue
+        parent = task.parent
+        while parent is not None and not getattr(parent.task_spec, "bpmn_id", None):
+            parent = parent.parent
+        if parent is not None:
+            flow_id = by_ends.get((parent.task_spec.bpmn_id, task.task_spec.bpmn_id))
+            if flow_id:
+                taken.add(flow_id)
+    return taken
+
+
 def _latest_data(workflow, ready):
     """The data the case carries now: parallel branches each hold their own copy, so merge them."""
     last = workflow.last_task

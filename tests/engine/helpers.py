@@ -2,6 +2,8 @@
 import sqlalchemy as sa
 
 from engine import services
+
+from . import coverage
 from engine.models import Case, Task, User
 from engine.policy import Actor
 
@@ -39,13 +41,16 @@ def complete(session, username, case_id, spec_id, post):
     task = open_task(session, case_id, spec_id)
     assert task is not None, f"no open task {spec_id}"
     services.complete_task(session, actor(session, username), task.id, post)
+    coverage.record(session, case_id)
     return session.get(Case, case_id)
 
 
 def file_matter(session, username="clerk", **changes):
     post = dict(INTAKE)
     post.update(changes)
-    return services.start_case(session, actor(session, username), "intake", post)
+    case = services.start_case(session, actor(session, username), "intake", post)
+    coverage.record(session, case.id)
+    return case
 
 
 def open_specs(session, case_id):

@@ -1,0 +1,31 @@
+"""Which sequence flows of the library the engine scenarios have taken, for the flow-coverage
+line the suite prints (and fails on when a flow is never taken)."""
+from engine import catalog, runtime
+from engine.models import Case
+
+from ..conftest import ROOT
+
+TAKEN = set()
+_library = {}
+
+
+def library_flows():
+    """{process key: {flow id: [source, target]}} for every pathway in bpmn/."""
+    if not _library:
+        drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
+        assert not problems, problems
+        _library.update({d.process_key: d.meta["flows"] for d in drafts})
+    return _library
+
+
+def record(session, case_id):
+    case = session.get(Case, case_id)
+    version = catalog.version_info(session, case.process_version_id)
+    workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+    TAKEN.update((version.process_key, flow) for flow in runtime.taken_flows(workflow, version.meta["flows"]))
+
+
+def summary():
+    everything = {(key, flow) for key, flows in library_flows().items() for flow in flows}
+    missing = sorted(everything - TAKEN)
+    return len(everything & TAKEN), len(everything), missing
