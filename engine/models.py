@@ -150,6 +150,18 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+class CaseParty(Base):
+    """The parties of a case as rows, so a case can be found by a party's ID number or phone
+    (repeat visits, auditors' searches) without unpacking any workflow state."""
+    __tablename__ = "case_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    id_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+
+
 class Task(Base):
     """A human task as the inbox, the overdue view and the history see it. Rows stay after
     completion (state "completed" or "cancelled") so who did what remains queryable."""

@@ -8,8 +8,9 @@ from sqlalchemy.orm import joinedload
 
 from .clock import Clock, as_utc
 from .forms import FormDef
-from .models import AuditEvent, Case, OrgUnit, ProcessVersion, Task
+from .models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Task
 from .policy import mask_id_number, mask_phone, sees_personal_data, unit_covers
+from .store import normalize_id, normalize_phone
 
 DUE_SOON = timedelta(days=3)
 PAGE_SIZE = 50
@@ -91,8 +92,15 @@ class CaseFilter:
 def search_cases(session, actor, flt):
     query = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(_in_subtree(actor))
     if flt.text:
-        like = f"%{flt.text.strip()}%"
-        query = query.where(or_(Case.code.like(like), Case.party_names.like(like), Case.summary.like(like)))
+        text = flt.text.strip()
+        like = f"%{text}%"
+        matches = [Case.code.like(like), Case.party_names.like(like), Case.summary.like(like)]
+        # A party's ID number or phone is matched exactly, on the indexed party rows.
+        if normalize_id(text):
+            matches.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.id_number == normalize_id(text))))
+        if normalize_phone(text) and len(normalize_phone(text)) >= 7:
+            matches.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.phone == normalize_phone(text))))
+        query = query.where(or_(*matches))
     if flt.status:
         query = query.where(Case.status == flt.status)
     if flt.category:

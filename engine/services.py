@@ -94,7 +94,7 @@ def start_case(session, actor, process_key, post=None, data=None):
             form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id, assignee_id=actor.user_id,
             state="completed", created_at=now, completed_at=now, completed_by=actor.user_id))
         audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
-        store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit)
+        store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
         return case
 
 
@@ -179,7 +179,7 @@ def complete_task(session, actor, task_id, post):
         audit = store.AuditLog(session, case)
         audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
         store.save(session, case, unit_path, workflow, snap, version, actor, audit,
-                   completed_task_id=task.spiff_task_id)
+                   completed_task_id=task.spiff_task_id, submitted=data)
         return case
 
 

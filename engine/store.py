@@ -2,11 +2,11 @@
 import hashlib
 import json
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from . import runtime
 from .clock import Clock
-from .models import AuditEvent, Case, OrgUnit, Task, Timer
+from .models import AuditEvent, Case, CaseParty, OrgUnit, Task, Timer
 from .routing import unit_for_role
 
 # Workflow data copied onto the case row so lists and searches never unpack the state.
@@ -67,7 +67,26 @@ def record_engine_changes(log, actor, snap):
     ])
 
 
-def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None):
+def _record_parties(session, case, data):
+    parties = [p for p in data["parties"] if isinstance(p, dict)]
+    table = CaseParty.__table__
+    session.connection().execute(delete(table).where(table.c.case_id == case.id))
+    session.connection().execute(insert(table), [dict(
+        case_id=case.id, name=str(p.get("name", ""))[:100],
+        id_number=normalize_id(p.get("id_number")), phone=normalize_phone(p.get("phone")),
+    ) for p in parties])
+
+
+def normalize_id(value):
+    return str(value).strip().upper()[:40] if value else None
+
+
+def normalize_phone(value):
+    digits = "".join(ch for ch in str(value or "") if ch.isdigit())
+    return digits[:20] or None
+
+
+def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None, submitted=None):
     """Bring every row of the case in line with the workflow after an action. What is new or gone
     comes from the snapshot, so nothing is read back: new task and timer rows are inserted,
     those that went away are closed (plain statements on the unit of work's connection, so no
@@ -76,6 +95,8 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     meta = version.meta
     record_engine_changes(log, actor, snap)
     _copy_case_fields(case, snap.data)
+    if submitted and submitted.get("parties"):
+        _record_parties(session, case, submitted)
 
     due_by_task = {}
     for spiff_id, element, due in snap.timers:
@@ -151,8 +172,7 @@ def _close_rows(session, model, case_id, spiff_ids, open_state, **values):
 
 
 def contact_key(code, phone):
-    digits = "".join(ch for ch in str(phone) if ch.isdigit())
-    return hashlib.sha256(f"{code}:{digits}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{code}:{normalize_phone(phone) or ''}".encode()).hexdigest()[:24]
 
 
 def new_case_code(case_id, created_at):

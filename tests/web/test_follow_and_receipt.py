@@ -66,3 +66,16 @@ def test_staff_find_cases_by_party_name_within_their_units(client, login_as, fil
     assert code not in client.get("/cases", query_string={"q": "王五"}).get_data(as_text=True)
     login_as("clerk_ll")
     assert code not in client.get("/cases", query_string={"q": "李四"}).get_data(as_text=True)
+
+
+def test_find_a_case_by_a_partys_id_number_or_phone(client, login_as, filed_case, session_factory):
+    case_id, _task, _version = filed_case()
+    other_id, _t, _v = filed_case(**{"parties-1-id_number": "110101197001011111", "parties-1-phone": "13500135000"})
+    code, other = _code(session_factory, case_id), _code(session_factory, other_id)
+    login_as("auditor")
+    by_id = client.get("/audit/cases", query_string={"q": INTAKE["parties-1-id_number"].lower()}).get_data(as_text=True)
+    assert code in by_id and other not in by_id, "ID numbers match exactly, x or X alike"
+    by_phone = client.get("/audit/cases", query_string={"q": "135 0013 5000"}).get_data(as_text=True)
+    assert other in by_phone and code not in by_phone
+    both = client.get("/audit/cases", query_string={"q": INTAKE["parties-0-phone"]}).get_data(as_text=True)
+    assert code in both and other in both
