@@ -125,6 +125,26 @@ def followed_case(session, code, phone):
     return case
 
 
+REPEAT_WINDOW = timedelta(days=90)
+# Events that carry data someone submitted: a completed step, or a repeat visit registered.
+DATA_EVENTS = ("task_completed", "repeat_visit")
+
+
+def possible_repeats(session, actor, parties):
+    """Open cases, or cases filed in the last 90 days, within the actor's units, that share a
+    party's ID number or phone with the matter being filed."""
+    ids = {normalize_id(p.get("id_number")) for p in parties or () if isinstance(p, dict)} - {None}
+    phones = {normalize_phone(p.get("phone")) for p in parties or () if isinstance(p, dict)} - {None}
+    if not ids and not phones:
+        return []
+    same_party = select(CaseParty.case_id).where(or_(CaseParty.id_number.in_(ids), CaseParty.phone.in_(phones)))
+    return session.scalars(
+        select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(joinedload(Case.org_unit))
+        .where(_in_subtree(actor), Case.id.in_(same_party),
+               or_(Case.status == "open", Case.created_at >= Clock.now() - REPEAT_WINDOW))
+        .order_by(Case.created_at.desc()).limit(10)).all()
+
+
 def visible_case_by_code(session, actor, code):
     case = session.scalar(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                           .options(joinedload(Case.org_unit)).where(Case.code == (code or "").strip().upper(),
@@ -176,7 +196,7 @@ def submitted_steps(session, case, actor):
     """What each completed step recorded, in order, masked as the actor may see it."""
     version = case.process_version
     steps = []
-    for event in case_events(session, case.id, kinds=("task_completed",)):
+    for event in case_events(session, case.id, kinds=DATA_EVENTS):
         form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")
         definition = version.forms.get(form_key) if form_key else None
         steps.append((event, definition, mask_data(definition, event.detail.get("data", {}), actor)))

@@ -5,10 +5,10 @@ from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import aliased
 
-from . import catalog, forms as formlib, runtime, store
+from . import catalog, forms as formlib, queries, runtime, store
 from .clock import Clock
 from .models import Case, OrgUnit, ProcessVersion, Task, Timer
-from .policy import SYSTEM, may, may_work_task
+from .policy import SYSTEM, may, may_work_task, unit_covers
 from .scripting import ScriptRejected
 from .errors import NotAllowed, NotFound
 from .uow import Conflict, UnitOfWork
@@ -61,21 +61,40 @@ def intake_step(session, process_key):
     return version, info, form
 
 
-def start_case(session, actor, process_key, post=None, data=None):
+class PossibleRepeats(Exception):
+    """The parties already have open or recent cases: the clerk decides whether this is a new
+    matter or a repeat visit about one of them. Nothing was saved."""
+
+    def __init__(self, cases, data):
+        super().__init__("possible repeats")
+        self.cases = cases
+        self.data = data
+
+
+def _intake_data(session, actor, process_key, post, data):
+    version, info, form, workflow, start_snap = _intake(session, process_key)
+    if info["role"] not in actor.roles:
+        raise NotAllowed(info["role"])
+    data = formlib.data_from_post(form, post) if data is None else formlib.data_from_json(form, data)
+    errors = formlib.validate(form, data)
+    if errors:
+        raise FormInvalid(errors, data)
+    return version, info, workflow, start_snap, data
+
+
+def start_case(session, actor, process_key, post=None, data=None, new_despite_repeats=False):
     """File a new matter: start the pathway and complete its intake step with the posted form
     (`post`, flat names from a browser) or typed `data` (JSON from an outside system), in one
-    transaction. Nothing is saved if the data is invalid."""
+    transaction. Nothing is saved if the data is invalid, or if the parties have open or recent
+    cases and the clerk has not yet said this is a new matter (PossibleRepeats)."""
     if not may(actor.roles, "file_matter"):
         raise NotAllowed("file_matter")
     with UnitOfWork(session):
         # The freshly started workflow that told us the first step is the one the case runs.
-        version, info, form, workflow, start_snap = _intake(session, process_key)
-        if info["role"] not in actor.roles:
-            raise NotAllowed(info["role"])
-        data = formlib.data_from_post(form, post) if data is None else formlib.data_from_json(form, data)
-        errors = formlib.validate(form, data)
-        if errors:
-            raise FormInvalid(errors, data)
+        version, info, workflow, start_snap, data = _intake_data(session, actor, process_key, post, data)
+        repeats = queries.possible_repeats(session, actor, data.get("parties"))
+        if repeats and not new_despite_repeats:
+            raise PossibleRepeats(repeats, data)
         now = Clock.now()
         case = Case(code=f"NEW-{now.timestamp()}", process_version_id=version.id, org_unit_id=actor.unit_id,
                     state="", created_by=actor.user_id, created_at=now, updated_at=now)
@@ -84,7 +103,7 @@ def start_case(session, actor, process_key, post=None, data=None):
         case.code = store.new_case_code(case.id, now)
         audit = store.AuditLog(session, case)
         audit.add(actor, "case_started", detail={"process": version.process_key, "version": version.id,
-                                                  "code": case.code})
+                                                  "code": case.code, "related": [c.code for c in repeats]})
         store.record_engine_changes(audit, actor, start_snap)
         first = start_snap.ready[0]
         snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data))
@@ -95,6 +114,23 @@ def start_case(session, actor, process_key, post=None, data=None):
             state="completed", created_at=now, completed_at=now, completed_by=actor.user_id))
         audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
         store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
+        return case
+
+
+def record_repeat_visit(session, actor, process_key, case_id, post):
+    """The clerk's decision that a matter is a repeat visit about an existing case: nothing new
+    is opened; the visit, with what was registered, goes into that case's history."""
+    if not may(actor.roles, "file_matter"):
+        raise NotAllowed("file_matter")
+    with UnitOfWork(session):
+        _version, info, _workflow, _snap, data = _intake_data(session, actor, process_key, post, None)
+        found = session.execute(select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                                .where(Case.id == case_id).with_for_update(of=Case)).first()
+        if found is None or not unit_covers(actor.unit_path, found[1]):
+            raise NotFound(case_id)
+        case = found[0]
+        store.AuditLog(session, case).add(actor, "repeat_visit", "Task_intake", info["name"], {"data": data})
+        case.updated_at = Clock.now()
         return case
 
 

@@ -5,6 +5,7 @@ from flask import Flask, render_template
 
 from config.settings import flask_config
 from engine.errors import NotAllowed, NotFound
+from engine.queries import DATA_EVENTS
 from engine.uow import Conflict
 
 from . import i18n, labels
@@ -48,7 +49,7 @@ def create_app(overrides=None):
         t=i18n.t, pick=i18n.pick, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
         field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=labels.label, L=labels,
     )
-    app.jinja_env.globals["may"] = _may_in_template
+    app.jinja_env.globals.update(may=_may_in_template, DATA_EVENTS=DATA_EVENTS)
 
     @app.errorhandler(403)
     @app.errorhandler(NotAllowed)

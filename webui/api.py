@@ -77,7 +77,9 @@ def file_matter():
     if not isinstance(payload, dict):
         return _error(400, "the body must be a JSON object with the intake form's fields")
     try:
-        case = services.start_case(db.session, g.api_actor, INTAKE_PROCESS, data=payload)
+        # A system cannot stop to ask a clerk: it files, and the related cases are named in the
+        # case's history for the clerk who picks it up.
+        case = services.start_case(db.session, g.api_actor, INTAKE_PROCESS, data=payload, new_despite_repeats=True)
     except services.FormInvalid as invalid:
         return _error(422, "the matter is not valid", fields={key: pair[1] for key, pair in invalid.errors.items()},
                       fields_zh={key: pair[0] for key, pair in invalid.errors.items()})

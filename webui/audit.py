@@ -24,7 +24,7 @@ def history(case_id):
     events = queries.case_events(db.session, case_id)
     masked = {}
     for event in events:
-        if event.kind == "task_completed":
+        if event.kind in queries.DATA_EVENTS:
             form_key = case.process_version.meta["tasks"].get(event.task_spec, {}).get("form")
             masked[event.id] = queries.mask_data(case.process_version.forms.get(form_key), event.detail.get("data", {}), actor)
     return render_template("audit_case.html", case=case, events=events, masked=masked,

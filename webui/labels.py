@@ -10,7 +10,7 @@ EVENT_KINDS = {
     "case_started": ("立案", "Case started"), "task_completed": ("提交", "Submitted"),
     "task_claimed": ("认领", "Claimed"), "task_released": ("退回待领", "Released"),
     "timer_fired": ("期限届满", "Deadline passed"), "engine": ("流程流转", "Engine step"),
-    "step_failed": ("执行出错", "Step failed"),
+    "step_failed": ("执行出错", "Step failed"), "repeat_visit": ("重复来访", "Repeat visit"),
 }
 STATES = {"FUTURE": ("未开始", "not started"), "LIKELY": ("未开始", "not started"),
           "MAYBE": ("未开始", "not started"), "DEFINITE": ("未开始", "not started"), "READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),

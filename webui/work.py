@@ -36,15 +36,28 @@ def _submit(form, act):
 @requires("file_matter")
 def new_matter():
     version, info, form = services.intake_step(db.session, INTAKE_PROCESS)
-    data, errors, status = {}, {}, 200
+    data, errors, status, repeats = {}, {}, 200, []
     if request.method == "POST":
-        case, data, errors, status = _submit(form, lambda: services.start_case(
-            db.session, current_actor(), INTAKE_PROCESS, request.form))
-        if case is not None:
-            flash(t(f"已登记，事项编号 {case.code}", f"Registered as {case.code}"), "success")
-            return redirect(url_for("work.case", case_id=case.id))
+        # After a repeat check the clerk has said "new" or "link:<case id>" (a repeat visit).
+        decision = request.form.get("repeat_decision", "")
+        linked = decision.removeprefix("link:")
+        try:
+            if linked.isdigit():
+                case, data, errors, status = _submit(form, lambda: services.record_repeat_visit(
+                    db.session, current_actor(), INTAKE_PROCESS, int(linked), request.form))
+                message = t(f"已作为重复来访并入事项 {case.code}", f"Recorded as a repeat visit in {case.code}") if case else ""
+            else:
+                case, data, errors, status = _submit(form, lambda: services.start_case(
+                    db.session, current_actor(), INTAKE_PROCESS, request.form, new_despite_repeats=decision == "new"))
+                message = t(f"已登记，事项编号 {case.code}", f"Registered as {case.code}") if case else ""
+        except services.PossibleRepeats as found:
+            data, repeats, status = found.data, found.cases, 200
+        else:
+            if case is not None:
+                flash(message, "success")
+                return redirect(url_for("work.case", case_id=case.id))
     return render_template("form_page.html", form=form, data=data, errors=errors, title=form.title(),
-                           action=url_for("work.new_matter"), case=None, task=None), status
+                           action=url_for("work.new_matter"), case=None, task=None, repeats=repeats), status
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])

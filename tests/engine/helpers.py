@@ -45,10 +45,13 @@ def complete(session, username, case_id, spec_id, post):
     return session.get(Case, case_id)
 
 
-def file_matter(session, username="clerk", **changes):
+def file_matter(session, username="clerk", repeats_checked=True, **changes):
+    """File the standard matter. Scenarios file the same parties again and again, so by default
+    the clerk has already said it is a new matter."""
     post = dict(INTAKE)
     post.update(changes)
-    case = services.start_case(session, actor(session, username), "intake", post)
+    case = services.start_case(session, actor(session, username), "intake", post,
+                               new_despite_repeats=repeats_checked)
     coverage.record(session, case.id)
     return case
 

@@ -180,7 +180,7 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
 
     # A new case takes the new version, with the 20-day deadline.
     login_as("clerk")
-    filed = client.post("/matters/new", data=INTAKE)
+    filed = client.post("/matters/new", data=dict(INTAKE, repeat_decision="new"))
     assert filed.status_code == 302
     new_case = case_id_from(filed)
     assert case_row(session_factory, new_case).process_version_id == new_version
