@@ -20,10 +20,10 @@ def _app():
     return create_app()
 
 
-def cmd_check(_args):
+def cmd_check(args):
     from config.settings import BPMN_DIR, FORMS_DIR
     from engine.catalog import check_folder
-    drafts, problems = check_folder(BPMN_DIR, FORMS_DIR)
+    drafts, problems = check_folder(args.bpmn or BPMN_DIR, args.forms or FORMS_DIR)
     for problem in problems:
         print(problem)
     if problems:
@@ -133,7 +133,9 @@ def main(argv=None):
                        help="leave the timer sweep to `run.py worker`")
     worker = sub.add_parser("worker", help="run the timer sweep alone (production, several web workers)")
     worker.add_argument("--interval", type=float, default=float(os.environ.get("SWEEP_SECONDS", "1")))
-    sub.add_parser("check", help="validate every diagram and form (file:line: message; exit 1 on problems)")
+    check = sub.add_parser("check", help="validate every diagram and form (file:line: message; exit 1 on problems)")
+    check.add_argument("--bpmn", help="folder of diagrams (default bpmn/)")
+    check.add_argument("--forms", help="folder of forms (default forms/)")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("load", help="record bpmn/ and forms/ as new process versions where changed")
     sub.add_parser("demo", help="migrate, load the library, create the demo organisation and logins")

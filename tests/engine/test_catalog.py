@@ -1,5 +1,6 @@
 """The library check: XSD, the engine's parser and our lint, reported as file:line: message."""
 import re
+import shutil
 import subprocess
 import sys
 
@@ -80,6 +81,15 @@ def test_xml_bomb_and_external_entities_are_refused():
 def test_run_py_check_exit_codes(tmp_path):
     ok = subprocess.run([sys.executable, "run.py", "check"], cwd=ROOT, capture_output=True, text=True)
     assert ok.returncode == 0 and "intake" in ok.stdout
+    broken = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn", broken)
+    text = (broken / "intake.bpmn").read_text(encoding="utf-8")
+    (broken / "intake.bpmn").write_text(text.replace('value="visit.json"', 'value="gone.json"'), encoding="utf-8")
+    bad = subprocess.run([sys.executable, "run.py", "check", "--bpmn", str(broken)], cwd=ROOT,
+                         capture_output=True, text=True)
+    line = next(n for n, l in enumerate(text.splitlines(), 1) if 'id="Task_visit"' in l)
+    assert bad.returncode == 1
+    assert bad.stdout.splitlines() == [f"bpmn/intake.bpmn:{line}: user task Task_visit: form forms/gone.json does not exist"]
 
 
 def test_form_definition_errors_have_lines():
