@@ -10,6 +10,7 @@ import math
 import sys
 import time
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -22,7 +23,11 @@ from RestrictedPython.Guards import (
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from . import workcalendar
+from .clock import Clock
+
 SCRIPT_TIME_LIMIT_SECONDS = 1.0
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class ScriptRejected(Exception):
@@ -101,6 +106,28 @@ def _builtins():
     return allowed
 
 
+def _deadline(deadline):
+    """End of the deadline's day in China, as the ISO text a BPMN timeDate expects."""
+    end = datetime.datetime.combine(deadline.day, datetime.time(23, 59, 59), CHINA)
+    return end.isoformat()
+
+
+def working_days(count):
+    """For timer expressions: `working_days(5)` is the end of the fifth working day after today
+    (today not counted; weekends and public holidays skipped, make-up working days counted)."""
+    return _deadline(workcalendar.add_working_days(_today_in_china(), int(count)))
+
+
+def natural_days(count):
+    """For timer expressions: `natural_days(15)` is the end of the fifteenth day after today, or
+    of the next working day if that one is a holiday (民事诉讼法 Art. 85)."""
+    return _deadline(workcalendar.add_days(_today_in_china(), int(count)))
+
+
+def _today_in_china():
+    return Clock.now().astimezone(CHINA).date()
+
+
 _BUILTINS = _builtins()
 _GUARDS = {
     "__builtins__": _BUILTINS,
@@ -114,6 +141,8 @@ _GUARDS = {
     "_binop_": _binop,
     "date": datetime.date,
     "timedelta": datetime.timedelta,
+    "working_days": working_days,
+    "natural_days": natural_days,
 }
 
 
