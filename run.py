@@ -88,6 +88,32 @@ def cmd_token(args):
     return 0
 
 
+def _schema_problem():
+    """None if the database is at the newest migration, else what to tell the operator."""
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from config.settings import database_url
+    from engine.db import engine_for
+    config = Config()
+    config.set_main_option("script_location", os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    engine = engine_for(database_url())
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        quiet.setLevel(level)
+        engine.dispose()
+    if current != head:
+        return f"the database is at migration {current or 'none'}, not {head}: run `python run.py migrate` first"
+    return None
+
+
 def _session_factory():
     from config.settings import database_url
     from engine.db import session_factory
@@ -96,6 +122,10 @@ def _session_factory():
 
 def cmd_worker(args):
     from engine.scheduler import make_scheduler
+    problem = _schema_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     scheduler = make_scheduler(_session_factory(), args.interval, blocking=True)
     print(f"timer worker: sweeping every {args.interval:g} s (Ctrl-C stops)")
     try:
@@ -107,6 +137,10 @@ def cmd_worker(args):
 
 def cmd_serve(args):
     from waitress import serve
+    problem = _schema_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = _app()
     scheduler = None
     if args.scheduler and os.environ.get("YIZHAN_SCHEDULER", "on") != "off":
