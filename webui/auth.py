@@ -39,7 +39,8 @@ def requires(action):
 
 
 def _safe_next(target):
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site: "//host" and "/\\host" would send the browser elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("home.index")
 

@@ -72,5 +72,6 @@ def version_file(version_id, name):
     found = _version(version_id)
     if name not in found.files:
         abort(404)
+    # An attachment, never rendered as a page: an uploaded file could carry XHTML markup.
     return Response(found.files[name], mimetype="application/xml",
-                    headers={"Content-Disposition": f'inline; filename="{name.rsplit("/", 1)[-1]}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'})

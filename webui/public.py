@@ -5,14 +5,22 @@ from flask import Blueprint, render_template, request
 from engine import queries
 
 from .extensions import db
+from .throttle import Throttle
 
 bp = Blueprint("public", __name__)
+
+
+# Twenty look-ups per client per ten minutes: plenty for a resident, useless for guessing.
+LOOKUPS = Throttle(attempts=20, seconds=600)
 
 
 @bp.route("/follow", methods=["GET", "POST"])
 def follow():
     case, tried = None, False
     if request.method == "POST":
+        if not LOOKUPS.allow(request.remote_addr or "?"):
+            return render_template("follow.html", case=None, steps=[], tried=False, throttled=True,
+                                   code=request.form.get("code", "")[:40]), 429
         tried = True
         code = request.form.get("code", "")[:40]
         phone = request.form.get("phone", "")[:20]

@@ -51,6 +51,10 @@ def test_login_follows_a_local_next_only(client, auth):
     auth.logout()
     response = client.post("/login?next=//evil.example/", data={"username": "auditor", "password": "demo1234"})
     assert response.status_code == 302 and response.headers["Location"] == "/"
+    auth.logout()
+    # Browsers read "/\host" as "//host".
+    response = client.post("/login?next=/%5Cevil.example/", data={"username": "auditor", "password": "demo1234"})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
 # ---- CSRF -------------------------------------------------------------------------------------
