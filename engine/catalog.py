@@ -70,7 +70,7 @@ def _lanes(root):
 
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
-    meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}}
+    meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}}
     lanes = _lanes(root)
     has_lanes = bool(lanes)
     for node in root.xpath(".//bpmn:process//*[@id]", namespaces=NS):
@@ -129,6 +129,10 @@ def _lint_bpmn(filename, root, form_texts, problems):
             "legal_basis": basis,
             "interrupting": event.get("cancelActivity", "true") != "false",
         }
+    for end in root.xpath(".//bpmn:endEvent", namespaces=NS):
+        # An end event marked restart ends a round of the case; the engine starts the next one.
+        if (_properties(end).get("restart") or "").lower() == "true":
+            meta["restarts"][end.get("id")] = end.get("name") or end.get("id")
     for gateway in root.xpath(".//bpmn:exclusiveGateway | .//bpmn:inclusiveGateway", namespaces=NS):
         outgoing = gateway.xpath("./bpmn:outgoing", namespaces=NS)
         if len(outgoing) < 2 or gateway.get("default"):
@@ -219,7 +223,7 @@ def _validation_message(exc):
 
 
 def _merge_meta(metas):
-    merged = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}}
+    merged = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}}
     for meta in metas.values():
         for key in merged:
             merged[key].update(meta[key])

@@ -230,10 +230,25 @@ def _latest_data(workflow, ready):
     return merged
 
 
-def start(specs):
+def start(specs, data=None):
+    """A new instance, run to its first wait. `data` is what the process starts with: every case
+    gets `round` (1, then 2, 3... each time it is reopened)."""
     workflow = new_workflow(specs)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data or {"round": 1})
     workflow.do_engine_steps()
     return workflow, snapshot(workflow, _NOTHING)
+
+
+def next_round(specs, snap):
+    """Start the case's next round after a round ended at a restart end event: a fresh instance
+    carrying the case's data, so reopening never grows one task tree (no loop drawn back)."""
+    data = dict(snap.data)
+    data["round"] = int(data.get("round") or 1) + 1
+    workflow, started = start(specs, data)
+    started.changes = snap.changes + started.changes
+    started.was_ready, started.was_waiting = snap.was_ready, snap.was_waiting
+    return workflow, started
 
 
 def find_task(workflow, task_id):

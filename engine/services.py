@@ -44,6 +44,16 @@ def _engine_call(task_title, call):
         raise StepFailed(f"「{task_title}」执行失败 / step failed{where}: {exc}") from exc
 
 
+def _next_round_if_restarted(version, workflow, snap, title):
+    """A round that ended at a restart end event (a reopened case) goes on as the next round of
+    the same case. Returns (workflow, snapshot, whether a new round began)."""
+    restarts = version.meta.get("restarts", {})
+    if snap.completed and any(c.after == "COMPLETED" and c.element in restarts for c in snap.changes):
+        workflow, snap = _engine_call(title, lambda: runtime.next_round(_specs(version), snap))
+        return workflow, snap, True
+    return workflow, snap, False
+
+
 # ---- starting a case -------------------------------------------------------------------------
 
 def _intake(session, process_key):
@@ -205,6 +215,7 @@ def complete_task(session, actor, task_id, post):
         except runtime.TaskNotReady as exc:
             # Someone completed it while we waited for the case lock.
             raise _refreshed(session, task) from exc
+        workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, task.title)
         # Guarded on state so a concurrent submission of the same task cannot also succeed.
         done = session.connection().execute(update(Task.__table__).where(
             Task.__table__.c.id == task.id, Task.__table__.c.state == "ready").values(
@@ -214,6 +225,8 @@ def complete_task(session, actor, task_id, post):
             raise _refreshed(session, task)
         audit = store.AuditLog(session, case)
         audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
+        if reopened:
+            audit.add(actor, "case_reopened", detail={"round": snap.data["round"]})
         store.save(session, case, unit_path, workflow, snap, version, actor, audit,
                    completed_task_id=task.spiff_task_id, submitted=data)
         return case
@@ -241,9 +254,12 @@ def fire_timer(session, timer_id):
         if any(spiff_id == timer.spiff_task_id for spiff_id, _element, _due in snap.timers):
             # The engine did not consider it due (clock skew): leave it for the next sweep.
             return False
+        workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, timer.spec_id)
         audit = store.AuditLog(session, case)
         audit.add(SYSTEM, "timer_fired", timer.spec_id,
                   version.meta["deadlines"].get(timer.spec_id, {}).get("name"), {"due_at": timer.due_at.isoformat()})
+        if reopened:
+            audit.add(SYSTEM, "case_reopened", detail={"round": snap.data["round"]})
         store.save(session, case, unit_path, workflow, snap, version, SYSTEM, audit)
         return True
 

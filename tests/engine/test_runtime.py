@@ -52,7 +52,8 @@ def test_state_leaves_the_spec_out(specs):
 def test_changes_record_what_an_auditor_needs(specs):
     (spec_pair, draft) = specs
     workflow, snap = runtime.start(spec_pair)
-    assert [(c.element, c.after) for c in snap.changes] == [("Start_intake", "COMPLETED"), ("Task_intake", "READY")]
+    assert [(c.element, c.after) for c in snap.changes] == [
+        ("Start_intake", "COMPLETED"), ("Gateway_round", "COMPLETED"), ("Task_intake", "READY")]
     ready = snap.ready[0]
     snap = runtime.complete(workflow, str(ready.id), _typed(draft, "Task_intake", INTAKE))
     seen = {(c.element, c.after) for c in snap.changes}
