@@ -5,6 +5,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from engine import catalog, queries, services
 from engine.models import ProcessVersion
+from engine.policy import ROLES
 
 from .auth import current_actor, requires
 from .extensions import db
@@ -63,7 +64,7 @@ def _version(version_id):
 def version(version_id):
     found = _version(version_id)
     main_file = next((name for name in found.files if name.endswith(".bpmn")), None)
-    return render_template("designer_version.html", version=found, main_file=main_file)
+    return render_template("designer_version.html", version=found, main_file=main_file, roles=ROLES)
 
 
 @bp.route("/versions/<int:version_id>/files/<path:name>")
