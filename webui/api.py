@@ -106,7 +106,7 @@ def case(code):
 
 @bp.route("/openapi.json")
 def openapi():
-    version, _info, form = services.intake_step(db.session, INTAKE_PROCESS)
+    _version, _info, form = services.intake_step(db.session, INTAKE_PROCESS)
     return jsonify(_spec(form.schema))
 
 

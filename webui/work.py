@@ -1,7 +1,7 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import catalog, queries, services
+from engine import catalog, forms as formlib, queries, services
 from engine.models import Task
 
 from .auth import current_actor, requires
@@ -29,13 +29,13 @@ def _submit(form, act):
     except services.FormInvalid as invalid:
         return None, invalid.data, {key: pick(pair) for key, pair in invalid.errors.items()}, 422
     except services.StepFailed as failed:
-        return None, services.formlib.data_from_post(form, request.form), {"_form": str(failed)}, 422
+        return None, formlib.data_from_post(form, request.form), {"_form": str(failed)}, 422
 
 
 @bp.route("/matters/new", methods=["GET", "POST"])
 @requires("file_matter")
 def new_matter():
-    version, info, form = services.intake_step(db.session, INTAKE_PROCESS)
+    _version, _info, form = services.intake_step(db.session, INTAKE_PROCESS)
     data, errors, status, repeats = {}, {}, 200, []
     if request.method == "POST":
         # After a repeat check the clerk has said "new" or "link:<case id>" (a repeat visit).
