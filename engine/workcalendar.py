@@ -45,7 +45,7 @@ def is_workday(day):
     """(is it a working day, is that answer provisional)."""
     try:
         return chinese_calendar.is_workday(day), False
-    except NotImplementedError:
+    except NotImplementedError:  # chinese-calendar's way of saying: no notice for that year yet
         pass
     notice = _notice(day.year)
     if notice is not None:
