@@ -16,6 +16,7 @@ from .scenario import EXPECTED, USER_TASKS, WrongPath
 def run_case(specs, data):
     """Drive one case to the end. Returns the finished workflow and the user tasks it ran."""
     workflow = runtime.new_workflow(specs)  # BpmnWorkflow(spec, subs, script_engine=SCRIPT_ENGINE)
+    runtime.seed(workflow)  # the start data every case gets
     workflow.do_engine_steps()
     done = []
     while True:

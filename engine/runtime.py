@@ -230,12 +230,21 @@ def _latest_data(workflow, ready):
     return merged
 
 
-def start(specs, data=None):
-    """A new instance, run to its first wait. `data` is what the process starts with: every case
-    gets `round` (1, then 2, 3... each time it is reopened)."""
-    workflow = new_workflow(specs)
+# Every case starts with this variable: 1, then 2, 3... each time it is reopened. (Not "round":
+# a condition on a variable that is missing would quietly find Python's round() instead.)
+ROUND = "case_round"
+
+
+def seed(workflow, data=None):
+    """Give a new instance what the process starts with."""
     for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(data or {"round": 1})
+        task.data.update(data or {ROUND: 1})
+
+
+def start(specs, data=None):
+    """A new instance, seeded and run to its first wait."""
+    workflow = new_workflow(specs)
+    seed(workflow, data)
     workflow.do_engine_steps()
     return workflow, snapshot(workflow, _NOTHING)
 
@@ -244,7 +253,7 @@ def next_round(specs, snap):
     """Start the case's next round after a round ended at a restart end event: a fresh instance
     carrying the case's data, so reopening never grows one task tree (no loop drawn back)."""
     data = dict(snap.data)
-    data["round"] = int(data.get("round") or 1) + 1
+    data[ROUND] = int(data.get(ROUND) or 1) + 1
     workflow, started = start(specs, data)
     started.changes = snap.changes + started.changes
     started.was_ready, started.was_waiting = snap.was_ready, snap.was_waiting

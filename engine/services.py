@@ -226,7 +226,7 @@ def complete_task(session, actor, task_id, post):
         audit = store.AuditLog(session, case)
         audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
         if reopened:
-            audit.add(actor, "case_reopened", detail={"round": snap.data["round"]})
+            audit.add(actor, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
         store.save(session, case, unit_path, workflow, snap, version, actor, audit,
                    completed_task_id=task.spiff_task_id, submitted=data)
         return case
@@ -259,7 +259,7 @@ def fire_timer(session, timer_id):
         audit.add(SYSTEM, "timer_fired", timer.spec_id,
                   version.meta["deadlines"].get(timer.spec_id, {}).get("name"), {"due_at": timer.due_at.isoformat()})
         if reopened:
-            audit.add(SYSTEM, "case_reopened", detail={"round": snap.data["round"]})
+            audit.add(SYSTEM, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
         store.save(session, case, unit_path, workflow, snap, version, SYSTEM, audit)
         return True
 

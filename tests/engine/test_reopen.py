@@ -85,5 +85,5 @@ def test_the_round_that_ends_takes_the_reopen_flows(save_between):
     coverage.record_workflow("intake", workflow, draft.meta["flows"])
     assert {"Flow_review_decision", "Flow_review_reopen"} <= runtime.taken_flows(workflow, draft.meta["flows"])
     workflow, snap = runtime.next_round(specs, snap)
-    assert snap.data["round"] == 2 and [t.task_spec.bpmn_id for t in snap.ready] == ["Task_mediate"]
+    assert snap.data[runtime.ROUND] == 2 and [t.task_spec.bpmn_id for t in snap.ready] == ["Task_mediate"]
     assert "Flow_round_again" in runtime.taken_flows(workflow, draft.meta["flows"])
