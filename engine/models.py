@@ -194,6 +194,30 @@ class Task(Base):
     completer: Mapped["User | None"] = relationship(foreign_keys=[completed_by])
 
 
+class CaseTransfer(Base):
+    """A case moved between levels: escalated to the unit above or assigned to one below. The
+    receiving unit acknowledges it by `due_at`, or it goes back (the sweep returns it)."""
+    __tablename__ = "case_transfers"
+    __table_args__ = (Index("ix_transfers_state_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    to_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    settled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped["Case"] = relationship()
+    from_unit: Mapped[OrgUnit] = relationship(foreign_keys=[from_unit_id])
+    to_unit: Mapped[OrgUnit] = relationship(foreign_keys=[to_unit_id])
+
+
 class Timer(Base):
     """A waiting BPMN timer. The sweep finds due ones by the indexed due time alone."""
     __tablename__ = "timers"

@@ -25,6 +25,7 @@ ACTIONS = {
     "audit": {"auditor"},
     "design": {"designer"},
     "administer": {"admin"},
+    "move_cases": {"clerk", "mediator", "supervisor"},
 }
 
 LEVELS = {"city": ("市", "City"), "county": ("县（区）", "County"),

@@ -203,6 +203,12 @@ def submitted_steps(session, case, actor):
     return steps
 
 
+def units_below(session, unit):
+    """Units a case of `unit` can be assigned down to."""
+    return session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(unit.path), OrgUnit.id != unit.id)
+                           .order_by(OrgUnit.path)).all()
+
+
 def versions(session):
     return session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.id.desc())).all()
 

@@ -41,8 +41,8 @@ def create_app(overrides=None):
             from sqlalchemy import event
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admin, api, audit, auth, designer, home, public, supervision, work
-    for module in (auth, home, public, work, supervision, audit, designer, admin, api):
+    from . import admin, api, audit, auth, designer, home, moves, public, supervision, work
+    for module in (auth, home, public, work, moves, supervision, audit, designer, admin, api):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals.update(

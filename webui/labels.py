@@ -11,6 +11,9 @@ EVENT_KINDS = {
     "task_claimed": ("认领", "Claimed"), "task_released": ("退回待领", "Released"),
     "timer_fired": ("期限届满", "Deadline passed"), "engine": ("流程流转", "Engine step"),
     "step_failed": ("执行出错", "Step failed"), "repeat_visit": ("重复来访", "Repeat visit"),
+    "case_escalated": ("上报上级", "Escalated"), "case_assigned_down": ("指派下级", "Assigned down"),
+    "transfer_acknowledged": ("签收", "Acknowledged"), "transfer_returned": ("逾期退回", "Returned unacknowledged"),
+    "case_reopened": ("重新办理", "Reopened"),
 }
 STATES = {"FUTURE": ("未开始", "not started"), "LIKELY": ("未开始", "not started"),
           "MAYBE": ("未开始", "not started"), "DEFINITE": ("未开始", "not started"), "READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),

@@ -1,7 +1,7 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import catalog, forms as formlib, queries, services
+from engine import catalog, forms as formlib, queries, services, transfers
 from engine.models import Task
 
 from .auth import current_actor, requires
@@ -18,7 +18,8 @@ INTAKE_PROCESS = "intake"
 def inbox():
     mine, pool, now = queries.inbox(db.session, current_actor())
     overdue = sum(1 for task in mine + pool if queries.light(task.due_at, now) == "red")
-    return render_template("inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue)
+    return render_template("inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue,
+                           moves=transfers.pending_for(db.session, current_actor()))
 
 
 def _submit(form, act):
@@ -142,4 +143,6 @@ def case(case_id):
     found = visible_case_or_abort(case_id)
     tasks = queries.case_tasks(db.session, case_id)
     steps = queries.submitted_steps(db.session, found, actor)
-    return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light)
+    return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light,
+                           move=transfers.pending_of_case(db.session, case_id),
+                           below=queries.units_below(db.session, found.org_unit))
