@@ -123,11 +123,21 @@ def _lint_bpmn(filename, root, form_texts, problems):
                     check_source(child.text, "expression")
                 except (ScriptRejected, SyntaxError) as exc:
                     problems.append(Problem(filename, child.sourceline, f"timer expression is not allowed: {exc}"))
+        extension = (props.get("maxExtensionDays") or "0").strip()
+        if not extension.isdigit():
+            problems.append(Problem(filename, event.sourceline,
+                                    f"deadline {event.get('id')}: maxExtensionDays must be a whole number of days"))
+            extension = "0"
+        if int(extension) and not (props.get("extensionBasis") or "").strip():
+            problems.append(Problem(filename, event.sourceline,
+                                    f"deadline {event.get('id')} may be extended but cites no basis (property extensionBasis)"))
         meta["deadlines"][event.get("id")] = {
             "name": event.get("name") or event.get("id"),
             "attached_to": event.get("attachedToRef"),
             "legal_basis": basis,
             "interrupting": event.get("cancelActivity", "true") != "false",
+            "max_extension_days": int(extension),
+            "extension_basis": (props.get("extensionBasis") or "").strip(),
         }
     for end in root.xpath(".//bpmn:endEvent", namespaces=NS):
         # An end event marked restart ends a round of the case; the engine starts the next one.

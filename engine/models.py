@@ -185,6 +185,9 @@ class Task(Base):
     state: Mapped[str] = mapped_column(String(20), default="ready")
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     legal_basis: Mapped[str | None] = mapped_column(String(200))
+    # Set while the legal clock of this step is stopped (waiting for the party, an expert opinion).
+    clock_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    extended_days: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

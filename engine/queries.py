@@ -33,6 +33,11 @@ def light(due_at, now=None):
     return "green"
 
 
+def task_light(task, now=None):
+    """A step's time colour; "stopped" while its clock is stopped."""
+    return "stopped" if task.clock_stopped_at is not None else light(task.due_at, now)
+
+
 def _in_subtree(actor):
     return OrgUnit.path.startswith(actor.unit_path)
 
@@ -59,10 +64,11 @@ def open_tasks(session, actor, page=1, only=None):
     now = Clock.now()
     query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
         joinedload(Task.case), joinedload(Task.assignee)).where(Task.state == "ready", _in_subtree(actor)))
+    running = Task.clock_stopped_at.is_(None)
     if only == "red":
-        query = query.where(Task.due_at < now)
+        query = query.where(running, Task.due_at < now)
     elif only == "amber":
-        query = query.where(Task.due_at >= now, Task.due_at <= now + DUE_SOON)
+        query = query.where(running, Task.due_at >= now, Task.due_at <= now + DUE_SOON)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
                            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
@@ -74,9 +80,10 @@ def light_counts(session, actor):
     now = Clock.now()
     base = (select(func.count()).select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
             .where(Task.state == "ready", _in_subtree(actor)))
+    running = Task.clock_stopped_at.is_(None)
     return {
-        "red": session.scalar(base.where(Task.due_at < now)),
-        "amber": session.scalar(base.where(Task.due_at >= now, Task.due_at <= now + DUE_SOON)),
+        "red": session.scalar(base.where(running, Task.due_at < now)),
+        "amber": session.scalar(base.where(running, Task.due_at >= now, Task.due_at <= now + DUE_SOON)),
         "all": session.scalar(base),
     }
 

@@ -115,8 +115,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     # A deadline on a step (a boundary timer) that passed makes the case overdue; a plain wait does not.
     if any(meta["deadlines"].get(c.element, {}).get("attached_to") for c in snap.changes if c.task_id in fired):
         case.overdue = True
-    _close_rows(session, Timer, case.id, fired, "waiting", state="fired", fired_at=now)
-    _close_rows(session, Timer, case.id, gone - fired, "waiting", state="cancelled")
+    _close_rows(session, Timer, case.id, fired, ("waiting",), state="fired", fired_at=now)
+    # A step finished while its clock was stopped takes its stopped timer with it.
+    _close_rows(session, Timer, case.id, gone - fired, ("waiting", "stopped"), state="cancelled")
 
     ready = {str(task.id) for task in snap.ready}
     units = {}
@@ -137,7 +138,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         ))
     if new_tasks:
         session.connection().execute(insert(Task.__table__), new_tasks)
-    _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, "ready",
+    _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, ("ready",),
                 state="cancelled", completed_at=now)
 
     case.state = runtime.dump_state(workflow)
@@ -163,11 +164,11 @@ def _copy_case_fields(case, data):
         case.contact_keys = " ".join(sorted({contact_key(case.code, p["phone"]) for p in parties if p.get("phone")}))
 
 
-def _close_rows(session, model, case_id, spiff_ids, open_state, **values):
+def _close_rows(session, model, case_id, spiff_ids, open_states, **values):
     if spiff_ids:
         table = model.__table__
         session.connection().execute(update(table).where(
-            table.c.case_id == case_id, table.c.spiff_task_id.in_(sorted(spiff_ids)), table.c.state == open_state,
+            table.c.case_id == case_id, table.c.spiff_task_id.in_(sorted(spiff_ids)), table.c.state.in_(open_states),
         ).values(**values))
 
 

@@ -5,7 +5,7 @@ from flask import Flask, render_template
 
 from config.settings import flask_config
 from engine.errors import NotAllowed, NotFound
-from engine.queries import DATA_EVENTS
+from engine.queries import DATA_EVENTS, task_light
 from engine.uow import Conflict
 
 from . import i18n, labels
@@ -41,15 +41,15 @@ def create_app(overrides=None):
             from sqlalchemy import event
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from . import admin, api, audit, auth, designer, home, moves, public, supervision, work
-    for module in (auth, home, public, work, moves, supervision, audit, designer, admin, api):
+    from . import admin, api, audit, auth, clocks, designer, home, moves, public, supervision, work
+    for module in (auth, home, public, work, moves, clocks, supervision, audit, designer, admin, api):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals.update(
         t=i18n.t, pick=i18n.pick, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
         field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=labels.label, L=labels,
     )
-    app.jinja_env.globals.update(may=_may_in_template, DATA_EVENTS=DATA_EVENTS)
+    app.jinja_env.globals.update(may=_may_in_template, DATA_EVENTS=DATA_EVENTS, task_light=task_light)
 
     @app.errorhandler(403)
     @app.errorhandler(NotAllowed)

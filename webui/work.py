@@ -143,6 +143,8 @@ def case(case_id):
     found = visible_case_or_abort(case_id)
     tasks = queries.case_tasks(db.session, case_id)
     steps = queries.submitted_steps(db.session, found, actor)
+    deadlines = catalog.version_info(db.session, found.process_version_id).meta["deadlines"].values()
+    extendable = {d["attached_to"]: d.get("max_extension_days", 0) for d in deadlines if d.get("attached_to")}
     return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light,
-                           move=transfers.pending_of_case(db.session, case_id),
+                           extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
                            below=queries.units_below(db.session, found.org_unit))

@@ -1,0 +1,105 @@
+"""Legal clocks of running steps: extending a deadline (a reason, an approver, never past the
+legal maximum the diagram cites) and stopping the clock while waiting for the party or an expert
+opinion, then restarting it with the time stopped added back. Every change is in the history."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from . import catalog, runtime, store
+from .clock import Clock, as_utc
+from .errors import NotAllowed, NotFound
+from .models import Case, OrgUnit, Task, Timer
+from .policy import may, unit_covers
+from .uow import Conflict, UnitOfWork
+
+# A stopped clock's timer waits for this date, which no case reaches.
+STOPPED = "9999-12-31T00:00:00+00:00"
+
+
+def _step(session, actor, task_id, action):
+    if not may(actor.roles, action):
+        raise NotAllowed(action)
+    row = session.execute(select(Task, Case, OrgUnit.path).join(Case, Case.id == Task.case_id)
+                          .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                          .where(Task.id == task_id).with_for_update(of=Case)).first()
+    if row is None or not unit_covers(actor.unit_path, row[2]):
+        raise NotFound(task_id)
+    task, case, _path = row
+    if task.state != "ready":
+        raise Conflict("该环节已办结 / This step is finished")
+    if action == "work_tasks" and task.role not in actor.roles:
+        raise NotAllowed(task_id)
+    version = catalog.version_info(session, case.process_version_id)
+    deadlines = {element for element, d in version.meta["deadlines"].items() if d.get("attached_to") == task.spec_id}
+    timers = session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.spec_id.in_(deadlines),
+                                                 Timer.state.in_(("waiting", "stopped")))).all()
+    if not timers:
+        raise Conflict("该环节没有在计的法定期限 / This step has no running legal deadline")
+    workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+    return task, case, version, timers, workflow
+
+
+def _set_due(workflow, timer, value):
+    runtime.find_task(workflow, timer.spiff_task_id).internal_data["event_value"] = value
+
+
+def extend_deadline(session, actor, task_id, days, reason, approver):
+    """A supervisor extends a step's deadline by `days`, within the diagram's legal maximum."""
+    with UnitOfWork(session):
+        task, case, version, timers, workflow = _step(session, actor, task_id, "supervise")
+        reason, approver = (reason or "").strip(), (approver or "").strip()
+        if not reason or not approver:
+            raise Conflict("延长期限须写明理由和批准人 / An extension needs a reason and an approver")
+        if task.clock_stopped_at is not None:
+            raise Conflict("计时已停止，请先恢复计时 / Restart the clock first")
+        deadline = version.meta["deadlines"][timers[0].spec_id]
+        allowed = deadline.get("max_extension_days", 0) - (task.extended_days or 0)
+        if days < 1 or days > allowed:
+            raise Conflict(f"最多还可延长 {max(allowed, 0)} 天（{deadline.get('extension_basis') or '法律未规定可延长'}）"
+                           f" / At most {max(allowed, 0)} more days may be added")
+        old = as_utc(timers[0].due_at)
+        new = old + timedelta(days=days)
+        for timer in timers:
+            timer.due_at = as_utc(timer.due_at) + timedelta(days=days)
+            _set_due(workflow, timer, timer.due_at.isoformat())
+        task.due_at, task.extended_days = new, (task.extended_days or 0) + days
+        case.state = runtime.dump_state(workflow)
+        store.AuditLog(session, case).add(actor, "deadline_extended", task.spec_id, task.title, {
+            "days": days, "reason": reason[:1000], "approver": approver[:100], "from": old.isoformat(),
+            "to": new.isoformat(), "basis": deadline.get("extension_basis")})
+        return task
+
+
+def stop_clock(session, actor, task_id, reason):
+    """The handler stops a step's clock: waiting for the party, or for an expert opinion."""
+    with UnitOfWork(session):
+        task, case, _version, timers, workflow = _step(session, actor, task_id, "work_tasks")
+        if task.clock_stopped_at is not None:
+            raise Conflict("计时已停止 / The clock is already stopped")
+        if not (reason or "").strip():
+            raise Conflict("停止计时须写明理由 / Say why the clock stops")
+        for timer in timers:
+            _set_due(workflow, timer, STOPPED)
+            timer.state = "stopped"  # out of the sweep's way until the clock runs again
+        task.clock_stopped_at = Clock.now()
+        case.state = runtime.dump_state(workflow)
+        store.AuditLog(session, case).add(actor, "clock_stopped", task.spec_id, task.title,
+                                          {"reason": reason.strip()[:1000], "due_at": as_utc(task.due_at).isoformat()})
+        return task
+
+
+def restart_clock(session, actor, task_id):
+    """The clock runs again; the deadline moves by the time it stood still."""
+    with UnitOfWork(session):
+        task, case, _version, timers, workflow = _step(session, actor, task_id, "work_tasks")
+        if task.clock_stopped_at is None:
+            raise Conflict("计时未停止 / The clock is running")
+        stopped = Clock.now() - as_utc(task.clock_stopped_at)
+        for timer in timers:
+            timer.due_at, timer.state = as_utc(timer.due_at) + stopped, "waiting"
+            _set_due(workflow, timer, timer.due_at.isoformat())
+        task.due_at, task.clock_stopped_at = as_utc(task.due_at) + stopped, None
+        case.state = runtime.dump_state(workflow)
+        store.AuditLog(session, case).add(actor, "clock_restarted", task.spec_id, task.title, {
+            "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat()})
+        return task

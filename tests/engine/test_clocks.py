@@ -1,0 +1,97 @@
+"""Stopping and restarting a step's legal clock, and extending a deadline within the legal
+maximum the diagram cites."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from engine import catalog, clocks, services
+from engine.clock import as_utc
+from engine.models import AuditEvent, Case, Timer
+
+from ..conftest import ROOT
+from .helpers import MEDIATION_SUCCESS, actor, complete, file_matter, open_specs, open_task
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+
+def _events(session, case_id, kind):
+    return session.scalars(sa.select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.kind == kind)
+                           .order_by(AuditEvent.seq)).all()
+
+
+def test_waiting_for_the_party_stops_the_clock_and_adds_the_time_back(session):
+    with time_machine.travel(START, tick=False) as traveller:
+        case = file_matter(session)
+        task = open_task(session, case.id, "Task_mediate")
+        due = as_utc(task.due_at)
+        traveller.move_to(START + timedelta(days=10))
+        clocks.stop_clock(session, actor(session, "mediator"), task.id, "等待当事人提交医疗费票据")
+        # Forty days pass while the clock stands still: the one-month deadline does not fire.
+        traveller.move_to(START + timedelta(days=50))
+        assert services.fire_due_timers(session) == 0
+        session.expire_all()
+        assert session.get(Case, case.id).overdue is False
+        clocks.restart_clock(session, actor(session, "mediator"), task.id)
+        session.expire_all()
+        moved = open_task(session, case.id, "Task_mediate")
+        assert as_utc(moved.due_at) == due + timedelta(days=40) and moved.clock_stopped_at is None
+        traveller.move_to(due + timedelta(days=40) - timedelta(minutes=1))
+        assert services.fire_due_timers(session) == 0
+        traveller.move_to(due + timedelta(days=40, minutes=1))
+        assert services.fire_due_timers(session) == 1
+        assert open_specs(session, case.id) == ["Task_mediate", "Task_supervise"]
+    [stopped] = _events(session, case.id, "clock_stopped")
+    [restarted] = _events(session, case.id, "clock_restarted")
+    assert stopped.detail["reason"] == "等待当事人提交医疗费票据" and restarted.detail["stopped_seconds"] == 40 * 86400
+
+
+def test_a_step_finished_while_stopped_takes_its_timer_with_it(session):
+    case = file_matter(session)
+    task = open_task(session, case.id, "Task_mediate")
+    clocks.stop_clock(session, actor(session, "mediator"), task.id, "等待鉴定意见")
+    complete(session, "mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
+    assert session.scalar(sa.select(Timer.state).where(Timer.case_id == case.id)) == "cancelled"
+
+
+def test_mediation_deadline_cannot_be_extended_where_the_law_gives_no_extension(session):
+    case = file_matter(session)
+    task = open_task(session, case.id, "Task_mediate")
+    with pytest.raises(services.Conflict, match="最多还可延长 0 天"):
+        clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 5, "案情复杂", "县中心主任")
+    with pytest.raises(services.NotAllowed):
+        clocks.extend_deadline(session, actor(session, "mediator"), task.id, 5, "案情复杂", "县中心主任")
+
+
+def test_extension_within_the_legal_maximum(session, monkeypatch):
+    case = file_matter(session)
+    task = open_task(session, case.id, "Task_mediate")
+    version = catalog.version_info(session, case.process_version_id)
+    deadline = dict(version.meta["deadlines"]["Timer_mediation_deadline"], max_extension_days=30,
+                    extension_basis="（测试用）可延长三十日")
+    monkeypatch.setitem(version.meta["deadlines"], "Timer_mediation_deadline", deadline)
+    due = as_utc(task.due_at)
+    with pytest.raises(services.Conflict, match="理由和批准人"):
+        clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 10, "", "")
+    clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 20, "需补充调查", "县中心主任")
+    with pytest.raises(services.Conflict, match="最多还可延长 10 天"):
+        clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 11, "再延", "县中心主任")
+    session.expire_all()
+    extended = open_task(session, case.id, "Task_mediate")
+    assert as_utc(extended.due_at) == due + timedelta(days=20) and extended.extended_days == 20
+    assert as_utc(session.scalar(sa.select(Timer.due_at).where(Timer.case_id == case.id))) == due + timedelta(days=20)
+    [event] = _events(session, case.id, "deadline_extended")
+    assert event.detail["approver"] == "县中心主任" and event.detail["days"] == 20
+
+
+def test_an_extendable_deadline_must_cite_its_basis():
+    diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
+    text = diagrams["bpmn/intake.bpmn"].decode().replace(
+        '<spiffworkflow:property name="deadlineFor" value="Task_mediate" />',
+        '<spiffworkflow:property name="deadlineFor" value="Task_mediate" />\n'
+        '          <spiffworkflow:property name="maxExtensionDays" value="30" />')
+    diagrams["bpmn/intake.bpmn"] = text.encode()
+    _drafts, problems = catalog.compile_library(diagrams, forms)
+    assert [p.message for p in problems] == [
+        "deadline Timer_mediation_deadline may be extended but cites no basis (property extensionBasis)"]

@@ -1,0 +1,45 @@
+"""Stopping, restarting and extending a step's clock from the case page."""
+import sqlalchemy as sa
+
+from engine.models import AuditEvent, Task
+
+
+def _task(session_factory, task_id):
+    session = session_factory()
+    try:
+        return session.get(Task, task_id)
+    finally:
+        session.close()
+
+
+def test_handler_stops_and_restarts_the_clock(client, login_as, filed_case, session_factory):
+    case_id, task_id, _version = filed_case()
+    login_as("mediator")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f"/tasks/{task_id}/clock/stop" in page
+    response = client.post(f"/tasks/{task_id}/clock/stop", data={"reason": "等待当事人补充材料"})
+    assert response.status_code == 302
+    assert _task(session_factory, task_id).clock_stopped_at is not None
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "停止计时" in page and f"/tasks/{task_id}/clock/restart" in page
+    assert client.post(f"/tasks/{task_id}/clock/stop", data={"reason": "again"}).status_code == 409
+    assert client.post(f"/tasks/{task_id}/clock/restart").status_code == 302
+    assert _task(session_factory, task_id).clock_stopped_at is None
+
+
+def test_who_may_touch_a_clock(client, login_as, filed_case, session_factory):
+    case_id, task_id, _version = filed_case()
+    login_as("clerk")  # not the step's role
+    assert client.post(f"/tasks/{task_id}/clock/stop", data={"reason": "x"}).status_code == 403
+    login_as("auditor")
+    assert client.post(f"/tasks/{task_id}/clock/stop", data={"reason": "x"}).status_code == 403
+    assert client.post(f"/tasks/{task_id}/deadline/extend", data={"days": 5}).status_code == 403
+    login_as("supervisor")
+    refused = client.post(f"/tasks/{task_id}/deadline/extend", data={"days": 5, "reason": "复杂", "approver": "主任"})
+    assert refused.status_code == 409 and "最多还可延长 0 天" in refused.get_data(as_text=True)
+    session = session_factory()
+    try:
+        kinds = session.scalars(sa.select(AuditEvent.kind).where(AuditEvent.case_id == case_id)).all()
+    finally:
+        session.close()
+    assert not {"clock_stopped", "deadline_extended"} & set(kinds)
