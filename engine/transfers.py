@@ -33,12 +33,14 @@ def _case_for_move(session, actor, case_id):
 
 
 def _move(session, case, target):
-    """Put the case and its open steps in `target`; a step's handler there is not the old one."""
+    """Put the case and its open steps in `target`. A step that lands in another unit waits for
+    that unit's role holders; one that stays where it was keeps its handler."""
     case.org_unit_id = target.id
     units = {}
     for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready")):
-        task.org_unit_id = unit_for_role(session, target.id, target.path, task.role, units)
-        task.assignee_id = None
+        unit_id = unit_for_role(session, target.id, target.path, task.role, units)
+        if unit_id != task.org_unit_id:
+            task.org_unit_id, task.assignee_id = unit_id, None
 
 
 def _transfer(session, actor, case, unit, target, direction, note):

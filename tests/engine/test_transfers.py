@@ -74,3 +74,13 @@ def test_the_county_assigns_down_within_its_own_tree_only(session):
         transfers.escalate(session, actor(session, "clerk_ll"), other.id, "not my case")
     with pytest.raises(NotAllowed):
         transfers.escalate(session, actor(session, "auditor"), other.id, "auditors change nothing")
+
+
+def test_a_step_that_stays_in_its_unit_keeps_its_handler(session):
+    # 东关村 has no mediator: its mediation step sits with 城关镇 already. Escalating the case
+    # from the village to 城关镇 leaves that step where it is, claimed by the same mediator.
+    case = file_matter(session, "clerk_dg")
+    mediation = _mediation(session, case.id)
+    services.claim_task(session, actor(session, "mediator_cg"), mediation.id)
+    transfers.escalate(session, actor(session, "clerk_dg"), case.id, "村级无法化解")
+    assert _mediation(session, case.id).assignee_id == actor(session, "mediator_cg").user_id
