@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .clock import Clock, as_utc
 from .errors import NotAllowed, NotFound
-from .models import ApiToken, OrgUnit, User, UserRole
+from .models import AccountEvent, ApiToken, OrgUnit, User, UserRole
 from .policy import ROLES, Actor, may, unit_covers
 from .uow import UnitOfWork
 
@@ -56,6 +56,14 @@ def authenticate(session, username, password):
     raise failure
 
 
+def account_history(session, actor, limit=100):
+    """The latest changes to logins of the actor's unit and the units below it."""
+    return session.execute(
+        select(AccountEvent, User.username).join(User, User.id == AccountEvent.user_id)
+        .join(OrgUnit, OrgUnit.id == User.org_unit_id).where(OrgUnit.path.startswith(actor.unit_path))
+        .order_by(AccountEvent.at.desc(), AccountEvent.id.desc()).limit(limit)).all()
+
+
 def create_api_token(session, username, name):
     """Make a token for an outside system acting as `username`. Returns the token, shown once."""
     with UnitOfWork(session):
@@ -64,6 +72,8 @@ def create_api_token(session, username, name):
             raise NotFound(username)
         token = "yz_" + secrets.token_urlsafe(32)
         session.add(ApiToken(user_id=user.id, name=name[:100], token_hash=_token_hash(token)))
+        session.add(AccountEvent(actor_id=None, actor_name="run.py token", kind="token_created", user_id=user.id,
+                                 detail={"name": name[:100]}))
         return token
 
 
@@ -120,11 +130,22 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
             raise UserInvalid(errors)
         if user is None:
             user = create_user(session, username, generate_password_hash(password), display_name, unit.id, roles)
+            session.flush()
+            kind, changes = "user_created", {"unit": unit.name, "roles": roles, "name": display_name}
         else:
+            before = {"unit": user.org_unit.name, "roles": sorted(user.roles), "name": user.display_name,
+                      "active": user.active}
             user.display_name, user.org_unit_id, user.active = display_name, unit.id, bool(active)
             if password:
                 user.password_hash = generate_password_hash(password)
             user.role_rows = [row for row in user.role_rows if row.role in roles] + [
                 UserRole(role=r) for r in roles if r not in user.roles]
+            after = {"unit": unit.name, "roles": roles, "name": display_name, "active": bool(active)}
+            kind = "user_changed"
+            changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+            if password:
+                changes["password"] = "reset"
+        session.add(AccountEvent(actor_id=actor.user_id, actor_name=actor.name, kind=kind, user_id=user.id,
+                                 detail=changes))
         session.flush()
         return user

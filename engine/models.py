@@ -81,6 +81,20 @@ class ApiToken(Base):
     user: Mapped["User"] = relationship()
 
 
+class AccountEvent(Base):
+    """Who changed which login, when and how (roles, unit, password, enabled), and API tokens made:
+    the history of access itself, append-only like the cases' own."""
+    __tablename__ = "account_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
 class UserRole(Base):
     __tablename__ = "user_roles"
 

@@ -26,7 +26,8 @@ def index():
     users = db.session.scalars(select(User).join(OrgUnit, OrgUnit.id == User.org_unit_id)
                                .where(OrgUnit.path.startswith(current_actor().unit_path))
                                .options(joinedload(User.org_unit)).order_by(OrgUnit.path, User.username)).all()
-    return render_template("admin.html", units=_units(), users=users, roles=ROLES, levels=LEVELS)
+    return render_template("admin.html", units=_units(), users=users, roles=ROLES, levels=LEVELS,
+                           history=accounts.account_history(db.session, current_actor()))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

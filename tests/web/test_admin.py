@@ -1,7 +1,7 @@
 """Administrators manage the logins of their unit and the units below it."""
 import sqlalchemy as sa
 
-from engine.models import OrgUnit, User
+from engine.models import AccountEvent, OrgUnit, User
 
 
 def _unit(session_factory, code):
@@ -26,6 +26,7 @@ def _cleanup(session_factory, username):
     try:
         user = session.scalar(sa.select(User).where(User.username == username))
         if user is not None:
+            session.execute(sa.delete(AccountEvent).where(AccountEvent.user_id == user.id))
             session.delete(user)
             session.commit()
     finally:
@@ -77,6 +78,17 @@ def test_disabled_user_cannot_log_in_and_admin_cannot_disable_self(app, client, 
                                                              "roles": ["admin"]})
     assert response.status_code == 422 and "不能停用自己" in response.get_data(as_text=True)
     assert _user(session_factory, "admin")[3] is True
+    session = session_factory()
+    try:
+        events = session.scalars(sa.select(AccountEvent).where(AccountEvent.user_id == user_id)
+                                 .order_by(AccountEvent.id)).all()
+        assert [e.kind for e in events] == ["user_created", "user_changed"]
+        assert events[1].detail == {"roles": [["clerk"], ["clerk", "mediator"]], "active": [True, False]}
+        assert events[1].actor_name == "孙管理员"
+    finally:
+        session.close()
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "账号变更记录" in page and "temp_clerk" in page
     _cleanup(session_factory, "temp_clerk")
 
 
