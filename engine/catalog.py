@@ -117,8 +117,10 @@ def _lint_bpmn(filename, root, form_texts, problems):
         if not basis:
             problems.append(Problem(filename, event.sourceline,
                                     f"deadline {event.get('id')} cites no legal basis (property {LEGAL_BASIS_PROPERTY})"))
+        expression = ""
         for child in timer:
             if child.text and child.text.strip():
+                expression = child.text.strip()
                 try:
                     check_source(child.text, "expression")
                 except (ScriptRejected, SyntaxError) as exc:
@@ -138,6 +140,9 @@ def _lint_bpmn(filename, root, form_texts, problems):
             "interrupting": event.get("cancelActivity", "true") != "false",
             "max_extension_days": int(extension),
             "extension_basis": (props.get("extensionBasis") or "").strip(),
+            "expression": expression,
+            # Counted over the holiday calendar, so provisional while a year's notice is not out.
+            "calendar": any(name in expression for name in ("working_days(", "natural_days(")),
         }
     for end in root.xpath(".//bpmn:endEvent", namespaces=NS):
         # An end event marked restart ends a round of the case; the engine starts the next one.

@@ -5,11 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from . import catalog, runtime, store
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from . import catalog, runtime, scripting, store
 from .clock import Clock, as_utc
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Task, Timer
-from .policy import may, unit_covers
+from .policy import SYSTEM, may, unit_covers
 from .uow import Conflict, UnitOfWork
 
 # A stopped clock's timer waits for this date, which no case reaches.
@@ -103,3 +105,40 @@ def restart_clock(session, actor, task_id):
         store.AuditLog(session, case).add(actor, "clock_restarted", task.spec_id, task.title, {
             "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat()})
         return task
+
+
+def recompute_provisional(session):
+    """Deadlines counted into a year whose holiday notice was not out are counted again from the
+    day their timer started, once it is (a package upgrade, or a notice loaded into config/).
+    Extensions and stopped time stay added. Returns how many deadlines changed."""
+    changed = 0
+    for timer_id in list(session.scalars(select(Timer.id).where(Timer.provisional.is_(True),
+                                                                Timer.state == "waiting"))):
+        with UnitOfWork(session):
+            timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
+                                   .with_for_update(skip_locked=True))
+            if timer is None:
+                continue
+            case = session.scalar(select(Case).where(Case.id == timer.case_id).with_for_update())
+            version = catalog.version_info(session, case.process_version_id)
+            deadline = version.meta["deadlines"][timer.spec_id]
+            start, base = as_utc(timer.started_at), as_utc(timer.base_due_at or timer.due_at)
+            workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+            spiff_task = runtime.find_task(workflow, timer.spiff_task_id)
+            value = scripting.deadline_from(deadline["expression"], spiff_task.data, scripting.day_in_china(start))
+            new_base = TimerEventDefinition.get_datetime(value)
+            still = store.provisional(version.meta, timer.spec_id, start, new_base)
+            if new_base == base and still:
+                continue
+            new_due = as_utc(timer.due_at) + (new_base - base)
+            old_due = as_utc(timer.due_at)
+            timer.due_at, timer.base_due_at, timer.provisional = new_due, new_base, still
+            spiff_task.internal_data["event_value"] = new_due.isoformat()
+            for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
+                                                           Task.spec_id == deadline.get("attached_to"))):
+                task.due_at, task.due_provisional = new_due, still
+            case.state = runtime.dump_state(workflow)
+            store.AuditLog(session, case).add(SYSTEM, "deadline_recomputed", timer.spec_id, deadline.get("name"), {
+                "from": old_due.isoformat(), "to": new_due.isoformat(), "provisional": still})
+            changed += 1
+    return changed

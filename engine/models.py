@@ -199,6 +199,8 @@ class Task(Base):
     state: Mapped[str] = mapped_column(String(20), default="ready")
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     legal_basis: Mapped[str | None] = mapped_column(String(200))
+    # The deadline crosses a year whose holiday notice is not out yet: recomputed when it is.
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set while the legal clock of this step is stopped (waiting for the party, an expert opinion).
     clock_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extended_days: Mapped[int] = mapped_column(Integer, default=0)
@@ -247,6 +249,11 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(String(20), default="waiting")
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The due time as the diagram's expression computed it; due_at differs by extensions and
+    # stopped time, which a recomputation keeps.
+    base_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
 class AuditEvent(Base):

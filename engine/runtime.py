@@ -3,7 +3,7 @@ and describe what happened as plain data that the store persists."""
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -170,10 +170,11 @@ _NOTHING = Before({}, frozenset(), frozenset())
 
 
 def _timer_due(task):
+    """The due time in UTC: SQLite keeps no offset, so every stored time must be UTC."""
     value = task.internal_data.get("event_value")
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value
+    return value.astimezone(timezone.utc) if value is not None and value.tzinfo else value
 
 
 def snapshot(workflow, before):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from . import services, transfers
+from . import clocks, services, transfers
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,8 @@ def sweep(session_factory):
         fired = services.fire_due_timers(session)
         if fired:
             log.info("timer sweep fired %d timer(s)", fired)
+        if clocks.recompute_provisional(session):
+            log.info("timer sweep recomputed provisional deadlines")
         returned = transfers.return_unacknowledged(session)
         if returned:
             log.info("timer sweep returned %d unacknowledged move(s)", returned)

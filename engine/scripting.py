@@ -128,6 +128,20 @@ def _today_in_china():
     return Clock.now().astimezone(CHINA).date()
 
 
+def day_in_china(moment):
+    return moment.astimezone(CHINA).date()
+
+
+def deadline_from(expression, data, start):
+    """Evaluate a timer expression as if the timer had started on `start` (a date in China), for
+    recomputing a deadline once the holiday calendar it crossed is published."""
+    counted = {
+        "working_days": lambda count: _deadline(workcalendar.add_working_days(start, int(count))),
+        "natural_days": lambda count: _deadline(workcalendar.add_days(start, int(count))),
+    }
+    return RestrictedEnvironment().evaluate(expression, dict(data), counted)
+
+
 _BUILTINS = _builtins()
 _GUARDS = {
     "__builtins__": _BUILTINS,

@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import delete, insert, select, update
 
-from . import runtime
+from . import runtime, workcalendar
 from .clock import Clock
 from .models import AuditEvent, Case, CaseParty, OrgUnit, Task, Timer
 from .routing import unit_for_role
@@ -104,9 +104,10 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         if deadline and deadline.get("attached_to"):
             target = deadline["attached_to"]
             if target not in due_by_task or due < due_by_task[target][0]:
-                due_by_task[target] = (due, deadline.get("legal_basis"))
+                due_by_task[target] = (due, deadline.get("legal_basis"), provisional(meta, element, now, due))
     waiting = {spiff_id for spiff_id, _element, _due in snap.timers}
-    new_timers = [dict(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due, state="waiting")
+    new_timers = [dict(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due, state="waiting",
+                       started_at=now, base_due_at=due, provisional=provisional(meta, element, now, due))
                   for spiff_id, element, due in snap.timers if spiff_id not in snap.was_waiting]
     if new_timers:
         session.connection().execute(insert(Timer.__table__), new_timers)
@@ -129,12 +130,12 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         element = task.task_spec.bpmn_id
         info = meta["tasks"].get(element, {})
         role = info.get("role") or "supervisor"
-        due, basis = due_by_task.get(element, (None, None))
+        due, basis, guessed = due_by_task.get(element, (None, None, False))
         new_tasks.append(dict(
             case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state="ready",
             title=info.get("name") or task.task_spec.bpmn_name or element, form_key=info.get("form"), role=role,
             org_unit_id=unit_for_role(session, case.org_unit_id, unit_path, role, units),
-            due_at=due, legal_basis=basis, created_at=now,
+            due_at=due, legal_basis=basis, due_provisional=guessed, created_at=now,
         ))
     if new_tasks:
         session.connection().execute(insert(Task.__table__), new_tasks)
@@ -150,6 +151,13 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         case.closed_at = now
         case.current_step = ""
     session.flush()
+
+
+def provisional(meta, element, start, due):
+    """A calendar-counted deadline that crosses a year whose holiday notice is not out yet."""
+    if not meta["deadlines"].get(element, {}).get("calendar"):
+        return False
+    return not all(workcalendar.is_published(year) for year in range(start.year, due.year + 1))
 
 
 def _copy_case_fields(case, data):

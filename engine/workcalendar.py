@@ -26,14 +26,28 @@ class Deadline:
     provisional: bool  # some day on the way lies in a year whose holiday notice is not published
 
 
-@lru_cache(maxsize=16)
 def _notice(year):
+    """A notice an administrator loaded for `year`, re-read when the file changes (no restart)."""
     path = NOTICES_DIR / f"{year}.json"
     if not path.exists():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return _read_notice(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _read_notice(path, _mtime):
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     return frozenset(date.fromisoformat(d) for d in data.get("holidays", ())), \
         frozenset(date.fromisoformat(d) for d in data.get("workdays", ()))
+
+
+def is_published(year):
+    """Whether the holiday arrangements of `year` are known (a package year or a loaded notice)."""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+        return True
+    except NotImplementedError:  # chinese-calendar's way of saying: no notice for that year yet
+        return _notice(year) is not None
 
 
 @lru_cache(maxsize=16)

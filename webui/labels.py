@@ -14,7 +14,7 @@ EVENT_KINDS = {
     "case_escalated": ("上报上级", "Escalated"), "case_assigned_down": ("指派下级", "Assigned down"),
     "transfer_acknowledged": ("签收", "Acknowledged"), "transfer_returned": ("逾期退回", "Returned unacknowledged"),
     "case_reopened": ("重新办理", "Reopened"), "deadline_extended": ("延长期限", "Deadline extended"),
-    "clock_stopped": ("停止计时", "Clock stopped"), "clock_restarted": ("恢复计时", "Clock restarted"),
+    "clock_stopped": ("停止计时", "Clock stopped"), "deadline_recomputed": ("期限重新计算", "Deadline recomputed"), "clock_restarted": ("恢复计时", "Clock restarted"),
 }
 STATES = {"FUTURE": ("未开始", "not started"), "LIKELY": ("未开始", "not started"),
           "MAYBE": ("未开始", "not started"), "DEFINITE": ("未开始", "not started"), "READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),

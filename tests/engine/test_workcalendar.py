@@ -41,11 +41,9 @@ def test_a_period_into_an_unpublished_year_is_computed_and_marked_provisional():
 def test_a_loaded_notice_makes_the_year_final(tmp_path, monkeypatch):
     (tmp_path / "2027.json").write_text('{"holidays": ["2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", '
                                         '"2027-02-09", "2027-02-10", "2027-02-11"], "workdays": ["2027-02-13"]}')
+    assert workcalendar.is_published(2027) is False
     monkeypatch.setattr(workcalendar, "NOTICES_DIR", tmp_path)
-    workcalendar._notice.cache_clear()
-    try:
-        assert is_workday(date(2027, 2, 11)) == (False, False)
-        assert is_workday(date(2027, 2, 13)) == (True, False)  # a Saturday worked
-        assert add_working_days(date(2027, 2, 4), 2) == workcalendar.Deadline(date(2027, 2, 13), False)
-    finally:
-        workcalendar._notice.cache_clear()
+    assert workcalendar.is_published(2027) is True and workcalendar.is_published(2026) is True
+    assert is_workday(date(2027, 2, 11)) == (False, False)
+    assert is_workday(date(2027, 2, 13)) == (True, False)  # a Saturday worked
+    assert add_working_days(date(2027, 2, 4), 2) == workcalendar.Deadline(date(2027, 2, 13), False)

@@ -43,3 +43,22 @@ def test_who_may_touch_a_clock(client, login_as, filed_case, session_factory):
     finally:
         session.close()
     assert not {"clock_stopped", "deadline_extended"} & set(kinds)
+
+
+def test_a_provisional_deadline_is_marked_in_the_inbox(client, login_as, filed_case, session_factory, tmp_path,
+                                                       monkeypatch):
+    import time_machine
+
+    from engine import workcalendar
+    from tests.engine.test_provisional import START, _publish_working_day_deadline
+    session = session_factory()
+    try:
+        _publish_working_day_deadline(session)
+    finally:
+        session.close()
+    monkeypatch.setattr(workcalendar, "NOTICES_DIR", tmp_path)
+    with time_machine.travel(START, tick=False):
+        filed_case()
+    login_as("mediator")
+    inbox = client.get("/tasks").get_data(as_text=True)
+    assert "badge-provisional" in inbox and "暂定" in inbox
