@@ -1,7 +1,7 @@
 """Read-only views: inbox, supervision list, case search, case page, history. Every query is
 limited to the actor's unit and the units below it."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
@@ -214,6 +214,23 @@ def units_below(session, unit):
     """Units a case of `unit` can be assigned down to."""
     return session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(unit.path), OrgUnit.id != unit.id)
                            .order_by(OrgUnit.path)).all()
+
+
+def filed_today(session, actor, now=None):
+    """The matters this clerk registered today (China time), newest first."""
+    from zoneinfo import ZoneInfo
+    china = ZoneInfo("Asia/Shanghai")
+    now = now or Clock.now()
+    # Bound as UTC: SQLite stores times without an offset, all of them UTC.
+    midnight = now.astimezone(china).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    return session.scalars(select(Case).where(Case.created_by == actor.user_id, Case.created_at >= midnight)
+                           .order_by(Case.created_at.desc()).limit(200)).all()
+
+
+def case_round(session, case_id):
+    """1 for a case never reopened, then 2, 3..."""
+    return 1 + session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.case_id == case_id, AuditEvent.kind == "case_reopened"))
 
 
 def versions(session):

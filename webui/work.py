@@ -19,7 +19,8 @@ def inbox():
     mine, pool, now = queries.inbox(db.session, current_actor())
     overdue = sum(1 for task in mine + pool if queries.light(task.due_at, now) == "red")
     return render_template("inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue,
-                           moves=transfers.pending_for(db.session, current_actor()))
+                           moves=transfers.pending_for(db.session, current_actor()),
+                           today=queries.filed_today(db.session, current_actor()))
 
 
 def _submit(form, act):
@@ -147,4 +148,5 @@ def case(case_id):
     extendable = {d["attached_to"]: d.get("max_extension_days", 0) for d in deadlines if d.get("attached_to")}
     return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light,
                            extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
+                           round=queries.case_round(db.session, case_id),
                            below=queries.units_below(db.session, found.org_unit))

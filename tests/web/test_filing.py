@@ -124,3 +124,13 @@ def test_the_form_page_shows_the_intake_form(client, login_as):
     for key in ("kind", "channel", "summary", "parties-0-name", "parties-0-id_number", "risk_level"):
         assert doc.get_element_by_id(f"f-{key}") is not None
     assert not doc.xpath('//p[@class="error"]')
+
+
+def test_the_clerks_inbox_lists_todays_filings_with_their_receipts(client, login_as):
+    from tests.engine.helpers import INTAKE
+    login_as("clerk")
+    client.post("/matters/new", data=INTAKE)
+    inbox = client.get("/tasks").get_data(as_text=True)
+    assert "我今天登记的事项" in inbox and "/receipt" in inbox and "张三、李四" in inbox
+    login_as("clerk_cg")
+    assert "我今天登记的事项" not in client.get("/tasks").get_data(as_text=True)

@@ -43,3 +43,19 @@ def test_only_handlers_move_cases(client, login_as, filed_case, session_factory)
     login_as("clerk_ll")
     assert client.post(f"/cases/{case_id}/escalate", data={"note": "x"}).status_code == 404
     assert _row(session_factory, CaseTransfer, case_id=case_id) is None
+
+
+def test_a_reopened_case_shows_its_round(client, login_as, filed_case, session_factory):
+    from tests.engine.helpers import CLOSE, MEDIATION_FAILURE, VISIT_BAD, complete
+    from tests.engine.test_reopen import REOPEN
+    case_id, _task, _version = filed_case()
+    session = session_factory()
+    try:
+        for username, spec, post in [("mediator", "Task_mediate", MEDIATION_FAILURE), ("clerk", "Task_close", CLOSE),
+                                     ("clerk", "Task_visit", VISIT_BAD), ("supervisor", "Task_review", REOPEN)]:
+            complete(session, username, case_id, spec, post)
+    finally:
+        session.close()
+    login_as("clerk")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "第2轮办理" in page
