@@ -132,5 +132,8 @@ def test_the_clerks_inbox_lists_todays_filings_with_their_receipts(client, login
     client.post("/matters/new", data=INTAKE)
     inbox = client.get("/tasks").get_data(as_text=True)
     assert "我今天登记的事项" in inbox and "/receipt" in inbox and "张三、李四" in inbox
+    assert inbox.count("我今天登记的事项") == 1
+    title = inbox.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title and "我的待办" in title
     login_as("clerk_cg")
     assert "我今天登记的事项" not in client.get("/tasks").get_data(as_text=True)
