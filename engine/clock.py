@@ -1,5 +1,9 @@
 """The one place engine code asks for the time. Tests move it with time-machine."""
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+# Legal days are days in China: "today", deadlines, "filed today" are counted in this zone.
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class Clock:
@@ -16,3 +20,8 @@ def as_utc(value):
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+def china_date(moment):
+    """The calendar day in China of an aware moment."""
+    return moment.astimezone(CHINA).date()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from . import catalog, runtime, scripting, store
-from .clock import Clock, as_utc
+from .clock import Clock, as_utc, china_date
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Task, Timer
 from .policy import SYSTEM, may, unit_covers
@@ -125,7 +125,7 @@ def recompute_provisional(session):
             start, base = as_utc(timer.started_at), as_utc(timer.base_due_at or timer.due_at)
             workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
             spiff_task = runtime.find_task(workflow, timer.spiff_task_id)
-            value = scripting.deadline_from(deadline["expression"], spiff_task.data, scripting.day_in_china(start))
+            value = scripting.deadline_from(deadline["expression"], spiff_task.data, china_date(start))
             new_base = TimerEventDefinition.get_datetime(value)
             still = store.provisional(version.meta, timer.spec_id, start, new_base)
             if new_base == base and still:

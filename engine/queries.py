@@ -6,7 +6,7 @@ from datetime import timedelta, timezone
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from .clock import Clock, as_utc
+from .clock import CHINA, Clock, as_utc
 from .forms import FormDef
 from .models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Task
 from .policy import mask_id_number, mask_phone, sees_personal_data, unit_covers
@@ -218,11 +218,9 @@ def units_below(session, unit):
 
 def filed_today(session, actor, now=None):
     """The matters this clerk registered today (China time), newest first."""
-    from zoneinfo import ZoneInfo
-    china = ZoneInfo("Asia/Shanghai")
     now = now or Clock.now()
     # Bound as UTC: SQLite stores times without an offset, all of them UTC.
-    midnight = now.astimezone(china).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    midnight = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
     return session.scalars(select(Case).where(Case.created_by == actor.user_id, Case.created_at >= midnight)
                            .order_by(Case.created_at.desc()).limit(200)).all()
 

@@ -10,7 +10,6 @@ import math
 import sys
 import time
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -24,10 +23,9 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from . import workcalendar
-from .clock import Clock
+from .clock import CHINA, Clock, china_date
 
 SCRIPT_TIME_LIMIT_SECONDS = 1.0
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class ScriptRejected(Exception):
@@ -125,11 +123,7 @@ def natural_days(count):
 
 
 def _today_in_china():
-    return Clock.now().astimezone(CHINA).date()
-
-
-def day_in_china(moment):
-    return moment.astimezone(CHINA).date()
+    return china_date(Clock.now())
 
 
 def deadline_from(expression, data, start):

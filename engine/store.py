@@ -99,16 +99,18 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         _record_parties(session, case, submitted)
 
     due_by_task = {}
+    new_timers = []
     for spiff_id, element, due in snap.timers:
+        guessed = provisional(meta, element, now, due)
+        if spiff_id not in snap.was_waiting:
+            new_timers.append(dict(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due,
+                                   state="waiting", started_at=now, base_due_at=due, provisional=guessed))
         deadline = meta["deadlines"].get(element)
         if deadline and deadline.get("attached_to"):
             target = deadline["attached_to"]
             if target not in due_by_task or due < due_by_task[target][0]:
-                due_by_task[target] = (due, deadline.get("legal_basis"), provisional(meta, element, now, due))
+                due_by_task[target] = (due, deadline.get("legal_basis"), guessed)
     waiting = {spiff_id for spiff_id, _element, _due in snap.timers}
-    new_timers = [dict(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due, state="waiting",
-                       started_at=now, base_due_at=due, provisional=provisional(meta, element, now, due))
-                  for spiff_id, element, due in snap.timers if spiff_id not in snap.was_waiting]
     if new_timers:
         session.connection().execute(insert(Timer.__table__), new_timers)
     gone = snap.was_waiting - waiting

@@ -1,13 +1,10 @@
 """Language: Simplified Chinese by default, English on request. Strings are written as pairs
 beside each other in the templates (t("中文", "English")), so a translation never drifts from
 its source; Flask-Babel picks the locale and formats dates."""
-from zoneinfo import ZoneInfo
-
 from flask import request, session
 from flask_babel import format_datetime, get_locale
 
 LANGS = ("zh", "en")
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def select_locale():
