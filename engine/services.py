@@ -133,13 +133,13 @@ def record_repeat_visit(session, actor, process_key, case_id, post):
     if not may(actor.roles, "file_matter"):
         raise NotAllowed("file_matter")
     with UnitOfWork(session):
-        _version, info, _workflow, _snap, data = _intake_data(session, actor, process_key, post, None)
-        found = session.execute(select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-                                .where(Case.id == case_id).with_for_update(of=Case)).first()
+        _version, info, _workflow, start_snap, data = _intake_data(session, actor, process_key, post, None)
+        found = store.lock_case(session, case_id)
         if found is None or not unit_covers(actor.unit_path, found[1]):
             raise NotFound(case_id)
         case = found[0]
-        store.AuditLog(session, case).add(actor, "repeat_visit", "Task_intake", info["name"], {"data": data})
+        store.AuditLog(session, case).add(actor, "repeat_visit", start_snap.ready[0].task_spec.bpmn_id, info["name"],
+                                          {"data": data})
         case.updated_at = Clock.now()
         return case
 
