@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 VENDOR := webui/static/vendor
 PORT   ?= 5000
 
-.PHONY: run test bench check install install-dev assets clean
+.PHONY: run test bench check install install-dev assets layout clean
 
 run: install assets
 	$(PY) run.py demo
@@ -46,6 +46,10 @@ $(VENDOR)/.built: webui/package.json webui/package-lock.json
 	cp webui/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/
 	cp -r webui/node_modules/bpmn-js/dist/assets/. $(VENDOR)/
 	touch $@
+
+# Draws a layout for diagrams written without one (bpmn-auto-layout; only the drawing is added).
+layout: assets
+	node webui/tools/layout.mjs bpmn/*.bpmn
 
 clean:
 	rm -rf $(VENV) webui/node_modules $(VENDOR) .pytest_cache

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from . import forms as formlib
 from .models import ProcessVersion
-from .policy import role_for_lane
+from .policy import DEPARTMENTS, role_for_lane
 from .runtime import spec_to_json
 from .scripting import ScriptRejected, check_source
 from .xmlsafe import UnsafeXml, parse_xml
@@ -70,12 +70,15 @@ def _lanes(root):
 
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
-    meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}}
+    meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
     lanes = _lanes(root)
     has_lanes = bool(lanes)
+    for process in root.xpath(".//bpmn:process", namespaces=NS):
+        meta["processes"][process.get("id")] = {"name": process.get("name") or process.get("id"), "file": filename}
     for node in root.xpath(".//bpmn:process//*[@id]", namespaces=NS):
         tag = etree.QName(node).localname
-        meta["elements"][node.get("id")] = {"type": tag, "name": node.get("name") or node.get("id")}
+        # The file says which diagram to show for a step (each pathway is its own diagram).
+        meta["elements"][node.get("id")] = {"type": tag, "name": node.get("name") or node.get("id"), "file": filename}
     for flow in root.xpath(".//bpmn:sequenceFlow", namespaces=NS):
         meta["flows"][flow.get("id")] = [flow.get("sourceRef"), flow.get("targetRef")]
         condition = flow.find("bpmn:conditionExpression", NS)
@@ -87,7 +90,8 @@ def _lint_bpmn(filename, root, form_texts, problems):
                                         f"condition of {flow.get('id')} is not allowed: {exc}"))
     for task in root.xpath(".//bpmn:userTask", namespaces=NS):
         task_id = task.get("id")
-        form_file = _properties(task).get(FORM_PROPERTY)
+        props = _properties(task)
+        form_file = props.get(FORM_PROPERTY)
         lane = lanes.get(task_id)
         role = role_for_lane(lane)
         if not form_file:
@@ -100,7 +104,20 @@ def _lint_bpmn(filename, root, form_texts, problems):
         if role is None:
             where = f'lane "{lane}" is not a known role' if has_lanes and lane else "is in no lane naming a role"
             problems.append(Problem(filename, task.sourceline, f"user task {task_id} {where}"))
-        meta["tasks"][task_id] = {"name": task.get("name") or task_id, "form": form_file, "role": role}
+        department, department_from = (props.get("department") or "").strip(), (props.get("departmentFrom") or "").strip()
+        if department and department not in DEPARTMENTS:
+            problems.append(Problem(filename, task.sourceline, f'user task {task_id}: department "{department}" is not '
+                                    f'one of {", ".join(DEPARTMENTS)}'))
+        if (department or department_from) and role != "department":
+            problems.append(Problem(filename, task.sourceline,
+                                    f"user task {task_id} names a department but is not in the department lane"))
+        meta["tasks"][task_id] = {"name": task.get("name") or task_id, "form": form_file, "role": role,
+                                  "department": department or None, "department_from": department_from or None}
+    for script in root.xpath(".//spiffworkflow:preScript | .//spiffworkflow:postScript", namespaces=NS):
+        try:
+            check_source(script.text or "", "script")
+        except (ScriptRejected, SyntaxError) as exc:
+            problems.append(Problem(filename, script.sourceline, f"{etree.QName(script).localname} is not allowed: {exc}"))
     for script in root.xpath(".//bpmn:scriptTask", namespaces=NS):
         body = script.find("bpmn:script", NS)
         try:
@@ -205,6 +222,7 @@ def compile_library(diagrams, form_texts):
             problems.append(Problem(exc.file_name or filename, exc.line_number or
                                     _line_for_id(roots, filename, exc.id), _validation_message(exc)))
 
+    _check_unique_ids(roots, problems)
     drafts = []
     if problems:
         return drafts, problems
@@ -232,17 +250,42 @@ def compile_library(diagrams, form_texts):
     return drafts, problems
 
 
+def _check_unique_ids(roots, problems):
+    """Element ids must be unique across the library: a case's steps, deadlines and flows are
+    looked up by id over all the diagrams it calls."""
+    seen = {}
+    for filename, root in roots.items():
+        if not filename.endswith(".bpmn"):
+            continue
+        for node in root.xpath(".//bpmn:process//*[@id] | .//bpmn:process", namespaces=NS):
+            element_id = node.get("id")
+            if element_id in seen and seen[element_id] != filename:
+                problems.append(Problem(filename, node.sourceline,
+                                        f"id {element_id} is already used in {seen[element_id]}"))
+            seen.setdefault(element_id, filename)
+
+
 def _validation_message(exc):
     text = str(exc).split("\n")[0]
     return text
 
 
 def _merge_meta(metas):
-    merged = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}}
+    merged = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
     for meta in metas.values():
         for key in merged:
             merged[key].update(meta[key])
     return merged
+
+
+def diagram_file(meta, process_key, element_ids=()):
+    """Which diagram of a version to show: the one drawing the first of `element_ids` (a case's
+    current steps), else the one drawing the top-level process."""
+    for element_id in element_ids:
+        found = meta.get("elements", {}).get(element_id, {}).get("file")
+        if found:
+            return found
+    return meta.get("processes", {}).get(process_key, {}).get("file")
 
 
 def _content_hash(process_key, files, forms):

@@ -4,6 +4,7 @@ from werkzeug.security import generate_password_hash
 
 from .accounts import create_user
 from .models import OrgUnit, User
+from .policy import DEPARTMENTS
 from .uow import UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
@@ -20,6 +21,9 @@ UNITS = [
     ("C01-Q-LL-WZ", "王庄村", "Wangzhuang Village", "village", "C01-Q-LL"),
 ]
 
+# The resident departments stationed at the county center: one unit of each kind, one login each.
+UNITS += [(f"C01-Q-D-{kind}", f"县{zh}", f"County {en}", "department", "C01-Q") for kind, (zh, en) in DEPARTMENTS.items()]
+
 # username, display name, unit code, roles
 USERS = [
     ("clerk", "王受理（县中心窗口）", "C01-Q", ["clerk"]),
@@ -33,6 +37,7 @@ USERS = [
     ("clerk_dg", "郑受理（东关村）", "C01-Q-CG-DG", ["clerk"]),
     ("clerk_ll", "冯受理（柳林村）", "C01-Q-LL-LL", ["clerk"]),
 ]
+USERS += [(f"dept_{kind}", f"{zh}（入驻县中心）", f"C01-Q-D-{kind}", ["department"]) for kind, (zh, _en) in DEPARTMENTS.items()]
 
 
 def load_demo(session, password=DEMO_PASSWORD):
@@ -44,7 +49,8 @@ def load_demo(session, password=DEMO_PASSWORD):
                 continue
             parent = units.get(parent_code)
             unit = OrgUnit(code=code, name=name, name_en=name_en, level=level,
-                           parent_id=parent.id if parent else None)
+                           parent_id=parent.id if parent else None,
+                           department_kind=code.rsplit("-", 1)[1] if level == "department" else None)
             session.add(unit)
             session.flush()
             unit.path = f"{parent.path if parent else '/'}{unit.id}/"

@@ -155,6 +155,9 @@ def data_from_post(form, post):
             data[name] = _coerce(post.get(name), prop)
         else:
             value = _coerce(post.get(name), prop)
+            if value is None:
+                # A field left out takes the schema's default, so conditions can rely on it.
+                value = prop.get("default")
             if value is not None:
                 data[name] = value
     return data
@@ -180,6 +183,8 @@ def data_from_json(form, payload):
         # An unticked checkbox is False in a browser's form; make it so when a system leaves it out.
         if prop.get("type") == "boolean" and name not in data:
             data[name] = False
+        elif name not in data and "default" in prop:
+            data[name] = prop["default"]
     return data
 
 

@@ -3,6 +3,7 @@ ROLES = {
     # code: (Chinese, English)
     "clerk": ("受理员", "Intake officer"),
     "mediator": ("调解员", "Mediator"),
+    "department": ("入驻部门", "Resident department"),
     "supervisor": ("督办", "Supervisor"),
     "auditor": ("审计", "Auditor"),
     "designer": ("流程设计", "Process designer"),
@@ -15,12 +16,31 @@ LANE_ALIASES = {
     "受理员": "clerk", "窗口受理": "clerk", "受理": "clerk",
     "调解员": "mediator", "人民调解员": "mediator",
     "督办": "supervisor", "主管": "supervisor",
+    "入驻部门": "department", "部门": "department",
+}
+
+# The resident departments a center summons (kinds of department unit). A step for a department
+# goes to the unit of that kind nearest above the case: see engine/routing.py.
+DEPARTMENTS = {
+    "labour": ("人社局（劳动人事争议仲裁院）", "Human resources and social security (labour arbitration)"),
+    "agriculture": ("农业农村局（土地承包仲裁委员会）", "Agriculture and rural affairs (land contract arbitration)"),
+    "arbitration": ("仲裁委员会", "Arbitration commission"),
+    "justice": ("司法局（行政复议机构）", "Justice bureau (administrative reconsideration)"),
+    "petition": ("信访局", "Petitions bureau"),
+    "court": ("人民法院", "People's court"),
+    "procuratorate": ("人民检察院", "People's procuratorate"),
+    "police": ("公安局（交警大队）", "Public security (traffic police)"),
+    "natural_resources": ("自然资源局", "Natural resources bureau"),
+    "housing": ("住建局", "Housing and urban-rural development"),
+    "market": ("市场监管局", "Market regulation"),
+    "health": ("卫健委", "Health commission"),
+    "environment": ("生态环境局", "Ecology and environment"),
 }
 
 ACTIONS = {
     "file_matter": {"clerk"},
-    "work_tasks": {"clerk", "mediator", "supervisor"},
-    "view_cases": {"clerk", "mediator", "supervisor", "auditor", "admin"},
+    "work_tasks": {"clerk", "mediator", "department", "supervisor"},
+    "view_cases": {"clerk", "mediator", "department", "supervisor", "auditor", "admin"},
     "supervise": {"supervisor"},
     "audit": {"auditor"},
     "design": {"designer"},
@@ -29,7 +49,9 @@ ACTIONS = {
 }
 
 LEVELS = {"city": ("市", "City"), "county": ("县（区）", "County"),
-          "township": ("乡镇（街道）", "Township"), "village": ("村（社区）", "Village")}
+          "township": ("乡镇（街道）", "Township"), "village": ("村（社区）", "Village"),
+          # A resident department stationed at a center; it takes tasks, never owns cases.
+          "department": ("入驻部门", "Resident department")}
 
 
 def role_for_lane(lane):
@@ -98,7 +120,7 @@ SYSTEM = Actor(None, "系统", (), None, "/")
 
 # Roles that handle a case and need to reach the parties; everyone else sees ID numbers and
 # phones masked.
-HANDLING_ROLES = {"clerk", "mediator", "supervisor"}
+HANDLING_ROLES = {"clerk", "mediator", "department", "supervisor"}
 
 
 def sees_personal_data(actor):

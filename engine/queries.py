@@ -165,7 +165,13 @@ def visible_case(session, actor, case_id):
                           .where(Case.id == case_id))
     if case is None:
         return None, False
-    return case, unit_covers(actor.unit_path, case.org_unit.path)
+    return case, unit_covers(actor.unit_path, case.org_unit.path) or _holds_a_step(session, actor, case_id)
+
+
+def _holds_a_step(session, actor, case_id):
+    """A resident department sees a case it was given a step of (its unit owns no cases)."""
+    return session.scalar(select(Task.id).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                          .where(Task.case_id == case_id, _in_subtree(actor)).limit(1)) is not None
 
 
 def case_tasks(session, case_id):
@@ -212,8 +218,8 @@ def submitted_steps(session, case, actor):
 
 def units_below(session, unit):
     """Units a case of `unit` can be assigned down to."""
-    return session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(unit.path), OrgUnit.id != unit.id)
-                           .order_by(OrgUnit.path)).all()
+    return session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(unit.path), OrgUnit.id != unit.id,
+                                                 OrgUnit.level != "department").order_by(OrgUnit.path)).all()
 
 
 def filed_today(session, actor, now=None):

@@ -1,17 +1,18 @@
 """Which unit's role holders get a task. A case belongs to the unit that took it; a step goes to
 holders of its role in that unit, or, where the unit has none (a village without a mediator),
 to the nearest unit above that has one: lower levels pass work upward, the county is the
-terminal station."""
+terminal station. A step for a resident department goes to the department of that kind stationed
+at the nearest unit above the case (the county center's court, say)."""
 from sqlalchemy import select
 
-from .models import User, UserRole
+from .models import OrgUnit, User, UserRole
 
 
 def unit_for_role(session, unit_id, unit_path, role, cache=None):
     key = (unit_id, role)
     if cache is not None and key in cache:
         return cache[key]
-    chain = [int(part) for part in unit_path.strip("/").split("/") if part]
+    chain = _chain(unit_path)
     # On the connection, not the ORM session: an autoflush here would write the case row early.
     holders = set(session.connection().scalars(
         select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
@@ -20,3 +21,23 @@ def unit_for_role(session, unit_id, unit_path, role, cache=None):
     if cache is not None:
         cache[key] = found
     return found
+
+
+def unit_for_department(session, unit_path, kind, cache=None):
+    """The resident department of `kind` that serves a case of the unit at `unit_path`: the one
+    stationed at the nearest unit above (or at) the case's unit. None if no such department."""
+    key = (unit_path, "department", kind)
+    if cache is not None and key in cache:
+        return cache[key]
+    chain = _chain(unit_path)
+    rows = session.connection().execute(
+        select(OrgUnit.id, OrgUnit.parent_id).where(OrgUnit.level == "department", OrgUnit.department_kind == kind,
+                                                    OrgUnit.parent_id.in_(chain))).all()
+    found = max(rows, key=lambda row: chain.index(row.parent_id)).id if rows else None
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def _chain(unit_path):
+    return [int(part) for part in unit_path.strip("/").split("/") if part]

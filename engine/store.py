@@ -6,8 +6,9 @@ from sqlalchemy import delete, insert, select, update
 
 from . import runtime, workcalendar
 from .clock import Clock
+from .policy import DEPARTMENTS
 from .models import AuditEvent, Case, CaseParty, OrgUnit, Task, Timer
-from .routing import unit_for_role
+from .routing import unit_for_department, unit_for_role
 
 # Workflow data copied onto the case row so lists and searches never unpack the state.
 _CASE_FIELDS = ("kind", "category", "channel", "risk_level", "route", "outcome", "satisfaction")
@@ -133,10 +134,15 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         info = meta["tasks"].get(element, {})
         role = info.get("role") or "supervisor"
         due, basis, guessed = due_by_task.get(element, (None, None, False))
+        title = info.get("name") or task.task_spec.bpmn_name or element
+        summoned = _lookup(task.data, info.get("department_from"))
+        if summoned in DEPARTMENTS:
+            # One step per summoned department (a multi-instance task): say whose it is.
+            title = f"{title}（{DEPARTMENTS[summoned][0]}）"
         new_tasks.append(dict(
             case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state="ready",
-            title=info.get("name") or task.task_spec.bpmn_name or element, form_key=info.get("form"), role=role,
-            org_unit_id=unit_for_role(session, case.org_unit_id, unit_path, role, units),
+            title=title[:200], form_key=info.get("form"), role=role,
+            org_unit_id=_unit_for_task(session, case, unit_path, info, role, task.data, units),
             due_at=due, legal_basis=basis, due_provisional=guessed, created_at=now,
         ))
     if new_tasks:
@@ -153,6 +159,28 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         case.closed_at = now
         case.current_step = ""
     session.flush()
+
+
+def _unit_for_task(session, case, unit_path, info, role, data, cache):
+    """Whose work a new step is: a resident department's step goes to the department of the kind
+    the diagram names (or the case's data names, e.g. each summoned department of a whistle);
+    any other step to the role's holders at or above the case's unit."""
+    kind = info.get("department") or _lookup(data, info.get("department_from"))
+    if kind:
+        found = unit_for_department(session, unit_path, str(kind), cache)
+        if found is not None:
+            return found
+    return unit_for_role(session, case.org_unit_id, unit_path, role, cache)
+
+
+def _lookup(data, dotted):
+    """`summon.department` in the task's data, or None."""
+    value = data
+    for part in (dotted or "").split("."):
+        if not part or not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def provisional(meta, element, start, due):

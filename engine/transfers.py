@@ -71,7 +71,8 @@ def assign_down(session, actor, case_id, unit_id, note):
     with UnitOfWork(session):
         case, unit = _case_for_move(session, actor, case_id)
         target = session.get(OrgUnit, unit_id)
-        if target is None or target.id == unit.id or not unit_covers(unit.path, target.path):
+        if (target is None or target.id == unit.id or not unit_covers(unit.path, target.path)
+                or target.level == "department"):
             raise NotAllowed("只能指派给下级单位 / Only a unit below this one")
         return _transfer(session, actor, case, unit, target, "down", note)
 

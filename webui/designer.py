@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from engine import catalog, queries, services
 from engine.models import ProcessVersion
-from engine.policy import ROLES
+from engine.policy import DEPARTMENTS, ROLES
 
 from .auth import current_actor, requires
 from .extensions import db
@@ -63,8 +63,14 @@ def _version(version_id):
 @requires("design")
 def version(version_id):
     found = _version(version_id)
-    main_file = next((name for name in found.files if name.endswith(".bpmn")), None)
-    return render_template("designer_version.html", version=found, main_file=main_file, roles=ROLES)
+    diagrams = sorted(((p["file"], key, p["name"]) for key, p in found.meta.get("processes", {}).items()),
+                      key=lambda d: (d[1] != found.process_key, d[0]))
+    shown = request.args.get("file")
+    if shown not in found.files:
+        shown = catalog.diagram_file(found.meta, found.process_key) or next(
+            (name for name in found.files if name.endswith(".bpmn")), None)
+    return render_template("designer_version.html", version=found, main_file=shown, diagrams=diagrams, roles=ROLES,
+                           departments=DEPARTMENTS)
 
 
 @bp.route("/versions/<int:version_id>/files/<path:name>")

@@ -3,8 +3,12 @@ from .i18n import pick
 
 STATUS = {"open": ("办理中", "Open"), "completed": ("已办结", "Completed"), "error": ("出错", "Error")}
 ROUTE = {"mediation": ("人民调解", "People's mediation"), "petition": ("信访", "Petition"),
-         "complaint": ("投诉举报", "Complaint or report"), "consultation": ("咨询", "Consultation"),
-         "law_related": ("涉法涉诉", "Law-related")}
+         "specialist": ("部门办理（分科诊断 / 全科会诊）", "Department handling (specialist, joint consultation)"),
+         "consultation": ("咨询", "Consultation"), "law_related": ("涉法涉诉，导入司法程序", "Law-related, to the courts"),
+         "arbitration": ("引导仲裁", "Guided to arbitration"), "reconsideration": ("行政复议", "Administrative reconsideration"),
+         "ruling": ("行政裁决", "Administrative ruling"),
+         # Cases filed before the pathway library kept this route.
+         "complaint": ("投诉举报", "Complaint or report")}
 RISK = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
 EVENT_KINDS = {
     "case_started": ("立案", "Case started"), "task_completed": ("提交", "Submitted"),

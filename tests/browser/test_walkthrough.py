@@ -275,7 +275,9 @@ def test_walkthrough(new_page, live_server, shots):
     expect(supervisor.locator("h1")).to_have_text("在办环节督办")
     ours = supervisor.locator("section.card table.list tbody tr", has_text=code)
     expect(ours).to_have_count(1)
-    expect(ours).to_contain_text("结案")
+    # After the agreement, the 30-day window for judicial confirmation is open, with its basis.
+    expect(ours).to_contain_text("司法确认申请")
+    expect(ours).to_contain_text("人民调解法 第三十三条")
     expect(ours).to_contain_text("待认领")
     expect(ours.locator(".risk")).to_have_text("蓝色（一般）")
     total = supervisor.locator(".tile").nth(2).locator("b").inner_text()
@@ -312,17 +314,29 @@ def test_walkthrough(new_page, live_server, shots):
     expect(designer).to_have_url(re.compile(r"/designer/versions/\d+$"))
     expect(designer.locator('#diagram[data-ready="1"]')).to_be_attached()
     expect(designer.locator("#diagram svg").first).to_be_visible()
-    expect(designer.locator("#diagram .djs-element[data-element-id=Task_mediate]")).to_have_count(1)
+    # The one-window intake calls each pathway; each pathway is its own diagram, one tab away.
+    expect(designer.locator("#diagram .djs-element[data-element-id=Call_mediation]")).to_have_count(1)
+    expect(designer.locator("nav.tabs a")).to_have_count(10)
+    expect(designer.locator("nav.tabs a.active")).to_have_text("一窗受理")
     box = designer.locator("#diagram").bounding_box()
     assert box["height"] > 400 and box["width"] > 800
-    assert not designer.js_errors, designer.js_errors
     shots(designer, "designer-version")
+    designer.click("nav.tabs a:has-text('分科诊断')")
+    expect(designer.locator('#diagram[data-ready="1"]')).to_be_attached()
+    expect(designer.locator("#diagram .djs-element[data-element-id=Task_report]")).to_have_count(1)
+    # The tables list the steps and deadlines of the diagram shown, each with its department or basis.
+    expect(designer.locator("table.list").first.locator("tr", has_text="Task_specialist")).to_contain_text("按数据")
+    expect(designer.locator("table.list").first.locator("tr", has_text="Task_mediate")).to_have_count(0)
+    expect(designer.locator("table.list tbody tr", has_text="报到时限")).to_contain_text("中心吹哨、部门报到")
+    assert not designer.js_errors, designer.js_errors
+    shots(designer, "designer-specialist-diagram")
 
     # ---- the administrator --------------------------------------------------------------------
     admin = new_page()
     login(admin, "admin")
     expect(admin).to_have_url(f"{live_server}/admin/")
-    expect(admin.locator("ul.tree li")).to_have_count(7)  # the county and the units below it
+    # The county, its townships and villages, and the thirteen departments stationed at its center.
+    expect(admin.locator("ul.tree li")).to_have_count(7 + 13)
     for username in ("clerk", "mediator", "supervisor", "auditor", "designer", "admin", "clerk_cg", "mediator_cg",
                      "clerk_dg", "clerk_ll"):  # other tests may have added people; the demo ones are all here
         expect(admin.locator("table.list tbody tr", has=admin.locator(f"code:text-is('{username}')"))).to_have_count(1)

@@ -64,3 +64,53 @@ def reload(session):
     """Forget everything in memory: the next step loads the case from the database."""
     session.expire_all()
     services.runtime.SPEC_CACHE._specs.clear()
+
+
+# ---- the other pathways' forms -----------------------------------------------------------------
+WINDOW_NO = {"applied": "no", "window_note": "双方表示自愿履行，不申请司法确认。"}
+WINDOW_YES = {"applied": "yes", "applied_on": "2026-11-26"}
+ACCEPTED = {"acceptance": "accepted", "accepted_on": "2026-11-26", "notified_by": "written", "case_number": "（2026）受字第1号"}
+NOT_ACCEPTED = {"acceptance": "not_accepted", "accepted_on": "2026-11-26", "notified_by": "written",
+                "acceptance_note": "不属于本机关受理范围，已告知向有权机关提出。"}
+CONFIRMED = {"court_result": "confirmed", "ruled_on": "2026-11-30", "ruling_number": "（2026）确字第8号"}
+REJECTED = {"court_result": "rejected", "ruled_on": "2026-11-30", "ruling_note": "协议内容违反法律规定。"}
+LITIGATION = {"representation": "legal_aid", "court_name": "清河县人民法院", "filed_on": "2026-12-05"}
+GUIDE = {"competent_body": "清河县劳动人事争议仲裁院", "guidance": "告知申请仲裁所需材料和时效，已当场协助填写申请书。"}
+DECISION = {"result": "partly", "decided_on": "2026-12-20", "decision_summary": "部分支持申请人的请求，理由已书面告知。"}
+FEEDBACK = {"handled_on": "2026-12-10", "result_summary": "已依法办理并书面答复当事人。", "replied_by": "written"}
+REPORT = {"attended_on": "2026-11-25", "opinion": "本部门负责核查房屋权属，三日内出具意见。"}
+LAW_HANDOVER = {"legal_organ": "court", "handed_on": "2026-11-24", "receipt_number": "QH-2026-0088"}
+WHISTLE = {"summons-0-department": "housing", "summons-0-assignment": "核查房屋质量问题",
+           "summons-1-department": "natural_resources", "summons-1-assignment": "核查宅基地权属",
+           "report_days": "3", "whistle_reason": "涉及多个部门职责，需联合会诊。"}
+
+
+def prefiling(outcome):
+    return {"prefiling_outcome": outcome, "prefiling_note": "特邀调解员组织双方调解。"}
+
+
+def specialist(result):
+    return {"specialist_result": result, "specialist_note": "部门已约谈双方并现场核查。"}
+
+
+def joint(decision):
+    return {"held_on": "2026-11-28", "attendees": "住建局、自然资源局、司法所", "joint_decision": decision,
+            "joint_summary": "会诊明确各部门职责和化解方案。"}
+
+
+def petition_register(petition_type, department="housing"):
+    return {"petition_type": petition_type, "handling_department": department, "forward_mode": "assign"}
+
+
+def recon_accept(procedure):
+    return {"acceptance": "accepted", "procedure": procedure, "respondent_organ": "清河县市场监督管理局"}
+
+
+def complete_nth(session, username, case_id, spec_id, post, index):
+    """Complete one of several instances of a step (a multi-instance task): the index-th created."""
+    tasks = session.scalars(sa.select(Task).where(Task.case_id == case_id, Task.spec_id == spec_id)
+                            .order_by(Task.id)).all()
+    assert tasks[index].state == "ready", f"{spec_id} #{index} is {tasks[index].state}"
+    services.complete_task(session, actor(session, username), tasks[index].id, post)
+    coverage.record(session, case_id)
+    return session.get(Case, case_id)

@@ -10,49 +10,84 @@ from engine.xmlsafe import UnsafeXml, parse_xml
 from ..conftest import ROOT
 
 INTAKE = (ROOT / "bpmn" / "intake.bpmn").read_bytes()
+MEDIATION = (ROOT / "bpmn" / "mediation.bpmn").read_bytes()
 
 
-def _check(replacements, form_texts=None):
+def _check(replacements, form_texts=None, file="intake.bpmn"):
     diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
-    text = INTAKE.decode()
+    text = diagrams[f"bpmn/{file}"].decode()
     for old, new in replacements:
         assert old in text, old
         text = text.replace(old, new)
-    diagrams["bpmn/intake.bpmn"] = text.encode()
+    diagrams[f"bpmn/{file}"] = text.encode()
     return catalog.compile_library(diagrams, form_texts or forms)
 
 
 def test_repository_library_is_valid():
     drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
     assert problems == []
-    intake = next(d for d in drafts if d.process_key == "intake")
+    # Every pathway is called from the one-window intake, so it is the only top-level process.
+    assert [d.process_key for d in drafts] == ["intake"]
+    intake = drafts[0]
     assert intake.meta["deadlines"]["Timer_mediation_deadline"]["legal_basis"] == "人民调解工作若干规定 第三十三条"
-    assert intake.meta["tasks"]["Task_mediate"] == {"name": "人民调解", "form": "mediation.json", "role": "mediator"}
+    assert intake.meta["tasks"]["Task_mediate"] == {"name": "人民调解", "form": "mediation.json", "role": "mediator",
+                                                    "department": None, "department_from": None}
+    assert intake.meta["tasks"]["Task_court_confirm"]["department"] == "court"
+    assert intake.meta["tasks"]["Task_report"]["department_from"] == "summon.department"
+    assert intake.meta["deadlines"]["Timer_medical_deadline"]["expression"] == "working_days(30)"
+    assert intake.meta["deadlines"]["Timer_court_confirm"]["max_extension_days"] == 10
+    # Every deadline of the library cites its legal basis.
+    assert all(d["legal_basis"] for d in intake.meta["deadlines"].values())
+    assert len(intake.meta["deadlines"]) >= 20
 
 
 def test_deadline_without_legal_basis_is_a_problem_with_its_line():
-    _drafts, problems = _check([('<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />', "")])
+    _drafts, problems = _check([('<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />', "")],
+                               file="mediation.bpmn")
     assert len(problems) == 1
-    line = next(n for n, l in enumerate(INTAKE.decode().splitlines(), 1) if 'id="Timer_mediation_deadline"' in l)
-    assert str(problems[0]) == (f"bpmn/intake.bpmn:{line}: deadline Timer_mediation_deadline cites no legal basis "
+    line = next(n for n, l in enumerate(MEDIATION.decode().splitlines(), 1) if 'id="Timer_mediation_deadline"' in l)
+    assert str(problems[0]) == (f"bpmn/mediation.bpmn:{line}: deadline Timer_mediation_deadline cites no legal basis "
                                 "(property legalBasis)")
 
 
 def test_missing_form_and_unknown_lane():
-    _drafts, problems = _check([('value="visit.json"', 'value="nosuch.json"'), ('name="督办"', 'name="保洁"')])
+    _drafts, problems = _check([('value="visit.json"', 'value="nosuch.json"'), ('name="督办"', 'name="保洁"')],
+                               file="close_followup.bpmn")
     messages = [p.message for p in problems]
     assert "user task Task_visit: form forms/nosuch.json does not exist" in messages
-    assert any("Task_supervise" in m and "保洁" in m for m in messages)
+    assert any("Task_review" in m and "保洁" in m for m in messages)
 
 
 def test_gateway_without_default_or_conditions():
-    _drafts, problems = _check([(' default="Flow_route_redirect"', "")])
+    _drafts, problems = _check([(' default="Flow_route_consultation"', "")])
     assert any("Gateway_route has no default flow" in p.message for p in problems)
 
 
 def test_unsafe_condition_is_named():
     _drafts, problems = _check([('route == "mediation"', "__import__('os').system('id')")])
-    assert any("condition of Flow_route_mediate is not allowed" in p.message for p in problems)
+    assert any("condition of Flow_route_mediation is not allowed" in p.message for p in problems)
+
+
+def test_unknown_department_and_unsafe_post_script():
+    _drafts, problems = _check([('name="department" value="court"', 'name="department" value="temple"'),
+                                ('</spiffworkflow:properties>\n      </bpmn:extensionElements>\n      <bpmn:incoming>Flow_court_accepted',
+                                 '</spiffworkflow:properties>\n<spiffworkflow:postScript>x = open("/etc/passwd")</spiffworkflow:postScript>'
+                                 '\n      </bpmn:extensionElements>\n      <bpmn:incoming>Flow_court_accepted')],
+                               file="court_link.bpmn")
+    messages = [p.message for p in problems]
+    assert any('department "temple" is not one of' in m for m in messages)
+    assert any(m.startswith("postScript is not allowed") and "open" in m for m in messages)
+
+
+def test_an_id_used_in_two_diagrams_is_a_problem():
+    _drafts, problems = _check([('id="Task_ruling_result"', 'id="Task_close"'),
+                                ('targetRef="Task_ruling_result"', 'targetRef="Task_close"'),
+                                ('sourceRef="Task_ruling_result"', 'sourceRef="Task_close"'),
+                                ('bpmnElement="Task_ruling_result"', 'bpmnElement="Task_close"'),
+                                ('<bpmn:flowNodeRef>Task_ruling_result<', '<bpmn:flowNodeRef>Task_close<')],
+                               file="ruling.bpmn")
+    assert [p.message for p in problems if p.file == "bpmn/ruling.bpmn"] == [
+        "id Task_close is already used in bpmn/close_followup.bpmn"]
 
 
 def test_malformed_xml_gives_a_line():
@@ -83,13 +118,13 @@ def test_run_py_check_exit_codes(tmp_path):
     assert ok.returncode == 0 and "intake" in ok.stdout
     broken = tmp_path / "bpmn"
     shutil.copytree(ROOT / "bpmn", broken)
-    text = (broken / "intake.bpmn").read_text(encoding="utf-8")
-    (broken / "intake.bpmn").write_text(text.replace('value="visit.json"', 'value="gone.json"'), encoding="utf-8")
+    text = (broken / "close_followup.bpmn").read_text(encoding="utf-8")
+    (broken / "close_followup.bpmn").write_text(text.replace('value="visit.json"', 'value="gone.json"'), encoding="utf-8")
     bad = subprocess.run([sys.executable, "run.py", "check", "--bpmn", str(broken)], cwd=ROOT,
                          capture_output=True, text=True)
     line = next(n for n, l in enumerate(text.splitlines(), 1) if 'id="Task_visit"' in l)
     assert bad.returncode == 1
-    assert bad.stdout.splitlines() == [f"bpmn/intake.bpmn:{line}: user task Task_visit: form forms/gone.json does not exist"]
+    assert bad.stdout.splitlines() == [f"bpmn/close_followup.bpmn:{line}: user task Task_visit: form forms/gone.json does not exist"]
 
 
 def test_form_definition_errors_have_lines():

@@ -52,7 +52,8 @@ def test_a_step_finished_while_stopped_takes_its_timer_with_it(session):
     task = open_task(session, case.id, "Task_mediate")
     clocks.stop_clock(session, actor(session, "mediator"), task.id, "等待鉴定意见")
     complete(session, "mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
-    assert session.scalar(sa.select(Timer.state).where(Timer.case_id == case.id)) == "cancelled"
+    assert session.scalar(sa.select(Timer.state).where(Timer.case_id == case.id,
+                                                     Timer.spec_id == "Timer_mediation_deadline")) == "cancelled"
 
 
 def test_mediation_deadline_cannot_be_extended_where_the_law_gives_no_extension(session):
@@ -87,11 +88,11 @@ def test_extension_within_the_legal_maximum(session, monkeypatch):
 
 def test_an_extendable_deadline_must_cite_its_basis():
     diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
-    text = diagrams["bpmn/intake.bpmn"].decode().replace(
-        '<spiffworkflow:property name="deadlineFor" value="Task_mediate" />',
-        '<spiffworkflow:property name="deadlineFor" value="Task_mediate" />\n'
+    text = diagrams["bpmn/mediation.bpmn"].decode().replace(
+        '<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />',
+        '<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />\n'
         '          <spiffworkflow:property name="maxExtensionDays" value="30" />')
-    diagrams["bpmn/intake.bpmn"] = text.encode()
+    diagrams["bpmn/mediation.bpmn"] = text.encode()
     _drafts, problems = catalog.compile_library(diagrams, forms)
     assert [p.message for p in problems] == [
         "deadline Timer_mediation_deadline may be extended but cites no basis (property extensionBasis)"]

@@ -10,8 +10,8 @@ from engine import services
 from engine.models import AuditEvent, Case, Task, Timer
 
 from .helpers import (
-    CLOSE, MEDIATION_FAILURE, MEDIATION_SUCCESS, REDIRECT, REVIEW, SUPERVISE, VISIT_BAD, VISIT_OK,
-    complete, file_matter, open_specs, reload,
+    CLOSE, MEDIATION_FAILURE, MEDIATION_SUCCESS, REVIEW, SUPERVISE, VISIT_BAD, VISIT_OK, WINDOW_NO,
+    complete, file_matter, open_specs, prefiling, reload,
 )
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -46,21 +46,25 @@ def test_mediation_success_satisfied(session, step):
         Timer.case_id == case.id, Timer.state == "waiting")) == 1
 
     case = step("mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
-    assert case.outcome == "success" and open_specs(session, case.id) == ["Task_close"]
-    # Completing mediation cancels its deadline timer.
-    assert session.scalar(sa.select(Timer.state).where(Timer.case_id == case.id)) == "cancelled"
+    assert case.outcome == "success" and open_specs(session, case.id) == ["Task_confirm_window"]
+    # Completing mediation cancels its deadline timer; the judicial-confirmation window starts.
+    assert session.scalars(sa.select(Timer.state).where(Timer.case_id == case.id).order_by(Timer.id)).all() == [
+        "cancelled", "waiting"]
+    case = step("mediator", case.id, "Task_confirm_window", WINDOW_NO)
+    assert open_specs(session, case.id) == ["Task_close"]
     case = step("clerk", case.id, "Task_close", CLOSE)
     case = step("clerk", case.id, "Task_visit", VISIT_OK)
     assert case.status == "completed" and case.closed_at is not None and case.satisfaction == "satisfied"
     assert open_specs(session, case.id) == []
     submitted = [e.task_spec for e in events(session, case.id, "task_completed")]
-    assert submitted == ["Task_intake", "Task_mediate", "Task_close", "Task_visit"]
+    assert submitted == ["Task_intake", "Task_mediate", "Task_confirm_window", "Task_close", "Task_visit"]
 
 
 def test_mediation_failure_unsatisfied_goes_to_review(session, step):
     case = file_matter(session)
     case = step("mediator", case.id, "Task_mediate", MEDIATION_FAILURE)
-    assert case.outcome == "failure"
+    assert case.outcome == "failure" and open_specs(session, case.id) == ["Task_prefiling"]
+    case = step("dept_court", case.id, "Task_prefiling", prefiling("no_suit"))
     case = step("clerk", case.id, "Task_close", CLOSE)
     case = step("clerk", case.id, "Task_visit", VISIT_BAD)
     assert case.status == "open" and open_specs(session, case.id) == ["Task_review"]
@@ -68,20 +72,17 @@ def test_mediation_failure_unsatisfied_goes_to_review(session, step):
     assert case.status == "completed"
 
 
-@pytest.mark.parametrize("changes, route", [
-    ({"kind": "petition", "petition_type": "complaint_demand"}, "petition"),
-    ({"kind": "consultation"}, "consultation"),
-    ({"kind": "complaint"}, "complaint"),
-    ({"kind": "dispute", "law_related": "on"}, "law_related"),
+@pytest.mark.parametrize("changes, route, first", [
+    ({"kind": "petition", "petition_type": "complaint_demand"}, "petition", "Task_petition_register"),
+    ({"kind": "consultation"}, "consultation", "Task_redirect"),
+    ({"kind": "complaint"}, "specialist", "Task_specialist"),
+    ({"kind": "dispute", "law_related": "on"}, "law_related", "Task_law_handover"),
+    ({"kind": "dispute", "legal_channel": "reconsideration"}, "reconsideration", "Task_recon_accept"),
 ])
-def test_other_channels_are_routed_away_from_mediation(session, step, changes, route):
+def test_other_matters_are_routed_away_from_mediation(session, changes, route, first):
     case = file_matter(session, **changes)
     assert case.route == route
-    assert open_specs(session, case.id) == ["Task_redirect"]
-    case = step("clerk", case.id, "Task_redirect", REDIRECT)
-    case = step("clerk", case.id, "Task_close", dict(CLOSE, closing_method="guided"))
-    case = step("clerk", case.id, "Task_visit", VISIT_OK)
-    assert case.status == "completed"
+    assert open_specs(session, case.id) == [first]
 
 
 def test_mediation_deadline_flags_the_case_and_gives_the_supervisor_a_task(session, step):
@@ -104,6 +105,7 @@ def test_mediation_deadline_flags_the_case_and_gives_the_supervisor_a_task(sessi
 
         case = step("supervisor", case.id, "Task_supervise", SUPERVISE)
         case = step("mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
+        case = step("mediator", case.id, "Task_confirm_window", WINDOW_NO)
         case = step("clerk", case.id, "Task_close", CLOSE)
         case = step("clerk", case.id, "Task_visit", VISIT_OK)
         assert case.status == "completed" and case.overdue is True

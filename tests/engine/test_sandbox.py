@@ -102,28 +102,27 @@ def test_ordinary_arithmetic_still_works():
 
 
 def _looping_library():
-    text = (ROOT / "bpmn" / "intake.bpmn").read_text(encoding="utf-8")
+    text = (ROOT / "bpmn" / "mediation.bpmn").read_text(encoding="utf-8")
     replacements = [
-        ('<bpmn:sequenceFlow id="Flow_mediate_merge" sourceRef="Task_mediate" targetRef="Gateway_merge" />',
-         '<bpmn:sequenceFlow id="Flow_mediate_merge" sourceRef="Task_mediate" targetRef="Script_loop" />\n'
-         '    <bpmn:sequenceFlow id="Flow_loop_merge" sourceRef="Script_loop" targetRef="Gateway_merge" />'),
-        ('<bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>',
-         '<bpmn:incoming>Flow_loop_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>'),
-        ('<bpmn:exclusiveGateway id="Gateway_merge" name="汇合">',
+        ('<bpmn:sequenceFlow id="Flow_mediate_mediated" sourceRef="Task_mediate" targetRef="Gateway_mediated" />',
+         '<bpmn:sequenceFlow id="Flow_mediate_mediated" sourceRef="Task_mediate" targetRef="Script_loop" />\n'
+         '    <bpmn:sequenceFlow id="Flow_loop_mediated" sourceRef="Script_loop" targetRef="Gateway_mediated" />'),
+        ('<bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>', '<bpmn:incoming>Flow_loop_mediated</bpmn:incoming>'),
+        ('<bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕">',
          '<bpmn:scriptTask id="Script_loop" name="无尽循环">\n'
-         '      <bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n'
-         '      <bpmn:outgoing>Flow_loop_merge</bpmn:outgoing>\n'
+         '      <bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>\n'
+         '      <bpmn:outgoing>Flow_loop_mediated</bpmn:outgoing>\n'
          '      <bpmn:script>while True:\n    pass</bpmn:script>\n'
-         '    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="Gateway_merge" name="汇合">'),
+         '    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕">'),
     ]
     for old, new in replacements:
-        assert text.count(old) == 1
+        assert text.count(old) == 1, old
         text = text.replace(old, new)
     return text.encode("utf-8")
 
 
 def test_endless_script_fails_the_step_and_changes_nothing(session, short_time_limit):
-    created, problems = services.publish_upload(session, actor(session, "designer"), "intake.bpmn",
+    created, problems = services.publish_upload(session, actor(session, "designer"), "mediation.bpmn",
                                                 _looping_library(), ROOT / "bpmn", ROOT / "forms")
     assert not problems and [v.process_key for v in created] == ["intake"]
     case = file_matter(session)

@@ -13,6 +13,7 @@ from engine.models import AuditEvent, Case, ProcessVersion, Task, User
 
 ROOT = Path(__file__).resolve().parents[2]
 INTAKE_BPMN = (ROOT / "bpmn" / "intake.bpmn").read_text(encoding="utf-8")
+MEDIATION_BPMN = (ROOT / "bpmn" / "mediation.bpmn").read_text(encoding="utf-8")
 
 # Every demo role has a county login of the same name.
 ROLES = ("clerk", "mediator", "supervisor", "auditor", "designer", "admin")
@@ -117,35 +118,39 @@ def upload(client, data, filename="intake.bpmn"):
                        content_type="multipart/form-data")
 
 
-def intake_with(*replacements):
-    """intake.bpmn with (old, new) text replacements, each of which must apply exactly once."""
-    text_ = INTAKE_BPMN
+def diagram_with(filename, *replacements):
+    """bpmn/<filename> with (old, new) text replacements, each of which must apply exactly once."""
+    text_ = (ROOT / "bpmn" / filename).read_text(encoding="utf-8")
     for old, new in replacements:
         assert text_.count(old) == 1, f"{old!r} occurs {text_.count(old)} times"
         text_ = text_.replace(old, new)
     return text_
 
 
-SCRIPT_BODY = 'overdue = True\noverdue_stage = "Task_mediate"'
+def intake_with(*replacements):
+    return diagram_with("intake.bpmn", *replacements)
+
+
+POST_SCRIPT = 'report = {"department": summon["department"], "attended_on": attended_on, "opinion": opinion}'
 ROUTE_CONDITION = 'route == "mediation"'
 
 
-def intake_with_script_after_mediation(script, task_id="Script_after_mediation"):
-    """intake.bpmn with a script task between 人民调解 and the merge gateway, so it runs when
-    the mediator submits."""
-    return intake_with(
-        ('<bpmn:sequenceFlow id="Flow_mediate_merge" sourceRef="Task_mediate" targetRef="Gateway_merge" />',
-         f'<bpmn:sequenceFlow id="Flow_mediate_merge" sourceRef="Task_mediate" targetRef="{task_id}" />\n'
-         f'    <bpmn:sequenceFlow id="Flow_script_merge" sourceRef="{task_id}" targetRef="Gateway_merge" />'),
-        ('<bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>',
-         '<bpmn:incoming>Flow_script_merge</bpmn:incoming>\n      <bpmn:outgoing>Flow_merge_close</bpmn:outgoing>'),
-        ('<bpmn:exclusiveGateway id="Gateway_merge" name="汇合">',
+def mediation_with_script(script, task_id="Script_after_mediation"):
+    """mediation.bpmn with a script task between 人民调解 and the gateway after it, so it runs
+    when the mediator submits."""
+    return diagram_with(
+        "mediation.bpmn",
+        ('<bpmn:sequenceFlow id="Flow_mediate_mediated" sourceRef="Task_mediate" targetRef="Gateway_mediated" />',
+         f'<bpmn:sequenceFlow id="Flow_mediate_mediated" sourceRef="Task_mediate" targetRef="{task_id}" />\n'
+         f'    <bpmn:sequenceFlow id="Flow_script_mediated" sourceRef="{task_id}" targetRef="Gateway_mediated" />'),
+        ('<bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>', '<bpmn:incoming>Flow_script_mediated</bpmn:incoming>'),
+        ('<bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕">',
          f'<bpmn:scriptTask id="{task_id}" name="调解后处理">\n'
-         f'      <bpmn:incoming>Flow_mediate_merge</bpmn:incoming>\n'
-         f'      <bpmn:outgoing>Flow_script_merge</bpmn:outgoing>\n'
+         f'      <bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>\n'
+         f'      <bpmn:outgoing>Flow_script_mediated</bpmn:outgoing>\n'
          f'      <bpmn:script>{script}</bpmn:script>\n'
          f'    </bpmn:scriptTask>\n'
-         f'    <bpmn:exclusiveGateway id="Gateway_merge" name="汇合">'),
+         f'    <bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕">'),
         ('<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>',
          f'<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>\n'
          f'        <bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>'),

@@ -5,7 +5,7 @@ import pytest
 from engine.models import Case, ProcessVersion
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
 from tests.web.support import (
-    INTAKE_BPMN, ROLES, case_row, count, events_of, location_path, task_row, upload, user_id, version_count,
+    INTAKE_BPMN, MEDIATION_BPMN, ROLES, case_row, count, events_of, location_path, task_row, upload, user_id, version_count,
 )
 
 # (url template, roles that get 200). {case}, {task} (the open 人民调解 task) and {version}
@@ -125,7 +125,7 @@ def test_the_tasks_role_may_claim_it(client, login_as, session_factory, filed_ca
 def test_only_designers_upload(client, login_as, session_factory, role):
     before = version_count(session_factory)
     login_as(role)
-    response = upload(client, INTAKE_BPMN.replace('"P1M"', '"P20D"'))
+    response = upload(client, MEDIATION_BPMN.replace('"P1M"', '"P20D"'), "mediation.bpmn")
     assert response.status_code == 403
     assert version_count(session_factory) == before
     assert count(session_factory, ProcessVersion, ProcessVersion.source == "upload") == 0

@@ -17,8 +17,9 @@ def _only_one_mediation(factory, case_id, by):
     completed = events_of(factory, case_id, kind="task_completed", task_spec="Task_mediate")
     assert len(completed) == 1
     assert completed[0].actor_id == user_id(factory, by)
-    # The case moved on once: one 结案 step, open.
-    assert [(t.spec_id, t.state) for t in tasks_of(factory, case_id, "Task_close")] == [("Task_close", "ready")]
+    # The case moved on once: one judicial-confirmation step, open.
+    assert [(t.spec_id, t.state) for t in tasks_of(factory, case_id, "Task_confirm_window")] == [
+        ("Task_confirm_window", "ready")]
     return completed[0]
 
 

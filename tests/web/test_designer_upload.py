@@ -12,7 +12,7 @@ from engine.clock import Clock, as_utc
 from engine.models import ProcessVersion
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
 from tests.web.support import (
-    INTAKE_BPMN, case_id_from, case_row, count, intake_with, latest_version_id, open_task_id, page,
+    INTAKE_BPMN, case_id_from, case_row, count, diagram_with, intake_with, latest_version_id, open_task_id, page,
     problems, tasks_of, text, upload, version_count,
 )
 
@@ -63,9 +63,9 @@ def designer(client, login_as):
 
 def test_malformed_xml_names_file_and_line(designer, session_factory):
     before = version_count(session_factory)
-    broken = INTAKE_BPMN.replace('<bpmn:userTask id="Task_close" name="结案">',
-                                 '<bpmn:userTask id="Task_close" name="结案"', 1)
-    line = INTAKE_BPMN[:INTAKE_BPMN.index('id="Task_close"')].count("\n") + 1
+    broken = INTAKE_BPMN.replace('<bpmn:userTask id="Task_intake" name="受理登记">',
+                                 '<bpmn:userTask id="Task_intake" name="受理登记"', 1)
+    line = INTAKE_BPMN[:INTAKE_BPMN.index('id="Task_intake"')].count("\n") + 1
     found = _refused(upload(designer, broken), session_factory, before)
     assert len(found) == 1
     match = re.fullmatch(r"bpmn/intake\.bpmn:(\d+): not well-formed XML: .+", found[0])
@@ -82,21 +82,21 @@ def test_refused_upload_page_says_not_published(designer, session_factory):
 
 def test_user_task_without_form_is_named(designer, session_factory):
     before = version_count(session_factory)
-    formless = intake_with(('''<bpmn:userTask id="Task_close" name="结案">
+    formless = diagram_with("close_followup.bpmn", ('''<bpmn:userTask id="Task_close" name="结案">
       <bpmn:extensionElements>
         <spiffworkflow:properties>
           <spiffworkflow:property name="formJsonSchemaFilename" value="close.json" />
         </spiffworkflow:properties>
       </bpmn:extensionElements>''', '<bpmn:userTask id="Task_close" name="结案">'))
-    found = _refused(upload(designer, formless), session_factory, before)
+    found = _refused(upload(designer, formless, "close_followup.bpmn"), session_factory, before)
     line = formless[:formless.index('id="Task_close"')].count("\n") + 1
-    assert f'bpmn/intake.bpmn:{line}: user task Task_close ("结案") names no form (property formJsonSchemaFilename)' in found
+    assert f'bpmn/close_followup.bpmn:{line}: user task Task_close ("结案") names no form (property formJsonSchemaFilename)' in found
 
 
 def test_user_task_with_missing_form_file_is_named(designer, session_factory):
     before = version_count(session_factory)
-    missing = intake_with(('value="close.json"', 'value="closing.json"'))
-    found = _refused(upload(designer, missing), session_factory, before)
+    missing = diagram_with("close_followup.bpmn", ('value="close.json"', 'value="closing.json"'))
+    found = _refused(upload(designer, missing, "close_followup.bpmn"), session_factory, before)
     assert any("Task_close" in p and "forms/closing.json does not exist" in p for p in found), found
 
 
@@ -160,9 +160,9 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
     old_due = as_utc(tasks_of(session_factory, old_case, "Task_mediate")[0].due_at)
 
     login_as("designer")
-    changed = intake_with(("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
-                           "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
-    published = upload(client, changed)
+    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
+                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
+    published = upload(client, changed, "mediation.bpmn")
     assert published.status_code == 302
     listing = client.get(published.headers["Location"])
     new_version = latest_version_id(session_factory)
@@ -170,10 +170,10 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
     assert f"已发布新版本：intake v{new_version}" in text(listing)
     assert count(session_factory, ProcessVersion, ProcessVersion.source == "upload") == 1
     # The designer can read the new diagram back.
-    shown = client.get(f"/designer/versions/{new_version}/files/bpmn/intake.bpmn")
+    shown = client.get(f"/designer/versions/{new_version}/files/bpmn/mediation.bpmn")
     assert shown.status_code == 200 and '"P20D"' in shown.get_data(as_text=True)
     # Uploading the same file again publishes nothing new.
-    again = upload(client, changed)
+    again = upload(client, changed, "mediation.bpmn")
     assert again.status_code == 302
     assert "内容与现有版本相同" in text(client.get(again.headers["Location"]))
     assert latest_version_id(session_factory) == new_version
@@ -193,7 +193,7 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
     login_as("mediator")
     assert client.post(f"/tasks/{old_task}", data=MEDIATION_SUCCESS).status_code == 302
     assert case_row(session_factory, old_case).process_version_id == old_version
-    assert open_task_id(session_factory, old_case, "Task_close") is not None
+    assert open_task_id(session_factory, old_case, "Task_confirm_window") is not None
     page_ = client.get(f"/cases/{old_case}")
     assert f"v{old_version}" in text(page_)
 

@@ -44,7 +44,7 @@ def test_follow_shows_progress_after_mediation(client, filed_case, session_facto
         session.close()
     code = _code(session_factory, case_id)
     body = client.post("/follow", data={"code": code, "phone": INTAKE["parties-0-phone"]}).get_data(as_text=True)
-    assert "结案" in body and body.count("完成于") == 2
+    assert "司法确认申请" in body and body.count("完成于") == 2
 
 
 def test_receipt_names_code_follow_address_and_legal_period(client, login_as, filed_case, session_factory):

@@ -46,12 +46,13 @@ def test_only_handlers_move_cases(client, login_as, filed_case, session_factory)
 
 
 def test_a_reopened_case_shows_its_round(client, login_as, filed_case, session_factory):
-    from tests.engine.helpers import CLOSE, MEDIATION_FAILURE, VISIT_BAD, complete
+    from tests.engine.helpers import CLOSE, MEDIATION_FAILURE, VISIT_BAD, complete, prefiling
     from tests.engine.test_reopen import REOPEN
     case_id, _task, _version = filed_case()
     session = session_factory()
     try:
-        for username, spec, post in [("mediator", "Task_mediate", MEDIATION_FAILURE), ("clerk", "Task_close", CLOSE),
+        for username, spec, post in [("mediator", "Task_mediate", MEDIATION_FAILURE),
+                                     ("dept_court", "Task_prefiling", prefiling("no_suit")), ("clerk", "Task_close", CLOSE),
                                      ("clerk", "Task_visit", VISIT_BAD), ("supervisor", "Task_review", REOPEN)]:
             complete(session, username, case_id, spec, post)
     finally:

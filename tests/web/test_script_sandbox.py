@@ -7,7 +7,8 @@ from engine import scripting
 from engine.models import ProcessVersion
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
 from tests.web.support import (
-    ROUTE_CONDITION, SCRIPT_BODY, case_id_from, case_row, count, events_of, intake_with, intake_with_script_after_mediation,
+    POST_SCRIPT, ROUTE_CONDITION, case_id_from, case_row, count, diagram_with, events_of, intake_with,
+    mediation_with_script,
     latest_version_id, page, problems, task_row, tasks_of, upload, version_count,
 )
 
@@ -34,29 +35,29 @@ def _assert_refused(response, factory, before, element):
 
 
 @pytest.mark.parametrize("payload", ESCAPES.values(), ids=ESCAPES.keys())
-def test_escape_in_script_task_is_refused(designer, session_factory, payload):
+def test_escape_in_post_script_is_refused(designer, session_factory, payload):
     before = version_count(session_factory)
-    response = upload(designer, intake_with((SCRIPT_BODY, payload)))
-    _assert_refused(response, session_factory, before, "script of Script_flag_overdue")
+    response = upload(designer, diagram_with("specialist_joint.bpmn", (POST_SCRIPT, payload)), "specialist_joint.bpmn")
+    _assert_refused(response, session_factory, before, "postScript")
 
 
 @pytest.mark.parametrize("payload", ESCAPES.values(), ids=ESCAPES.keys())
 def test_escape_in_gateway_condition_is_refused(designer, session_factory, payload):
     before = version_count(session_factory)
     response = upload(designer, intake_with((ROUTE_CONDITION, payload)))
-    _assert_refused(response, session_factory, before, "condition of Flow_route_mediate")
+    _assert_refused(response, session_factory, before, "condition of Flow_route_mediation")
 
 
 @pytest.mark.parametrize("payload", ESCAPES.values(), ids=ESCAPES.keys())
 def test_escape_in_new_script_task_is_refused(designer, session_factory, payload):
     before = version_count(session_factory)
-    response = upload(designer, intake_with_script_after_mediation(payload))
+    response = upload(designer, mediation_with_script(payload), "mediation.bpmn")
     _assert_refused(response, session_factory, before, "script of Script_after_mediation")
 
 
 def test_harmless_script_is_accepted(designer, session_factory):
     """The control: the same place with an ordinary script publishes."""
-    response = upload(designer, intake_with_script_after_mediation("mediated = outcome == 'success'"))
+    response = upload(designer, mediation_with_script("mediated = outcome == 'success'"), "mediation.bpmn")
     assert response.status_code == 302
     assert count(session_factory, ProcessVersion, ProcessVersion.source == "upload") == 1
 
@@ -71,8 +72,8 @@ def short_time_limit(monkeypatch):
 def test_endless_script_fails_the_step_and_leaves_the_case(
         client, login_as, session_factory, filed_case, short_time_limit):
     login_as("designer")
-    looping = intake_with_script_after_mediation("while True:\n    pass")
-    assert upload(client, looping).status_code == 302, "an endless loop is valid code and passes the lint"
+    looping = mediation_with_script("while True:\n    pass")
+    assert upload(client, looping, "mediation.bpmn").status_code == 302, "an endless loop is valid code and passes the lint"
     version_id = latest_version_id(session_factory)
 
     login_as("clerk")
