@@ -1,11 +1,11 @@
-"""The case both benchmarks drive: intake → triage (DMN) → mediation, success → close → return
+"""The case both benchmarks drive: intake → triage (DMN) → mediation, success → no judicial confirmation → close → return
 visit, satisfied. The posted forms are the ones the engine tests use."""
 import json
 from pathlib import Path
 
 from engine import catalog, runtime
 from engine.forms import data_from_post, parse_form
-from tests.engine.helpers import CLOSE, INTAKE, MEDIATION_SUCCESS, VISIT_OK
+from tests.engine.helpers import CLOSE, INTAKE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO
 
 ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = ROOT / "bpmn"
@@ -17,6 +17,7 @@ PROCESS_KEY = "intake"
 STEPS = [
     ("Task_intake", "clerk", INTAKE),
     ("Task_mediate", "mediator", MEDIATION_SUCCESS),
+    ("Task_confirm_window", "mediator", WINDOW_NO),
     ("Task_close", "clerk", CLOSE),
     ("Task_visit", "clerk", VISIT_OK),
 ]
