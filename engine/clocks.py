@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import catalog, runtime, scripting, store
+from . import catalog, runtime, scripting, store, warnings
 from .clock import Clock, as_utc, china_date
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Task, Timer
@@ -19,7 +19,9 @@ STOPPED = "9999-12-31T00:00:00+00:00"
 
 
 def _step(session, actor, task_id, action):
-    if not may(actor.roles, action):
+    """`action` is "supervise", or "handle": the step's role holder or a supervisor."""
+    supervisor = may(actor.roles, "supervise")
+    if not (supervisor or (action == "handle" and may(actor.roles, "work_tasks"))):
         raise NotAllowed(action)
     row = session.execute(select(Task, Case, OrgUnit.path).join(Case, Case.id == Task.case_id)
                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
@@ -29,7 +31,7 @@ def _step(session, actor, task_id, action):
     task, case, _path = row
     if task.state != "ready":
         raise Conflict("该环节已办结 / This step is finished")
-    if action == "work_tasks" and task.role not in actor.roles:
+    if action == "handle" and task.role not in actor.roles and not supervisor:
         raise NotAllowed(task_id)
     version = catalog.version_info(session, case.process_version_id)
     deadlines = {element for element, d in version.meta["deadlines"].items() if d.get("attached_to") == task.spec_id}
@@ -43,6 +45,11 @@ def _step(session, actor, task_id, action):
 
 def _set_due(workflow, timer, value):
     runtime.find_task(workflow, timer.spiff_task_id).internal_data["event_value"] = value
+
+
+def _rewarn(task):
+    """The amber moment follows a deadline that moved (config/warnings.json)."""
+    task.amber_at = warnings.amber_at(task.spec_id, task.created_at, task.due_at)
 
 
 def extend_deadline(session, actor, task_id, days, reason, approver):
@@ -65,6 +72,7 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
             timer.due_at = as_utc(timer.due_at) + timedelta(days=days)
             _set_due(workflow, timer, timer.due_at.isoformat())
         task.due_at, task.extended_days = new, (task.extended_days or 0) + days
+        _rewarn(task)
         case.state = runtime.dump_state(workflow)
         store.AuditLog(session, case).add(actor, "deadline_extended", task.spec_id, task.title, {
             "days": days, "reason": reason[:1000], "approver": approver[:100], "from": old.isoformat(),
@@ -75,7 +83,7 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
 def stop_clock(session, actor, task_id, reason):
     """The handler stops a step's clock: waiting for the party, or for an expert opinion."""
     with UnitOfWork(session):
-        task, case, _version, timers, workflow = _step(session, actor, task_id, "work_tasks")
+        task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
         if task.clock_stopped_at is not None:
             raise Conflict("计时已停止 / The clock is already stopped")
         if not (reason or "").strip():
@@ -90,10 +98,10 @@ def stop_clock(session, actor, task_id, reason):
         return task
 
 
-def restart_clock(session, actor, task_id):
+def restart_clock(session, actor, task_id, note=""):
     """The clock runs again; the deadline moves by the time it stood still."""
     with UnitOfWork(session):
-        task, case, _version, timers, workflow = _step(session, actor, task_id, "work_tasks")
+        task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
         if task.clock_stopped_at is None:
             raise Conflict("计时未停止 / The clock is running")
         stopped = Clock.now() - as_utc(task.clock_stopped_at)
@@ -101,9 +109,11 @@ def restart_clock(session, actor, task_id):
             timer.due_at, timer.state = as_utc(timer.due_at) + stopped, "waiting"
             _set_due(workflow, timer, timer.due_at.isoformat())
         task.due_at, task.clock_stopped_at = as_utc(task.due_at) + stopped, None
+        task.amber_at = warnings.shift(task.amber_at, stopped)
         case.state = runtime.dump_state(workflow)
         store.AuditLog(session, case).add(actor, "clock_restarted", task.spec_id, task.title, {
-            "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat()})
+            "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat(),
+            "note": (note or "").strip()[:1000]})
         return task
 
 
@@ -137,6 +147,7 @@ def recompute_provisional(session):
             for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
                                                            Task.spec_id == deadline.get("attached_to"))):
                 task.due_at, task.due_provisional = new_due, still
+                _rewarn(task)
             case.state = runtime.dump_state(workflow)
             store.AuditLog(session, case).add(SYSTEM, "deadline_recomputed", timer.spec_id, deadline.get("name"), {
                 "from": old_due.isoformat(), "to": new_due.isoformat(), "provisional": still})

@@ -147,6 +147,10 @@ class Case(Base):
     contact_keys: Mapped[str] = mapped_column(Text, default="")
     current_step: Mapped[str] = mapped_column(String(200), default="")
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Listed for supervision (挂牌督办) by a supervisor, with why; cleared when lifted.
+    flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    flagged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    flag_note: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(30))
     satisfaction: Mapped[str | None] = mapped_column(String(30))
     error: Mapped[str | None] = mapped_column(Text)
@@ -186,6 +190,7 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_open_role_unit", "state", "role", "org_unit_id"),
         Index("ix_tasks_state_due", "state", "due_at"),
+        Index("ix_tasks_state_amber", "state", "amber_at"),
         Index("ix_tasks_assignee_state", "assignee_id", "state"),
         UniqueConstraint("case_id", "spiff_task_id", name="uq_tasks_case_spiff"),
     )
@@ -204,6 +209,9 @@ class Task(Base):
     legal_basis: Mapped[str | None] = mapped_column(String(200))
     # The deadline crosses a year whose holiday notice is not out yet: recomputed when it is.
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the step's light turns amber (config/warnings.json), kept with due_at so "due soon"
+    # is an indexed comparison, not a calendar computation per row.
+    amber_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set while the legal clock of this step is stopped (waiting for the party, an expert opinion).
     clock_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extended_days: Mapped[int] = mapped_column(Integer, default=0)
@@ -278,3 +286,49 @@ class AuditEvent(Base):
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Reminder(Base):
+    """A nudge to the handler of a step: made by the sweep when a step turns amber or red, or
+    sent by a supervisor with a note. Shown at the top of the handler's task list until read.
+    `dedupe` keeps the sweep from making the same reminder twice (NULL for a supervisor's)."""
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_user_read", "user_id", "read_at"),
+                      Index("ix_reminders_unit_role_read", "org_unit_id", "role", "read_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    role: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dedupe: Mapped[str | None] = mapped_column(String(120), unique=True)
+
+    task: Mapped[Task] = relationship()
+    case: Mapped[Case] = relationship()
+
+
+class OutboxMessage(Base):
+    """A message for a gateway outside (SMS, mail) that the system does not have yet. Written in
+    the same transaction as what caused it; a deliverer hands pending ones to the configured
+    gateway (engine/outbox.py) and records the result."""
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recipient_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    recipient_role: Mapped[str | None] = mapped_column(String(30))
+    body: Mapped[str] = mapped_column(Text)
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)

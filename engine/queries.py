@@ -20,22 +20,35 @@ def page_count(total):
     return max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 
 
-def light(due_at, now=None):
-    """Time colour of a step: red overdue, amber due within three days, green otherwise."""
+def light(due_at, now=None, amber_at=None):
+    """Time colour: red overdue; amber from the moment config/warnings.json sets for the stage
+    (`amber_at`; three days before the deadline where none was recorded); green otherwise."""
     if due_at is None:
         return "none"
     now = now or Clock.now()
     due_at = as_utc(due_at)
     if due_at < now:
         return "red"
-    if due_at - now <= DUE_SOON:
+    if as_utc(amber_at) <= now if amber_at is not None else due_at - now <= DUE_SOON:
         return "amber"
     return "green"
 
 
 def task_light(task, now=None):
     """A step's time colour; "stopped" while its clock is stopped."""
-    return "stopped" if task.clock_stopped_at is not None else light(task.due_at, now)
+    if task.clock_stopped_at is not None:
+        return "stopped"
+    return light(task.due_at, now, task.amber_at)
+
+
+def _amber(now):
+    """Open steps whose light is amber now, as a query condition (the index on state, amber_at)."""
+    return and_(Task.clock_stopped_at.is_(None), Task.due_at >= now,
+                or_(Task.amber_at <= now, and_(Task.amber_at.is_(None), Task.due_at <= now + DUE_SOON)))
+
+
+def _red(now):
+    return and_(Task.clock_stopped_at.is_(None), Task.due_at < now)
 
 
 def _in_subtree(actor):
@@ -64,11 +77,10 @@ def open_tasks(session, actor, page=1, only=None):
     now = Clock.now()
     query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
         joinedload(Task.case), joinedload(Task.assignee)).where(Task.state == "ready", _in_subtree(actor)))
-    running = Task.clock_stopped_at.is_(None)
     if only == "red":
-        query = query.where(running, Task.due_at < now)
+        query = query.where(_red(now))
     elif only == "amber":
-        query = query.where(running, Task.due_at >= now, Task.due_at <= now + DUE_SOON)
+        query = query.where(_amber(now))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
                            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
@@ -80,10 +92,9 @@ def light_counts(session, actor):
     now = Clock.now()
     base = (select(func.count()).select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
             .where(Task.state == "ready", _in_subtree(actor)))
-    running = Task.clock_stopped_at.is_(None)
     return {
-        "red": session.scalar(base.where(running, Task.due_at < now)),
-        "amber": session.scalar(base.where(running, Task.due_at >= now, Task.due_at <= now + DUE_SOON)),
+        "red": session.scalar(base.where(_red(now))),
+        "amber": session.scalar(base.where(_amber(now))),
         "all": session.scalar(base),
     }
 

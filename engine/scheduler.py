@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from . import clocks, services, transfers
+from . import clocks, outbox, services, supervision, transfers
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,10 @@ def sweep(session_factory):
         returned = transfers.return_unacknowledged(session)
         if returned:
             log.info("timer sweep returned %d unacknowledged move(s)", returned)
+        reminded = supervision.sweep_reminders(session)
+        if reminded:
+            log.info("timer sweep made %d reminder(s)", reminded)
+        outbox.deliver(session)
         return fired
     finally:
         session.close()

@@ -95,3 +95,18 @@ def add_days(start, count):
         working, guessed = is_workday(day)
         provisional |= guessed
     raise ValueError(f"no working day after {start + timedelta(days=count)}")
+
+
+def working_day_before(day, count):
+    """The `count`-th working day counting back from `day` (included when it is a working day):
+    1 is the last working day on or before `day`. 0 means `day` itself."""
+    if count <= 0:
+        return day
+    left = count
+    for _ in range(MAX_SPAN_DAYS):
+        if is_workday(day)[0]:
+            left -= 1
+            if left == 0:
+                return day
+        day -= timedelta(days=1)
+    raise ValueError(f"{count} working days before {day} is beyond any legal period")

@@ -22,7 +22,7 @@ def stop(task_id):
 @bp.route("/tasks/<int:task_id>/clock/restart", methods=["POST"])
 @requires("work_tasks")
 def restart(task_id):
-    task = clocks.restart_clock(db.session, current_actor(), task_id)
+    task = clocks.restart_clock(db.session, current_actor(), task_id, request.form.get("note", ""))
     flash(t("已恢复计时，期限相应顺延", "The clock runs again; the deadline moved by the time it stood still"), "info")
     return redirect(url_for("work.case", case_id=task.case_id))
 

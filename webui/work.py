@@ -1,7 +1,8 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import catalog, forms as formlib, queries, services, transfers
+from engine import catalog, forms as formlib, queries, services, supervision, transfers
+from engine.policy import may
 from engine.models import Task
 
 from .auth import current_actor, requires
@@ -17,10 +18,19 @@ INTAKE_PROCESS = "intake"
 @requires("work_tasks")
 def inbox():
     mine, pool, now = queries.inbox(db.session, current_actor())
-    overdue = sum(1 for task in mine + pool if queries.light(task.due_at, now) == "red")
-    return render_template("inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue,
+    overdue = sum(1 for task in mine + pool if queries.task_light(task, now) == "red")
+    due_soon = sum(1 for task in mine + pool if queries.task_light(task, now) == "amber")
+    return render_template("inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue, due_soon=due_soon,
+                           reminders=supervision.reminders_for(db.session, current_actor()),
                            moves=transfers.pending_for(db.session, current_actor()),
                            today=queries.filed_today(db.session, current_actor()))
+
+
+@bp.route("/reminders/<int:reminder_id>/read", methods=["POST"])
+@requires("work_tasks")
+def reminder_read(reminder_id):
+    supervision.mark_read(db.session, current_actor(), reminder_id)
+    return redirect(url_for("work.inbox"))
 
 
 def _submit(form, act):
@@ -146,7 +156,9 @@ def case(case_id):
     steps = queries.submitted_steps(db.session, found, actor)
     deadlines = catalog.version_info(db.session, found.process_version_id).meta["deadlines"].values()
     extendable = {d["attached_to"]: d.get("max_extension_days", 0) for d in deadlines if d.get("attached_to")}
-    return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light,
+    handlers = ({task.id: supervision.handlers_for(db.session, actor, task) for task in tasks if task.state == "ready"}
+                if may(actor.roles, "supervise") else {})
+    return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
                            extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
                            round=queries.case_round(db.session, case_id),
                            below=queries.units_below(db.session, found.org_unit))
