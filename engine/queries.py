@@ -72,15 +72,33 @@ def inbox(session, actor):
     return mine, pool, now
 
 
-def open_tasks(session, actor, page=1, only=None):
+@dataclass
+class StepFilter:
+    """What the supervision list is narrowed to; every dashboard number links to one."""
+    only: str | None = None       # "red", "amber"
+    unit_path: str | None = None  # a unit (and below) within the actor's
+    stage: str | None = None      # BPMN id of the step
+    assignee: str | None = None   # a user id, or "none" for unclaimed
+
+
+def open_tasks(session, actor, page=1, only=None, flt=None):
     """Open tasks across the actor's unit and below, overdue first, then by due time."""
     now = Clock.now()
+    flt = flt or StepFilter(only=only)
     query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
         joinedload(Task.case), joinedload(Task.assignee)).where(Task.state == "ready", _in_subtree(actor)))
-    if only == "red":
+    if flt.only == "red":
         query = query.where(_red(now))
-    elif only == "amber":
+    elif flt.only == "amber":
         query = query.where(_amber(now))
+    if flt.unit_path and flt.unit_path.startswith(actor.unit_path):
+        query = query.where(OrgUnit.path.startswith(flt.unit_path))
+    if flt.stage:
+        query = query.where(Task.spec_id == flt.stage)
+    if flt.assignee == "none":
+        query = query.where(Task.assignee_id.is_(None))
+    elif flt.assignee and flt.assignee.isdigit():
+        query = query.where(Task.assignee_id == int(flt.assignee))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
                            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()

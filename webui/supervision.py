@@ -1,27 +1,171 @@
-"""Supervisors: every open step in their unit and below, overdue first, with its time light."""
+"""Supervisors: every open step in their unit and below, overdue first, with its time light; the
+dashboard (by unit, stage and handler); the centers' indicators; and actions on steps and cases."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import queries, supervision
-from engine.models import Task
+from datetime import date
+
+from engine import catalog, dashboard, queries, supervision
+from engine.clock import Clock
+from engine.models import OrgUnit, Task
+from engine.policy import LEVELS
 from engine.uow import Conflict
 
 from .auth import current_actor, requires
+from .csv_export import csv_response
 from .extensions import db
-from .i18n import t
+from .i18n import pick, t
+from .labels import vocab
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
+
+
+def _step_filter():
+    args = request.args
+    unit = db.session.get(OrgUnit, args.get("unit", type=int)) if args.get("unit", type=int) else None
+    return queries.StepFilter(only=args.get("only") if args.get("only") in ("red", "amber") else None,
+                              unit_path=unit.path if unit else None, stage=args.get("stage") or None,
+                              assignee=args.get("assignee") or None), unit
 
 
 @bp.route("/")
 @requires("supervise")
 def overview():
-    only = request.args.get("only") if request.args.get("only") in ("red", "amber") else None
+    flt, unit = _step_filter()
     page = max(request.args.get("page", 1, type=int), 1)
-    rows, total, units, now = queries.open_tasks(db.session, current_actor(), page=page, only=only)
+    rows, total, units, now = queries.open_tasks(db.session, current_actor(), page=page, flt=flt)
     counts = queries.light_counts(db.session, current_actor())
+    narrowed = {k: v for k, v in request.args.items() if k in ("unit", "stage", "assignee")}
     return render_template("supervision.html", rows=rows, total=total, units=units, now=now, counts=counts,
-                           only=only, page=page, pages=queries.page_count(total),
-                           light=queries.light)
+                           only=flt.only, page=page, pages=queries.page_count(total), light=queries.light,
+                           narrowed=narrowed, unit=unit)
+
+
+# ---- the dashboard and the indicators ---------------------------------------------------------
+
+def _scope():
+    return dashboard.scope_unit(db.session, current_actor(), request.args.get("unit", type=int))
+
+
+def _dashboard_tables(unit):
+    now = Clock.now()
+    return {"units": dashboard.by_unit(db.session, unit, now), "stages": dashboard.by_stage(db.session, unit, now),
+            "handlers": dashboard.by_handler(db.session, unit, now)}
+
+
+@bp.route("/dashboard")
+@requires("supervise")
+def dashboard_page():
+    unit = _scope()
+    trail = [u for u in _ancestors(unit) if u.path.startswith(current_actor().unit_path)]
+    return render_template("dashboard.html", unit=unit, trail=trail, flagged=dashboard.flagged_cases(db.session, unit),
+                           **_dashboard_tables(unit))
+
+
+def _ancestors(unit):
+    chain = []
+    while unit is not None:
+        chain.insert(0, unit)
+        unit = unit.parent
+    return chain
+
+
+@bp.route("/dashboard.csv")
+@requires("supervise")
+def dashboard_csv():
+    unit = _scope()
+    table = request.args.get("table", "units")
+    rows = _dashboard_tables(unit).get(table)
+    if rows is None:
+        abort(404)
+    head = {"units": t("单位", "Unit"), "stages": t("环节", "Step"), "handlers": t("承办人", "Handler")}[table]
+    body = [[_row_label(table, row), row.open, row.red, row.amber] for row in rows]
+    return csv_response(f"dashboard-{table}.csv", [head, t("在办", "Open"), t("超期", "Overdue"),
+                                                   t("即将到期", "Due soon")], body)
+
+
+def _row_label(table, row):
+    if table == "units":
+        return pick((row.unit.name, row.unit.name_en or row.unit.name))
+    if table == "handlers":
+        return row.label or t("待认领", "unclaimed")
+    return row.label
+
+
+def _period():
+    try:
+        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
+        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
+    except ValueError:
+        start = end = None
+        flash(t("日期格式应为 年-月-日", "Dates are YYYY-MM-DD"), "error")
+    return dashboard.period(start, end)
+
+
+def _indicator_data():
+    unit = _scope()
+    start, end = _period()
+    bucket = request.args.get("bucket") if request.args.get("bucket") in ("week", "month") else "week"
+    dimension = request.args.get("by") if request.args.get("by") in ("category", "place") else "category"
+    labels, series = dashboard.trend(db.session, unit, start, end, bucket, dimension)
+    return dict(unit=unit, start=start, end=end, bucket=bucket, dimension=dimension,
+                figures=dashboard.indicators(db.session, unit, start, end),
+                stages=dashboard.stage_times(db.session, unit, start, end), labels=labels, series=series)
+
+
+@bp.route("/indicators")
+@requires("supervise")
+def indicators():
+    data = _indicator_data()
+    chart = {"labels": data["labels"], "series": [
+        {"name": _series_name(data["dimension"], name), "counts": counts} for name, counts in data["series"].items()]}
+    return render_template("indicators.html", chart=chart, summary=summary_rows(data["figures"]), levels=LEVELS, **data)
+
+
+def _series_name(dimension, name):
+    if dimension != "category":
+        return name
+    version = catalog.latest_version(db.session, "intake")
+    labels = vocab(version).get("category", {}) if version else {}
+    return pick(labels[name]) if name in labels else name
+
+
+@bp.route("/indicators.csv")
+@requires("supervise")
+def indicators_csv():
+    data = _indicator_data()
+    table = request.args.get("table", "summary")
+    figures = data["figures"]
+    if table == "summary":
+        head = [t("指标", "Indicator"), t("数值", "Value")]
+        body = [[pick(label), "" if value is None else value] for label, value in summary_rows(figures)]
+    elif table == "stages":
+        head = [t("环节", "Step"), t("完成数", "Completed"), t("中位用时（日）", "Median (days)"),
+                t("90%用时（日）", "90th percentile (days)"), t("法定期限", "Legal period")]
+        body = [[r.label, r.open, round(r.extra["median"], 2), round(r.extra["p90"], 2), r.extra["legal"] or ""]
+                for r in data["stages"]]
+    elif table == "trend":
+        head = [t("系列", "Series")] + data["labels"]
+        body = [[_series_name(data["dimension"], name)] + counts for name, counts in data["series"].items()]
+    elif table == "levels":
+        head = [t("层级", "Level"), t("办结数", "Closed")]
+        body = [[pick(LEVELS.get(level, (level, level))), n] for level, n in figures["closed_levels"].items()]
+    else:
+        abort(404)
+    return csv_response(f"indicators-{table}-{data['start']}-{data['end']}.csv", head, body)
+
+
+def summary_rows(figures):
+    """(label, value) for the summary table and its CSV; rates as fractions."""
+    return [
+        (("受理事项", "Matters filed"), figures["filed"]),
+        (("信访事项", "Petitions"), figures["petitions"]),
+        (("调解成功率", "Mediation success rate"), figures["resolution_rate"]),
+        (("村级化解占比", "Resolved at village level"), figures["village_share"]),
+        (("三级内化解占比", "Resolved within three levels"), figures["three_levels_share"]),
+        (("满意率", "Satisfaction rate"), figures["satisfaction_rate"]),
+        (("曾超期案件", "Cases ever overdue"), figures["overdue_cases"]),
+        (("当前超期环节", "Steps overdue now"), figures["overdue_steps"]),
+    ]
 
 
 # ---- actions on a step or a case, from the case page; each needs a note -------------------------

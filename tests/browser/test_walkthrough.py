@@ -283,6 +283,16 @@ def test_walkthrough(new_page, live_server, shots):
     total = supervisor.locator(".tile").nth(2).locator("b").inner_text()
     expect(supervisor.locator(".pager")).to_contain_text(f"共 {total} 项")
     shots(supervisor, "supervision")
+    supervisor.click("nav.tabs a:has-text('督办看板')")
+    expect(supervisor.locator("h1")).to_have_text("督办看板")
+    expect(supervisor.locator("section.card", has_text="按环节").locator("tbody tr").first).to_contain_text("司法确认申请")
+    shots(supervisor, "dashboard")
+    supervisor.click("nav.tabs a:has-text('工作指标')")
+    expect(supervisor.locator("#trend-chart[data-ready='1']")).to_be_attached()
+    expect(supervisor.locator(".tile", has_text="受理事项").locator("b")).to_have_text(re.compile(r"^[1-9]"))
+    assert not supervisor.js_errors, supervisor.js_errors
+    shots(supervisor, "indicators")
+    supervisor.click("nav.tabs a:has-text('在办环节')")
 
     supervisor.click(".userbox button:has-text('English')")
     expect(supervisor).to_have_url(f"{live_server}/supervision/")

@@ -1,0 +1,207 @@
+"""What a supervisor reads at a glance: open, overdue and due-soon steps by unit (drillable down
+the tree), by stage and by handler; and the figures the centers report for a period and a unit.
+Everything is counted in the database (grouped queries over indexed columns); nothing loads
+case states."""
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import case as when, func, select
+
+from .clock import CHINA, Clock, as_utc
+from .errors import NotFound
+from .models import Case, OrgUnit, ProcessVersion, Task, User
+from .policy import unit_covers
+from .queries import _amber, _red
+
+RESOLVED_LEVELS = ("village", "township", "county")
+
+
+def scope_unit(session, actor, unit_id=None):
+    """The unit a supervisor looks at: their own, or one below it."""
+    unit = session.get(OrgUnit, unit_id) if unit_id else session.get(OrgUnit, actor.unit_id)
+    if unit is None or not unit_covers(actor.unit_path, unit.path):
+        raise NotFound(unit_id)
+    return unit
+
+
+def _light_sums(now):
+    return (func.count(Task.id), func.sum(when((_red(now), 1), else_=0)), func.sum(when((_amber(now), 1), else_=0)))
+
+
+@dataclass
+class Row:
+    key: object
+    label: str
+    open: int = 0
+    red: int = 0
+    amber: int = 0
+    unit: object = None
+    extra: dict = field(default_factory=dict)
+
+
+def _open_in(unit):
+    return (Task.state == "ready", OrgUnit.path.startswith(unit.path))
+
+
+def by_unit(session, unit, now=None):
+    """The unit's own steps, then each unit directly below with everything below it."""
+    now = now or Clock.now()
+    counts = session.execute(select(OrgUnit.path, *_light_sums(now)).select_from(Task)
+                             .join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
+                             .group_by(OrgUnit.path)).all()
+    children = session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id)
+                               .order_by(OrgUnit.level == "department", OrgUnit.code)).all()
+    rows = [Row(unit.id, "", unit=unit)] + [Row(child.id, "", unit=child) for child in children]
+    for path, total, red, amber in counts:
+        row = next((r for r in rows[1:] if path.startswith(r.unit.path)), rows[0] if path == unit.path else None)
+        if row is not None:
+            row.open, row.red, row.amber = row.open + total, row.red + (red or 0), row.amber + (amber or 0)
+    return rows
+
+
+def by_stage(session, unit, now=None):
+    now = now or Clock.now()
+    rows = session.execute(select(Task.spec_id, func.min(Task.title), *_light_sums(now)).select_from(Task)
+                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
+                           .group_by(Task.spec_id).order_by(func.count(Task.id).desc())).all()
+    return [Row(spec_id, title.split("（")[0], total, red or 0, amber or 0) for spec_id, title, total, red, amber in rows]
+
+
+def by_handler(session, unit, now=None, limit=200):
+    now = now or Clock.now()
+    rows = session.execute(select(Task.assignee_id, User.display_name, *_light_sums(now)).select_from(Task)
+                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id).outerjoin(User, User.id == Task.assignee_id)
+                           .where(*_open_in(unit)).group_by(Task.assignee_id, User.display_name)
+                           .order_by(func.sum(when((_red(now), 1), else_=0)).desc(), func.count(Task.id).desc())
+                           .limit(limit)).all()
+    return [Row(user_id, name or "", total, red or 0, amber or 0) for user_id, name, total, red, amber in rows]
+
+
+def flagged_cases(session, unit, limit=100):
+    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(Case.flagged_at.is_not(None), OrgUnit.path.startswith(unit.path))
+                           .order_by(Case.flagged_at).limit(limit)).all()
+
+
+# ---- indicators for a period -------------------------------------------------------------------
+
+def period(start=None, end=None, today=None):
+    """[start, end] as dates in China; by default the last 90 days up to today."""
+    today = today or Clock.now().astimezone(CHINA).date()
+    end = end or today
+    start = start or end - timedelta(days=89)
+    if start > end:
+        start, end = end, start
+    return start, end
+
+
+def _bounds(start, end):
+    return (as_utc(datetime.combine(start, time(0, 0), CHINA)),
+            as_utc(datetime.combine(end + timedelta(days=1), time(0, 0), CHINA)))
+
+
+def _ratio(part, whole):
+    return None if not whole else part / whole
+
+
+def indicators(session, unit, start, end):
+    """The figures the centers report, for cases of `unit` and below filed in [start, end]."""
+    low, high = _bounds(start, end)
+    in_scope = (OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
+    base = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(*in_scope).subquery()
+    filed = session.scalar(select(func.count()).select_from(base)) or 0
+    by_kind = dict(session.execute(select(base.c.kind, func.count()).group_by(base.c.kind)).all())
+    outcomes = dict(session.execute(select(base.c.outcome, func.count()).where(base.c.outcome.is_not(None))
+                                    .group_by(base.c.outcome)).all())
+    ratings = dict(session.execute(select(base.c.satisfaction, func.count()).where(base.c.satisfaction.is_not(None))
+                                   .group_by(base.c.satisfaction)).all())
+    closed_levels = dict(session.execute(
+        select(OrgUnit.level, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .where(*in_scope, Case.status == "completed").group_by(OrgUnit.level)).all())
+    closed = sum(closed_levels.values())
+    overdue_cases = session.scalar(select(func.count()).select_from(base).where(base.c.overdue.is_(True))) or 0
+    now = Clock.now()
+    overdue_steps = session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                                   .where(*_open_in(unit), _red(now))) or 0
+    success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
+    satisfied = ratings.get("satisfied", 0) + ratings.get("basically_satisfied", 0)
+    return {
+        "filed": filed, "by_kind": by_kind, "petitions": by_kind.get("petition", 0),
+        "closed": closed, "closed_levels": closed_levels,
+        "resolution_rate": _ratio(success, success + failure), "mediated": success + failure, "succeeded": success,
+        "village_share": _ratio(closed_levels.get("village", 0), closed),
+        "three_levels_share": _ratio(sum(closed_levels.get(level, 0) for level in RESOLVED_LEVELS), closed),
+        "satisfaction_rate": _ratio(satisfied, sum(ratings.values())), "rated": sum(ratings.values()),
+        "overdue_cases": overdue_cases, "overdue_steps": overdue_steps,
+    }
+
+
+def stage_times(session, unit, start, end, limit_rows=200_000):
+    """Median and 90th percentile of how long each stage took (steps completed in the period),
+    in days, beside the legal period the diagram gives it."""
+    low, high = _bounds(start, end)
+    rows = session.execute(select(Task.spec_id, Task.title, Task.created_at, Task.completed_at, Task.case_id)
+                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                           .where(Task.state == "completed", OrgUnit.path.startswith(unit.path),
+                                  Task.completed_at >= low, Task.completed_at < high)
+                           .limit(limit_rows)).all()
+    spans, titles = {}, {}
+    for spec_id, title, created, completed, _case in rows:
+        spans.setdefault(spec_id, []).append((as_utc(completed) - as_utc(created)).total_seconds() / 86400)
+        titles.setdefault(spec_id, title.split("（")[0])
+    periods = _legal_periods(session)
+    result = []
+    for spec_id, values in spans.items():
+        values.sort()
+        p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+        result.append(Row(spec_id, titles[spec_id], len(values), extra={
+            "median": statistics.median(values), "p90": p90, "legal": periods.get(spec_id)}))
+    return sorted(result, key=lambda r: -r.open)
+
+
+def _legal_periods(session):
+    """{step id: the name of its deadline, e.g. "调解期限一个月"} from the newest version."""
+    meta = session.scalar(select(ProcessVersion.meta).order_by(ProcessVersion.id.desc()).limit(1)) or {}
+    return {d["attached_to"]: d.get("name") for d in meta.get("deadlines", {}).values() if d.get("attached_to")}
+
+
+def trend(session, unit, start, end, bucket="week", dimension="category"):
+    """Cases filed per week or month, split by category or by the unit directly below `unit`
+    they belong to (the "dispute trend chart"). Returns (bucket labels, {series: counts})."""
+    low, high = _bounds(start, end)
+    rows = session.execute(select(Case.created_at, Case.category, OrgUnit.path)
+                           .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(OrgUnit.path.startswith(unit.path), Case.created_at >= low,
+                                  Case.created_at < high)).all()
+    labels = _buckets(start, end, bucket)
+    index = {label: i for i, label in enumerate(labels)}
+    if dimension == "place":
+        children = session.execute(select(OrgUnit.path, OrgUnit.name).where(OrgUnit.parent_id == unit.id)).all()
+    series = {}
+    for created, category, path in rows:
+        label = _bucket_of(as_utc(created).astimezone(CHINA).date(), bucket)
+        if dimension == "place":
+            name = next((n for p, n in children if path.startswith(p)), unit.name)
+        else:
+            name = category or "other"
+        counts = series.setdefault(name, [0] * len(labels))
+        counts[index[label]] += 1
+    return labels, dict(sorted(series.items(), key=lambda item: -sum(item[1])))
+
+
+def _bucket_of(day, bucket):
+    if bucket == "month":
+        return f"{day:%Y-%m}"
+    monday = day - timedelta(days=day.weekday())
+    return f"{monday:%Y-%m-%d}"
+
+
+def _buckets(start, end, bucket):
+    labels, day = [], start
+    while day <= end:
+        label = _bucket_of(day, bucket)
+        if label not in labels:
+            labels.append(label)
+        day += timedelta(days=1)
+    return labels
