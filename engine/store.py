@@ -87,7 +87,8 @@ def normalize_phone(value):
     return digits[:20] or None
 
 
-def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None, submitted=None):
+def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None, submitted=None,
+         routes=None):
     """Bring every row of the case in line with the workflow after an action. What is new or gone
     comes from the snapshot, so nothing is read back: new task and timer rows are inserted,
     those that went away are closed (plain statements on the unit of work's connection, so no
@@ -124,7 +125,8 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     _close_rows(session, Timer, case.id, gone - fired, ("waiting", "stopped"), state="cancelled")
 
     ready = {str(task.id) for task in snap.ready}
-    units = {}
+    # Who holds which role where: looked up once per action, or once per sweep (`routes`).
+    units = {} if routes is None else routes
     new_tasks = []
     for task in snap.ready:
         spiff_id = str(task.id)

@@ -1,0 +1,320 @@
+"""python -m bench.scale: a realistic county (100,000 cases over two years across the tree, about
+300,000 task rows, a quarter of the cases open) loaded into SQLite or PostgreSQL, then the time to
+render the supervisor's dashboard, the overdue list (first page) and the indicators page, one sweep
+that fires 10,000 due timers, how late a due timer fires with the scheduler running, and the peak
+memory of the process serving the pages.
+
+Rows are written in bulk, not through the engine (that would take an hour): closed cases carry
+their final fields and completed task rows; open cases carry a real workflow state, copied from a
+case the engine itself brought to mediation, so the sweep runs the real engine on them.
+
+  python -m bench.scale                        # SQLite file in a temporary folder
+  python -m bench.scale --db postgresql://postgres@127.0.0.1:5432/yz_scale   # an empty database
+"""
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+CATEGORIES = ["neighbour", "marriage_family", "housing_land", "contract", "damages", "labour", "property_mgmt",
+              "consumer", "traffic", "medical", "forest_land", "expropriation", "pollution", "business", "other"]
+WEIGHTS = [22, 14, 12, 8, 8, 7, 6, 5, 5, 3, 3, 2, 2, 2, 1]
+KINDS = ["dispute"] * 80 + ["petition"] * 10 + ["complaint"] * 6 + ["consultation"] * 4
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", help="database URL (default: a new SQLite file in a temporary folder)")
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--due-timers", type=int, default=10_000, help="timers made due for the sweep")
+    parser.add_argument("--repeat", type=int, default=15, help="renders of each page (median reported)")
+    parser.add_argument("--townships", type=int, default=12)
+    parser.add_argument("--villages", type=int, default=15, help="villages per township")
+    return parser.parse_args(argv)
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def line(label, value, note=""):
+    print(f"  {label:<46}{value:>14}  {note}".rstrip())
+
+
+def prepare(url):
+    os.environ["DATABASE_URL"] = url
+    os.environ["YIZHAN_SCHEDULER"] = "off"
+    import run
+    if run.cmd_demo(argparse.Namespace()):
+        raise SystemExit("could not set up the database")
+
+
+def build_county(session, townships, villages):
+    """Townships and villages under the demo county, each township with a clerk and a mediator."""
+    from engine.accounts import create_user
+    from engine.models import OrgUnit
+    from engine.uow import UnitOfWork
+    from werkzeug.security import generate_password_hash
+    county = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == "C01-Q"))
+    password = generate_password_hash("bench1234")
+    with UnitOfWork(session):
+        for t in range(townships):
+            town = OrgUnit(code=f"B-T{t:02d}", name=f"第{t + 1}镇", name_en=f"Town {t + 1}", level="township",
+                           parent_id=county.id)
+            session.add(town)
+            session.flush()
+            town.path = f"{county.path}{town.id}/"
+            create_user(session, f"bclerk{t}", password, f"受理员{t}", town.id, ["clerk"])
+            create_user(session, f"bmediator{t}", password, f"调解员{t}", town.id, ["mediator"])
+            for v in range(villages):
+                village = OrgUnit(code=f"B-T{t:02d}-V{v:02d}", name=f"第{t + 1}镇{v + 1}村", name_en=f"Village {t}-{v}",
+                                  level="village", parent_id=town.id)
+                session.add(village)
+                session.flush()
+                village.path = f"{town.path}{village.id}/"
+    return county
+
+
+def template_states(session):
+    """A case the engine brings to mediation (its state and rows are what open cases copy), with
+    its timer moved into the past so the sweep fires it."""
+    from engine import services
+    from engine.models import Case, Task, Timer, User
+    from engine.policy import Actor
+    from tests.engine.helpers import INTAKE
+    clerk = Actor.of(session.scalar(sa.select(User).where(User.username == "clerk")))
+    case = services.start_case(session, clerk, "intake", dict(INTAKE), new_despite_repeats=True)
+    task = session.scalar(sa.select(Task).where(Task.case_id == case.id))
+    timer = session.scalar(sa.select(Timer).where(Timer.case_id == case.id))
+    state = json.loads(case.state)
+    due_state = json.loads(case.state)
+    for sub in [due_state] + list(due_state["subprocesses"].values()):
+        for spiff_task in sub["tasks"].values():
+            if "event_value" in spiff_task.get("internal_data", {}):
+                spiff_task["internal_data"]["event_value"] = "2020-01-01T00:00:00+00:00"
+    return dict(version=case.process_version_id, state=json.dumps(state), due_state=json.dumps(due_state),
+                task_spiff=task.spiff_task_id, timer_spiff=timer.spiff_task_id, task_unit=task.org_unit_id)
+
+
+def load_cases(session, n, due_timers, template, now):
+    """Bulk rows: cases over two years, three completed task rows per closed case, one open task
+    and one waiting timer per open case (`due_timers` of them already due)."""
+    from engine.models import Case, OrgUnit, Task, Timer
+    rnd = random.Random(20261123)
+    units = session.execute(sa.select(OrgUnit.id, OrgUnit.level).where(OrgUnit.level.in_(("village", "township", "county")))).all()
+    villages = [u for u, level in units if level == "village"]
+    towns = [u for u, level in units if level == "township"]
+    county = [u for u, level in units if level == "county"]
+    start = now - timedelta(days=730)
+    open_count = n // 4
+    case_table, task_table, timer_table = Case.__table__, Task.__table__, Timer.__table__
+    first_id = (session.scalar(sa.select(sa.func.max(Case.id))) or 0) + 1
+    batch_cases, batch_tasks, batch_timers = [], [], []
+    made_due = 0
+    for i in range(n):
+        case_id = first_id + i
+        is_open = i >= n - open_count  # the newest quarter is open
+        created = start + timedelta(seconds=(730 * 86400) * i / n + rnd.randint(0, 3600))
+        unit = rnd.choices([villages, towns, county], weights=[70, 20, 10])[0]
+        unit = rnd.choice(unit)
+        kind = rnd.choice(KINDS)
+        category = rnd.choices(CATEGORIES, WEIGHTS)[0]
+        outcome = None if is_open else rnd.choices(["success", "failure"], [92, 8])[0]
+        satisfaction = None if is_open else rnd.choices(["satisfied", "basically_satisfied", "unsatisfied"], [80, 15, 5])[0]
+        closed = None if is_open else created + timedelta(days=rnd.uniform(1, 40))
+        batch_cases.append(dict(
+            id=case_id, code=f"MT{created:%Y%m%d}{case_id:06d}", process_version_id=template["version"],
+            org_unit_id=unit, status="open" if is_open else "completed", kind=kind, category=category,
+            channel="visit", risk_level=rnd.choices(["blue", "yellow", "red"], [85, 12, 3])[0],
+            route="mediation", summary="（批量生成的基准数据）", party_names=f"当事人{case_id}",
+            contact_keys="", current_step="人民调解" if is_open else "", overdue=rnd.random() < 0.04,
+            outcome=outcome, satisfaction=satisfaction, state=template["state"] if is_open else "",
+            created_at=created, updated_at=closed or created, closed_at=closed, lock_version=1, audit_seq=0,
+            audit_head="0" * 64))
+        if is_open:
+            due_now = made_due < due_timers
+            due = now - timedelta(minutes=5) if due_now else created + timedelta(days=30)
+            made_due += due_now
+            batch_tasks.append(dict(case_id=case_id, spiff_task_id=template["task_spiff"], spec_id="Task_mediate",
+                                    title="人民调解", form_key="mediation.json", role="mediator",
+                                    org_unit_id=template["task_unit"], state="ready", due_at=due,
+                                    amber_at=due - timedelta(days=5), legal_basis="人民调解工作若干规定 第三十三条",
+                                    due_provisional=False, extended_days=0, created_at=created))
+            # A deadline that passed before today has fired already (the step stays open, red).
+            passed = not due_now and due < now
+            batch_timers.append(dict(case_id=case_id, spiff_task_id=template["timer_spiff"],
+                                     spec_id="Timer_mediation_deadline", due_at=due,
+                                     state="fired" if passed else "waiting", started_at=created, base_due_at=due,
+                                     provisional=False))
+            batch_cases[-1]["overdue"] = batch_cases[-1]["overdue"] or passed
+            if due_now:
+                batch_cases[-1]["state"] = template["due_state"]
+            batch_tasks.append(dict(case_id=case_id, spiff_task_id=f"done-{case_id}", spec_id="Task_intake",
+                                    title="受理登记", form_key="intake.json", role="clerk", org_unit_id=unit,
+                                    state="completed", created_at=created, completed_at=created,
+                                    due_provisional=False, extended_days=0))
+        else:
+            stamps = sorted(created + timedelta(days=rnd.uniform(0, (closed - created).days or 1)) for _ in range(2))
+            steps = [("Task_intake", "受理登记", "intake.json", "clerk", created),
+                     ("Task_mediate", "人民调解", "mediation.json", "mediator", stamps[0]),
+                     ("Task_close", "结案", "close.json", "clerk", stamps[1])]
+            if case_id % 3 == 0:  # a third recorded their return visit as a separate step
+                steps.append(("Task_visit", "回访评价", "visit.json", "clerk", closed))
+            for j, (spec, title, form, role, at) in enumerate(steps):
+                batch_tasks.append(dict(case_id=case_id, spiff_task_id=f"done-{case_id}-{j}", spec_id=spec, title=title,
+                                        form_key=form, role=role, org_unit_id=unit, state="completed",
+                                        created_at=created if j == 0 else at - timedelta(days=rnd.uniform(0, 20)),
+                                        completed_at=at if j < 2 else closed, due_provisional=False, extended_days=0))
+
+        if len(batch_cases) >= 5000:
+            _flush(session, case_table, task_table, timer_table, batch_cases, batch_tasks, batch_timers)
+    _flush(session, case_table, task_table, timer_table, batch_cases, batch_tasks, batch_timers)
+    session.commit()
+
+
+TASK_KEYS = ("case_id", "spiff_task_id", "spec_id", "title", "form_key", "role", "org_unit_id", "state", "due_at",
+             "amber_at", "legal_basis", "due_provisional", "extended_days", "created_at", "completed_at")
+
+
+def _flush(session, case_table, task_table, timer_table, cases, tasks, timers):
+    # One executemany per table needs every row to name the same columns.
+    tasks[:] = [{key: row.get(key) for key in TASK_KEYS} for row in tasks]
+    for table, rows in ((case_table, cases), (task_table, tasks), (timer_table, timers)):
+        if rows:
+            session.execute(sa.insert(table), rows)
+            rows.clear()
+
+
+def time_pages(app, repeat):
+    from webui.extensions import db
+    client = app.test_client()
+    response = client.post("/login", data={"username": "supervisor", "password": "demo1234"})
+    assert response.status_code == 302, response.status_code
+    results = {}
+    for label, url in [("supervisor dashboard", "/supervision/dashboard"),
+                       ("overdue list, first page", "/supervision/?only=red"),
+                       ("indicators page (last 90 days)", "/supervision/indicators"),
+                       ("indicators page (two years, by month)", "/supervision/indicators?from={two}&by=place&bucket=month")]:
+        url = url.format(two=(datetime.now(timezone.utc) - timedelta(days=730)).date().isoformat())
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            response = client.get(url)
+            times.append(time.perf_counter() - began)
+            assert response.status_code == 200, (url, response.status_code)
+        results[label] = times
+    return results
+
+
+def time_sweep(session_factory, due):
+    from engine import services
+    session = session_factory()
+    fired, began = 0, time.perf_counter()
+    try:
+        while True:
+            n = services.fire_due_timers(session, limit=500)
+            fired += n
+            if n == 0:
+                break
+    finally:
+        session.close()
+    return fired, time.perf_counter() - began
+
+
+def fire_latency(session_factory, template, samples=5):
+    """With the scheduler running (1-second sweep), how late does a timer fire after its due time?"""
+    from engine import scheduler
+    from engine.models import Case, Timer
+    session = session_factory()
+    case = session.scalar(sa.select(Case).where(Case.status == "open").order_by(Case.id.desc()).limit(1))
+    sched = scheduler.make_scheduler(session_factory, interval_seconds=1.0)
+    sched.start()
+    lateness = []
+    try:
+        for _ in range(samples):
+            due = datetime.now(timezone.utc) + timedelta(seconds=1.5)
+            state = json.loads(template["state"])
+            for sub in [state] + list(state["subprocesses"].values()):
+                for spiff_task in sub["tasks"].values():
+                    if "event_value" in spiff_task.get("internal_data", {}):
+                        spiff_task["internal_data"]["event_value"] = due.isoformat()
+            session.execute(sa.update(Case).where(Case.id == case.id).values(state=json.dumps(state)))
+            session.execute(sa.delete(Timer).where(Timer.case_id == case.id))
+            session.execute(sa.insert(Timer.__table__), dict(case_id=case.id, spiff_task_id=template["timer_spiff"],
+                                                             spec_id="Timer_mediation_deadline", due_at=due,
+                                                             state="waiting", started_at=due, provisional=False))
+            session.commit()
+            for _ in range(100):
+                time.sleep(0.1)
+                fired_at = session.scalar(sa.select(Timer.fired_at).where(Timer.case_id == case.id, Timer.state == "fired"))
+                session.rollback()
+                if fired_at is not None:
+                    lateness.append((fired_at.replace(tzinfo=timezone.utc) if fired_at.tzinfo is None else fired_at) - due)
+                    break
+    finally:
+        sched.shutdown(wait=True)
+        session.close()
+    return [d.total_seconds() for d in lateness]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    folder = None
+    url = args.db
+    if not url:
+        folder = tempfile.mkdtemp(prefix="yizhan-scale-")
+        url = f"sqlite:///{folder}/scale.db"
+    print(f"yizhan scale benchmark: {args.cases:,} cases on {url.split('://')[0]}")
+    began = time.perf_counter()
+    prepare(url)
+    from engine.db import session_factory
+    from webui import create_app
+    factory = session_factory(url)
+    session = factory()
+    build_county(session, args.townships, args.villages)
+    template = template_states(session)
+    load_cases(session, args.cases, args.due_timers, template, datetime.now(timezone.utc))
+    counts = {name: session.scalar(sa.text(f"select count(*) from {name}")) for name in ("cases", "tasks", "timers", "org_units")}
+    open_cases = session.scalar(sa.text("select count(*) from cases where status = 'open'"))
+    session.close()
+    loaded = time.perf_counter() - began
+    print(f"  loaded in {loaded:.0f} s: {counts['cases']:,} cases ({open_cases:,} open), {counts['tasks']:,} task rows, "
+          f"{counts['timers']:,} timers, {counts['org_units']:,} units")
+    if url.startswith("postgresql"):
+        with factory() as s:
+            s.execute(sa.text("ANALYZE"))
+            s.commit()
+
+    # CSRF off only so the test client can log in without parsing the form; the pages are the same.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False})
+    print("\npages (Flask test client in this process, supervisor of the county; median of "
+          f"{args.repeat} renders after one warm-up)")
+    for label, times in time_pages(app, args.repeat).items():
+        times = times[1:] or times
+        line(label, f"{statistics.median(times) * 1000:,.0f} ms", f"max {max(times) * 1000:,.0f} ms (target < 300 ms)")
+    line("peak memory of this process after serving", f"{peak_rss_mib():,.0f} MiB", "(target < 300 MB)")
+
+    print("\nsweep")
+    fired, seconds = time_sweep(factory, args.due_timers)
+    line(f"fire {fired:,} due timers", f"{seconds:,.1f} s", f"{fired / seconds:,.0f} timers/s (target >= 500/s)")
+    lateness = fire_latency(factory, template)
+    if lateness:
+        line("a due timer fired after its due time", f"{max(lateness):.2f} s", f"worst of {len(lateness)}; median "
+             f"{statistics.median(lateness):.2f} s (target < 2 s)")
+    line("peak memory of this process, end", f"{peak_rss_mib():,.0f} MiB")
+    print(f"  total {time.perf_counter() - began:,.0f} s" + (f"; database kept in {folder}" if folder else ""))
+
+
+if __name__ == "__main__":
+    main()
