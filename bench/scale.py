@@ -231,6 +231,27 @@ def time_sweep(session_factory, due):
     return fired, time.perf_counter() - began
 
 
+def drain_reminders(session_factory):
+    """The reminders the sweep makes for a county's backlog of amber and overdue steps, and their
+    delivery through the outbox, until there is nothing left to do (the steady state)."""
+    import logging
+    from engine import outbox, supervision
+    logging.getLogger("engine.outbox").setLevel(logging.WARNING)
+    session = session_factory()
+    made = delivered = 0
+    began = time.perf_counter()
+    try:
+        while True:
+            n = supervision.sweep_reminders(session)
+            made += n
+            sent = outbox.deliver(session, limit=1000)
+            delivered += sent
+            if not n and not sent:
+                return made, delivered, time.perf_counter() - began
+    finally:
+        session.close()
+
+
 def fire_latency(session_factory, template, samples=5):
     """With the scheduler running (1-second sweep), how late does a timer fire after its due time?"""
     from engine import scheduler
@@ -308,6 +329,9 @@ def main(argv=None):
     print("\nsweep")
     fired, seconds = time_sweep(factory, args.due_timers)
     line(f"fire {fired:,} due timers", f"{seconds:,.1f} s", f"{fired / seconds:,.0f} timers/s (target >= 500/s)")
+    made, delivered, seconds = drain_reminders(factory)
+    line(f"remind {made:,} amber/overdue steps, deliver {delivered:,} messages", f"{seconds:,.1f} s",
+         f"{(made + delivered) / max(seconds, 1e-9):,.0f} rows/s (the first sweep after loading)")
     lateness = fire_latency(factory, template)
     if lateness:
         line("a due timer fired after its due time", f"{max(lateness):.2f} s", f"worst of {len(lateness)}; median "

@@ -5,7 +5,7 @@ case states."""
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import case as when, func, select
+from sqlalchemy import Integer, case as when, cast as sa_cast, func, select
 
 from .clock import CHINA, Clock, as_utc
 from .errors import NotFound
@@ -105,21 +105,28 @@ def _ratio(part, whole):
 
 
 def indicators(session, unit, start, end):
-    """The figures the centers report, for cases of `unit` and below filed in [start, end]."""
+    """The figures the centers report, for cases of `unit` and below filed in [start, end]. One
+    grouped pass over the cases (the combinations of the fields counted are few), one count of
+    the steps overdue now."""
     low, high = _bounds(start, end)
-    in_scope = (OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
-    base = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(*in_scope).subquery()
-    filed = session.scalar(select(func.count()).select_from(base)) or 0
-    by_kind = dict(session.execute(select(base.c.kind, func.count()).group_by(base.c.kind)).all())
-    outcomes = dict(session.execute(select(base.c.outcome, func.count()).where(base.c.outcome.is_not(None))
-                                    .group_by(base.c.outcome)).all())
-    ratings = dict(session.execute(select(base.c.satisfaction, func.count()).where(base.c.satisfaction.is_not(None))
-                                   .group_by(base.c.satisfaction)).all())
-    closed_levels = dict(session.execute(
-        select(OrgUnit.level, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-        .where(*in_scope, Case.status == "completed").group_by(OrgUnit.level)).all())
+    groups = session.execute(
+        select(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue, func.count(Case.id))
+        .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .where(OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
+        .group_by(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue)).all()
+    filed, by_kind, outcomes, ratings, closed_levels, overdue_cases = 0, {}, {}, {}, {}, 0
+    for kind, outcome, satisfaction, status, level, overdue, n in groups:
+        filed += n
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        if outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
+        if satisfaction:
+            ratings[satisfaction] = ratings.get(satisfaction, 0) + n
+        if status == "completed":
+            closed_levels[level] = closed_levels.get(level, 0) + n
+        if overdue:
+            overdue_cases += n
     closed = sum(closed_levels.values())
-    overdue_cases = session.scalar(select(func.count()).select_from(base).where(base.c.overdue.is_(True))) or 0
     now = Clock.now()
     overdue_steps = session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
                                    .where(*_open_in(unit), _red(now))) or 0
@@ -148,32 +155,40 @@ def _days_taken(session):
 
 
 def stage_times(session, unit, start, end):
-    """Median and 90th percentile of how long each stage took (steps completed in the period),
-    in days, beside the legal period the diagram gives it. The ranks are taken in the database
-    (window functions), so only two rows per stage come back."""
+    """Median and 90th percentile of how long each stage took (steps completed in the period), in
+    days to a tenth, beside the legal period the diagram gives it. The database counts the steps
+    per stage and tenth of a day (a histogram, a few hundred rows); the ranks are read off it, so
+    no step rows come back and nothing is sorted by duration."""
     low, high = _bounds(start, end)
-    days = _days_taken(session).label("days")
-    ranked = (select(Task.spec_id, Task.title, days,
-                     func.row_number().over(partition_by=Task.spec_id, order_by=days).label("rank"),
-                     func.count().over(partition_by=Task.spec_id).label("n"))
-              .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-              .where(Task.state == "completed", OrgUnit.path.startswith(unit.path),
-                     Task.completed_at >= low, Task.completed_at < high)).subquery()
-    # The median and the 90th percentile by nearest rank (the lower middle for an even count).
-    median_rank = (ranked.c.n + 1) // 2
-    p90_rank = (ranked.c.n * 9 + 9) // 10
-    rows = session.execute(select(ranked.c.spec_id, ranked.c.title, ranked.c.days, ranked.c.rank, ranked.c.n)
-                           .where((ranked.c.rank == median_rank) | (ranked.c.rank == p90_rank))).all()
+    tenths = sa_cast(func.round(_days_taken(session) * 10), Integer).label("tenths")
+    rows = session.execute(select(Task.spec_id, func.min(Task.title), tenths, func.count(Task.id))
+                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                           .where(Task.state == "completed", OrgUnit.path.startswith(unit.path),
+                                  Task.completed_at >= low, Task.completed_at < high)
+                           .group_by(Task.spec_id, tenths)).all()
+    histograms, titles = {}, {}
+    for spec_id, title, bucket, n in rows:
+        histograms.setdefault(spec_id, []).append((bucket or 0, n))
+        titles.setdefault(spec_id, title.split("（")[0])
     periods = _legal_periods(session)
-    found = {}
-    for spec_id, title, value, rank, n in rows:
-        row = found.setdefault(spec_id, Row(spec_id, title.split("（")[0], n, extra={
-            "median": value, "p90": value, "legal": periods.get(spec_id)}))
-        if rank == (n + 1) // 2:
-            row.extra["median"] = value
-        if rank == (n * 9 + 9) // 10:
-            row.extra["p90"] = value
-    return sorted(found.values(), key=lambda r: -r.open)
+    result = []
+    for spec_id, histogram in histograms.items():
+        histogram.sort()
+        total = sum(n for _bucket, n in histogram)
+        result.append(Row(spec_id, titles[spec_id], total, extra={
+            "median": _nth(histogram, (total + 1) // 2) / 10, "p90": _nth(histogram, (total * 9 + 9) // 10) / 10,
+            "legal": periods.get(spec_id)}))
+    return sorted(result, key=lambda r: -r.open)
+
+
+def _nth(histogram, rank):
+    """The value of the rank-th smallest (1-based) in a sorted [(value, count)] histogram."""
+    seen = 0
+    for value, count in histogram:
+        seen += count
+        if seen >= rank:
+            return value
+    return histogram[-1][0]
 
 
 def _legal_periods(session):

@@ -39,20 +39,17 @@ def enqueue(session, body, user_id=None, unit_id=None, role=None, reminder_id=No
 
 
 def deliver(session, limit=200):
-    """Hand pending messages to the gateway, each in its own transaction. Returns how many went."""
+    """Hand up to `limit` pending messages to the gateway in one transaction (rows locked, SKIP
+    LOCKED, so two workers never send one twice). A message the gateway refuses keeps its error
+    and is tried again next time, up to MAX_ATTEMPTS. Returns how many went."""
     send = GATEWAYS.get(gateway_name())
     if send is None:
         return 0
     sent = 0
-    ids = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.state == "pending")
-                               .order_by(OutboxMessage.id).limit(limit)))
-    for message_id in ids:
-        with UnitOfWork(session):
-            message = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id,
-                                                                 OutboxMessage.state == "pending")
-                                     .with_for_update(skip_locked=True))
-            if message is None:
-                continue
+    with UnitOfWork(session):
+        messages = session.scalars(select(OutboxMessage).where(OutboxMessage.state == "pending")
+                                   .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)).all()
+        for message in messages:
             message.attempts += 1
             try:
                 send(message)

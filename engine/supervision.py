@@ -122,10 +122,11 @@ def _remind(session, actor, task, case, kind, note, user_id=None, dedupe=None):
                    reminder_id=result.scalar_one())
 
 
-def sweep_reminders(session, now=None, limit=1000):
+def sweep_reminders(session, now=None, limit=1000, batch=200):
     """Remind a step's handler (or its pool) once when the step turns amber and once when it is
-    overdue. Returns how many reminders were made. Safe with several workers: the reminder's
-    dedupe key is unique, so a second worker's insert fails and is skipped."""
+    overdue. Returns how many reminders were made. Reminders are written `batch` to a transaction;
+    with several workers, the dedupe key is unique, so if two race for the same step the loser's
+    batch fails and is redone one by one, skipping what the other made."""
     now = now or Clock.now()
     made = 0
     for kind, due_now in (("overdue", Task.due_at < now),
@@ -135,13 +136,23 @@ def sweep_reminders(session, now=None, limit=1000):
             .where(Task.state == "ready", Task.clock_stopped_at.is_(None), due_now,
                    ~exists().where(Reminder.task_id == Task.id, Reminder.kind == kind, Reminder.dedupe.is_not(None)))
             .order_by(Task.due_at).limit(limit)).all()
-        for task, case in rows:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
             try:
                 with UnitOfWork(session):
-                    _remind(session, None, task, case, kind, "", user_id=task.assignee_id, dedupe=f"{task.id}:{kind}")
+                    for task, case in chunk:
+                        _remind(session, None, task, case, kind, "", user_id=task.assignee_id,
+                                dedupe=f"{task.id}:{kind}")
+                made += len(chunk)
             except IntegrityError:
-                continue
-            made += 1
+                for task, case in chunk:
+                    try:
+                        with UnitOfWork(session):
+                            _remind(session, None, task, case, kind, "", user_id=task.assignee_id,
+                                    dedupe=f"{task.id}:{kind}")
+                        made += 1
+                    except IntegrityError:
+                        continue
     return made
 
 
