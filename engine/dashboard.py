@@ -83,6 +83,13 @@ def flagged_cases(session, unit, limit=100):
                            .order_by(Case.flagged_at).limit(limit)).all()
 
 
+def failed_cases(session, unit, limit=100):
+    """Cases whose engine step failed (a broken script, say): the sweep marked them and went on."""
+    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(Case.error.is_not(None), OrgUnit.path.startswith(unit.path))
+                           .order_by(Case.updated_at.desc()).limit(limit)).all()
+
+
 # ---- indicators for a period -------------------------------------------------------------------
 
 def period(start=None, end=None, today=None):

@@ -58,7 +58,7 @@ def dashboard_page():
     unit = _scope()
     trail = [u for u in _ancestors(unit) if u.path.startswith(current_actor().unit_path)]
     return render_template("dashboard.html", unit=unit, trail=trail, flagged=dashboard.flagged_cases(db.session, unit),
-                           **_dashboard_tables(unit))
+                           failed=dashboard.failed_cases(db.session, unit), **_dashboard_tables(unit))
 
 
 def _ancestors(unit):
@@ -74,6 +74,12 @@ def _ancestors(unit):
 def dashboard_csv():
     unit = _scope()
     table = request.args.get("table", "units")
+    if table in ("flagged", "failed"):
+        cases = (dashboard.flagged_cases if table == "flagged" else dashboard.failed_cases)(db.session, unit, limit=10_000)
+        return csv_response(f"dashboard-{table}.csv", [t("事项编号", "Case"), t("挂牌时间", "Listed"), t("事由 / 错误", "Why / error"),
+                                                       t("当前环节", "Step")],
+                            [[c.code, c.flagged_at.isoformat() if c.flagged_at else "", c.flag_note if table == "flagged" else c.error,
+                              c.current_step] for c in cases])
     rows = _dashboard_tables(unit).get(table)
     if rows is None:
         abort(404)

@@ -108,3 +108,19 @@ def test_only_supervisors_of_the_unit(client, login_as, session_factory):
     city = session.scalar(sa.select(OrgUnit.id).where(OrgUnit.code == "C01"))
     session.close()
     assert client.get(f"/supervision/dashboard?unit={city}").status_code == 404
+
+
+def test_a_case_the_sweep_could_not_move_is_shown_to_the_supervisor(client, login_as, filed_case, session_factory):
+    from engine import services
+    case_id, _task, _version = filed_case()
+    session = session_factory()
+    try:
+        services.mark_case_failed(session, case_id, "timer 7: script of Script_x failed")
+        code = session.get(services.Case, case_id).code
+    finally:
+        session.close()
+    login_as("supervisor")
+    board = client.get("/supervision/dashboard")
+    assert "流程出错的案件" in text(board) and code in text(board) and "Script_x" in text(board)
+    rows = _csv(client.get("/supervision/dashboard.csv?table=failed"))
+    assert rows[1][0] == code and "Script_x" in rows[1][2]
