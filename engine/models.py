@@ -294,10 +294,11 @@ class Reminder(Base):
     `dedupe` keeps the sweep from making the same reminder twice (NULL for a supervisor's)."""
     __tablename__ = "reminders"
     __table_args__ = (Index("ix_reminders_user_read", "user_id", "read_at"),
+                      Index("ix_reminders_task_kind", "task_id", "kind"),
                       Index("ix_reminders_unit_role_read", "org_unit_id", "role", "read_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     kind: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -2,6 +2,8 @@
 history: give a step to a handler (reassign, or claim it on someone's behalf), list a case for
 supervision (挂牌督办) and lift it, and remind a handler. The sweep also reminds handlers when a
 step turns amber and when it is overdue."""
+from types import SimpleNamespace
+
 from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -131,11 +133,14 @@ def sweep_reminders(session, now=None, limit=1000, batch=200):
     made = 0
     for kind, due_now in (("overdue", Task.due_at < now),
                           ("due_soon", and_(Task.due_at >= now, Task.amber_at <= now))):
-        rows = session.execute(
-            select(Task, Case).join(Case, Case.id == Task.case_id)
+        # Only the columns a reminder needs: a case row carries its whole workflow state.
+        found = session.execute(
+            select(Task.id, Task.org_unit_id, Task.role, Task.title, Task.due_at, Task.assignee_id,
+                   Task.case_id, Case.code).join(Case, Case.id == Task.case_id)
             .where(Task.state == "ready", Task.clock_stopped_at.is_(None), due_now,
                    ~exists().where(Reminder.task_id == Task.id, Reminder.kind == kind, Reminder.dedupe.is_not(None)))
             .order_by(Task.due_at).limit(limit)).all()
+        rows = [(row, SimpleNamespace(id=row.case_id, code=row.code)) for row in found]
         for start in range(0, len(rows), batch):
             chunk = rows[start:start + batch]
             try:

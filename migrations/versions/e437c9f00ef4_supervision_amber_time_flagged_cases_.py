@@ -40,7 +40,7 @@ def upgrade():
     sa.UniqueConstraint('dedupe')
     )
     with op.batch_alter_table('reminders', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_reminders_task_id'), ['task_id'], unique=False)
+        batch_op.create_index('ix_reminders_task_kind', ['task_id', 'kind'], unique=False)
         batch_op.create_index('ix_reminders_unit_role_read', ['org_unit_id', 'role', 'read_at'], unique=False)
         batch_op.create_index('ix_reminders_user_read', ['user_id', 'read_at'], unique=False)
 
@@ -99,7 +99,7 @@ def downgrade():
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.drop_index('ix_reminders_user_read')
         batch_op.drop_index('ix_reminders_unit_role_read')
-        batch_op.drop_index(batch_op.f('ix_reminders_task_id'))
+        batch_op.drop_index('ix_reminders_task_kind')
 
     op.drop_table('reminders')
     # ### end Alembic commands ###
