@@ -212,6 +212,9 @@ class Task(Base):
     # When the step's light turns amber (config/warnings.json), kept with due_at so "due soon"
     # is an indexed comparison, not a calendar computation per row.
     amber_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last automatic reminder made for this step ("due_soon", then "overdue"), so the sweep
+    # finds the steps still to remind from the tasks table alone.
+    reminded: Mapped[str | None] = mapped_column(String(20))
     # Set while the legal clock of this step is stopped (waiting for the party, an expert opinion).
     clock_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     extended_days: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,7 +4,7 @@ supervision (挂牌督办) and lift it, and remind a handler. The sweep also rem
 step turns amber and when it is overdue."""
 from types import SimpleNamespace
 
-from sqlalchemy import and_, exists, insert, select
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import outbox, store
@@ -131,14 +131,14 @@ def sweep_reminders(session, now=None, limit=1000, batch=200):
     batch fails and is redone one by one, skipping what the other made."""
     now = now or Clock.now()
     made = 0
-    for kind, due_now in (("overdue", Task.due_at < now),
-                          ("due_soon", and_(Task.due_at >= now, Task.amber_at <= now))):
-        # Only the columns a reminder needs: a case row carries its whole workflow state.
+    for kind, due_now in (("overdue", and_(Task.due_at < now, or_(Task.reminded.is_(None), Task.reminded != "overdue"))),
+                          ("due_soon", and_(Task.due_at >= now, Task.amber_at <= now, Task.reminded.is_(None)))):
+        # Only the columns a reminder needs (a case row carries its whole workflow state), and
+        # only from the tasks table: which steps were reminded is kept on the step.
         found = session.execute(
             select(Task.id, Task.org_unit_id, Task.role, Task.title, Task.due_at, Task.assignee_id,
                    Task.case_id, Case.code).join(Case, Case.id == Task.case_id)
-            .where(Task.state == "ready", Task.clock_stopped_at.is_(None), due_now,
-                   ~exists().where(Reminder.task_id == Task.id, Reminder.kind == kind, Reminder.dedupe.is_not(None)))
+            .where(Task.state == "ready", Task.clock_stopped_at.is_(None), due_now)
             .order_by(Task.due_at).limit(limit)).all()
         rows = [(row, SimpleNamespace(id=row.case_id, code=row.code)) for row in found]
         for start in range(0, len(rows), batch):
@@ -146,19 +146,23 @@ def sweep_reminders(session, now=None, limit=1000, batch=200):
             try:
                 with UnitOfWork(session):
                     for task, case in chunk:
-                        _remind(session, None, task, case, kind, "", user_id=task.assignee_id,
-                                dedupe=f"{task.id}:{kind}")
+                        _sweep_remind(session, task, case, kind)
                 made += len(chunk)
             except IntegrityError:
                 for task, case in chunk:
                     try:
                         with UnitOfWork(session):
-                            _remind(session, None, task, case, kind, "", user_id=task.assignee_id,
-                                    dedupe=f"{task.id}:{kind}")
+                            _sweep_remind(session, task, case, kind)
                         made += 1
                     except IntegrityError:
-                        continue
+                        with UnitOfWork(session):  # another worker made it: only note that on the step
+                            session.execute(update(Task).where(Task.id == task.id).values(reminded=kind))
     return made
+
+
+def _sweep_remind(session, task, case, kind):
+    _remind(session, None, task, case, kind, "", user_id=task.assignee_id, dedupe=f"{task.id}:{kind}")
+    session.execute(update(Task).where(Task.id == task.id).values(reminded=kind))
 
 
 def reminders_for(session, actor, unread_only=True):
