@@ -243,15 +243,15 @@ def fire_timer(session, timer_id, routes=None):
     """Fire one due timer in its own transaction. Returns True if it fired here. A row locked by
     another worker is skipped (SKIP LOCKED), so two workers never fire the same timer."""
     with UnitOfWork(session):
-        return _fire(session, timer_id, routes)
+        timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
+                               .with_for_update(skip_locked=True))
+        if timer is None:
+            return False
+        case, unit_path = store.lock_case(session, timer.case_id)
+        return _fire(session, timer, case, unit_path, routes)
 
 
-def _fire(session, timer_id, routes=None):
-    timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
-                           .with_for_update(skip_locked=True))
-    if timer is None:
-        return False
-    case, unit_path = store.lock_case(session, timer.case_id)
+def _fire(session, timer, case, unit_path, routes=None, writes=None):
     version = catalog.version_info(session, case.process_version_id)
     workflow = runtime.load_state(case.state, _specs(version))
     snap = runtime.fire_timers(workflow)
@@ -259,13 +259,36 @@ def _fire(session, timer_id, routes=None):
         # The engine did not consider it due (clock skew): leave it for the next sweep.
         return False
     workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, timer.spec_id)
-    audit = store.AuditLog(session, case)
+    audit = store.AuditLog(session, case, writes)
     audit.add(SYSTEM, "timer_fired", timer.spec_id,
               version.meta["deadlines"].get(timer.spec_id, {}).get("name"), {"due_at": timer.due_at.isoformat()})
     if reopened:
         audit.add(SYSTEM, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
-    store.save(session, case, unit_path, workflow, snap, version, SYSTEM, audit, routes=routes)
+    store.save(session, case, unit_path, workflow, snap, version, SYSTEM, audit, routes=routes, writes=writes)
     return True
+
+
+def _fire_batch(session, timer_ids, routes):
+    """Fire several due timers in the current transaction: their timers and cases are locked by
+    two queries, and their new rows are inserted together at the end."""
+    timers = session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.state == "waiting")
+                             .order_by(Timer.due_at, Timer.id).with_for_update(skip_locked=True)).all()
+    if not timers:
+        return 0
+    cases = {case.id: (case, path) for case, path in session.execute(
+        select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .where(Case.id.in_({t.case_id for t in timers})).order_by(Case.id).with_for_update(of=Case)).all()}
+    writes, touched, fired = store.Writes(), set(), 0
+    for timer in timers:
+        if timer.case_id in touched:
+            # A second timer of the same case: its rows must see the first one's.
+            writes.flush(session)
+            session.flush()
+        touched.add(timer.case_id)
+        case, unit_path = cases[timer.case_id]
+        fired += _fire(session, timer, case, unit_path, routes, writes)
+    writes.flush(session)
+    return fired
 
 
 def mark_case_failed(session, case_id, message):
@@ -304,7 +327,7 @@ def fire_due_timers(session, now=None, limit=500, batch=SWEEP_BATCH):
         chunk = ids[start:start + batch]
         try:
             with UnitOfWork(session):
-                done = sum(1 for timer_id in chunk if _fire(session, timer_id, routes))
+                done = _fire_batch(session, chunk, routes)
         except Exception:  # noqa: BLE001 - retried one by one below, where each failure is recorded
             log.info("a sweep batch failed; firing its %d timers one by one", len(chunk))
             routes.clear()

@@ -27,13 +27,31 @@ def event_hash(prev_hash, case_id, seq, at, actor_id, actor_name, kind, task_spe
 _INSERT_EVENT = insert(AuditEvent.__table__)
 
 
+class Writes:
+    """Rows that several actions in one transaction insert, written together at the end (the
+    sweep fires many timers to a transaction: one INSERT per table instead of one per timer)."""
+
+    def __init__(self):
+        self.audit, self.tasks = [], []
+
+    def flush(self, session):
+        connection = session.connection()
+        if self.audit:
+            connection.execute(_INSERT_EVENT, self.audit)
+        if self.tasks:
+            connection.execute(insert(Task.__table__), self.tasks)
+        self.audit, self.tasks = [], []
+
+
 class AuditLog:
     """Appends hash-chained events to one case within the current unit of work. The chain's head
-    lives on the case row, so appending reads nothing back."""
+    lives on the case row, so appending reads nothing back. With `writes`, the rows wait there
+    to be inserted with others'."""
 
-    def __init__(self, session, case):
+    def __init__(self, session, case, writes=None):
         self.session = session
         self.case = case
+        self.writes = writes
 
     def _row(self, actor, kind, task_spec, task_title, detail):
         case = self.case
@@ -54,7 +72,9 @@ class AuditLog:
     def add_all(self, actor, events):
         """Several events by one actor, in order: (kind, task_spec, task_title, detail) each."""
         rows = [self._row(actor, *event) for event in events]
-        if rows:
+        if rows and self.writes is not None:
+            self.writes.audit.extend(rows)
+        elif rows:
             # On the unit of work's own connection and transaction, without the ORM session's
             # per-statement machinery (no autoflush needed: nothing here depends on pending rows).
             self.session.connection().execute(_INSERT_EVENT, rows)
@@ -88,7 +108,7 @@ def normalize_phone(value):
 
 
 def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None, submitted=None,
-         routes=None):
+         routes=None, writes=None):
     """Bring every row of the case in line with the workflow after an action. What is new or gone
     comes from the snapshot, so nothing is read back: new task and timer rows are inserted,
     those that went away are closed (plain statements on the unit of work's connection, so no
@@ -148,7 +168,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
             due_at=due, amber_at=warnings.amber_at(element, now, due), legal_basis=basis,
             due_provisional=guessed, created_at=now,
         ))
-    if new_tasks:
+    if new_tasks and writes is not None:
+        writes.tasks.extend(new_tasks)
+    elif new_tasks:
         session.connection().execute(insert(Task.__table__), new_tasks)
     _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, ("ready",),
                 state="cancelled", completed_at=now)
@@ -161,7 +183,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         case.status = "completed"
         case.closed_at = now
         case.current_step = ""
-    session.flush()
+    if writes is None:
+        # Otherwise the case rows of the whole batch are written by the one flush at commit.
+        session.flush()
 
 
 def _unit_for_task(session, case, unit_path, info, role, data, cache):
