@@ -2,7 +2,7 @@
 import hashlib
 import json
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from . import runtime, warnings, workcalendar
 from .clock import Clock
@@ -32,7 +32,13 @@ class Writes:
     sweep fires many timers to a transaction: one INSERT per table instead of one per timer)."""
 
     def __init__(self):
-        self.audit, self.tasks = [], []
+        self.audit, self.tasks, self.closed_timers = [], [], {}
+        # One moment for the whole batch (one transaction), so its rows close in one statement.
+        self.now = Clock.now()
+
+    def close_timers(self, case_id, spiff_ids, open_states, values):
+        key = (open_states, tuple(sorted(values.items())))
+        self.closed_timers.setdefault(key, []).append((case_id, sorted(spiff_ids)))
 
     def flush(self, session):
         connection = session.connection()
@@ -40,7 +46,12 @@ class Writes:
             connection.execute(_INSERT_EVENT, self.audit)
         if self.tasks:
             connection.execute(insert(Task.__table__), self.tasks)
-        self.audit, self.tasks = [], []
+        table = Timer.__table__
+        for (open_states, values), cases in self.closed_timers.items():
+            connection.execute(update(table).where(table.c.state.in_(open_states), or_(*[
+                and_(table.c.case_id == case_id, table.c.spiff_task_id.in_(ids)) for case_id, ids in cases
+            ])).values(**dict(values)))
+        self.audit, self.tasks, self.closed_timers = [], [], {}
 
 
 class AuditLog:
@@ -113,7 +124,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     comes from the snapshot, so nothing is read back: new task and timer rows are inserted,
     those that went away are closed (plain statements on the unit of work's connection, so no
     autoflush writes the case early), and the case row is written once, by the final flush."""
-    now = Clock.now()
+    now = Clock.now() if writes is None else writes.now
     meta = version.meta
     record_engine_changes(log, actor, snap)
     _copy_case_fields(case, snap.data)
@@ -140,9 +151,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     # A deadline on a step (a boundary timer) that passed makes the case overdue; a plain wait does not.
     if any(meta["deadlines"].get(c.element, {}).get("attached_to") for c in snap.changes if c.task_id in fired):
         case.overdue = True
-    _close_rows(session, Timer, case.id, fired, ("waiting",), state="fired", fired_at=now)
+    _close_rows(session, Timer, case.id, fired, ("waiting",), writes, state="fired", fired_at=now)
     # A step finished while its clock was stopped takes its stopped timer with it.
-    _close_rows(session, Timer, case.id, gone - fired, ("waiting", "stopped"), state="cancelled")
+    _close_rows(session, Timer, case.id, gone - fired, ("waiting", "stopped"), writes, state="cancelled")
 
     ready = {str(task.id) for task in snap.ready}
     # Who holds which role where: looked up once per action, or once per sweep (`routes`).
@@ -229,8 +240,10 @@ def _copy_case_fields(case, data):
         case.contact_keys = " ".join(sorted({contact_key(case.code, p["phone"]) for p in parties if p.get("phone")}))
 
 
-def _close_rows(session, model, case_id, spiff_ids, open_states, **values):
-    if spiff_ids:
+def _close_rows(session, model, case_id, spiff_ids, open_states, writes=None, **values):
+    if spiff_ids and writes is not None and model is Timer:
+        writes.close_timers(case_id, spiff_ids, open_states, values)
+    elif spiff_ids:
         table = model.__table__
         session.connection().execute(update(table).where(
             table.c.case_id == case_id, table.c.spiff_task_id.in_(sorted(spiff_ids)), table.c.state.in_(open_states),
