@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 VENDOR := webui/static/vendor
 PORT   ?= 5000
 
-.PHONY: run test bench check install install-dev assets layout clean
+.PHONY: run test bench bench-scale check install install-dev assets layout clean
 
 run: install assets
 	$(PY) run.py demo
@@ -17,6 +17,10 @@ test: install-dev assets
 
 bench: install-dev
 	$(PY) -m bench
+
+# The 100,000-case county (SQLite; BENCH_DB=postgresql://... for an empty PostgreSQL database).
+bench-scale: install-dev
+	$(PY) -m bench.scale $(if $(BENCH_DB),--db $(BENCH_DB))
 
 check: install
 	$(PY) run.py check
