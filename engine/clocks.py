@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import catalog, runtime, scripting, store, warnings
+from . import catalog, lights, runtime, scripting, store
 from .clock import Clock, as_utc, china_date
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Task, Timer
@@ -49,7 +49,7 @@ def _set_due(workflow, timer, value):
 
 def _rewarn(task):
     """The amber moment follows a deadline that moved (config/warnings.json)."""
-    task.amber_at = warnings.amber_at(task.spec_id, task.created_at, task.due_at)
+    task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at)
 
 
 def extend_deadline(session, actor, task_id, days, reason, approver):
@@ -109,7 +109,7 @@ def restart_clock(session, actor, task_id, note=""):
             timer.due_at, timer.state = as_utc(timer.due_at) + stopped, "waiting"
             _set_due(workflow, timer, timer.due_at.isoformat())
         task.due_at, task.clock_stopped_at = as_utc(task.due_at) + stopped, None
-        task.amber_at = warnings.shift(task.amber_at, stopped)
+        task.amber_at = lights.shift(task.amber_at, stopped)
         case.state = runtime.dump_state(workflow)
         store.AuditLog(session, case).add(actor, "clock_restarted", task.spec_id, task.title, {
             "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat(),

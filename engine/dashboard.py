@@ -11,7 +11,7 @@ from .clock import CHINA, Clock, as_utc
 from .errors import NotFound
 from .models import Case, OrgUnit, ProcessVersion, Task, User
 from .policy import unit_covers
-from .queries import _amber, _red
+from .queries import amber_now, red_now
 
 RESOLVED_LEVELS = ("village", "township", "county")
 
@@ -25,7 +25,7 @@ def scope_unit(session, actor, unit_id=None):
 
 
 def _light_sums(now):
-    return (func.count(Task.id), func.sum(when((_red(now), 1), else_=0)), func.sum(when((_amber(now), 1), else_=0)))
+    return (func.count(Task.id), func.sum(when((red_now(now), 1), else_=0)), func.sum(when((amber_now(now), 1), else_=0)))
 
 
 @dataclass
@@ -72,7 +72,7 @@ def by_handler(session, unit, now=None, limit=200):
     rows = session.execute(select(Task.assignee_id, User.display_name, *_light_sums(now)).select_from(Task)
                            .join(OrgUnit, OrgUnit.id == Task.org_unit_id).outerjoin(User, User.id == Task.assignee_id)
                            .where(*_open_in(unit)).group_by(Task.assignee_id, User.display_name)
-                           .order_by(func.sum(when((_red(now), 1), else_=0)).desc(), func.count(Task.id).desc())
+                           .order_by(func.sum(when((red_now(now), 1), else_=0)).desc(), func.count(Task.id).desc())
                            .limit(limit)).all()
     return [Row(user_id, name or "", total, red or 0, amber or 0) for user_id, name, total, red, amber in rows]
 
@@ -136,7 +136,7 @@ def indicators(session, unit, start, end):
     closed = sum(closed_levels.values())
     now = Clock.now()
     overdue_steps = session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                                   .where(*_open_in(unit), _red(now))) or 0
+                                   .where(*_open_in(unit), red_now(now))) or 0
     success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
     satisfied = ratings.get("satisfied", 0) + ratings.get("basically_satisfied", 0)
     return {

@@ -41,13 +41,13 @@ def task_light(task, now=None):
     return light(task.due_at, now, task.amber_at)
 
 
-def _amber(now):
+def amber_now(now):
     """Open steps whose light is amber now, as a query condition (the index on state, amber_at)."""
     return and_(Task.clock_stopped_at.is_(None), Task.due_at >= now,
                 or_(Task.amber_at <= now, and_(Task.amber_at.is_(None), Task.due_at <= now + DUE_SOON)))
 
 
-def _red(now):
+def red_now(now):
     return and_(Task.clock_stopped_at.is_(None), Task.due_at < now)
 
 
@@ -88,9 +88,9 @@ def open_tasks(session, actor, page=1, only=None, flt=None):
     query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
         joinedload(Task.case), joinedload(Task.assignee)).where(Task.state == "ready", _in_subtree(actor)))
     if flt.only == "red":
-        query = query.where(_red(now))
+        query = query.where(red_now(now))
     elif flt.only == "amber":
-        query = query.where(_amber(now))
+        query = query.where(amber_now(now))
     if flt.unit_path and flt.unit_path.startswith(actor.unit_path):
         query = query.where(OrgUnit.path.startswith(flt.unit_path))
     if flt.stage:
@@ -111,8 +111,8 @@ def light_counts(session, actor):
     base = (select(func.count()).select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
             .where(Task.state == "ready", _in_subtree(actor)))
     return {
-        "red": session.scalar(base.where(_red(now))),
-        "amber": session.scalar(base.where(_amber(now))),
+        "red": session.scalar(base.where(red_now(now))),
+        "amber": session.scalar(base.where(amber_now(now))),
         "all": session.scalar(base),
     }
 

@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 
-from . import runtime, warnings, workcalendar
+from . import lights, runtime, workcalendar
 from .clock import Clock
 from .policy import DEPARTMENTS
 from .models import AuditEvent, Case, CaseParty, OrgUnit, Task, Timer
@@ -176,7 +176,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
             case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state="ready",
             title=title[:200], form_key=info.get("form"), role=role,
             org_unit_id=_unit_for_task(session, case, unit_path, info, role, task.data, units),
-            due_at=due, amber_at=warnings.amber_at(element, now, due), legal_basis=basis,
+            due_at=due, amber_at=lights.amber_at(element, now, due), legal_basis=basis,
             due_provisional=guessed, created_at=now,
         ))
     if new_tasks and writes is not None:

@@ -12,6 +12,7 @@ from .clock import CHINA, Clock, as_utc
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Reminder, Task, User, UserRole
 from .policy import may, unit_covers
+from .queries import amber_now, red_now
 from .uow import Conflict, UnitOfWork
 
 
@@ -131,14 +132,14 @@ def sweep_reminders(session, now=None, limit=1000, batch=200):
     batch fails and is redone one by one, skipping what the other made."""
     now = now or Clock.now()
     made = 0
-    for kind, due_now in (("overdue", and_(Task.due_at < now, or_(Task.reminded.is_(None), Task.reminded != "overdue"))),
-                          ("due_soon", and_(Task.due_at >= now, Task.amber_at <= now, Task.reminded.is_(None)))):
+    for kind, due_now in (("overdue", and_(red_now(now), or_(Task.reminded.is_(None), Task.reminded != "overdue"))),
+                          ("due_soon", and_(amber_now(now), Task.reminded.is_(None)))):
         # Only the columns a reminder needs (a case row carries its whole workflow state), and
         # only from the tasks table: which steps were reminded is kept on the step.
         found = session.execute(
             select(Task.id, Task.org_unit_id, Task.role, Task.title, Task.due_at, Task.assignee_id,
                    Task.case_id, Case.code).join(Case, Case.id == Task.case_id)
-            .where(Task.state == "ready", Task.clock_stopped_at.is_(None), due_now)
+            .where(Task.state == "ready", due_now)
             .order_by(Task.due_at).limit(limit)).all()
         rows = [(row, SimpleNamespace(id=row.case_id, code=row.code)) for row in found]
         for start in range(0, len(rows), batch):

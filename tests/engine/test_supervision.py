@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine import clocks, outbox, queries, services, supervision, warnings
+from engine import clocks, lights, outbox, queries, services, supervision
 from engine.clock import CHINA
 from engine.models import AuditEvent, Case, OutboxMessage, Reminder, Task, User
 
@@ -42,17 +42,17 @@ def test_a_share_of_the_period_and_the_default():
     start = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
     due = start + timedelta(days=3)
     config = {"default": {"amber_working_days": 1}, "stages": {"Task_court_accept": {"amber_share": 0.5}}}
-    assert warnings.amber_at("Task_court_accept", start, due, config) == start + timedelta(days=1, hours=12)
+    assert lights.amber_at("Task_court_accept", start, due, config) == start + timedelta(days=1, hours=12)
     # The default: the last working day (Thursday the 26th here), from midnight in China.
-    assert warnings.amber_at("Task_other", start, due, config) == datetime(2026, 11, 26, 0, 0, tzinfo=CHINA)
+    assert lights.amber_at("Task_other", start, due, config) == datetime(2026, 11, 26, 0, 0, tzinfo=CHINA)
 
 
 def test_a_broken_warning_file_is_a_clear_error(tmp_path):
     path = tmp_path / "warnings.json"
     path.write_text(json.dumps({"default": {"amber_share": 2}}))
-    with pytest.raises(warnings.WarningConfigError, match="warnings.json"):
-        warnings.load(path)
-    assert warnings.load()["default"] == {"amber_working_days": 3}
+    with pytest.raises(lights.WarningConfigError, match="warnings.json"):
+        lights.load(path)
+    assert lights.load()["default"] == {"amber_working_days": 3}
 
 
 def test_an_extension_moves_the_amber_moment(session, monkeypatch):
