@@ -8,6 +8,7 @@
   load     record bpmn/ and forms/ as new process versions where their content changed
   demo     the demo organisation and one login per role (migrates and loads first)
   token    make an API token for an outside system acting as a login (shown once)
+  audit verify  check every case's hash chain; names the first altered, inserted or deleted event
 """
 import argparse
 import logging
@@ -120,6 +121,29 @@ def _session_factory():
     return session_factory(database_url())
 
 
+def cmd_audit(args):
+    """`run.py audit verify`: every case's hash chain; names the first broken event per case."""
+    import time
+    from engine.audit import verify
+    problem = _schema_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    session = _session_factory()()
+    began = time.perf_counter()
+    try:
+        report = verify(session)
+    finally:
+        session.close()
+    seconds = time.perf_counter() - began
+    for found in report.breaks:
+        print(found)
+    rate = f"{report.events / seconds:,.0f} events/s" if seconds > 0 else ""
+    print(f"{report.cases:,} case(s), {report.events:,} event(s) checked in {seconds:.2f} s ({rate}): "
+          + (f"{len(report.breaks)} broken chain(s)" if report.breaks else "every chain is intact"))
+    return 1 if report.breaks else 0
+
+
 def cmd_worker(args):
     from engine.scheduler import make_scheduler
     problem = _schema_problem()
@@ -173,6 +197,8 @@ def main(argv=None):
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("load", help="record bpmn/ and forms/ as new process versions where changed")
     sub.add_parser("demo", help="migrate, load the library, create the demo organisation and logins")
+    audit = sub.add_parser("audit", help="audit verify: check every case's hash chain (exit 1 if one is broken)")
+    audit.add_argument("action", choices=["verify"])
     token = sub.add_parser("token", help="make an API token for an outside system (12345 hotline, grid app)")
     token.add_argument("username", help="the login the system acts as (its roles and unit apply)")
     token.add_argument("name", help="what the token is for, e.g. 12345热线")
@@ -183,7 +209,7 @@ def main(argv=None):
     if args.command is None:
         args = parser.parse_args(["serve"] + (argv or []))
     handlers = {"serve": cmd_serve, "worker": cmd_worker, "check": cmd_check, "migrate": cmd_migrate,
-                "load": cmd_load, "demo": cmd_demo, "token": cmd_token}
+                "load": cmd_load, "demo": cmd_demo, "token": cmd_token, "audit": cmd_audit}
     return handlers[args.command](args)
 
 

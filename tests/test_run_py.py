@@ -15,7 +15,7 @@ def _run(*args, instance):
 
 def test_help_lists_the_sub_commands(tmp_path):
     out = _run("--help", instance=tmp_path).stdout
-    for command in ("serve", "worker", "check", "migrate", "load", "demo", "token"):
+    for command in ("serve", "worker", "check", "migrate", "load", "demo", "token", "audit"):
         assert f"  {command}" in out
 
 
@@ -36,3 +36,25 @@ def test_demo_twice_changes_nothing_the_second_time(tmp_path):
         assert db.execute("select count(*) from users").fetchone()[0] == 23
         assert db.execute("select count(*) from org_units").fetchone()[0] == 8 + 13
         assert db.execute("select count(*) from process_versions").fetchone()[0] == 1
+
+
+def test_audit_verify_exit_codes(tmp_path):
+    assert _run("demo", instance=tmp_path).returncode == 0
+    from engine.db import session_factory
+    from tests.engine.helpers import file_matter
+    import sqlalchemy as sa
+    from engine.models import AuditEvent
+    session = session_factory(f"sqlite:///{tmp_path / 'yizhan.db'}")()
+    try:
+        case = file_matter(session)
+        code = case.code
+        intact = _run("audit", "verify", instance=tmp_path)
+        assert intact.returncode == 0 and "every chain is intact" in intact.stdout, intact.stdout
+        session.execute(sa.update(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.seq == 2)
+                        .values(detail={"forged": True}))
+        session.commit()
+    finally:
+        session.close()
+    broken = _run("audit", "verify", instance=tmp_path)
+    assert broken.returncode == 1
+    assert broken.stdout.splitlines()[0] == f"{code}: event #2 (id 2): its content does not match its hash (altered)"
