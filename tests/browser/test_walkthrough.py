@@ -267,6 +267,19 @@ def test_walkthrough(new_page, live_server, shots):
     for secret in ("110101199003071234", "13800138000", "11010119851212345X", "13900139000"):
         expect(auditor.locator("main")).not_to_contain_text(secret)
     shots(auditor, "audit-history")
+    # The trace: the case's own diagram with the path taken and where it stands (the 30-day
+    # window for judicial confirmation, in the court-link diagram).
+    expect(auditor.locator('#diagram[data-ready="1"]')).to_be_attached()
+    expect(auditor.locator("#diagram .djs-element.current[data-element-id=Task_confirm_window]")).to_have_count(1)
+    expect(auditor.locator("#diagram .djs-element.taken[data-element-id=Gateway_outcome]")).to_have_count(1)
+    expect(auditor.locator("#diagram .djs-connection.taken[data-element-id=Flow_outcome_success]")).to_have_count(1)
+    auditor.locator("nav.tabs a", has_text="人民调解").click()
+    expect(auditor.locator("#diagram .djs-element.taken[data-element-id=Task_mediate]")).to_have_count(1)
+    auditor.locator("#diagram .djs-element[data-element-id=Task_mediate]").click()
+    expect(auditor.locator("#diagram-info")).to_contain_text(MEDIATOR)
+    assert not auditor.js_errors, auditor.js_errors
+    auditor.locator("#diagram-info").scroll_into_view_if_needed()
+    shots(auditor, "audit-trace")
 
     # ---- supervisor, and the English interface ------------------------------------------------
     supervisor = new_page()

@@ -1,0 +1,34 @@
+"""Auditors change nothing anywhere: every route that writes answers 403 to them, and nothing
+is written. The routes are read from the application itself, so a new one is covered too."""
+import re
+
+import pytest
+
+from engine.models import AuditEvent, Case, ProcessVersion, Task
+from tests.web.support import count
+
+# Signing in and out and choosing the language change the session, not the records.
+SESSION_ROUTES = {"auth.login", "auth.logout", "auth.set_lang", "public.follow"}
+
+
+def _write_routes(app):
+    for rule in app.url_map.iter_rules():
+        methods = rule.methods - {"GET", "HEAD", "OPTIONS"}
+        if methods and rule.endpoint not in SESSION_ROUTES and not rule.rule.startswith("/api/"):
+            yield rule
+
+
+def test_every_write_route_is_403_for_an_auditor(app, client, login_as, filed_case, session_factory):
+    case_id, task_id, _version = filed_case()
+    routes = list(_write_routes(app))
+    assert len(routes) >= 15, [r.rule for r in routes]
+    before = [count(session_factory, model) for model in (Case, Task, AuditEvent, ProcessVersion)]
+    login_as("auditor")
+    refused = {}
+    for rule in routes:
+        url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(task_id if "task" in m.group(1) else case_id), rule.rule)
+        for method in sorted(rule.methods - {"GET", "HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, data={"note": "x", "reason": "x", "days": "1"})
+            refused[f"{method} {rule.rule}"] = response.status_code
+    assert {route: code for route, code in refused.items() if code != 403} == {}
+    assert [count(session_factory, model) for model in (Case, Task, AuditEvent, ProcessVersion)] == before
