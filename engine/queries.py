@@ -1,14 +1,14 @@
 """Read-only views: inbox, supervision list, case search, case page, history. Every query is
 limited to the actor's unit and the units below it."""
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from .clock import CHINA, Clock, as_utc
 from .forms import FormDef
-from .models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Task
+from .models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Task, User
 from .policy import mask_id_number, mask_phone, sees_personal_data, unit_covers
 from .store import normalize_id, normalize_phone
 
@@ -123,6 +123,17 @@ class CaseFilter:
     status: str = ""
     category: str = ""
     page: int = 1
+    unit_id: int | None = None      # a unit (and below) within the actor's
+    filed_from: object = None       # dates in China, inclusive
+    filed_to: object = None
+    handler: str = ""               # part of the name of someone who took or did a step
+
+    def params(self):
+        """The filter as URL parameters, for paging links and exports."""
+        found = {"q": self.text, "status": self.status, "category": self.category, "unit": self.unit_id,
+                 "from": self.filed_from.isoformat() if self.filed_from else None,
+                 "to": self.filed_to.isoformat() if self.filed_to else None, "handler": self.handler}
+        return {key: value for key, value in found.items() if value}
 
 
 def search_cases(session, actor, flt):
@@ -141,6 +152,18 @@ def search_cases(session, actor, flt):
         query = query.where(Case.status == flt.status)
     if flt.category:
         query = query.where(Case.category == flt.category)
+    if flt.unit_id:
+        unit_path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == flt.unit_id))
+        if unit_path and unit_path.startswith(actor.unit_path):
+            query = query.where(OrgUnit.path.startswith(unit_path))
+    if flt.filed_from:
+        query = query.where(Case.created_at >= as_utc(datetime.combine(flt.filed_from, time(0, 0), CHINA)))
+    if flt.filed_to:
+        query = query.where(Case.created_at < as_utc(datetime.combine(flt.filed_to + timedelta(days=1), time(0, 0), CHINA)))
+    if flt.handler.strip():
+        people = select(User.id).where(User.display_name.like(f"%{flt.handler.strip()}%"))
+        query = query.where(Case.id.in_(select(Task.case_id).where(
+            or_(Task.assignee_id.in_(people), Task.completed_by.in_(people)))))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.options(joinedload(Case.org_unit)).order_by(Case.created_at.desc(), Case.id.desc())
                            .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()

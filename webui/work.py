@@ -1,13 +1,16 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from engine import catalog, forms as formlib, queries, services, supervision, transfers
 from engine.policy import may
-from engine.models import Task
+from engine.models import OrgUnit, Task
 
 from .auth import current_actor, requires
 from .extensions import db
 from .i18n import pick, t
+from .labels import vocab
 
 bp = Blueprint("work", __name__)
 
@@ -111,17 +114,37 @@ def release(task_id):
     return redirect(url_for("work.inbox"))
 
 
+def _date(value):
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def case_filter(args):
     return queries.CaseFilter(text=args.get("q", "")[:100], status=args.get("status", ""),
-                              category=args.get("category", ""), page=max(args.get("page", 1, type=int), 1))
+                              category=args.get("category", ""), page=max(args.get("page", 1, type=int), 1),
+                              unit_id=args.get("unit", type=int), filed_from=_date(args.get("from")),
+                              filed_to=_date(args.get("to")), handler=args.get("handler", "")[:50])
 
 
 def render_case_search(endpoint, link):
     """The case search page; `link` is where a found case's code leads."""
     flt = case_filter(request.args)
     rows, total = queries.search_cases(db.session, current_actor(), flt)
+    units = [current_actor_unit()] + list(queries.units_below(db.session, current_actor_unit()))
     return render_template("case_search.html", rows=rows, total=total, flt=flt, endpoint=endpoint, link=link,
-                           pages=queries.page_count(total))
+                           pages=queries.page_count(total), units=units,
+                           categories=_intake_labels().get("category", {}))
+
+
+def current_actor_unit():
+    return db.session.get(OrgUnit, current_actor().unit_id)
+
+
+def _intake_labels():
+    version = catalog.latest_version(db.session, INTAKE_PROCESS)
+    return vocab(version) if version else {}
 
 
 @bp.route("/cases")
