@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, Response, abort, render_template, request
 
 from engine import queries, trace
-from engine.clock import CHINA, as_utc
+from engine.clock import CHINA, Clock, as_utc
 
 from .auth import current_actor, requires
 from .extensions import db
@@ -51,6 +51,45 @@ def _step_times(path):
             text += f" · {times['by']}"
         found[element] = text
     return found
+
+
+def _trace_events(case_id, actor, case):
+    """The case's events as plain data, submitted data masked as on the page."""
+    found = []
+    for event in queries.case_events(db.session, case_id):
+        detail = dict(event.detail or {})
+        if event.kind in queries.DATA_EVENTS:
+            form_key = case.process_version.meta["tasks"].get(event.task_spec, {}).get("form")
+            detail["data"] = queries.mask_data(case.process_version.forms.get(form_key), detail.get("data", {}), actor)
+        found.append({"seq": event.seq, "at": as_utc(event.at).isoformat(), "actor": event.actor_name,
+                      "actor_id": event.actor_id, "unit_id": event.org_unit_id, "kind": event.kind,
+                      "element": event.task_spec, "step": event.task_title, "detail": detail,
+                      "version": event.process_version_id, "prev_hash": event.prev_hash, "hash": event.hash})
+    return found
+
+
+@bp.route("/cases/<int:case_id>/trace.json")
+@requires("audit")
+def trace_json(case_id):
+    """One case's whole trace to take away: the events with their hashes (ID numbers and phones
+    masked), so the chain can be checked outside the system too."""
+    case = visible_case_or_abort(case_id)
+    body = {"case": {"code": case.code, "unit": case.org_unit.name, "status": case.status,
+                     "process": case.process_version.process_key, "version": case.process_version_id,
+                     "content_hash": case.process_version.content_hash, "filed": as_utc(case.created_at).isoformat(),
+                     "chain_head": case.audit_head},
+            "events": _trace_events(case_id, current_actor(), case)}
+    return Response(json.dumps(body, ensure_ascii=False, indent=1, default=str), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{case.code}-trace.json"'})
+
+
+@bp.route("/cases/<int:case_id>/print")
+@requires("audit")
+def trace_print(case_id):
+    """The trace as a page to print or save as PDF from the browser."""
+    case = visible_case_or_abort(case_id)
+    return render_template("audit_print.html", case=case, events=_trace_events(case_id, current_actor(), case),
+                           now=Clock.now())
 
 
 @bp.route("/cases/<int:case_id>/files/<path:name>")

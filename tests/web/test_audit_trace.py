@@ -38,3 +38,30 @@ def test_only_auditors_read_the_trace_files(client, login_as, filed_case):
     case_id, _task, _version = filed_case()
     login_as("clerk")
     assert client.get(f"/audit/cases/{case_id}/files/bpmn/intake.bpmn").status_code == 403
+
+
+def test_trace_exports_as_json_and_a_printable_page(client, login_as, filed_case, session_factory):
+    from engine.store import GENESIS, event_hash
+    from datetime import datetime
+    case_id, _task, _version = filed_case()
+    login_as("auditor")
+    exported = client.get(f"/audit/cases/{case_id}/trace.json")
+    assert exported.status_code == 200 and exported.mimetype == "application/json"
+    body = json.loads(exported.data)
+    events = body["events"]
+    assert body["case"]["chain_head"] == events[-1]["hash"]
+    # The chain checks out from the export alone; personal data is masked.
+    previous = GENESIS
+    for e in events:
+        assert e["prev_hash"] == previous
+        previous = e["hash"]
+    intake = next(e for e in events if e["kind"] == "task_completed")
+    assert intake["detail"]["data"]["parties"][0]["phone"] == "138****8000"
+    first = events[0]
+    assert event_hash(GENESIS, case_id, 1, datetime.fromisoformat(first["at"]), first["actor_id"], first["actor"],
+                      first["kind"], first["element"], first["detail"], first["version"]) == first["hash"]
+    printable = client.get(f"/audit/cases/{case_id}/print")
+    assert printable.status_code == 200 and "打印 / 另存为 PDF" in printable.get_data(as_text=True)
+    assert "13800138000" not in printable.get_data(as_text=True)
+    login_as("clerk")
+    assert client.get(f"/audit/cases/{case_id}/trace.json").status_code == 403
