@@ -4,7 +4,10 @@ import json
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from sqlalchemy import select
+
 from engine import queries, trace
+from engine.models import OrgUnit
 from engine.clock import CHINA, Clock, as_utc
 
 from .auth import current_actor, requires
@@ -35,7 +38,9 @@ def history(case_id):
     path = trace.path_of(version.meta, version.process_key, events)
     shown = request.args.get("file") if request.args.get("file") in path.files else path.shown
     names = {p["file"]: p["name"] for p in version.meta.get("processes", {}).values()}
-    return render_template("audit_case.html", case=case, events=events, masked=masked, path=path, shown=shown,
+    units = dict(db.session.execute(select(OrgUnit.id, OrgUnit.name).where(
+        OrgUnit.id.in_({e.org_unit_id for e in events if e.org_unit_id}))).all())
+    return render_template("audit_case.html", case=case, events=events, masked=masked, path=path, shown=shown, units=units,
                            diagram_names=names, step_times=json.dumps(_step_times(path), ensure_ascii=False),
                            tasks=queries.case_tasks(db.session, case_id))
 
