@@ -117,9 +117,8 @@ def load_cases(session, n, due_timers, template, now):
     county = [u for u, level in units if level == "county"]
     start = now - timedelta(days=730)
     open_count = n // 4
-    case_table, task_table, timer_table = Case.__table__, Task.__table__, Timer.__table__
     first_id = (session.scalar(sa.select(sa.func.max(Case.id))) or 0) + 1
-    batch_cases, batch_tasks, batch_timers = [], [], []
+    batch_cases, batch_tasks, batch_timers, batch_events, batch_parties = [], [], [], [], []
     made_due = 0
     for i in range(n):
         case_id = first_id + i
@@ -139,8 +138,13 @@ def load_cases(session, n, due_timers, template, now):
             route="mediation", summary="（批量生成的基准数据）", party_names=f"当事人{case_id}",
             contact_keys="", current_step="人民调解" if is_open else "", overdue=rnd.random() < 0.04,
             outcome=outcome, satisfaction=satisfaction, state=template["state"] if is_open else "",
-            created_at=created, updated_at=closed or created, closed_at=closed, lock_version=1, audit_seq=0,
-            audit_head="0" * 64))
+            created_at=created, updated_at=closed or created, closed_at=closed, lock_version=1))
+        # The case's history: a hash chain, like the engine writes (500 events for one case).
+        seq, head = _chain(batch_events, case_id, created, template["version"], BIG_TRACE if i == BIG_CASE_INDEX else 3, rnd)
+        batch_cases[-1].update(audit_seq=seq, audit_head=head)
+        for j, role in enumerate(("applicant", "respondent")):
+            batch_parties.append(dict(case_id=case_id, name=f"当事人{case_id}-{j}", id_number=_id_number(case_id, j),
+                                      phone=f"139{case_id:04d}{j:04d}"[:11]))
         if is_open:
             due_now = made_due < due_timers
             due = now - timedelta(minutes=5) if due_now else created + timedelta(days=30)
@@ -177,21 +181,51 @@ def load_cases(session, n, due_timers, template, now):
                                         completed_at=at if j < 2 else closed, due_provisional=False, extended_days=0))
 
         if len(batch_cases) >= 5000:
-            _flush(session, case_table, task_table, timer_table, batch_cases, batch_tasks, batch_timers)
-    _flush(session, case_table, task_table, timer_table, batch_cases, batch_tasks, batch_timers)
+            _flush(session, batch_cases, batch_tasks, batch_timers, batch_events, batch_parties)
+    _flush(session, batch_cases, batch_tasks, batch_timers, batch_events, batch_parties)
     session.commit()
+    return first_id + BIG_CASE_INDEX, first_id + n // 2
 
 
 TASK_KEYS = ("case_id", "spiff_task_id", "spec_id", "title", "form_key", "role", "org_unit_id", "state", "due_at",
              "amber_at", "legal_basis", "due_provisional", "extended_days", "created_at", "completed_at")
 
 
-def _flush(session, case_table, task_table, timer_table, cases, tasks, timers):
+BIG_CASE_INDEX, BIG_TRACE = 7, 500
+KINDS_IN_TRACE = [("engine", "Task_mediate", "人民调解", {"type": "UserTask", "from": "READY", "to": "COMPLETED"}),
+                  ("task_claimed", "Task_mediate", "人民调解", {}),
+                  ("engine", "Timer_mediation_deadline", "调解期限一个月", {"type": "BoundaryEvent", "from": "WAITING",
+                                                                           "to": "CANCELLED"})]
+
+
+def _id_number(case_id, j):
+    """18 characters, one person per case and side."""
+    return f"110101{case_id:011d}{j}"
+
+
+def _chain(rows, case_id, at, version, count, rnd):
+    """`count` hash-chained events for a case, as AuditLog writes them. Returns (seq, head)."""
+    from engine.store import GENESIS, event_hash
+    prev = GENESIS
+    for seq in range(1, count + 1):
+        kind, spec, title, detail = ("case_started", None, None, {"code": f"case {case_id}"}) if seq == 1 \
+            else KINDS_IN_TRACE[seq % len(KINDS_IN_TRACE)]
+        when = at + timedelta(minutes=seq)
+        digest = event_hash(prev, case_id, seq, when, None, "系统", kind, spec, detail, version)
+        rows.append(dict(case_id=case_id, seq=seq, at=when, actor_id=None, actor_name="系统", org_unit_id=None,
+                         kind=kind, task_spec=spec, task_title=title, detail=detail, process_version_id=version,
+                         prev_hash=prev, hash=digest))
+        prev = digest
+    return count, prev
+
+
+def _flush(session, cases, tasks, timers, events, parties):
+    from engine.models import AuditEvent, Case, CaseParty, Task, Timer
     # One executemany per table needs every row to name the same columns.
     tasks[:] = [{key: row.get(key) for key in TASK_KEYS} for row in tasks]
-    for table, rows in ((case_table, cases), (task_table, tasks), (timer_table, timers)):
+    for model, rows in ((Case, cases), (Task, tasks), (Timer, timers), (AuditEvent, events), (CaseParty, parties)):
         if rows:
-            session.execute(sa.insert(table), rows)
+            session.execute(sa.insert(model.__table__), rows)
             rows.clear()
 
 
@@ -214,6 +248,35 @@ def time_pages(app, repeat):
             assert response.status_code == 200, (url, response.status_code)
         results[label] = times
     return results
+
+
+def time_audit(app, big_case, probe_case, repeat):
+    client = app.test_client()
+    assert client.post("/login", data={"username": "auditor", "password": "demo1234"}).status_code == 302
+    results = {}
+    for label, url in [(f"trace page of a case with {BIG_TRACE} events", f"/audit/cases/{big_case}"),
+                       ("case search by a party's ID number", f"/audit/cases?q={_id_number(probe_case, 1)}")]:
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            response = client.get(url)
+            times.append(time.perf_counter() - began)
+            assert response.status_code == 200, (url, response.status_code)
+        results[label] = times
+    found = client.get(f"/audit/cases?q={_id_number(probe_case, 1)}").get_data(as_text=True)
+    assert f"{probe_case:06d}</a>" in found, "the search finds the case by its party's ID number"
+    return results
+
+
+def time_verify(session_factory):
+    from engine import audit
+    session = session_factory()
+    try:
+        began = time.perf_counter()
+        report = audit.verify(session)
+        return report.events, time.perf_counter() - began, len(report.breaks)
+    finally:
+        session.close()
 
 
 def time_sweep(session_factory, due):
@@ -305,13 +368,15 @@ def main(argv=None):
     session = factory()
     build_county(session, args.townships, args.villages)
     template = template_states(session)
-    load_cases(session, args.cases, args.due_timers, template, datetime.now(timezone.utc))
-    counts = {name: session.scalar(sa.text(f"select count(*) from {name}")) for name in ("cases", "tasks", "timers", "org_units")}
+    big_case, probe_case = load_cases(session, args.cases, args.due_timers, template, datetime.now(timezone.utc))
+    counts = {name: session.scalar(sa.text(f"select count(*) from {name}"))
+              for name in ("cases", "tasks", "timers", "org_units", "audit_events", "case_parties")}
     open_cases = session.scalar(sa.text("select count(*) from cases where status = 'open'"))
     session.close()
     loaded = time.perf_counter() - began
     print(f"  loaded in {loaded:.0f} s: {counts['cases']:,} cases ({open_cases:,} open), {counts['tasks']:,} task rows, "
-          f"{counts['timers']:,} timers, {counts['org_units']:,} units")
+          f"{counts['timers']:,} timers, {counts['org_units']:,} units, {counts['audit_events']:,} audit events, "
+          f"{counts['case_parties']:,} parties")
     if url.startswith("postgresql"):
         with factory() as s:
             s.execute(sa.text("ANALYZE"))
@@ -325,6 +390,14 @@ def main(argv=None):
         times = times[1:] or times
         line(label, f"{statistics.median(times) * 1000:,.0f} ms", f"max {max(times) * 1000:,.0f} ms (target < 300 ms)")
     line("peak memory of this process after serving", f"{peak_rss_mib():,.0f} MiB", "(target < 300 MB)")
+
+    print(f"\nauditor (median of {args.repeat} after one warm-up)")
+    for label, times in time_audit(app, big_case, probe_case, args.repeat).items():
+        times = times[1:] or times
+        line(label, f"{statistics.median(times) * 1000:,.0f} ms", f"max {max(times) * 1000:,.0f} ms (target < 200 ms)")
+    checked, seconds, broken = time_verify(factory)
+    line(f"audit verify: {checked:,} events", f"{seconds:,.1f} s",
+         f"{checked / seconds:,.0f} events/s, {broken} broken (target >= 20,000/s)")
 
     print("\nsweep")
     fired, seconds = time_sweep(factory, args.due_timers)
