@@ -287,3 +287,8 @@ def fire_timers(workflow):
 
 class TaskNotReady(Exception):
     pass
+
+
+def spec_registry():
+    """The serializer registry SpiffWorkflow's spec comparison (migration) needs."""
+    return _SPEC_SERIALIZER.registry

@@ -3,7 +3,7 @@ import re
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from engine import catalog, queries, services
+from engine import catalog, migration, queries, services
 from engine.models import ProcessVersion
 from engine.policy import DEPARTMENTS, ROLES
 
@@ -82,3 +82,22 @@ def version_file(version_id, name):
     # An attachment, never rendered as a page: an uploaded file could carry XHTML markup.
     return Response(found.files[name], mimetype="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'})
+
+
+@bp.route("/versions/<int:version_id>/migrate", methods=["GET", "POST"])
+@requires("design")
+def migrate(version_id):
+    """Step one, a dry run: every running case of the pathway on another version, whether it can
+    move here and why not. Step two (POST): move the cases chosen."""
+    actor = current_actor()
+    if request.method == "POST":
+        chosen = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+        moved, refused = migration.migrate(db.session, actor, version_id, chosen)
+        if moved:
+            flash(t(f"已迁移 {len(moved)} 件在办案件到 v{version_id}", f"{len(moved)} running case(s) moved to v{version_id}"),
+                  "success")
+        if refused:
+            flash(t(f"{len(refused)} 件未能迁移，原因见下表", f"{len(refused)} could not move; see why below"), "error")
+        return redirect(url_for("designer.migrate", version_id=version_id))
+    target, plans = migration.dry_run(db.session, actor, version_id)
+    return render_template("designer_migrate.html", target=target, plans=plans)

@@ -21,7 +21,7 @@ EVENT_KINDS = {
     "clock_stopped": ("停止计时", "Clock stopped"), "deadline_recomputed": ("期限重新计算", "Deadline recomputed"), "clock_restarted": ("恢复计时", "Clock restarted"),
     "task_reassigned": ("督办改派", "Reassigned"), "task_claimed_on_behalf": ("代为认领", "Claimed on behalf"),
     "case_flagged": ("挂牌督办", "Listed for supervision"), "case_unflagged": ("撤销挂牌", "Lifted from supervision"),
-    "reminder_sent": ("督办提醒", "Reminder sent"),
+    "reminder_sent": ("督办提醒", "Reminder sent"), "case_migrated": ("迁移版本", "Moved to another version"),
 }
 STATES = {"FUTURE": ("未开始", "not started"), "LIKELY": ("未开始", "not started"),
           "MAYBE": ("未开始", "not started"), "DEFINITE": ("未开始", "not started"), "READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),

@@ -203,3 +203,21 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
     counts = {r.xpath("./td[2]")[0].text_content().strip(): r.xpath("./td[6]")[0].text_content().strip()
               for r in rows}
     assert counts[f"v{old_version}"] == "1" and counts[f"v{new_version}"] == "1"
+
+
+def test_migration_dry_run_then_move_from_the_designer_pages(client, login_as, session_factory, filed_case):
+    case_id, _task, old_version = filed_case()
+    login_as("designer")
+    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
+                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
+    assert upload(client, changed, "mediation.bpmn").status_code == 302
+    new_version = latest_version_id(session_factory)
+    dry = client.get(f"/designer/versions/{new_version}/migrate")
+    assert dry.status_code == 200 and "可以迁移" in text(dry)
+    assert case_row(session_factory, case_id).process_version_id == old_version
+    moved = client.post(f"/designer/versions/{new_version}/migrate", data={"case_id": str(case_id)})
+    assert moved.status_code == 302
+    assert "已迁移 1 件" in text(client.get(moved.headers["Location"]))
+    assert case_row(session_factory, case_id).process_version_id == new_version
+    login_as("supervisor")
+    assert client.get(f"/designer/versions/{new_version}/migrate").status_code == 403
