@@ -9,6 +9,7 @@
   demo     the demo organisation and one login per role (migrates and loads first)
   token    make an API token for an outside system acting as a login (shown once)
   audit verify  check every case's hash chain; names the first altered, inserted or deleted event
+  export   write the newest published version back to bpmn/ and forms/ (files and database agree)
 """
 import argparse
 import logging
@@ -144,6 +145,24 @@ def cmd_audit(args):
     return 1 if report.breaks else 0
 
 
+def cmd_export(args):
+    """Write the newest published version back to bpmn/ and forms/ (or the folders given)."""
+    from config.settings import BPMN_DIR, FORMS_DIR
+    from engine.catalog import export_library
+    from webui.extensions import db
+    problem = _schema_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    app = _app()
+    with app.app_context():
+        written = export_library(db.session, args.bpmn or BPMN_DIR, args.forms or FORMS_DIR)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} file(s) changed" if written else "the files already match the newest published version")
+    return 0
+
+
 def cmd_worker(args):
     from engine.scheduler import make_scheduler
     problem = _schema_problem()
@@ -197,6 +216,9 @@ def main(argv=None):
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("load", help="record bpmn/ and forms/ as new process versions where changed")
     sub.add_parser("demo", help="migrate, load the library, create the demo organisation and logins")
+    export = sub.add_parser("export", help="write the newest published version back to bpmn/ and forms/")
+    export.add_argument("--bpmn", help="folder for diagrams (default bpmn/)")
+    export.add_argument("--forms", help="folder for forms (default forms/)")
     audit = sub.add_parser("audit", help="audit verify: check every case's hash chain (exit 1 if one is broken)")
     audit.add_argument("action", choices=["verify"])
     token = sub.add_parser("token", help="make an API token for an outside system (12345 hotline, grid app)")
@@ -209,7 +231,8 @@ def main(argv=None):
     if args.command is None:
         args = parser.parse_args(["serve"] + (argv or []))
     handlers = {"serve": cmd_serve, "worker": cmd_worker, "check": cmd_check, "migrate": cmd_migrate,
-                "load": cmd_load, "demo": cmd_demo, "token": cmd_token, "audit": cmd_audit}
+                "load": cmd_load, "demo": cmd_demo, "token": cmd_token, "audit": cmd_audit,
+                "export": cmd_export}
     return handlers[args.command](args)
 
 

@@ -357,3 +357,75 @@ def version_info(session, version_id):
         row = session.execute(select(*_VERSION_COLUMNS).where(ProcessVersion.id == version_id)).one()
         found = _VERSIONS[version_id] = VersionInfo(**row._mapping)
     return found
+
+
+@dataclass
+class Comparison:
+    """What changed between two versions, element by element."""
+    added: list = field(default_factory=list)      # (id, name, type)
+    removed: list = field(default_factory=list)
+    changed: list = field(default_factory=list)    # (id, name, [what changed])
+    files: list = field(default_factory=list)      # files whose text differs
+
+
+_STEP_FIELDS = {"tasks": ("form", "role", "department", "department_from", "name"),
+                "deadlines": ("expression", "legal_basis", "max_extension_days", "extension_basis", "attached_to",
+                              "interrupting")}
+
+
+def compare(old, new):
+    """Compare two versions' metadata and files (each a VersionInfo-like with .meta and .files)."""
+    result = Comparison()
+    old_elements, new_elements = old.meta.get("elements", {}), new.meta.get("elements", {})
+    for element_id in sorted(new_elements.keys() - old_elements.keys()):
+        info = new_elements[element_id]
+        result.added.append((element_id, info.get("name"), info.get("type")))
+    for element_id in sorted(old_elements.keys() - new_elements.keys()):
+        info = old_elements[element_id]
+        result.removed.append((element_id, info.get("name"), info.get("type")))
+    for element_id in sorted(old_elements.keys() & new_elements.keys()):
+        what = []
+        if old_elements[element_id].get("name") != new_elements[element_id].get("name"):
+            what.append(f"name: {old_elements[element_id].get('name')} → {new_elements[element_id].get('name')}")
+        for table, fields in _STEP_FIELDS.items():
+            before, after = old.meta.get(table, {}).get(element_id), new.meta.get(table, {}).get(element_id)
+            if before and after:
+                what += [f"{name}: {before.get(name)} → {after.get(name)}" for name in fields
+                         if name != "name" and before.get(name) != after.get(name)]
+        flow_before, flow_after = old.meta.get("flows", {}).get(element_id), new.meta.get("flows", {}).get(element_id)
+        if flow_before and flow_after and list(flow_before) != list(flow_after):
+            what.append(f"flow: {' → '.join(flow_before)} ⇒ {' → '.join(flow_after)}")
+        if what:
+            result.changed.append((element_id, new_elements[element_id].get("name"), what))
+    result.files = sorted(name for name in old.files.keys() | new.files.keys()
+                          if old.files.get(name) != new.files.get(name))
+    return result
+
+
+def export_library(session, bpmn_dir, forms_dir):
+    """Write the newest published version's diagrams and forms back to the folders, so the files in
+    git and the database agree. Returns the paths written whose content changed."""
+    newest = session.scalar(select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
+    if newest is None:
+        return []
+    written = []
+    targets = [(Path(bpmn_dir) / Path(name).name, text) for name, text in newest.files.items()]
+    targets += [(Path(forms_dir) / key, json.dumps(definition, ensure_ascii=False, indent=2) + "\n")
+                for key, definition in newest.forms.items()]
+    for path, text in targets:
+        if path.exists() and _same(path, text):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(str(path))
+    return written
+
+
+def _same(path, text):
+    current = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            return json.loads(current) == json.loads(text)  # the same form, however it is indented
+        except ValueError:
+            return False
+    return current == text

@@ -15,7 +15,7 @@ def _run(*args, instance):
 
 def test_help_lists_the_sub_commands(tmp_path):
     out = _run("--help", instance=tmp_path).stdout
-    for command in ("serve", "worker", "check", "migrate", "load", "demo", "token", "audit"):
+    for command in ("serve", "worker", "check", "migrate", "load", "demo", "token", "audit", "export"):
         assert f"  {command}" in out
 
 
@@ -58,3 +58,17 @@ def test_audit_verify_exit_codes(tmp_path):
     broken = _run("audit", "verify", instance=tmp_path)
     assert broken.returncode == 1
     assert broken.stdout.splitlines()[0] == f"{code}: event #2 (id 2): its content does not match its hash (altered)"
+
+
+def test_export_writes_the_published_library_back(tmp_path):
+    import json
+    assert _run("demo", instance=tmp_path).returncode == 0
+    bpmn, forms = tmp_path / "out-bpmn", tmp_path / "out-forms"
+    first = _run("export", "--bpmn", str(bpmn), "--forms", str(forms), instance=tmp_path)
+    assert first.returncode == 0, first.stderr
+    for path in (ROOT / "bpmn").iterdir():
+        assert (bpmn / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path.name
+    for path in forms.iterdir():
+        assert json.loads(path.read_text(encoding="utf-8")) == json.loads((ROOT / "forms" / path.name).read_text(encoding="utf-8"))
+    again = _run("export", "--bpmn", str(bpmn), "--forms", str(forms), instance=tmp_path)
+    assert "already match" in again.stdout

@@ -101,3 +101,12 @@ def migrate(version_id):
         return redirect(url_for("designer.migrate", version_id=version_id))
     target, plans = migration.dry_run(db.session, actor, version_id)
     return render_template("designer_migrate.html", target=target, plans=plans)
+
+
+@bp.route("/compare")
+@requires("design")
+def compare():
+    """Two versions side by side: the steps and flows added, removed and changed."""
+    old_id, new_id = request.args.get("a", type=int), request.args.get("b", type=int)
+    old, new = _version(old_id), _version(new_id)
+    return render_template("designer_compare.html", old=old, new=new, diff=catalog.compare(old, new))

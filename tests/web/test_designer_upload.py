@@ -221,3 +221,20 @@ def test_migration_dry_run_then_move_from_the_designer_pages(client, login_as, s
     assert case_row(session_factory, case_id).process_version_id == new_version
     login_as("supervisor")
     assert client.get(f"/designer/versions/{new_version}/migrate").status_code == 403
+
+
+def test_compare_two_versions(client, login_as, session_factory):
+    old_version = latest_version_id(session_factory)
+    login_as("designer")
+    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
+                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"),
+                           ('name="劳动争议调解"', 'name="劳动争议调解（专业）"'))
+    assert upload(client, changed, "mediation.bpmn").status_code == 302
+    new_version = latest_version_id(session_factory)
+    shown = client.get(f"/designer/compare?a={old_version}&b={new_version}")
+    assert shown.status_code == 200
+    body = text(shown)
+    assert 'expression: "P1M" → "P20D"' in body and "Timer_mediation_deadline" in body
+    assert "name: 劳动争议调解 → 劳动争议调解（专业）" in body and "bpmn/mediation.bpmn" in body
+    counts = {h.text.strip(): h.xpath('./span[@class="count"]/text()')[0] for h in page(shown).xpath("//h2[span]")}
+    assert (counts["新增"], counts["删除"], counts["改动"]) == ("0", "0", "2")
