@@ -48,6 +48,7 @@ $(VENDOR)/.built: webui/package.json webui/package-lock.json
 	cd webui && npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp webui/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/
+	cp webui/node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/
 	cp webui/node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/
 	cp -r webui/node_modules/bpmn-js/dist/assets/. $(VENDOR)/
 	touch $@

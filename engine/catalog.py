@@ -402,10 +402,15 @@ def compare(old, new):
     return result
 
 
+def newest_version(session):
+    """The version recorded last: its files are the whole library as published."""
+    return session.scalar(select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
+
+
 def export_library(session, bpmn_dir, forms_dir):
     """Write the newest published version's diagrams and forms back to the folders, so the files in
     git and the database agree. Returns the paths written whose content changed."""
-    newest = session.scalar(select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
+    newest = newest_version(session)
     if newest is None:
         return []
     written = []

@@ -2,12 +2,12 @@
 import logging
 
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import aliased
 
 from . import catalog, forms as formlib, queries, runtime, store
 from .clock import Clock
-from .models import Case, OrgUnit, ProcessVersion, Task, Timer
+from .models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
 from .policy import SYSTEM, may, may_work_task, unit_covers
 from .scripting import ScriptRejected
 from .errors import NotAllowed, NotFound
@@ -348,19 +348,59 @@ def sync_library(session, bpmn_dir, forms_dir, actor_id=None):
         return catalog.record_versions(session, drafts, actor_id), []
 
 
+def _library_with(session, filename, data, bpmn_dir, forms_dir):
+    """The whole library as published (files, then every version's files on top) with one file
+    replaced by `data`, checked: (drafts, problems)."""
+    diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
+    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
+        diagrams.update({name: text.encode("utf-8") for name, text in version.files.items()})
+    diagrams[f"bpmn/{filename}"] = data
+    return catalog.compile_library(diagrams, form_texts)
+
+
 def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
     """A designer uploads one .bpmn or .dmn file. It becomes part of a new version only if the
     whole library still validates with it; otherwise nothing changes and the problems come back."""
     if not may(actor.roles, "design"):
         raise NotAllowed("design")
     with UnitOfWork(session):
-        diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
-        current = {}
-        for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
-            current.update({name: text.encode("utf-8") for name, text in version.files.items()})
-        diagrams.update(current)
-        diagrams[f"bpmn/{filename}"] = data
-        drafts, problems = catalog.compile_library(diagrams, form_texts)
+        drafts, problems = _library_with(session, filename, data, bpmn_dir, forms_dir)
         if problems:
             return [], problems
         return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
+
+
+# ---- drafts from the modeler ---------------------------------------------------------------------
+
+def save_draft(session, actor, filename, xml):
+    """Keep a designer's unpublished edit of one diagram (replacing an earlier draft of it)."""
+    if not may(actor.roles, "design"):
+        raise NotAllowed("design")
+    with UnitOfWork(session):
+        draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+        if draft is None:
+            draft = DiagramDraft(filename=filename, xml=xml)
+            session.add(draft)
+        draft.xml, draft.updated_by, draft.updated_at = xml, actor.user_id, Clock.now()
+        return draft
+
+
+def check_draft(session, actor, filename, xml, bpmn_dir, forms_dir):
+    """The problems publishing this draft would meet (XSD, parser, our lint), without publishing."""
+    if not may(actor.roles, "design"):
+        raise NotAllowed("design")
+    _drafts, problems = _library_with(session, filename, xml.encode("utf-8"), bpmn_dir, forms_dir)
+    session.rollback()
+    return problems
+
+
+def publish_draft(session, actor, filename, bpmn_dir, forms_dir):
+    """Publish the saved draft as a new version if the library validates with it; the draft goes."""
+    draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+    if draft is None:
+        raise NotFound(filename)
+    created, problems = publish_upload(session, actor, filename, draft.xml.encode("utf-8"), bpmn_dir, forms_dir)
+    if not problems:
+        with UnitOfWork(session):
+            session.execute(delete(DiagramDraft).where(DiagramDraft.filename == filename))
+    return created, problems

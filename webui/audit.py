@@ -11,6 +11,7 @@ from engine.models import OrgUnit
 from engine.clock import CHINA, Clock, as_utc
 
 from .auth import current_actor, requires
+from .csv_export import xml_attachment
 from .extensions import db
 from .work import render_case_search, visible_case_or_abort
 
@@ -104,6 +105,4 @@ def case_file(case_id, name):
     case = visible_case_or_abort(case_id)
     if name not in case.process_version.files:
         abort(404)
-    # An attachment, never rendered as a page: an uploaded file could carry XHTML markup.
-    return Response(case.process_version.files[name], mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'})
+    return xml_attachment(case.process_version.files[name], name)

@@ -1,4 +1,6 @@
-"""CSV downloads of the supervisor's tables. UTF-8 with a byte-order mark so that Excel, which
+"""Downloads: CSV of the supervisor's tables, and diagram files.
+
+CSV downloads of the supervisor's tables. UTF-8 with a byte-order mark so that Excel, which
 most centers use, opens the Chinese text correctly; cells that a spreadsheet would take for a
 formula are prefixed with an apostrophe (CSV injection)."""
 import csv
@@ -25,3 +27,9 @@ def csv_response(filename, head, rows):
         writer.writerow([_cell(v) for v in row])
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
+def xml_attachment(text, name):
+    """A diagram file as a download, never rendered as a page: an uploaded file could carry XHTML."""
+    return Response(text, mimetype="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'})

@@ -1,13 +1,16 @@
 """Process designers: the pathways and their versions, validation, upload, diagram view."""
 import re
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from engine import catalog, migration, queries, services
-from engine.models import ProcessVersion
+from engine.models import DiagramDraft, ProcessVersion
 from engine.policy import DEPARTMENTS, ROLES
 
 from .auth import current_actor, requires
+from .csv_export import xml_attachment
 from .extensions import db
 from .i18n import t
 
@@ -79,9 +82,7 @@ def version_file(version_id, name):
     found = _version(version_id)
     if name not in found.files:
         abort(404)
-    # An attachment, never rendered as a page: an uploaded file could carry XHTML markup.
-    return Response(found.files[name], mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'})
+    return xml_attachment(found.files[name], name)
 
 
 @bp.route("/versions/<int:version_id>/migrate", methods=["GET", "POST"])
@@ -110,3 +111,90 @@ def compare():
     old_id, new_id = request.args.get("a", type=int), request.args.get("b", type=int)
     old, new = _version(old_id), _version(new_id)
     return render_template("designer_compare.html", old=old, new=new, diff=catalog.compare(old, new))
+
+
+# ---- the modeler: edit a diagram, save a draft, check it, publish it ----------------------------
+
+def _bpmn_dir():
+    return current_app.config["BPMN_DIR"]
+
+
+def _forms_dir():
+    return current_app.config["FORMS_DIR"]
+
+
+_DIAGRAM_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.bpmn$")
+
+
+def _diagram_name(filename):
+    if not _DIAGRAM_FILE.match(filename or ""):
+        abort(404)
+    return filename
+
+
+def _published_text(filename):
+    newest = catalog.newest_version(db.session)
+    text = newest.files.get(f"bpmn/{filename}") if newest else None
+    if text is None:
+        abort(404)
+    return text
+
+
+@bp.route("/edit/<filename>")
+@requires("design")
+def edit(filename):
+    filename = _diagram_name(filename)
+    _published_text(filename)
+    draft = db.session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+    newest = catalog.newest_version(db.session)
+    return render_template("designer_edit.html", filename=filename, draft=draft, forms=sorted(newest.forms) if newest else [],
+                           diagrams=sorted(Path(n).name for n in newest.files if n.endswith(".bpmn")))
+
+
+@bp.route("/edit/<filename>/source")
+@requires("design")
+def edit_source(filename):
+    """The draft if there is one, else the newest published text."""
+    filename = _diagram_name(filename)
+    draft = db.session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+    text = draft.xml if draft else _published_text(filename)
+    return xml_attachment(text, filename)
+
+
+def _posted_xml():
+    xml = request.form.get("xml", "")
+    if not xml.strip() or len(xml) > 2_000_000:
+        abort(400)
+    return xml
+
+
+@bp.route("/edit/<filename>/draft", methods=["POST"])
+@requires("design")
+def edit_draft(filename):
+    filename = _diagram_name(filename)
+    services.save_draft(db.session, current_actor(), filename, _posted_xml())
+    return jsonify(message=t("草稿已保存（尚未发布）", "Draft saved (not published)"), problems=[])
+
+
+@bp.route("/edit/<filename>/check", methods=["POST"])
+@requires("design")
+def edit_check(filename):
+    filename = _diagram_name(filename)
+    problems = services.check_draft(db.session, current_actor(), filename, _posted_xml(), _bpmn_dir(), _forms_dir())
+    return jsonify(problems=[str(p) for p in problems],
+                   message=t("校验通过，可以发布", "Valid: it can be published"))
+
+
+@bp.route("/edit/<filename>/publish", methods=["POST"])
+@requires("design")
+def edit_publish(filename):
+    filename = _diagram_name(filename)
+    services.save_draft(db.session, current_actor(), filename, _posted_xml())
+    created, problems = services.publish_draft(db.session, current_actor(), filename, _bpmn_dir(), _forms_dir())
+    if problems:
+        return jsonify(problems=[str(p) for p in problems]), 422
+    if not created:
+        return jsonify(problems=[], message=t("内容与现有版本相同，未发布新版本", "Same content as a published version: nothing new"))
+    version = created[0]
+    return jsonify(problems=[], version=version.id,
+                   message=t(f"已发布新版本：{version.process_key} v{version.id}", f"Published: {version.process_key} v{version.id}"))

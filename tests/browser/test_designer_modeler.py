@@ -1,0 +1,66 @@
+"""A designer changes a deadline in the browser modeler and publishes it: a new case takes the new
+deadline while a case already running keeps the old one."""
+from datetime import timedelta
+
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from engine.clock import Clock, as_utc
+from engine.models import ProcessVersion, Task
+from tests.conftest import wipe_cases
+from tests.engine.helpers import file_matter
+
+from .test_walkthrough import login
+
+
+def _mediation_due(session_factory, case_id):
+    session = session_factory()
+    try:
+        return as_utc(session.scalar(sa.select(Task.due_at).where(Task.case_id == case_id, Task.spec_id == "Task_mediate")))
+    finally:
+        session.close()
+
+
+def test_designer_changes_a_deadline_in_the_modeler(new_page, live_server, shots, session_factory):
+    session = session_factory()
+    try:
+        old_case = file_matter(session).id
+    finally:
+        session.close()
+    try:
+        designer = new_page()
+        login(designer, "designer")
+        designer.goto("/designer/edit/mediation.bpmn")
+        expect(designer.locator('#modeler[data-ready="1"]')).to_be_attached()
+        designer.locator("#modeler .djs-element[data-element-id=Timer_mediation_deadline]").click()
+        panel = designer.locator("#properties")
+        expect(panel.locator("h3")).to_contain_text("Timer_mediation_deadline")
+        expect(panel.locator("input[name=expression]")).to_have_value('"P1M"')
+        expect(panel.locator("input[name=legalBasis]")).to_have_value("人民调解工作若干规定 第三十三条")
+        panel.locator("input[name=expression]").fill('"P20D"')
+        panel.locator("input[name=expression]").press("Tab")
+        # A user task shows its form and its lane (role).
+        designer.locator("#modeler .djs-element[data-element-id=Task_mediate]").click()
+        expect(panel.locator("select[name=form]")).to_have_value("mediation.json")
+        expect(panel).to_contain_text("调解员")
+        designer.click("#check-draft")
+        expect(designer.locator("#modeler-status")).to_contain_text("校验通过")
+        shots(designer, "modeler")
+        designer.click("#publish-draft")
+        expect(designer.locator("#modeler-status")).to_contain_text("已发布新版本")
+        assert not designer.js_errors, designer.js_errors
+
+        session = session_factory()
+        try:
+            newest = session.scalar(sa.select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
+            assert newest.source == "upload" and '"P20D"' in newest.files["bpmn/mediation.bpmn"]
+            # Everything else in the file is as it was: the modeler kept our extensions.
+            assert 'name="legalBasis" value="人民调解工作若干规定 第三十三条"' in newest.files["bpmn/mediation.bpmn"]
+            new_case = file_matter(session).id
+        finally:
+            session.close()
+        new_due, old_due = _mediation_due(session_factory, new_case), _mediation_due(session_factory, old_case)
+        assert abs(new_due - (Clock.now() + timedelta(days=20))) < timedelta(minutes=5)
+        assert old_due - new_due > timedelta(days=7), "the running case keeps its one-month deadline"
+    finally:
+        wipe_cases(session_factory)
