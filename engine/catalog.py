@@ -60,6 +60,48 @@ def _properties(node):
                                 namespaces=NS)}
 
 
+# What a diagram may contain to run here. Anything else (drawn with bpmn.io or Camunda Modeler,
+# say) is named at check time, element by element, instead of failing on a live case.
+_RUNNABLE = {
+    "startEvent", "endEvent", "userTask", "scriptTask", "businessRuleTask", "callActivity", "subProcess", "task",
+    "exclusiveGateway", "parallelGateway", "inclusiveGateway", "boundaryEvent", "intermediateCatchEvent",
+    "intermediateThrowEvent", "sequenceFlow", "laneSet", "lane", "flowNodeRef", "childLaneSet", "textAnnotation",
+    "association", "dataObject", "dataObjectReference", "dataStoreReference", "documentation", "extensionElements",
+    "incoming", "outgoing", "conditionExpression", "script", "multiInstanceLoopCharacteristics", "loopDataInputRef",
+    "loopDataOutputRef", "inputDataItem", "outputDataItem", "loopCardinality", "completionCondition",
+    "timerEventDefinition", "timeDuration", "timeDate", "timeCycle", "text", "ioSpecification", "dataInput",
+    "dataOutput", "inputSet", "outputSet", "dataInputRefs", "dataOutputRefs", "dataInputAssociation",
+    "dataOutputAssociation", "sourceRef", "targetRef", "property", "standardLoopCharacteristics",
+}
+_WHY_NOT = {
+    "serviceTask": "service tasks would call outside systems; scripts here run in a sandbox without them",
+    "sendTask": "messages to other participants are not delivered here", "receiveTask": "messages are not received here",
+    "manualTask": "a step for people must be a user task with a form", "complexGateway": "complex gateways are not run here",
+    "eventBasedGateway": "event-based gateways are not run here", "transaction": "transactions are not run here",
+    "adHocSubProcess": "ad-hoc subprocesses are not run here",
+    "messageEventDefinition": "message events are not delivered here", "signalEventDefinition": "signals are not sent here",
+    "errorEventDefinition": "error events are not handled here", "escalationEventDefinition": "escalations are not handled here",
+    "compensateEventDefinition": "compensation is not run here", "conditionalEventDefinition": "conditional events are not run here",
+    "linkEventDefinition": "link events are not run here", "terminateEventDefinition": "terminate end events are not run here",
+    "cancelEventDefinition": "cancel events are not run here",
+}
+
+
+def _unrunnable(filename, root, problems):
+    for process in root.xpath(".//bpmn:process", namespaces=NS):
+        for node in process.iter():
+            if not isinstance(node.tag, str) or etree.QName(node).namespace != NS["bpmn"]:
+                continue
+            tag = etree.QName(node).localname
+            if tag in _RUNNABLE or tag == "process":
+                continue
+            # An event definition is named by its event; any other unknown element by itself.
+            owner = node.getparent() if tag.endswith("EventDefinition") or not node.get("id") else node
+            label = f'{etree.QName(owner).localname} {owner.get("id")} ("{owner.get("name") or ""}")'
+            problems.append(Problem(filename, node.sourceline,
+                                    f"{label} cannot run here: {_WHY_NOT.get(tag, f'{tag} is not supported')}"))
+
+
 def _lanes(root):
     lanes = {}
     for lane in root.xpath(".//bpmn:lane", namespaces=NS):
@@ -71,6 +113,7 @@ def _lanes(root):
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
     meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
+    _unrunnable(filename, root, problems)
     lanes = _lanes(root)
     has_lanes = bool(lanes)
     for process in root.xpath(".//bpmn:process", namespaces=NS):

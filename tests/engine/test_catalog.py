@@ -134,3 +134,16 @@ def test_form_definition_errors_have_lines():
     _drafts, problems = catalog.compile_library(diagrams, forms)
     assert len(problems) == 1
     assert re.match(r'forms/visit\.json:\d+: field "satisfaction" has no "title"', str(problems[0]))
+
+
+def test_what_cannot_run_here_is_named_element_by_element():
+    _drafts, problems = _check([
+        ('<bpmn:userTask id="Task_supervise" name="超期督办">', '<bpmn:serviceTask id="Task_call" name="调用外部系统" />\n'
+         '    <bpmn:userTask id="Task_supervise" name="超期督办">'),
+        ('<bpmn:timerEventDefinition id="TimerDef_Timer_labour_deadline">',
+         '<bpmn:messageEventDefinition id="Msg_x" />\n      <bpmn:timerEventDefinition id="TimerDef_Timer_labour_deadline">'),
+    ], file="mediation.bpmn")
+    messages = [p.message for p in problems]
+    assert any(m.startswith('serviceTask Task_call ("调用外部系统") cannot run here: service tasks') for m in messages), messages
+    assert any(m.startswith('boundaryEvent Timer_labour_deadline ("调解期限十五日") cannot run here: message events')
+               for m in messages), messages
