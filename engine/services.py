@@ -1,4 +1,5 @@
 """The verbs people and the scheduler perform. Each one is one unit of work."""
+import json
 import logging
 
 from SpiffWorkflow.exceptions import WorkflowException
@@ -365,6 +366,23 @@ def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
         raise NotAllowed("design")
     with UnitOfWork(session):
         drafts, problems = _library_with(session, filename, data, bpmn_dir, forms_dir)
+        if problems:
+            return [], problems
+        return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
+
+
+def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
+    """A designer's edit of one form: a new version if the whole library still checks with it."""
+    if not may(actor.roles, "design"):
+        raise NotAllowed("design")
+    with UnitOfWork(session):
+        diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
+        newest = catalog.newest_version(session)
+        if newest is not None:
+            diagrams.update({name: body.encode("utf-8") for name, body in newest.files.items()})
+            form_texts.update({name: json.dumps(definition, ensure_ascii=False) for name, definition in newest.forms.items()})
+        form_texts[key] = text
+        drafts, problems = catalog.compile_library(diagrams, form_texts)
         if problems:
             return [], problems
         return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []

@@ -1,11 +1,12 @@
 """Process designers: the pathways and their versions, validation, upload, diagram view."""
+import json
 import re
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import catalog, migration, queries, services
+from engine import catalog, forms as formlib, migration, queries, services
 from engine.models import DiagramDraft, ProcessVersion
 from engine.policy import DEPARTMENTS, ROLES
 
@@ -198,3 +199,53 @@ def edit_publish(filename):
     version = created[0]
     return jsonify(problems=[], version=version.id,
                    message=t(f"已发布新版本：{version.process_key} v{version.id}", f"Published: {version.process_key} v{version.id}"))
+
+
+# ---- forms: JSON with a live preview ------------------------------------------------------------
+
+_FORM_FILE = re.compile(r"^[A-Za-z0-9_-]+\.json$")
+
+
+def _form_text(key):
+    if not _FORM_FILE.match(key or ""):
+        abort(404)
+    newest = catalog.newest_version(db.session)
+    if newest is not None and key in newest.forms:
+        return json.dumps(newest.forms[key], ensure_ascii=False, indent=2)
+    path = Path(_forms_dir()) / key
+    if not path.exists():
+        abort(404)
+    return path.read_text(encoding="utf-8")
+
+
+@bp.route("/forms/<key>")
+@requires("design")
+def form_edit(key):
+    newest = catalog.newest_version(db.session)
+    return render_template("designer_form.html", key=key, text=_form_text(key),
+                           keys=sorted(newest.forms) if newest else [])
+
+
+@bp.route("/forms/<key>/preview", methods=["POST"])
+@requires("design")
+def form_preview(key):
+    """The form as a clerk would see it, or where its JSON is wrong (line and message)."""
+    _form_text(key)
+    try:
+        form = formlib.FormDef(key, formlib.parse_form(key, request.form.get("text", "")).definition)
+    except formlib.FormDefinitionError as exc:
+        return jsonify(problems=[f"forms/{key}:{exc.line}: {exc}"], html="")
+    return jsonify(problems=[], html=render_template("_form_preview.html", form=form))
+
+
+@bp.route("/forms/<key>/publish", methods=["POST"])
+@requires("design")
+def form_publish(key):
+    _form_text(key)
+    created, problems = services.publish_form(db.session, current_actor(), key, request.form.get("text", ""),
+                                              _bpmn_dir(), _forms_dir())
+    if problems:
+        return jsonify(problems=[str(p) for p in problems]), 422
+    if not created:
+        return jsonify(problems=[], message=t("内容与现有版本相同，未发布新版本", "Same content as a published version: nothing new"))
+    return jsonify(problems=[], message=t(f"已发布新版本 v{created[0].id}", f"Published v{created[0].id}"))

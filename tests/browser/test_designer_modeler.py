@@ -64,3 +64,18 @@ def test_designer_changes_a_deadline_in_the_modeler(new_page, live_server, shots
         assert old_due - new_due > timedelta(days=7), "the running case keeps its one-month deadline"
     finally:
         wipe_cases(session_factory)
+
+
+def test_form_editor_previews_as_you_type(new_page, shots):
+    designer = new_page()
+    login(designer, "designer")
+    designer.goto("/designer/forms/visit.json")
+    expect(designer.locator('.form-editor[data-ready="1"]')).to_be_attached()
+    expect(designer.locator("#form-preview")).to_contain_text("满意度")
+    text = designer.locator("#form-json")
+    text.fill(text.input_value().replace('"满意度"', '"群众满意度"'))
+    expect(designer.locator("#form-preview")).to_contain_text("群众满意度")
+    text.fill("{ broken")
+    expect(designer.locator("#form-status")).to_contain_text("forms/visit.json:")
+    assert not designer.js_errors, designer.js_errors
+    shots(designer, "form-editor")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select as sa_select
 
 from engine.clock import Clock, as_utc
 from engine.models import ProcessVersion
@@ -238,3 +239,35 @@ def test_compare_two_versions(client, login_as, session_factory):
     assert "name: 劳动争议调解 → 劳动争议调解（专业）" in body and "bpmn/mediation.bpmn" in body
     counts = {h.text.strip(): h.xpath('./span[@class="count"]/text()')[0] for h in page(shown).xpath("//h2[span]")}
     assert (counts["新增"], counts["删除"], counts["改动"]) == ("0", "0", "2")
+
+
+def test_form_editor_previews_and_publishes(client, login_as, session_factory):
+    import json as json_lib
+    login_as("designer")
+    shown = client.get("/designer/forms/visit.json")
+    assert shown.status_code == 200 and "satisfaction" in text(shown)
+    original = page(shown).get_element_by_id("form-json").text_content()
+    preview = client.post("/designer/forms/visit.json/preview", data={"text": original}).get_json()
+    assert preview["problems"] == [] and "回访评价" in preview["html"] and 'name="satisfaction"' in preview["html"]
+    untitled = json_lib.loads(original)
+    del untitled["schema"]["properties"]["satisfaction"]["title"]
+    broken = client.post("/designer/forms/visit.json/preview",
+                         data={"text": json_lib.dumps(untitled, ensure_ascii=False, indent=2)}).get_json()
+    assert broken["problems"] and broken["problems"][0].startswith("forms/visit.json:") and "satisfaction" in broken["problems"][0]
+    before = version_count(session_factory)
+    changed = original.replace("满意度", "群众满意度")
+    published = client.post("/designer/forms/visit.json/publish", data={"text": changed})
+    assert published.status_code == 200 and "已发布新版本" in published.get_json()["message"]
+    assert version_count(session_factory) == before + 1
+    session = session_factory()
+    try:
+        from engine.models import ProcessVersion
+        newest = session.scalar(sa_select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
+        assert newest.forms["visit.json"]["schema"]["properties"]["satisfaction"]["title"] == "群众满意度"
+    finally:
+        session.close()
+    refused = client.post("/designer/forms/visit.json/publish", data={"text": "{not json"})
+    assert refused.status_code == 422 and version_count(session_factory) == before + 1
+    assert json_lib.loads(refused.data)["problems"]
+    login_as("clerk")
+    assert client.get("/designer/forms/visit.json").status_code == 403
