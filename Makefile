@@ -50,6 +50,9 @@ $(VENDOR)/.built: webui/package.json webui/package-lock.json
 	cp webui/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/
 	cp webui/node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/
 	cp webui/node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/
+	cp webui/node_modules/dmn-js/dist/dmn-modeler.production.min.js $(VENDOR)/
+	mkdir -p $(VENDOR)/dmn
+	cp -r webui/node_modules/dmn-js/dist/assets/. $(VENDOR)/dmn/
 	cp -r webui/node_modules/bpmn-js/dist/assets/. $(VENDOR)/
 	touch $@
 

@@ -124,7 +124,7 @@ def _forms_dir():
     return current_app.config["FORMS_DIR"]
 
 
-_DIAGRAM_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.bpmn$")
+_DIAGRAM_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.(bpmn|dmn)$")
 
 
 def _diagram_name(filename):
@@ -148,8 +148,11 @@ def edit(filename):
     _published_text(filename)
     draft = db.session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
     newest = catalog.newest_version(db.session)
-    return render_template("designer_edit.html", filename=filename, draft=draft, forms=sorted(newest.forms) if newest else [],
-                           diagrams=sorted(Path(n).name for n in newest.files if n.endswith(".bpmn")))
+    files = sorted(Path(n).name for n in newest.files)
+    # A decision table (triage) opens in dmn-js's table editor, a diagram in the BPMN modeler.
+    template = "designer_dmn.html" if filename.endswith(".dmn") else "designer_edit.html"
+    return render_template(template, filename=filename, draft=draft, forms=sorted(newest.forms),
+                           diagrams=[f for f in files if f.endswith(".bpmn")], tables=[f for f in files if f.endswith(".dmn")])
 
 
 @bp.route("/edit/<filename>/source")

@@ -79,3 +79,17 @@ def test_form_editor_previews_as_you_type(new_page, shots):
     expect(designer.locator("#form-status")).to_contain_text("forms/visit.json:")
     assert not designer.js_errors, designer.js_errors
     shots(designer, "form-editor")
+
+
+def test_triage_table_opens_in_the_decision_table_editor(new_page, shots):
+    designer = new_page()
+    login(designer, "designer")
+    designer.goto("/designer/edit/triage.dmn")
+    expect(designer.locator('#modeler[data-ready="1"]')).to_be_attached()
+    table = designer.locator("#modeler .tjs-table")
+    expect(table).to_contain_text("涉法涉诉")
+    expect(table).to_contain_text('"labour_arbitration"')
+    designer.click("#check-draft")
+    expect(designer.locator("#modeler-status")).to_contain_text("校验通过")
+    assert not designer.js_errors, designer.js_errors
+    shots(designer, "triage-table")
