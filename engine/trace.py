@@ -50,3 +50,17 @@ def path_of(meta, process_key, events):
     open_steps = [e for e in path.current if elements.get(e, {}).get("type") == "userTask"]
     path.shown = next((elements[e]["file"] for e in sorted(open_steps) if elements[e].get("file")), main)
     return path
+
+
+def changes_since_last(submissions):
+    """For each submission of a step the case had made before (a reopened case, a repeat visit),
+    the fields whose value differs from the last time: {event id: [(field, before, after)]}.
+    `submissions` are (event id, step, data) in order, data already masked for the reader."""
+    last, found = {}, {}
+    for event_id, step, data in submissions:
+        before = last.get(step)
+        if before is not None:
+            found[event_id] = [(name, before.get(name), data.get(name)) for name in sorted(data.keys() | before.keys())
+                               if before.get(name) != data.get(name)]
+        last[step] = data
+    return found

@@ -41,7 +41,10 @@ def history(case_id):
     names = {p["file"]: p["name"] for p in version.meta.get("processes", {}).values()}
     units = dict(db.session.execute(select(OrgUnit.id, OrgUnit.name).where(
         OrgUnit.id.in_({e.org_unit_id for e in events if e.org_unit_id}))).all())
+    # A step submitted again (a reopened round, a repeat visit) shows what changed since the last time.
+    changed = trace.changes_since_last([(e.id, e.task_spec, masked[e.id]) for e in events if e.id in masked])
     return render_template("audit_case.html", case=case, events=events, masked=masked, path=path, shown=shown, units=units,
+                           changed=changed,
                            diagram_names=names, step_times=json.dumps(_step_times(path), ensure_ascii=False),
                            tasks=queries.case_tasks(db.session, case_id))
 

@@ -65,3 +65,24 @@ def test_trace_exports_as_json_and_a_printable_page(client, login_as, filed_case
     assert "13800138000" not in printable.get_data(as_text=True)
     login_as("clerk")
     assert client.get(f"/audit/cases/{case_id}/trace.json").status_code == 403
+
+
+def test_a_step_submitted_again_shows_what_changed_since_the_last_time(client, login_as, filed_case, session_factory):
+    from tests.engine.helpers import CLOSE, MEDIATION_FAILURE, VISIT_BAD, prefiling
+    from tests.engine.test_reopen import REOPEN
+    case_id, _task, _version = filed_case()
+    session = session_factory()
+    try:
+        for username, spec, post in [("mediator", "Task_mediate", MEDIATION_FAILURE),
+                                     ("dept_court", "Task_prefiling", prefiling("no_suit")), ("clerk", "Task_close", CLOSE),
+                                     ("clerk", "Task_visit", VISIT_BAD), ("supervisor", "Task_review", REOPEN),
+                                     ("mediator", "Task_mediate", MEDIATION_SUCCESS)]:
+            complete(session, username, case_id, spec, post)
+    finally:
+        session.close()
+    login_as("auditor")
+    shown = page(client.get(f"/audit/cases/{case_id}"))
+    notes = [div.text_content() for div in shown.xpath('//div[contains(@class, "changed")]')]
+    assert len(notes) == 1, notes
+    assert "outcome failure → success" in " ".join(notes[0].split())
+    assert "failure_reason" in notes[0] and "agreement_terms" in notes[0]
