@@ -42,7 +42,7 @@ def test_designer_changes_a_deadline_in_the_modeler(new_page, live_server, shots
         # A user task shows its form and its lane (role).
         designer.locator("#modeler .djs-element[data-element-id=Task_mediate]").click()
         expect(panel.locator("select[name=form]")).to_have_value("mediation.json")
-        expect(panel).to_contain_text("调解员")
+        expect(panel.locator("select[name=lane] option:checked")).to_have_text("调解员")
         designer.click("#check-draft")
         expect(designer.locator("#modeler-status")).to_contain_text("校验通过")
         shots(designer, "modeler")
@@ -93,3 +93,26 @@ def test_triage_table_opens_in_the_decision_table_editor(new_page, shots):
     expect(designer.locator("#modeler-status")).to_contain_text("校验通过")
     assert not designer.js_errors, designer.js_errors
     shots(designer, "triage-table")
+
+
+def test_a_step_moves_to_another_lane_role(new_page, session_factory):
+    from engine.models import DiagramDraft
+    designer = new_page()
+    login(designer, "designer")
+    designer.goto("/designer/edit/close_followup.bpmn")
+    expect(designer.locator('#modeler[data-ready="1"]')).to_be_attached()
+    designer.locator("#modeler .djs-element[data-element-id=Task_review]").click()
+    lane = designer.locator("#properties select[name=lane]")
+    expect(lane.locator("option:checked")).to_have_text("督办")
+    lane.select_option(label="受理员")
+    designer.click("#save-draft")
+    expect(designer.locator("#modeler-status")).to_contain_text("草稿已保存")
+    session = session_factory()
+    try:
+        draft = session.scalar(sa.select(DiagramDraft).where(DiagramDraft.filename == "close_followup.bpmn"))
+        clerk_lane = draft.xml.split('name="受理员"')[1].split("</bpmn:lane>")[0]
+        assert "<bpmn:flowNodeRef>Task_review</bpmn:flowNodeRef>" in clerk_lane
+        session.delete(draft)
+        session.commit()
+    finally:
+        session.close()

@@ -53,13 +53,26 @@
   function timerOf(bo) {
     return (bo.eventDefinitions || []).filter(function (d) { return d.$type === "bpmn:TimerEventDefinition"; })[0];
   }
+  function lanesOf(element) {
+    // Our diagrams keep their lanes in the process (lanes name the role); the drawing may not show them.
+    var process = element.businessObject.$parent;
+    while (process && process.$type !== "bpmn:Process") { process = process.$parent; }
+    var found = [];
+    (process && process.laneSets || []).forEach(function (set) { (set.lanes || []).forEach(function (l) { found.push(l); }); });
+    return found;
+  }
   function laneOf(element) {
-    var lane = (element.businessObject.lanes || [])[0];
-    if (lane) { return lane.name; }
-    var shape = modeler.get("elementRegistry").filter(function (e) {
-      return e.type === "bpmn:Lane" && (e.businessObject.flowNodeRef || []).indexOf(element.businessObject) >= 0;
-    })[0];
-    return shape ? shape.businessObject.name : "";
+    var bo = element.businessObject;
+    return lanesOf(element).filter(function (l) { return (l.flowNodeRef || []).indexOf(bo) >= 0; })[0] || null;
+  }
+  function moveToLane(element, lane) {
+    var bo = element.businessObject;
+    lanesOf(element).forEach(function (l) {
+      var refs = l.get("flowNodeRef"), at = refs.indexOf(bo);
+      if (at >= 0) { refs.splice(at, 1); }
+    });
+    if (lane) { lane.get("flowNodeRef").push(bo); }
+    modeling.updateProperties(element, {});  // marks the diagram changed (undo, save)
   }
 
   function field(label, control) {
@@ -91,7 +104,17 @@
       select.value = getProp(bo, "formJsonSchemaFilename");
       select.addEventListener("change", function () { setProp(element, "formJsonSchemaFilename", select.value); });
       field(T.form, select);
-      var lane = document.createElement("output"); lane.textContent = laneOf(element) || T.noLane; field(T.lane, lane);
+      var lanes = lanesOf(element), current = laneOf(element), pickLane = document.createElement("select");
+      pickLane.name = "lane";
+      [null].concat(lanes).forEach(function (l) {
+        var option = document.createElement("option"); option.value = l ? l.id : ""; option.textContent = l ? l.name : T.noLane;
+        pickLane.appendChild(option);
+      });
+      pickLane.value = current ? current.id : "";
+      pickLane.addEventListener("change", function () {
+        moveToLane(element, lanes.filter(function (l) { return l.id === pickLane.value; })[0] || null);
+      });
+      field(T.lane, pickLane);
     }
     var timer = timerOf(bo);
     if (timer) {
