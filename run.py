@@ -116,6 +116,14 @@ def _schema_problem():
     return None
 
 
+def _refuse_unmigrated():
+    """True (after saying why) when the database is not at the newest migration."""
+    problem = _schema_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+    return bool(problem)
+
+
 def _session_factory():
     from config.settings import database_url
     from engine.db import session_factory
@@ -126,9 +134,7 @@ def cmd_audit(args):
     """`run.py audit verify`: every case's hash chain; names the first broken event per case."""
     import time
     from engine.audit import verify
-    problem = _schema_problem()
-    if problem:
-        print(problem, file=sys.stderr)
+    if _refuse_unmigrated():
         return 1
     session = _session_factory()()
     began = time.perf_counter()
@@ -150,9 +156,7 @@ def cmd_export(args):
     from config.settings import BPMN_DIR, FORMS_DIR
     from engine.catalog import export_library
     from webui.extensions import db
-    problem = _schema_problem()
-    if problem:
-        print(problem, file=sys.stderr)
+    if _refuse_unmigrated():
         return 1
     app = _app()
     with app.app_context():
@@ -165,9 +169,7 @@ def cmd_export(args):
 
 def cmd_worker(args):
     from engine.scheduler import make_scheduler
-    problem = _schema_problem()
-    if problem:
-        print(problem, file=sys.stderr)
+    if _refuse_unmigrated():
         return 1
     scheduler = make_scheduler(_session_factory(), args.interval, blocking=True)
     print(f"timer worker: sweeping every {args.interval:g} s (Ctrl-C stops)")
@@ -180,9 +182,7 @@ def cmd_worker(args):
 
 def cmd_serve(args):
     from waitress import serve
-    problem = _schema_problem()
-    if problem:
-        print(problem, file=sys.stderr)
+    if _refuse_unmigrated():
         return 1
     app = _app()
     scheduler = None

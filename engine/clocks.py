@@ -18,19 +18,24 @@ from .uow import Conflict, UnitOfWork
 STOPPED = "9999-12-31T00:00:00+00:00"
 
 
-def _step(session, actor, task_id, action):
-    """`action` is "supervise", or "handle": the step's role holder or a supervisor."""
-    supervisor = may(actor.roles, "supervise")
-    if not (supervisor or (action == "handle" and may(actor.roles, "work_tasks"))):
-        raise NotAllowed(action)
+def open_step(session, actor, task_id):
+    """An open step within the actor's units, with its case (row-locked) and its unit's path."""
     row = session.execute(select(Task, Case, OrgUnit.path).join(Case, Case.id == Task.case_id)
                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
                           .where(Task.id == task_id).with_for_update(of=Case)).first()
     if row is None or not unit_covers(actor.unit_path, row[2]):
         raise NotFound(task_id)
-    task, case, _path = row
-    if task.state != "ready":
+    if row[0].state != "ready":
         raise Conflict("该环节已办结 / This step is finished")
+    return row
+
+
+def _step(session, actor, task_id, action):
+    """`action` is "supervise", or "handle": the step's role holder or a supervisor."""
+    supervisor = may(actor.roles, "supervise")
+    if not (supervisor or (action == "handle" and may(actor.roles, "work_tasks"))):
+        raise NotAllowed(action)
+    task, case, _path = open_step(session, actor, task_id)
     if action == "handle" and task.role not in actor.roles and not supervisor:
         raise NotAllowed(task_id)
     version = catalog.version_info(session, case.process_version_id)

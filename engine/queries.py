@@ -259,13 +259,15 @@ def _mask_value(name, value):
 
 def submitted_steps(session, case, actor):
     """What each completed step recorded, in order, masked as the actor may see it."""
-    version = case.process_version
-    steps = []
-    for event in case_events(session, case.id, kinds=DATA_EVENTS):
-        form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")
-        definition = version.forms.get(form_key) if form_key else None
-        steps.append((event, definition, mask_data(definition, event.detail.get("data", {}), actor)))
-    return steps
+    return [(event, *event_data(case.process_version, event, actor))
+            for event in case_events(session, case.id, kinds=DATA_EVENTS)]
+
+
+def event_data(version, event, actor):
+    """The form a data event was submitted on and its data, masked as the actor may see it."""
+    form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")
+    definition = version.forms.get(form_key) if form_key else None
+    return definition, mask_data(definition, (event.detail or {}).get("data", {}), actor)
 
 
 def units_below(session, unit):

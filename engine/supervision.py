@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import outbox, store
+from . import clocks, outbox, store
 from .clock import CHINA, Clock, as_utc
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Reminder, Task, User, UserRole
@@ -26,15 +26,7 @@ def _note(note):
 def _open_step(session, actor, task_id):
     if not may(actor.roles, "supervise"):
         raise NotAllowed("supervise")
-    row = session.execute(select(Task, Case, OrgUnit.path).join(Case, Case.id == Task.case_id)
-                          .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                          .where(Task.id == task_id).with_for_update(of=Case)).first()
-    if row is None or not unit_covers(actor.unit_path, row[2]):
-        raise NotFound(task_id)
-    task, case, unit_path = row
-    if task.state != "ready":
-        raise Conflict("该环节已办结 / This step is finished")
-    return task, case, unit_path
+    return clocks.open_step(session, actor, task_id)
 
 
 def handlers_for(session, actor, task):

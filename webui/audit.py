@@ -30,12 +30,8 @@ def history(case_id):
     actor = current_actor()
     case = visible_case_or_abort(case_id)
     events = queries.case_events(db.session, case_id)
-    masked = {}
-    for event in events:
-        if event.kind in queries.DATA_EVENTS:
-            form_key = case.process_version.meta["tasks"].get(event.task_spec, {}).get("form")
-            masked[event.id] = queries.mask_data(case.process_version.forms.get(form_key), event.detail.get("data", {}), actor)
     version = case.process_version
+    masked = {e.id: queries.event_data(version, e, actor)[1] for e in events if e.kind in queries.DATA_EVENTS}
     path = trace.path_of(version.meta, version.process_key, events)
     shown = request.args.get("file") if request.args.get("file") in path.files else path.shown
     names = {p["file"]: p["name"] for p in version.meta.get("processes", {}).values()}
@@ -68,8 +64,7 @@ def _trace_events(case_id, actor, case):
     for event in queries.case_events(db.session, case_id):
         detail = dict(event.detail or {})
         if event.kind in queries.DATA_EVENTS:
-            form_key = case.process_version.meta["tasks"].get(event.task_spec, {}).get("form")
-            detail["data"] = queries.mask_data(case.process_version.forms.get(form_key), detail.get("data", {}), actor)
+            detail["data"] = queries.event_data(case.process_version, event, actor)[1]
         found.append({"seq": event.seq, "at": as_utc(event.at).isoformat(), "actor": event.actor_name,
                       "actor_id": event.actor_id, "unit_id": event.org_unit_id, "kind": event.kind,
                       "element": event.task_spec, "step": event.task_title, "detail": detail,

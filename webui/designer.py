@@ -133,8 +133,8 @@ def _diagram_name(filename):
     return filename
 
 
-def _published_text(filename):
-    newest = catalog.newest_version(db.session)
+def _published_text(filename, newest=None):
+    newest = newest or catalog.newest_version(db.session)
     text = newest.files.get(f"bpmn/{filename}") if newest else None
     if text is None:
         abort(404)
@@ -145,9 +145,9 @@ def _published_text(filename):
 @requires("design")
 def edit(filename):
     filename = _diagram_name(filename)
-    _published_text(filename)
-    draft = db.session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
     newest = catalog.newest_version(db.session)
+    _published_text(filename, newest)  # 404 for a file the library does not have
+    draft = db.session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
     files = sorted(Path(n).name for n in newest.files)
     # A decision table (triage) opens in dmn-js's table editor, a diagram in the BPMN modeler.
     template = "designer_dmn.html" if filename.endswith(".dmn") else "designer_edit.html"
