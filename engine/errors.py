@@ -7,3 +7,8 @@ class NotAllowed(Exception):
 
 class NotFound(Exception):
     pass
+
+
+class StepFailed(Exception):
+    """The engine could not carry out the step (a failing script, a gateway with no way out, a
+    case grown past its size limit). Nothing was saved: the case stays where it was."""

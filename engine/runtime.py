@@ -13,6 +13,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from .errors import StepFailed
+from . import scripting
 from .scripting import SCRIPT_ENGINE
 
 _attached_spec = ContextVar("_attached_spec")
@@ -86,8 +88,18 @@ def new_workflow(specs):
     return workflow
 
 
+class StateTooLarge(StepFailed):
+    """The case's state would exceed the size a case may hold (MAX_CASE_STATE_KB)."""
+
+
 def dump_state(workflow):
-    return _STATE_SERIALIZER.serialize_json(workflow)
+    state = _STATE_SERIALIZER.serialize_json(workflow)
+    limit = scripting.MAX_CASE_STATE_BYTES
+    if len(state) > limit:
+        raise StateTooLarge(f"案件数据将达 {len(state) // 1024:,} KB，超过每件上限 {limit // 1024:,} KB，未保存 / "
+                            f"the case's data would take {len(state) // 1024:,} KB, over the limit of "
+                            f"{limit // 1024:,} KB a case may hold; nothing was saved")
+    return state
 
 
 def load_state(state_json, specs):

@@ -1,107 +1,42 @@
-"""The script environment for BPMN scripts, gateway conditions and DMN expressions.
+"""The script environment for BPMN scripts, pre/post scripts, gateway conditions, DMN cells and
+timer expressions.
 
-Designers write these in the diagrams, so they are untrusted code. SpiffWorkflow's default
-environment runs them with plain exec/eval; here they are compiled with RestrictedPython,
-run with its attribute and item guards, a small whitelist of builtins and a time limit.
+Designers write these in the diagrams, so they are untrusted code (engine/restricted.py says how
+they are checked and compiled). Where each one runs:
+- an expression or assignment with no loop, no call into arbitrary code and no operator whose
+  cost grows with its operands (`route == "mediation"`, `natural_days(30)`) runs here, in the
+  engine's process: its cost is bounded by its length and the case's data, and it cannot change
+  anything it reads;
+- everything else runs in a sandbox process (engine/sandbox.py) on a copy of the case's data,
+  with a CPU time limit, a memory limit and a kill when its time is up.
+Either way a condition or decision cell changes nothing in the case's data, and what a script
+leaves behind is bounded by the size a case may hold.
 """
-import ast
 import datetime
-import math
-import sys
-import time
-from functools import lru_cache
+import os
 
-from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec, safe_builtins
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safer_getattr,
-)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from . import workcalendar
+from . import sandbox, workcalendar
 from .clock import CHINA, Clock, china_date
+from .restricted import (  # noqa: F401  (ScriptRejected and check_source are this module's API)
+    HIDDEN_NAMES,
+    ScriptRejected,
+    check_source,
+    compile_source,
+    decode,
+    is_bounded,
+    kept_variables,
+    namespace,
+)
 
-SCRIPT_TIME_LIMIT_SECONDS = 1.0
-
-
-class ScriptRejected(Exception):
-    """A script that may not run here: it does not compile under the restrictions, or it ran too long."""
-
-
-# The time limit checks the clock between lines, so it cannot stop one huge operation done in C
-# (10**10**10, "x" * 10**10, sum(range(10**12))). Those are bounded by size before they start.
-MAX_SEQUENCE = 1_000_000
-MAX_INT_BITS = 100_000
-
-
-def _too_big(what):
-    return ScriptRejected(f"{what} is too large for a script (limit {MAX_SEQUENCE:,} items / {MAX_INT_BITS:,} bits)")
-
-
-def _binop(op, a, b):
-    if op == "Pow":
-        if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and a.bit_length() * b > MAX_INT_BITS:
-            raise _too_big("a power")
-        return a ** b
-    if op == "LShift":
-        if isinstance(a, int) and isinstance(b, int) and b > MAX_INT_BITS:
-            raise _too_big("a shift")
-        return a << b
-    for sequence, count in ((a, b), (b, a)):
-        if isinstance(sequence, (str, bytes, list, tuple)) and isinstance(count, int) \
-                and len(sequence) * count > MAX_SEQUENCE:
-            raise _too_big("a repeated sequence")
-    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS:
-        raise _too_big("a product")
-    return a * b
-
-
-def _range(*args):
-    numbers = range(*args)
-    if len(numbers) > MAX_SEQUENCE:
-        raise _too_big("a range")
-    return numbers
-
-
-class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's checks, plus: *, ** and << go through size guards."""
-    _GUARDED = {ast.Pow: "Pow", ast.Mult: "Mult", ast.LShift: "LShift"}
-
-    def visit_BinOp(self, node):
-        node = super().visit_BinOp(node)
-        name = self._GUARDED.get(type(node.op))
-        if name is None:
-            return node
-        call = ast.Call(func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(name), node.left, node.right],
-                        keywords=[])
-        return ast.fix_missing_locations(ast.copy_location(call, node))
-
-
-def _inplacevar(op, x, y):
-    ops = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: _binop("Mult", a, b),
-        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
-        "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
-    }
-    if op not in ops:
-        raise ScriptRejected(f"operator {op} is not allowed in scripts")
-    return ops[op](x, y)
-
-
-def _builtins():
-    allowed = dict(safe_builtins)
-    for name in ("setattr", "delattr"):
-        allowed.pop(name, None)
-    allowed.update({
-        "dict": dict, "list": list, "set": set, "frozenset": frozenset, "sum": sum, "min": min,
-        "max": max, "any": any, "all": all, "sorted": sorted, "enumerate": enumerate,
-        "reversed": reversed, "map": map, "filter": filter, "math": math, "range": _range,
-    })
-    return allowed
+SCRIPT_TIME_LIMIT_SECONDS = float(os.environ.get("SCRIPT_SECONDS", "1.0"))
+# The most a case's stored state may hold; also the most one script may hand back.
+MAX_CASE_STATE_BYTES = int(os.environ.get("MAX_CASE_STATE_KB", "1024")) * 1024
+# A legal period longer than ten years is a mistake in the diagram, and counting it day by day
+# would hold the engine.
+MAX_PERIOD_DAYS = 3660
 
 
 def _deadline(deadline):
@@ -110,143 +45,104 @@ def _deadline(deadline):
     return end.isoformat()
 
 
-def working_days(count):
-    """For timer expressions: `working_days(5)` is the end of the fifth working day after today
-    (today not counted; weekends and public holidays skipped, make-up working days counted)."""
-    return _deadline(workcalendar.add_working_days(_today_in_china(), int(count)))
+def _days(count):
+    if isinstance(count, bool) or not isinstance(count, (int, float, str)):
+        raise ScriptRejected(f"a period must be a whole number of days, not {type(count).__name__}")
+    try:
+        days = int(count)
+    except (ValueError, OverflowError):
+        raise ScriptRejected(f"a period must be a whole number of days, not {str(count)[:20]!r}") from None
+    if not 0 <= days <= MAX_PERIOD_DAYS:
+        raise ScriptRejected(f"a period of {days} days is outside 0..{MAX_PERIOD_DAYS}")
+    return days
 
 
-def natural_days(count):
-    """For timer expressions: `natural_days(15)` is the end of the fifteenth day after today, or
-    of the next working day if that one is a holiday (民事诉讼法 Art. 85)."""
-    return _deadline(workcalendar.add_days(_today_in_china(), int(count)))
+def _periods(start):
+    """The legal-period functions of timer expressions, counted from the day `start()` gives
+    (a date in China)."""
+    return {
+        "working_days": lambda count: _deadline(workcalendar.add_working_days(start(), _days(count))),
+        "natural_days": lambda count: _deadline(workcalendar.add_days(start(), _days(count))),
+    }
 
 
 def _today_in_china():
     return china_date(Clock.now())
 
 
+_TODAY = _periods(_today_in_china)
+
+
+def working_days(count):
+    """For timer expressions: `working_days(5)` is the end of the fifth working day after today
+    (today not counted; weekends and public holidays skipped, make-up working days counted)."""
+    return _TODAY["working_days"](count)
+
+
+def natural_days(count):
+    """For timer expressions: `natural_days(15)` is the end of the fifteenth day after today, or
+    of the next working day if that one is a holiday (民事诉讼法 Art. 85)."""
+    return _TODAY["natural_days"](count)
+
+
 def deadline_from(expression, data, start):
     """Evaluate a timer expression as if the timer had started on `start` (a date in China), for
     recomputing a deadline once the holiday calendar it crossed is published."""
-    counted = {
-        "working_days": lambda count: _deadline(workcalendar.add_working_days(start, int(count))),
-        "natural_days": lambda count: _deadline(workcalendar.add_days(start, int(count))),
-    }
-    return RestrictedEnvironment().evaluate(expression, dict(data), counted)
-
-
-_BUILTINS = _builtins()
-_GUARDS = {
-    "__builtins__": _BUILTINS,
-    "_getattr_": safer_getattr,
-    "_getitem_": default_guarded_getitem,
-    "_getiter_": default_guarded_getiter,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence,
-    "_write_": full_write_guard,
-    "_inplacevar_": _inplacevar,
-    "_binop_": _binop,
-    "date": datetime.date,
-    "timedelta": datetime.timedelta,
-    "working_days": working_days,
-    "natural_days": natural_days,
-}
-
-
-@lru_cache(maxsize=2048)
-def compile_expression(source):
-    result = compile_restricted_eval(source.strip(), "<condition>", policy=_Policy)
-    if result.errors:
-        raise ScriptRejected("; ".join(result.errors))
-    return result.code
-
-
-@lru_cache(maxsize=2048)
-def compile_script(source):
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            raise ScriptRejected(f"line {node.lineno}: import is not allowed in scripts")
-    result = compile_restricted_exec(source, "<script>", policy=_Policy)
-    if result.errors:
-        raise ScriptRejected("; ".join(result.errors))
-    return result.code
-
-
-# Built-ins that only serve to reach outside the sandbox. RestrictedPython compiles a call to them
-# without complaint (they are plain names) and they are missing at run time, so a diagram using
-# them would publish and then fail on a live case; refuse them when the diagram is checked.
-FORBIDDEN_NAMES = frozenset({
-    "open", "exec", "eval", "compile", "globals", "locals", "vars", "getattr", "breakpoint",
-    "input", "help", "exit", "quit", "memoryview", "dir",
-}) - frozenset(_BUILTINS)
-
-
-def _forbidden_names(source, mode):
-    tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
-    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    return [f'Line {n.lineno}: "{n.id}" is not available in scripts' for n in ast.walk(tree)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in FORBIDDEN_NAMES
-            and n.id not in stored]
-
-
-def check_source(source, kind):
-    """Compile a script or condition as it will run, so a designer sees the error before publishing."""
-    (compile_expression if kind == "expression" else compile_script)(source)
-    errors = _forbidden_names(source, "eval" if kind == "expression" else "exec")
-    if errors:
-        raise ScriptRejected("; ".join(dict.fromkeys(errors)))
-
-
-def _run_with_time_limit(run, limit):
-    # A line tracer on this thread only: works in web threads where signals cannot be used.
-    deadline = time.monotonic() + limit
-    previous = sys.gettrace()
-
-    def tracer(frame, event, arg):
-        if time.monotonic() > deadline:
-            raise ScriptRejected(f"script ran longer than {limit:g} s and was stopped")
-        return tracer
-
-    sys.settrace(tracer)
-    try:
-        return run()
-    finally:
-        sys.settrace(previous)
+    return SCRIPT_ENGINE.environment.evaluate(expression, dict(data), host=_periods(lambda: start))
 
 
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
-    def __init__(self, time_limit=SCRIPT_TIME_LIMIT_SECONDS):
+    def __init__(self, time_limit=None):
         super().__init__({})
-        self.time_limit = time_limit
+        self.time_limit = SCRIPT_TIME_LIMIT_SECONDS if time_limit is None else time_limit
 
-    def _namespace(self, context, external_context):
-        namespace = dict(_GUARDS)
-        namespace.update(external_context or {})
-        namespace.update(context)
-        return namespace
-
-    def evaluate(self, expression, context, external_context=None):
-        code = compile_expression(expression)
-        namespace = self._namespace(context, external_context)
-        return _run_with_time_limit(lambda: eval(code, namespace), self.time_limit)
+    def evaluate(self, expression, context, external_context=None, host=None):
+        host = host or _TODAY
+        if is_bounded(expression, "eval"):
+            code = compile_source(expression, "eval")
+            return eval(code, namespace(context, external_context, host))  # noqa: S307 - bounded, restricted
+        return decode(self._sandboxed("eval", expression, context, external_context, host)["value"])
 
     def execute(self, script, context, external_context=None):
-        code = compile_script(script)
-        namespace = self._namespace(context, external_context)
-        _run_with_time_limit(lambda: exec(code, namespace), self.time_limit)
-        hidden = set(_GUARDS) | set(external_context or {})
-        for key in list(context):
-            if key not in namespace:
-                del context[key]
-        for key, value in namespace.items():
-            if key in hidden or key.startswith("_") or callable(value) or isinstance(value, type(math)):
-                continue
-            context[key] = value
+        if is_bounded(script, "exec"):
+            names = namespace(context, external_context, _TODAY)
+            exec(compile_source(script, "exec"), names)  # noqa: S102 - bounded, restricted
+            context.update(kept_variables(names, HIDDEN_NAMES | set(external_context or {})))
+            return True
+        answer = self._sandboxed("exec", script, context, external_context, _TODAY)
+        for key in answer["deleted"]:
+            context.pop(key, None)
+        context.update(decode(answer["context"]))
         return True
+
+    def _sandboxed(self, mode, source, context, external_context, host):
+        answer = sandbox.POOL.run(mode, source, context, external_context, host, self.time_limit,
+                                  MAX_CASE_STATE_BYTES)
+        if not answer.get("ok"):
+            raise _error(answer)
+        return answer
 
     def call_service(self, context, **kwargs):
         raise ScriptRejected("service tasks are not available to diagrams")
+
+
+# A script's own mistakes come back as the same type wherever it ran (a missing variable is a
+# NameError in the sandbox too); anything else is a refusal.
+_SCRIPT_ERRORS = {cls.__name__: cls for cls in (
+    NameError, TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError,
+    ArithmeticError, OverflowError, LookupError, AssertionError, UnboundLocalError,
+)}
+
+
+def _error(answer):
+    kind, message, line = answer.get("kind"), answer.get("error") or "the script failed", answer.get("line")
+    where = f"line {line}: " if line and kind != "ScriptRejected" else ""
+    cls = _SCRIPT_ERRORS.get(kind)
+    if cls is not None:
+        return cls(f"{where}{message}")
+    if kind in (None, "ScriptRejected"):
+        return ScriptRejected(message, line)
+    return ScriptRejected(f"{where}{kind}: {message}", line)
 
 
 class RestrictedScriptEngine(PythonScriptEngine):
@@ -254,7 +150,7 @@ class RestrictedScriptEngine(PythonScriptEngine):
         super().__init__(environment=RestrictedEnvironment())
 
     def validate(self, expression):
-        compile_expression(expression)
+        compile_source(expression, "eval")
 
 
 SCRIPT_ENGINE = RestrictedScriptEngine()

@@ -11,7 +11,7 @@ from .clock import Clock
 from .models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
 from .policy import SYSTEM, may, may_work_task, unit_covers
 from .scripting import ScriptRejected
-from .errors import NotAllowed, NotFound
+from .errors import NotAllowed, NotFound, StepFailed
 from .uow import Conflict, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -23,11 +23,6 @@ class FormInvalid(Exception):
         super().__init__("the form has errors")
         self.errors = errors
         self.data = data
-
-
-class StepFailed(Exception):
-    """The engine could not carry out the step (a failing script, a gateway with no way out).
-    Nothing was saved: the case stays where it was."""
 
 
 def _specs(version):
@@ -42,7 +37,20 @@ def _engine_call(task_title, call):
         spec = getattr(exc, "task_spec", None)
         element = getattr(spec, "bpmn_id", None)
         where = f" @ {getattr(spec, 'bpmn_name', None) or element} ({element})" if element else ""
-        raise StepFailed(f"「{task_title}」执行失败 / step failed{where}: {exc}") from exc
+        reason = _first_cause(exc)
+        detail = f"{exc} {reason}" if reason and reason not in str(exc) else str(exc)
+        raise StepFailed(f"「{task_title}」执行失败 / step failed{where}: {detail}") from exc
+
+
+def _first_cause(exc):
+    """Why an expression failed: SpiffWorkflow wraps the script's own error (a time limit, a
+    missing variable) in messages that only quote the expression."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if not isinstance(cause, WorkflowException):
+            return str(cause) if isinstance(cause, ScriptRejected) else f"{type(cause).__name__}: {cause}"
+        cause = cause.__cause__ or cause.__context__
+    return ""
 
 
 def _next_round_if_restarted(version, workflow, snap, title):

@@ -112,7 +112,7 @@ def _looping_library():
          '<bpmn:scriptTask id="Script_loop" name="无尽循环">\n'
          '      <bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>\n'
          '      <bpmn:outgoing>Flow_loop_mediated</bpmn:outgoing>\n'
-         '      <bpmn:script>while True:\n    pass</bpmn:script>\n'
+         '      <bpmn:script>n = 0\nwhile n &gt;= 0:\n    n += 1</bpmn:script>\n'
          '    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕">'),
     ]
     for old, new in replacements:
