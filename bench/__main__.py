@@ -16,7 +16,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine import runtime
 
-from . import breakdown, inmemory, persisted
+from . import breakdown, inmemory, persisted, sandbox_cost
 from .scenario import STEPS, Library
 
 DEFAULT_PERSISTED = 200
@@ -165,6 +165,13 @@ def main(argv=None):
          "after WAL checkpoint; includes indexes, other case columns, page slack")
     line("same finished state with spec embedded", f"{full_state_size(finished):,} B",
          f"naive full serializer, for comparison (state-only: {len(runtime.dump_state(finished).encode()):,} B)")
+
+    print()
+    evaluations = sandbox_cost.per_case(library.specs, data)
+    print(f"script sandbox: one case makes {evaluations['all']} evaluations (conditions, decision cells, "
+          f"timers, scripts), {evaluations['sandboxed']} of them in a sandbox process")
+    for label, seconds in sandbox_cost.per_evaluation(data).items():
+        line(f"  {label}", f"{seconds * 1e6:,.1f} us", f"mean of {sandbox_cost.ROUNDS}")
 
     if args.breakdown:
         print()

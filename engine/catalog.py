@@ -14,7 +14,7 @@ from . import forms as formlib
 from .models import ProcessVersion
 from .policy import DEPARTMENTS, role_for_lane
 from .runtime import spec_to_json
-from .scripting import ScriptRejected, check_source
+from .scripting import ScriptRejected, check_decision_cell, check_source
 from .xmlsafe import UnsafeXml, parse_xml
 
 NS = {
@@ -110,6 +110,12 @@ def _lanes(root):
     return lanes
 
 
+def _line_in(node, exc):
+    """The file's line of a problem within the code an element holds (its text starts on the
+    element's own line)."""
+    return node.sourceline + max((getattr(exc, "line", None) or 1) - 1, 0)
+
+
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
     meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
@@ -129,7 +135,7 @@ def _lint_bpmn(filename, root, form_texts, problems):
             try:
                 check_source(condition.text, "expression")
             except (ScriptRejected, SyntaxError) as exc:
-                problems.append(Problem(filename, condition.sourceline,
+                problems.append(Problem(filename, _line_in(condition, exc),
                                         f"condition of {flow.get('id')} is not allowed: {exc}"))
     for task in root.xpath(".//bpmn:userTask", namespaces=NS):
         task_id = task.get("id")
@@ -160,13 +166,13 @@ def _lint_bpmn(filename, root, form_texts, problems):
         try:
             check_source(script.text or "", "script")
         except (ScriptRejected, SyntaxError) as exc:
-            problems.append(Problem(filename, script.sourceline, f"{etree.QName(script).localname} is not allowed: {exc}"))
+            problems.append(Problem(filename, _line_in(script, exc), f"{etree.QName(script).localname} is not allowed: {exc}"))
     for script in root.xpath(".//bpmn:scriptTask", namespaces=NS):
         body = script.find("bpmn:script", NS)
         try:
             check_source(body.text if body is not None and body.text else "", "script")
         except (ScriptRejected, SyntaxError) as exc:
-            problems.append(Problem(filename, script.sourceline,
+            problems.append(Problem(filename, _line_in(body if body is not None else script, exc),
                                     f"script of {script.get('id')} is not allowed: {exc}"))
     for event in root.xpath(".//bpmn:boundaryEvent | .//bpmn:intermediateCatchEvent", namespaces=NS):
         timer = event.find("bpmn:timerEventDefinition", NS)
@@ -184,7 +190,7 @@ def _lint_bpmn(filename, root, form_texts, problems):
                 try:
                     check_source(child.text, "expression")
                 except (ScriptRejected, SyntaxError) as exc:
-                    problems.append(Problem(filename, child.sourceline, f"timer expression is not allowed: {exc}"))
+                    problems.append(Problem(filename, _line_in(child, exc), f"timer expression is not allowed: {exc}"))
         extension = (props.get("maxExtensionDays") or "0").strip()
         if not extension.isdigit():
             problems.append(Problem(filename, event.sourceline,
@@ -257,6 +263,7 @@ def compile_library(diagrams, form_texts):
         try:
             if filename.endswith(".dmn"):
                 parser.add_dmn_xml(root, filename)
+                _lint_dmn(filename, root, problems)
             else:
                 parser.add_bpmn_xml(root, filename)
                 metas[filename] = _lint_bpmn(filename, root, form_texts, problems)
@@ -291,6 +298,21 @@ def compile_library(diagrams, form_texts):
             meta=meta, spec_json=spec_to_json(spec, subprocess_specs),
         ))
     return drafts, problems
+
+
+def _lint_dmn(filename, root, problems):
+    """Every cell of a decision table is code the engine evaluates: check it as it will run."""
+    ns = {"dmn": etree.QName(root).namespace}
+    cells = [("expression", text) for text in root.xpath(".//dmn:inputExpression/dmn:text", namespaces=ns)]
+    cells += [("input", text) for text in root.xpath(".//dmn:inputEntry/dmn:text", namespaces=ns)]
+    cells += [("output", text) for text in root.xpath(".//dmn:outputEntry/dmn:text", namespaces=ns)]
+    for kind, text in cells:
+        try:
+            check_decision_cell(text.text, kind)
+        except (ScriptRejected, SyntaxError) as exc:
+            cell = text.getparent()
+            problems.append(Problem(filename, text.sourceline, f"cell {cell.get('id') or etree.QName(cell).localname} "
+                                                               f"is not allowed: {exc}"))
 
 
 def _check_unique_ids(roots, problems):

@@ -240,6 +240,43 @@ def check_source(source, kind):
         raise ScriptRejected("; ".join(f"Line {line}: {what}" for line, what in found), found[0][0])
 
 
+# SpiffWorkflow's DMN engine reads `?` in an input cell as the column's value, and a cell that is
+# not an expression by itself (`> 5`, `in ("a", "b")`) as a test written after the value.
+_DMN_INPUT = "dmninputexpr"
+
+
+def check_decision_cell(text, kind):
+    """Check a decision-table cell as the DMN engine will evaluate it; `kind` is "input" for a
+    rule's test on a column, anything else for an input or output expression."""
+    source = (text or "").strip()
+    if not source:
+        return
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise ScriptRejected(f"{len(source):,} characters, over the limit of {MAX_EXPRESSION_CHARS:,}")
+    if kind == "input":
+        source = _question_marks(source)
+        try:
+            ast.parse(source, mode="eval")
+        except SyntaxError:
+            source = f"{_DMN_INPUT} {source}"
+    check_source(source, "expression")
+
+
+def _question_marks(source):
+    """`?` outside string literals, as the column's value (a scan, not the engine's regex)."""
+    out, quote = [], None
+    for char in source:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "?":
+            out.append(_DMN_INPUT)
+            continue
+        out.append(char)
+    return "".join(out)
+
+
 # ---- expressions that need no sandbox ---------------------------------------------------------
 # Most conditions, decision cells and timer expressions are a comparison or one call of a legal
 # period: no loops, no calls into arbitrary code, no operator whose cost grows with its operands.

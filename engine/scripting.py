@@ -23,6 +23,7 @@ from .clock import CHINA, Clock, china_date
 from .restricted import (  # noqa: F401  (ScriptRejected and check_source are this module's API)
     HIDDEN_NAMES,
     ScriptRejected,
+    check_decision_cell,
     check_source,
     compile_source,
     decode,

@@ -187,13 +187,14 @@ def test_loops_with_a_way_out_pass_the_check(source):
 
 
 def test_check_names_file_and_line(session):
-    looping = mediation_with_script("while True: pass").encode("utf-8")
+    looping = mediation_with_script("n = 0\nwhile True: pass").encode("utf-8")
     created, problems = services.publish_upload(session, actor(session, "designer"), "mediation.bpmn", looping,
                                                 ROOT / "bpmn", ROOT / "forms")
     assert not created
     assert [(p.file, "Script_after_mediation" in p.message, "never ends" in p.message) for p in problems] \
         == [("bpmn/mediation.bpmn", True, True)]
-    assert problems[0].line > 0
+    script_line = looping.decode("utf-8").splitlines().index("      <bpmn:script>n = 0") + 1
+    assert problems[0].line == script_line + 1
 
 
 # ---- the whole step, through a real case ---------------------------------------------------------
@@ -295,3 +296,22 @@ def test_a_case_over_its_size_limit_is_not_saved(session, monkeypatch):
     message = _mediate_expecting_failure(session, "over the limit of 300 KB a case may hold")
     assert "未保存" in message
     assert session.scalar(sa.select(sa.func.count()).select_from(ProcessVersion)) >= 1
+
+
+@pytest.mark.parametrize("cell", ["__import__('os').system('id')", "open('/etc/passwd').read()",
+                                  "().__class__.__base__.__subclasses__()", "'" + "a" * 6000 + "'"])
+def test_decision_cells_are_checked_before_publishing(session, cell):
+    dmn = (ROOT / "bpmn" / "triage.dmn").read_text(encoding="utf-8")
+    old = '<inputEntry id="Entry_law_related_law_related"><text>True</text></inputEntry>'
+    created, problems = services.publish_upload(
+        session, actor(session, "designer"), "triage.dmn",
+        dmn.replace(old, old.replace("True", cell.replace("'", "&apos;"))).encode("utf-8"), ROOT / "bpmn", ROOT / "forms")
+    assert not created
+    assert [(p.file, "Entry_law_related_law_related" in p.message) for p in problems] == [("bpmn/triage.dmn", True)]
+
+
+@pytest.mark.parametrize("cell, kind", [("> 5", "input"), ('in ("a", "b")', "input"), ("? > 3 and ? < 9", "input"),
+                                        ('"what?"', "input"), ("", "input"), ('"law_related"', "output"),
+                                        ("amount * 2", "expression")])
+def test_ordinary_decision_cells_pass(cell, kind):
+    scripting.check_decision_cell(cell, kind)
