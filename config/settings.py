@@ -6,6 +6,10 @@ PORT           port for `run.py serve` (default 5000).
 YIZHAN_SCHEDULER  "on" (default for serve) runs the timer sweep inside the web process; "off" leaves it
                to `run.py worker`.
 SWEEP_SECONDS  how often the timer sweep runs (default 1).
+YIZHAN_HTTPS   "on" when served over HTTPS: the session cookie is sent with Secure, and HSTS is set
+               (default off).
+YIZHAN_PROXIES how many reverse proxies stand in front (default 0); with 1 or more the client's
+               address (log-in throttling) is read from X-Forwarded-For, set by the proxy.
 """
 import os
 import secrets
@@ -37,6 +41,7 @@ def secret_key():
 
 
 def flask_config():
+    https = os.environ.get("YIZHAN_HTTPS", "off") == "on"
     return {
         "SQLALCHEMY_DATABASE_URI": database_url(),
         "SECRET_KEY": secret_key(),
@@ -45,6 +50,9 @@ def flask_config():
         "BABEL_DEFAULT_LOCALE": "zh",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "PROXIES": int(os.environ.get("YIZHAN_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
         "SWEEP_SECONDS": float(os.environ.get("SWEEP_SECONDS", "1")),
     }

@@ -1,17 +1,16 @@
-"""Logins: checking passwords (with a lock against guessing), administrators managing people,
-and API tokens for outside systems."""
+"""Logins: checking passwords (slowed down against guessing), ending sessions, administrators
+managing people within their scope, and API tokens for outside systems."""
 import hashlib
 import re
 import secrets
-from datetime import timedelta
 
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy import select, update
 
-from .clock import Clock, as_utc
+from . import login_throttle, passwords
+from .clock import Clock
 from .errors import NotAllowed, NotFound
 from .models import AccountEvent, ApiToken, OrgUnit, User, UserRole
-from .policy import ROLES, Actor, may, unit_covers
+from .policy import ROLES, Actor, may, may_change_login, may_grant, unit_covers
 from .uow import UnitOfWork
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
@@ -24,36 +23,67 @@ class UserInvalid(Exception):
         self.errors = errors
 
 
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
+WRONG = "用户名或密码不正确 / Wrong user name or password"
 
 
 class LoginRefused(Exception):
-    def __init__(self, message, locked=False):
+    def __init__(self, message, wait=0, blocked=False):
         super().__init__(message)
-        self.locked = locked
+        self.wait = wait          # seconds before this name may be tried again from this address
+        self.blocked = blocked    # refused without looking at the password
 
 
-def authenticate(session, username, password):
-    """Check a password. Five failures in a row lock the login for fifteen minutes; the same
-    answer is given for an unknown user and a wrong password."""
+def authenticate(session, username, password, address=None):
+    """Check a password typed at `address` (the client's). Every refusal reads the same for an
+    unknown login, a disabled one and a wrong password, and costs the same hash check; repeated
+    failures slow down this name at this address (login_throttle), never the login elsewhere.
+    A correct password under an older hash is hashed again with argon2id."""
+    username = (username or "").strip()
     with UnitOfWork(session):
-        user = session.scalar(select(User).where(User.username == (username or "").strip()))
         now = Clock.now()
-        if user is not None and user.locked_until is not None and as_utc(user.locked_until) > now:
-            minutes = max(1, int((as_utc(user.locked_until) - now).total_seconds() // 60) + 1)
-            raise LoginRefused(f"登录失败次数过多，账户已暂时锁定，请 {minutes} 分钟后再试 / "
-                               f"Too many failed attempts: try again in {minutes} minutes", locked=True)
-        if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
-            if user is not None:
-                user.failed_logins = (user.failed_logins or 0) + 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.failed_logins, user.locked_until = 0, now + timedelta(minutes=LOCK_MINUTES)
-            failure = LoginRefused("用户名或密码不正确 / Wrong user name or password")
-        else:
-            user.failed_logins, user.locked_until = 0, None
+        wait = login_throttle.wait_seconds(session, username, address, now)
+        if wait:
+            raise LoginRefused(f"尝试次数过多，请 {wait} 秒后再试 / Too many attempts: try again in {wait} seconds",
+                               wait, blocked=True)
+        user = session.scalar(select(User).where(User.username == username)) if username else None
+        usable = user is not None and user.active
+        matches, rehash = passwords.verify(user.password_hash if usable else None, password or "")
+        if matches:
+            login_throttle.succeeded(session, username, address)
+            if rehash:
+                user.password_hash = passwords.hash_password(password)
             return user
-    raise failure
+        wait = login_throttle.failed(session, username, address, now)
+    if wait:
+        raise LoginRefused(f"用户名或密码不正确，请 {wait} 秒后再试 / Wrong user name or password: try again in "
+                           f"{wait} seconds", wait)
+    raise LoginRefused(WRONG)
+
+
+def end_sessions(session, user_id):
+    """Every session of this login ends (logging out ends them all, on every device)."""
+    with UnitOfWork(session):
+        session.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
+
+
+def change_own_password(session, user_id, current, new, repeat):
+    """A person changes their own password; their other sessions end. Errors as save_user's."""
+    with UnitOfWork(session):
+        user = session.get(User, user_id)
+        errors = {}
+        if user is None or not passwords.verify(user.password_hash, current or "")[0]:
+            errors["current"] = ("当前密码不正确", "The current password is wrong")
+        if len(new or "") < MIN_PASSWORD:
+            errors["new"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
+        elif new != repeat:
+            errors["repeat"] = ("两次输入的新密码不一致", "The two new passwords differ")
+        if errors:
+            raise UserInvalid(errors)
+        user.password_hash = passwords.hash_password(new)
+        user.session_epoch = (user.session_epoch or 0) + 1
+        session.add(AccountEvent(actor_id=user.id, actor_name=user.display_name, kind="password_changed",
+                                 user_id=user.id, detail={}))
+        return user
 
 
 def account_history(session, actor, limit=100):
@@ -99,7 +129,9 @@ def create_user(session, username, password_hash, display_name, unit_id, roles):
 
 def save_user(session, actor, user_id, username, display_name, unit_id, roles, password, active=True):
     """An administrator creates (user_id None) or changes a login, within their own unit and
-    the units below it. Errors come back per field as (zh, en) pairs."""
+    the units below it, granting only what policy.may_grant allows them (the README's rule).
+    Errors come back per field as (zh, en) pairs. A change of password, roles, unit or state
+    ends every session of the login."""
     if not may(actor.roles, "administer"):
         raise NotAllowed("administer")
     with UnitOfWork(session):
@@ -107,6 +139,8 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
         user = session.get(User, user_id) if user_id else None
         if user_id and (user is None or not unit_covers(actor.unit_path, user.org_unit.path)):
             raise NotFound(user_id)
+        if user is not None and not may_change_login(actor, user.roles, user.org_unit.level):
+            raise NotAllowed("administer")
         if user is None:
             if not USERNAME.match(username or ""):
                 errors["username"] = ("用户名须为 3–30 位小写字母、数字或下划线，以字母开头",
@@ -122,22 +156,30 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
         roles = sorted(set(roles or ()))
         if not roles or not set(roles) <= set(ROLES):
             errors["roles"] = ("请至少选择一个角色", "Choose at least one role")
+        elif unit is not None and not all(may_grant(actor, r, unit.level) for r in roles):
+            errors["roles"] = ("不能在该单位授予所选角色：流程设计只能由最高一级单位的管理员授予县级及以上单位的人员，"
+                               "入驻部门单位只设入驻部门角色",
+                               "You cannot grant these roles at this unit: only an administrator of the top unit "
+                               "grants process design, to someone at a city or county unit, and a resident "
+                               "department's unit holds the department role only")
         if (user is None or password) and len(password or "") < MIN_PASSWORD:
             errors["password"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
-        if user is not None and user.id == actor.user_id and (not active or "admin" not in roles):
-            errors["roles"] = ("不能停用自己或取消自己的管理员角色", "You cannot disable yourself or drop your own admin role")
+        if user is not None and user.id == actor.user_id and (
+                not active or roles != sorted(user.roles) or unit is None or unit.id != user.org_unit_id):
+            errors["roles"] = ("不能更改自己的角色或单位，也不能停用自己", "You cannot change your own roles or unit, or disable yourself")
         if errors:
             raise UserInvalid(errors)
         if user is None:
-            user = create_user(session, username, generate_password_hash(password), display_name, unit.id, roles)
+            user = create_user(session, username, passwords.hash_password(password), display_name, unit.id, roles)
             session.flush()
             kind, changes = "user_created", {"unit": unit.name, "roles": roles, "name": display_name}
         else:
             before = {"unit": user.org_unit.name, "roles": sorted(user.roles), "name": user.display_name,
                       "active": user.active}
+            moved = user.org_unit_id != unit.id
             user.display_name, user.org_unit_id, user.active = display_name, unit.id, bool(active)
             if password:
-                user.password_hash = generate_password_hash(password)
+                user.password_hash = passwords.hash_password(password)
             user.role_rows = [row for row in user.role_rows if row.role in roles] + [
                 UserRole(role=r) for r in roles if r not in user.roles]
             after = {"unit": unit.name, "roles": roles, "name": display_name, "active": bool(active)}
@@ -145,6 +187,8 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
             changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
             if password:
                 changes["password"] = "reset"
+            if moved or set(changes) - {"name"}:
+                user.session_epoch = (user.session_epoch or 0) + 1
         session.add(AccountEvent(actor_id=actor.user_id, actor_name=actor.name, kind=kind, user_id=user.id,
                                  detail=changes))
         session.flush()

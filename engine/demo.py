@@ -1,8 +1,8 @@
 """The demo organisation and one login per role. Safe to run any number of times."""
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from .accounts import create_user
+from .passwords import hash_password
 from .models import OrgUnit, User
 from .policy import DEPARTMENTS
 from .uow import UnitOfWork
@@ -60,6 +60,6 @@ def load_demo(session, password=DEMO_PASSWORD):
         for username, display, unit_code, roles in USERS:
             if username in existing:
                 continue
-            password_hash = password_hash or generate_password_hash(password)
+            password_hash = password_hash or hash_password(password)
             create_user(session, username, password_hash, display, units[unit_code].id, roles)
     return [(u, d, r, units[c].name) for u, d, c, r in USERS]

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from . import catalog, runtime, store
 from .errors import NotAllowed, NotFound
-from .models import Case, ProcessVersion, Task
-from .policy import may
+from .models import Case, OrgUnit, ProcessVersion, Task
+from .policy import allowed, unit_covers
 from .uow import Conflict, UnitOfWork
 
 _DONE_OR_STARTED = TaskState.COMPLETED | TaskState.STARTED
@@ -69,7 +69,7 @@ def _reasons(workflow, top, called):
 
 
 def _target(session, actor, version_id):
-    if not may(actor.roles, "design"):
+    if not allowed(actor, "design"):
         raise NotAllowed("design")
     target = session.get(ProcessVersion, version_id)
     if target is None:
@@ -78,13 +78,15 @@ def _target(session, actor, version_id):
 
 
 def dry_run(session, actor, version_id):
-    """Every running case of the pathway on another version: can it move to this one, and if
-    not, why. Changes nothing."""
+    """Every running case of the pathway in the designer's units on another version: can it move
+    to this one, and if not, why. Changes nothing."""
     target = _target(session, actor, version_id)
     target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
     cases = session.scalars(select(Case).join(ProcessVersion, ProcessVersion.id == Case.process_version_id)
+                            .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                             .where(ProcessVersion.process_key == target.process_key, Case.status == "open",
-                                   Case.process_version_id != target.id).order_by(Case.id)).all()
+                                   Case.process_version_id != target.id, OrgUnit.path.startswith(actor.unit_path))
+                            .order_by(Case.id)).all()
     plans = []
     for case in cases:
         source = catalog.version_info(session, case.process_version_id)
@@ -119,14 +121,14 @@ def _restate_open_steps(session, case_id, meta):
 
 
 def migrate(session, actor, version_id, case_ids):
-    """Move the chosen cases; returns (moved case ids, {case id: reasons} for those that could not)."""
+    """Move the chosen cases of the designer's units; returns (moved case ids, {case id: reasons} for those that could not)."""
     target = _target(session, actor, version_id)
     target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
     moved, refused = [], {}
     for case_id in case_ids:
         with UnitOfWork(session):
             found = store.lock_case(session, case_id)
-            if found is None:
+            if found is None or not unit_covers(actor.unit_path, found[1]):
                 refused[case_id] = ["not found"]
                 continue
             case, unit_path = found

@@ -46,9 +46,9 @@ class User(Base):
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    # Password guessing: after too many failures in a row the login is locked for a while.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of every session's login id: raised when the login logs out, its password, roles, unit
+    # or state change, so every session (and saved cookie) of it ends.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     org_unit: Mapped[OrgUnit] = relationship()
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -66,7 +66,7 @@ class User(Base):
         return self.active
 
     def get_id(self):
-        return str(self.id)
+        return f"{self.id}:{self.session_epoch or 0}"
 
 
 class ApiToken(Base):
@@ -96,6 +96,18 @@ class AccountEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins counted per (login name typed, client address) and per client address, with
+    the moment the next attempt is allowed (engine/login_throttle.py). `key` is a hash, so that
+    neither the names typed (sometimes a password) nor the addresses are kept in clear."""
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UserRole(Base):

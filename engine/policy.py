@@ -54,6 +54,55 @@ LEVELS = {"city": ("市", "City"), "county": ("县（区）", "County"),
           "department": ("入驻部门", "Resident department")}
 
 
+# Grants (who may give which role, README "Powers stay within their scope"):
+# - an administrator places logins only in their own unit and the units below it;
+# - the pathway library is shared by every unit, so the role that edits, publishes and migrates it
+#   is given only by an administrator of the top unit, and only to a login at a center (city or
+#   county); a designer placed lower (before this rule) holds no library power at all;
+# - a resident department's unit holds department logins only, and the department role is held
+#   only there;
+# - nobody changes their own roles, unit or enabled state, and an administrator changes a login
+#   only if they could have granted every role it holds.
+LIBRARY_ROLES = {"designer"}
+LIBRARY_ACTIONS = {"design"}
+LIBRARY_LEVELS = {"city", "county"}
+
+
+def is_top(unit_path):
+    """The root of the organisation tree ("/1/")."""
+    return unit_path.count("/") == 2
+
+
+def may_grant(actor, role, unit_level):
+    """May this administrator give `role` to a login at a unit of `unit_level` (one of theirs)?"""
+    if "admin" not in actor.roles or role not in ROLES:
+        return False
+    if (role == "department") != (unit_level == "department"):
+        return False
+    if role in LIBRARY_ROLES:
+        return is_top(actor.unit_path) and unit_level in LIBRARY_LEVELS
+    return True
+
+
+def may_change_login(actor, roles, unit_level):
+    """An administrator changes (password, unit, roles, state) only a login whose every role they
+    could have granted: a county administrator cannot take over the library's designer."""
+    return all(may_grant(actor, role, unit_level) for role in roles)
+
+
+def grantable_roles(actor):
+    """The roles this administrator can give somewhere in their units (for the form)."""
+    return {code: names for code, names in ROLES.items()
+            if any(may_grant(actor, code, level) for level in LEVELS)}
+
+
+def allowed(actor, action):
+    """`may` for a person: their roles, and for the library's powers, a unit where they hold."""
+    if not may(actor.roles, action):
+        return False
+    return action not in LIBRARY_ACTIONS or actor.unit_level in LIBRARY_LEVELS
+
+
 def role_for_lane(lane):
     if lane is None:
         return None
@@ -101,18 +150,19 @@ class Actor:
     """The person (or system) doing something, as the services see them. Built by the web layer
     from the logged-in user; the services never read request globals."""
 
-    __slots__ = ("user_id", "name", "roles", "unit_id", "unit_path")
+    __slots__ = ("user_id", "name", "roles", "unit_id", "unit_path", "unit_level")
 
-    def __init__(self, user_id, name, roles, unit_id, unit_path):
+    def __init__(self, user_id, name, roles, unit_id, unit_path, unit_level=None):
         self.user_id = user_id
         self.name = name
         self.roles = frozenset(roles)
         self.unit_id = unit_id
         self.unit_path = unit_path
+        self.unit_level = unit_level
 
     @classmethod
     def of(cls, user):
-        return cls(user.id, user.display_name, user.roles, user.org_unit_id, user.org_unit.path)
+        return cls(user.id, user.display_name, user.roles, user.org_unit_id, user.org_unit.path, user.org_unit.level)
 
 
 SYSTEM = Actor(None, "系统", (), None, "/")

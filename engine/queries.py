@@ -295,5 +295,7 @@ def versions(session):
     return session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.id.desc())).all()
 
 
-def version_case_counts(session):
-    return dict(session.execute(select(Case.process_version_id, func.count()).group_by(Case.process_version_id)).all())
+def version_case_counts(session, unit_path):
+    """Cases per version, of the units at and below `unit_path` (a designer's)."""
+    return dict(session.execute(select(Case.process_version_id, func.count()).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                                .where(OrgUnit.path.startswith(unit_path)).group_by(Case.process_version_id)).all())

@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from . import catalog, forms as formlib, queries, runtime, store
 from .clock import Clock
 from .models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
-from .policy import SYSTEM, may, may_work_task, unit_covers
+from .policy import SYSTEM, allowed, may, may_work_task, unit_covers
 from .scripting import ScriptRejected
 from .errors import NotAllowed, NotFound, StepFailed
 from .uow import Conflict, UnitOfWork
@@ -370,7 +370,7 @@ def _library_with(session, filename, data, bpmn_dir, forms_dir):
 def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
     """A designer uploads one .bpmn or .dmn file. It becomes part of a new version only if the
     whole library still validates with it; otherwise nothing changes and the problems come back."""
-    if not may(actor.roles, "design"):
+    if not allowed(actor, "design"):
         raise NotAllowed("design")
     with UnitOfWork(session):
         drafts, problems = _library_with(session, filename, data, bpmn_dir, forms_dir)
@@ -381,7 +381,7 @@ def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
 
 def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
     """A designer's edit of one form: a new version if the whole library still checks with it."""
-    if not may(actor.roles, "design"):
+    if not allowed(actor, "design"):
         raise NotAllowed("design")
     with UnitOfWork(session):
         diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
@@ -400,7 +400,7 @@ def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
 
 def save_draft(session, actor, filename, xml):
     """Keep a designer's unpublished edit of one diagram (replacing an earlier draft of it)."""
-    if not may(actor.roles, "design"):
+    if not allowed(actor, "design"):
         raise NotAllowed("design")
     with UnitOfWork(session):
         draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
@@ -413,7 +413,7 @@ def save_draft(session, actor, filename, xml):
 
 def check_draft(session, actor, filename, xml, bpmn_dir, forms_dir):
     """The problems publishing this draft would meet (XSD, parser, our lint), without publishing."""
-    if not may(actor.roles, "design"):
+    if not allowed(actor, "design"):
         raise NotAllowed("design")
     _drafts, problems = _library_with(session, filename, xml.encode("utf-8"), bpmn_dir, forms_dir)
     session.rollback()

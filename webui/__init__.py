@@ -22,6 +22,9 @@ def create_app(overrides=None):
     )
     if overrides:
         app.config.update(overrides)
+    if app.config["PROXIES"]:  # behind that many reverse proxies: the client's address is in X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"], x_proto=app.config["PROXIES"])
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
@@ -75,6 +78,8 @@ def create_app(overrides=None):
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy",
                                     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -86,5 +91,6 @@ def create_app(overrides=None):
 
 def _may_in_template(action):
     from flask_login import current_user
-    from engine.policy import may
-    return current_user.is_authenticated and may(current_user.roles, action)
+    from engine.policy import allowed
+    from .auth import current_actor
+    return current_user.is_authenticated and allowed(current_actor(), action)

@@ -5,7 +5,7 @@ from sqlalchemy.orm import joinedload
 
 from engine import accounts
 from engine.models import OrgUnit, User
-from engine.policy import LEVELS, ROLES, unit_covers
+from engine.policy import LEVELS, ROLES, grantable_roles, may_change_login, unit_covers
 
 from .auth import current_actor, requires
 from .extensions import db
@@ -37,6 +37,8 @@ def user(user_id=None):
     found = db.session.get(User, user_id) if user_id else None
     if user_id and (found is None or not unit_covers(current_actor().unit_path, found.org_unit.path)):
         abort(404)
+    if found is not None and not may_change_login(current_actor(), found.roles, found.org_unit.level):
+        abort(403)
     values = {"username": found.username if found else "", "display_name": found.display_name if found else "",
               "unit_id": found.org_unit_id if found else current_actor().unit_id,
               "roles": sorted(found.roles) if found else [], "active": found.active if found else True}
@@ -55,5 +57,7 @@ def user(user_id=None):
         else:
             flash(t(f"已保存用户 {saved.username}", f"Saved {saved.username}"), "success")
             return redirect(url_for("admin.index"))
+    roles = {code: names for code, names in ROLES.items()
+             if code in grantable_roles(current_actor()) or code in values["roles"]}
     return render_template("admin_user.html", user=found, values=values, errors=errors, units=_units(),
-                           roles=ROLES, levels=LEVELS), status
+                           roles=roles, levels=LEVELS), status

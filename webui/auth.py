@@ -1,11 +1,15 @@
-"""Log in and out, language switch, and the role guard every view uses."""
+"""Log in and out, one's own password, language switch, the role guard every view uses, and
+the one check every redirect taken from the request goes through."""
+import re
+import unicodedata
 from functools import wraps
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from engine import accounts
 from engine.models import User
-from engine.policy import Actor, may
+from engine.policy import Actor, allowed
 
 from .extensions import db, login_manager
 from .i18n import LANGS, pick, t
@@ -14,9 +18,16 @@ bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id):
+def load_user(login_id):
+    """The session holds "id:epoch"; a session from before the login's epoch last moved (log-out,
+    new password, changed roles, unit or state) is no longer anyone's."""
+    user_id, _, epoch = login_id.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or int(epoch) != (user.session_epoch or 0):
+        return None
+    return user
 
 
 def current_actor():
@@ -31,45 +42,85 @@ def requires(action):
         @wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
-            if not may(current_actor().roles, action):
+            if not allowed(current_actor(), action):
                 abort(403)
             return view(*args, **kwargs)
         return wrapped
     return decorate
 
 
-def _safe_next(target):
-    """Only a path on this site: "//host" and "/\\host" would send the browser elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.index")
+# Anything a browser could read as leaving the site: control characters and spaces (dropped or
+# refused on the way into a header, "/\t/host" becomes "//host"), and backslashes ("/\\host").
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+
+
+def safe_next(target):
+    """Where to go back to after an action, from user input (?next=, a form's next): a path on
+    this site, judged on the text as sent and on its percent-decoded and NFKC-normalised path,
+    or else the start page. Every redirect built from the request goes through here."""
+    home = url_for("home.index")
+    if not target or len(target) > 2000 or _UNSAFE.search(target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return home
+    path, forms = parts.path, [target]
+    for _ in range(4):  # as sent, then decoded up to three times
+        forms += [path, unicodedata.normalize("NFKC", path)]
+        path = unquote(path)
+    return target if all(f.startswith("/") and not f.startswith("//") and not _UNSAFE.search(f) for f in forms) else home
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         try:
             user = accounts.authenticate(db.session, request.form.get("username", "")[:60],
-                                         request.form.get("password", "")[:200])
+                                         request.form.get("password", "")[:200], request.remote_addr)
         except accounts.LoginRefused as refused:
-            error = pick(str(refused).split(" / ", 1))
+            error, status = pick(str(refused).split(" / ", 1)), 429 if refused.blocked else 401
+            if refused.wait:
+                headers["Retry-After"] = str(refused.wait)
         else:
             login_user(user)
             session.permanent = True
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error), (401 if error else 200)
+            return redirect(safe_next(request.args.get("next")))
+    return render_template("login.html", error=error), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends every session of this login, on every device, and any saved copy of its cookie."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(db.session, current_user.id)
     logout_user()
     flash(t("已退出登录", "You are logged out"), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change one's own password; every other session of the login ends, this one goes on."""
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = request.form
+        try:
+            user = accounts.change_own_password(db.session, current_user.id, form.get("current", "")[:200],
+                                                form.get("new", "")[:200], form.get("repeat", "")[:200])
+        except accounts.UserInvalid as invalid:
+            errors, status = {key: pick(pair) for key, pair in invalid.errors.items()}, 422
+        else:
+            login_user(user)
+            session.permanent = True
+            flash(t("密码已修改，其他设备上的登录已退出", "Password changed; you are logged out everywhere else"), "success")
+            return redirect(url_for("home.index"))
+    return render_template("password.html", errors=errors), status
 
 
 @bp.route("/lang/<code>", methods=["POST"])
 def set_lang(code):
     if code in LANGS:
         session["lang"] = code
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))

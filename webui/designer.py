@@ -23,7 +23,8 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\.(bpmn|dmn)$")
 def _render_index(problems=None, uploaded=None, status=200):
     versions = queries.versions(db.session)
     _drafts, folder_problems = catalog.check_folder(current_app.config["BPMN_DIR"], current_app.config["FORMS_DIR"])
-    return render_template("designer.html", versions=versions, counts=queries.version_case_counts(db.session),
+    counts = queries.version_case_counts(db.session, current_actor().unit_path)
+    return render_template("designer.html", versions=versions, counts=counts,
                            folder_problems=folder_problems, problems=problems, uploaded=uploaded), status
 
 

@@ -1,20 +1,27 @@
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 
+from engine.policy import allowed
+
 from .auth import current_actor
+from .i18n import t
 
 bp = Blueprint("home", __name__)
 
-# Where each role starts its day.
-LANDING = [("clerk", "work.inbox"), ("mediator", "work.inbox"), ("supervisor", "supervision.overview"),
-           ("auditor", "audit.search"), ("designer", "designer.index"), ("admin", "admin.index")]
+# Where each role starts its day: (role, the action its start page needs, endpoint). Every role
+# has one (tests/security/test_logins.py checks), so no login is ever sent back to the log-in form.
+LANDING = [("clerk", "work_tasks", "work.inbox"), ("mediator", "work_tasks", "work.inbox"),
+           ("department", "work_tasks", "work.inbox"), ("supervisor", "supervise", "supervision.overview"),
+           ("auditor", "audit", "audit.search"), ("designer", "design", "designer.index"),
+           ("admin", "administer", "admin.index")]
 
 
 @bp.route("/")
 @login_required
 def index():
-    roles = current_actor().roles
-    for role, endpoint in LANDING:
-        if role in roles:
+    actor = current_actor()
+    for role, action, endpoint in LANDING:
+        if role in actor.roles and allowed(actor, action):
             return redirect(url_for(endpoint))
-    return redirect(url_for("auth.login"))
+    return render_template("error.html", code=403, message=t(
+        "您的账号在本单位没有可用的功能，请联系管理员。", "Your login has nothing to do at its unit; ask your administrator.")), 403

@@ -66,6 +66,8 @@ class AuthActions:
         return self._client.post("/login", data={"username": username, "password": password})
 
     def logout(self):
+        # Logging out ends every session of that login, the cached cookies among them.
+        AuthActions._cookies.clear()
         return self._client.post("/logout")
 
     def login_as(self, role_or_username):

@@ -134,26 +134,3 @@ def test_unknown_language_and_foreign_next_are_ignored(client):
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "登录" in text(client.get("/login"))
 
-
-def test_five_wrong_passwords_lock_the_login_for_a_while(app, session_factory):
-    from datetime import datetime, timedelta, timezone
-
-    import time_machine
-
-    from engine.models import User
-    import sqlalchemy as sa
-    client = app.test_client()
-    start = datetime.now(timezone.utc)
-    try:
-        with time_machine.travel(start, tick=False) as traveller:
-            for _ in range(5):
-                assert client.post("/login", data={"username": "designer", "password": "wrong"}).status_code == 401
-            locked = client.post("/login", data={"username": "designer", "password": "demo1234"})
-            assert locked.status_code == 401 and "已暂时锁定" in locked.get_data(as_text=True)
-            traveller.move_to(start + timedelta(minutes=16))
-            assert client.post("/login", data={"username": "designer", "password": "demo1234"}).status_code == 302
-    finally:
-        session = session_factory()
-        session.execute(sa.update(User).where(User.username == "designer").values(failed_logins=0, locked_until=None))
-        session.commit()
-        session.close()
