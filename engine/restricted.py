@@ -300,21 +300,29 @@ def _bounded_node(node):
         return isinstance(node.func, ast.Name) and node.func.id in BOUNDED_CALLS
     if isinstance(node, ast.Assign):
         return all(isinstance(target, ast.Name) for target in node.targets)
-    if isinstance(node, ast.Name):
-        # A built-in as a value (`x = sorted`) is for the sandbox to refuse.
-        return node.id in BOUNDED_CALLS or not (node.id in BUILTINS or node.id in GUARDS)
     return True
 
 
 @lru_cache(maxsize=4096)
-def is_bounded(source, mode):
+def bounded_by_shape(source, mode):
+    """None if `source` needs the sandbox; else the built-in names it reads as values, which the
+    case's data must shadow (a form field called `complex`) for it to stay in the engine's
+    process: `x = sorted` would hand the script a function."""
     if len(source) > MAX_EXPRESSION_CHARS:
-        return False
+        return None
     try:
         tree = _parse(source, mode)
     except SyntaxError:
-        return False
-    return all(_bounded_node(node) for node in ast.walk(tree))
+        return None
+    if not all(_bounded_node(node) for node in ast.walk(tree)):
+        return None
+    return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+                     and node.id not in BOUNDED_CALLS and (node.id in BUILTINS or node.id in GUARDS))
+
+
+def is_bounded(source, mode, context):
+    shadowed = bounded_by_shape(source, mode)
+    return shadowed is not None and all(name in context for name in shadowed)
 
 
 # ---- data across the process boundary -------------------------------------------------------

@@ -99,13 +99,13 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression, context, external_context=None, host=None):
         host = host or _TODAY
-        if is_bounded(expression, "eval"):
+        if is_bounded(expression, "eval", context):
             code = compile_source(expression, "eval")
             return eval(code, namespace(context, external_context, host))  # noqa: S307 - bounded, restricted
         return decode(self._sandboxed("eval", expression, context, external_context, host)["value"])
 
     def execute(self, script, context, external_context=None):
-        if is_bounded(script, "exec"):
+        if is_bounded(script, "exec", context):
             names = namespace(context, external_context, _TODAY)
             exec(compile_source(script, "exec"), names)  # noqa: S102 - bounded, restricted
             context.update(kept_variables(names, HIDDEN_NAMES | set(external_context or {})))
