@@ -2,11 +2,13 @@
 own lint) and records a new immutable process version whenever a pathway's content changes."""
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import select
 
@@ -21,6 +23,7 @@ NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
+log = logging.getLogger(__name__)
 FORM_PROPERTY = "formJsonSchemaFilename"
 LEGAL_BASIS_PROPERTY = "legalBasis"
 
@@ -256,6 +259,10 @@ def compile_library(diagrams, form_texts):
         roots[filename] = root
         try:
             if filename.endswith(".dmn"):
+                shape = _dmn_shape(root)
+                if shape:
+                    problems.append(Problem(filename, root.sourceline or 1, shape))
+                    continue
                 parser.add_dmn_xml(root, filename)
             else:
                 parser.add_bpmn_xml(root, filename)
@@ -264,6 +271,8 @@ def compile_library(diagrams, form_texts):
         except ValidationException as exc:
             problems.append(Problem(exc.file_name or filename, exc.line_number or
                                     _line_for_id(roots, filename, exc.id), _validation_message(exc)))
+        except Exception as exc:  # noqa: BLE001 - whatever the parser trips on, check names the file, never crashes
+            problems.append(_unreadable(filename, exc))
 
     _check_unique_ids(roots, problems)
     drafts = []
@@ -281,6 +290,9 @@ def compile_library(diagrams, form_texts):
             problems.append(Problem(file, exc.line_number or _line_for_id(roots, file, exc.id),
                                     _validation_message(exc)))
             continue
+        except Exception as exc:  # noqa: BLE001 - a decision table is only read here, when its caller is built
+            problems.append(_unreadable(filename, exc))
+            continue
         meta = _merge_meta(metas)
         used_forms = sorted({t["form"] for t in meta["tasks"].values() if t["form"]})
         forms = {key: parsed_forms[key].definition for key in used_forms}
@@ -291,6 +303,26 @@ def compile_library(diagrams, form_texts):
             meta=meta, spec_json=spec_to_json(spec, subprocess_specs),
         ))
     return drafts, problems
+
+
+def _dmn_shape(root):
+    """Why SpiffWorkflow's DMN reader cannot take this document, or None. It finds the elements by
+    the default namespace or the prefix dmn:, so a table written with another prefix is named here."""
+    qname = etree.QName(root)
+    if qname.localname != "definitions" or qname.namespace not in DMN_SCHEMAS:
+        return (f"not a DMN decision table: the root element is {qname.localname} in "
+                f"{qname.namespace or 'no namespace'}, not definitions in a DMN namespace")
+    if root.nsmap.get(None) != qname.namespace and root.nsmap.get("dmn") != qname.namespace:
+        return (f"the DMN elements use the prefix {root.prefix}:, write them without a prefix "
+                f'(xmlns="{qname.namespace}") or with dmn:')
+    if not root.xpath("./dmn:decision", namespaces={"dmn": qname.namespace}):
+        return "the decision table file holds no decision"
+    return None
+
+
+def _unreadable(filename, exc):
+    log.warning("library check: %s could not be read", filename, exc_info=exc)
+    return Problem(filename, getattr(exc, "lineno", None) or 1, f"could not be read: {type(exc).__name__}: {exc}")
 
 
 def _check_unique_ids(roots, problems):
