@@ -113,10 +113,26 @@ def _lanes(root):
     return lanes
 
 
+# What the database keeps of an element (models: tasks.spec_id, tasks.title, tasks.legal_basis,
+# tasks.form_key): longer is refused at check, never cut or a failed insert on a live case.
+_LIMITS = {"id": 100, "name": 200, LEGAL_BASIS_PROPERTY: 200, FORM_PROPERTY: 100}
+
+
+def _too_long(filename, root, problems):
+    for node in root.xpath(".//bpmn:process | .//bpmn:process//*[@id]", namespaces=NS):
+        what = {"id": node.get("id"), "name": node.get("name"), **{key: value for key, value in _properties(node).items()
+                                                                    if key in _LIMITS}}
+        for key, value in what.items():
+            if value and len(value) > _LIMITS[key]:
+                problems.append(Problem(filename, node.sourceline, f"{etree.QName(node).localname} {node.get('id')[:40]}: "
+                                        f"{key} is {len(value)} characters long, at most {_LIMITS[key]} are kept"))
+
+
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
     meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
     _unrunnable(filename, root, problems)
+    _too_long(filename, root, problems)
     lanes = _lanes(root)
     has_lanes = bool(lanes)
     for process in root.xpath(".//bpmn:process", namespaces=NS):

@@ -296,6 +296,9 @@ def _upload(client, name, data):
                        content_type="multipart/form-data")
 
 
+MEDIATION = (ROOT / "bpmn" / "mediation.bpmn").read_text(encoding="utf-8")
+
+
 def _utf16(path):
     body = Path(path).read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
     return body.encode("utf-16")
@@ -312,6 +315,10 @@ def _utf16(path):
         b"https://www.omg.org/spec/DMN/20191111/MODEL/", b"http://example.com/not-dmn"), "not a DMN decision table"),
     ("triage.dmn", b'<?xml version="1.0"?><definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" '
                    b'id="d" name="d" namespace="x"/>', "holds no decision"),
+    # Longer than the database keeps (tasks.title, tasks.spec_id, tasks.legal_basis on PostgreSQL).
+    ("mediation.bpmn", MEDIATION.replace('name="人民调解"', f'name="{"调" * 201}"').encode(), "name is 201 characters"),
+    ("mediation.bpmn", MEDIATION.replace("Task_mediate", "Task_" + "m" * 96).encode(), "id is 101 characters"),
+    ("mediation.bpmn", MEDIATION.replace("人民调解工作若干规定 第三十三条", "条" * 201).encode(), "legalBasis is 201 characters"),
 ])
 def test_diagrams_the_parser_cannot_take_are_named(login_as, session_factory, name, data, message):
     client = login_as("designer")
