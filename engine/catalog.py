@@ -115,6 +115,7 @@ def _lanes(root):
 
 # What the database keeps of an element (models: tasks.spec_id, tasks.title, tasks.legal_basis,
 # tasks.form_key): longer is refused at check, never cut or a failed insert on a live case.
+MAX_EXTENSION_DAYS = 3650  # no legal period is extended by more than years; more would overflow dates
 _LIMITS = {"id": 100, "name": 200, LEGAL_BASIS_PROPERTY: 200, FORM_PROPERTY: 100}
 
 
@@ -205,9 +206,9 @@ def _lint_bpmn(filename, root, form_texts, problems):
                 except (ScriptRejected, SyntaxError) as exc:
                     problems.append(Problem(filename, child.sourceline, f"timer expression is not allowed: {exc}"))
         extension = (props.get("maxExtensionDays") or "0").strip()
-        if not extension.isdigit():
-            problems.append(Problem(filename, event.sourceline,
-                                    f"deadline {event.get('id')}: maxExtensionDays must be a whole number of days"))
+        if not (extension.isascii() and extension.isdigit() and int(extension) <= MAX_EXTENSION_DAYS):
+            problems.append(Problem(filename, event.sourceline, f"deadline {event.get('id')}: maxExtensionDays must "
+                                    f"be a whole number of days, at most {MAX_EXTENSION_DAYS}"))
             extension = "0"
         if int(extension) and not (props.get("extensionBasis") or "").strip():
             problems.append(Problem(filename, event.sourceline,

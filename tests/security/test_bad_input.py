@@ -297,6 +297,7 @@ def _upload(client, name, data):
 
 
 MEDIATION = (ROOT / "bpmn" / "mediation.bpmn").read_text(encoding="utf-8")
+COURT_LINK = (ROOT / "bpmn" / "court_link.bpmn").read_text(encoding="utf-8")
 
 
 def _utf16(path):
@@ -319,6 +320,9 @@ def _utf16(path):
     ("mediation.bpmn", MEDIATION.replace('name="人民调解"', f'name="{"调" * 201}"').encode(), "name is 201 characters"),
     ("mediation.bpmn", MEDIATION.replace("Task_mediate", "Task_" + "m" * 96).encode(), "id is 101 characters"),
     ("mediation.bpmn", MEDIATION.replace("人民调解工作若干规定 第三十三条", "条" * 201).encode(), "legalBasis is 201 characters"),
+    # An extension no date can hold, or digits int() cannot read.
+    *[("court_link.bpmn", COURT_LINK.replace('name="maxExtensionDays" value="10"', f'name="maxExtensionDays" value="{days}"')
+       .encode(), "maxExtensionDays must be a whole number of days") for days in ("99999999999", "²", "3651")],
 ])
 def test_diagrams_the_parser_cannot_take_are_named(login_as, session_factory, name, data, message):
     client = login_as("designer")
