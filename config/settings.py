@@ -6,6 +6,9 @@ PORT           port for `run.py serve` (default 5000).
 YIZHAN_SCHEDULER  "on" (default for serve) runs the timer sweep inside the web process; "off" leaves it
                to `run.py worker`.
 SWEEP_SECONDS  how often the timer sweep runs (default 1).
+PUBLIC_BASE_URL  the address outside systems reach this site at (e.g. https://yizhan.example.cn): the
+               API's returned URLs start with it, never with the request's Host header; unset, they
+               are paths (/api/v1/cases/...).
 YIZHAN_HTTPS   "on" when served over HTTPS: the session cookie is sent with Secure, and HSTS is set
                (default off).
 YIZHAN_PROXIES how many reverse proxies stand in front (default 0); with 1 or more the client's
@@ -55,4 +58,5 @@ def flask_config():
         "PROXIES": int(os.environ.get("YIZHAN_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
         "SWEEP_SECONDS": float(os.environ.get("SWEEP_SECONDS", "1")),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
     }

@@ -66,24 +66,33 @@ def end_sessions(session, user_id):
         session.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
 
 
-def change_own_password(session, user_id, current, new, repeat):
-    """A person changes their own password; their other sessions end. Errors as save_user's."""
+def change_own_password(session, user_id, current, new, repeat, address=None):
+    """A person changes their own password; their other sessions end. Errors as save_user's.
+    Wrong current passwords count against the login at this address like failed log-ins, so a
+    stolen session cannot be used to guess the password."""
+    errors = {}
     with UnitOfWork(session):
         user = session.get(User, user_id)
-        errors = {}
-        if user is None or not passwords.verify(user.password_hash, current or "")[0]:
+        if user is None:
+            raise NotFound(user_id)
+        wait = login_throttle.wait_seconds(session, user.username, address)
+        if wait:
+            errors["current"] = (f"尝试次数过多，请 {wait} 秒后再试", f"Too many attempts: try again in {wait} seconds")
+        elif not passwords.verify(user.password_hash, current or "")[0]:
             errors["current"] = ("当前密码不正确", "The current password is wrong")
+            login_throttle.failed(session, user.username, address)
         if len(new or "") < MIN_PASSWORD:
             errors["new"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
         elif new != repeat:
             errors["repeat"] = ("两次输入的新密码不一致", "The two new passwords differ")
-        if errors:
-            raise UserInvalid(errors)
-        user.password_hash = passwords.hash_password(new)
-        user.session_epoch = (user.session_epoch or 0) + 1
-        session.add(AccountEvent(actor_id=user.id, actor_name=user.display_name, kind="password_changed",
-                                 user_id=user.id, detail={}))
-        return user
+        if not errors:
+            user.password_hash = passwords.hash_password(new)
+            user.session_epoch = (user.session_epoch or 0) + 1
+            session.add(AccountEvent(actor_id=user.id, actor_name=user.display_name, kind="password_changed",
+                                     user_id=user.id, detail={}))
+    if errors:
+        raise UserInvalid(errors)
+    return user
 
 
 def account_history(session, actor, limit=100):

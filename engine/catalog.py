@@ -2,11 +2,13 @@
 own lint) and records a new immutable process version whenever a pathway's content changes."""
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import select
 
@@ -21,6 +23,7 @@ NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
+log = logging.getLogger(__name__)
 FORM_PROPERTY = "formJsonSchemaFilename"
 LEGAL_BASIS_PROPERTY = "legalBasis"
 
@@ -116,10 +119,27 @@ def _line_in(node, exc):
     return node.sourceline + max((getattr(exc, "line", None) or 1) - 1, 0)
 
 
+# What the database keeps of an element (models: tasks.spec_id, tasks.title, tasks.legal_basis,
+# tasks.form_key): longer is refused at check, never cut or a failed insert on a live case.
+MAX_EXTENSION_DAYS = 3650  # no legal period is extended by more than years; more would overflow dates
+_LIMITS = {"id": 100, "name": 200, LEGAL_BASIS_PROPERTY: 200, FORM_PROPERTY: 100}
+
+
+def _too_long(filename, root, problems):
+    for node in root.xpath(".//bpmn:process | .//bpmn:process//*[@id]", namespaces=NS):
+        what = {"id": node.get("id"), "name": node.get("name"), **{key: value for key, value in _properties(node).items()
+                                                                    if key in _LIMITS}}
+        for key, value in what.items():
+            if value and len(value) > _LIMITS[key]:
+                problems.append(Problem(filename, node.sourceline, f"{etree.QName(node).localname} {node.get('id')[:40]}: "
+                                        f"{key} is {len(value)} characters long, at most {_LIMITS[key]} are kept"))
+
+
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
     meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
     _unrunnable(filename, root, problems)
+    _too_long(filename, root, problems)
     lanes = _lanes(root)
     has_lanes = bool(lanes)
     for process in root.xpath(".//bpmn:process", namespaces=NS):
@@ -192,9 +212,9 @@ def _lint_bpmn(filename, root, form_texts, problems):
                 except (ScriptRejected, SyntaxError) as exc:
                     problems.append(Problem(filename, _line_in(child, exc), f"timer expression is not allowed: {exc}"))
         extension = (props.get("maxExtensionDays") or "0").strip()
-        if not extension.isdigit():
-            problems.append(Problem(filename, event.sourceline,
-                                    f"deadline {event.get('id')}: maxExtensionDays must be a whole number of days"))
+        if not (extension.isascii() and extension.isdigit() and int(extension) <= MAX_EXTENSION_DAYS):
+            problems.append(Problem(filename, event.sourceline, f"deadline {event.get('id')}: maxExtensionDays must "
+                                    f"be a whole number of days, at most {MAX_EXTENSION_DAYS}"))
             extension = "0"
         if int(extension) and not (props.get("extensionBasis") or "").strip():
             problems.append(Problem(filename, event.sourceline,
@@ -262,6 +282,10 @@ def compile_library(diagrams, form_texts):
         roots[filename] = root
         try:
             if filename.endswith(".dmn"):
+                shape = _dmn_shape(root)
+                if shape:
+                    problems.append(Problem(filename, root.sourceline or 1, shape))
+                    continue
                 parser.add_dmn_xml(root, filename)
                 _lint_dmn(filename, root, problems)
             else:
@@ -271,6 +295,8 @@ def compile_library(diagrams, form_texts):
         except ValidationException as exc:
             problems.append(Problem(exc.file_name or filename, exc.line_number or
                                     _line_for_id(roots, filename, exc.id), _validation_message(exc)))
+        except Exception as exc:  # noqa: BLE001 - whatever the parser trips on, check names the file, never crashes
+            problems.append(_unreadable(filename, exc))
 
     _check_unique_ids(roots, problems)
     drafts = []
@@ -287,6 +313,9 @@ def compile_library(diagrams, form_texts):
             file = exc.file_name or filename
             problems.append(Problem(file, exc.line_number or _line_for_id(roots, file, exc.id),
                                     _validation_message(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a decision table is only read here, when its caller is built
+            problems.append(_unreadable(filename, exc))
             continue
         meta = _merge_meta(metas)
         used_forms = sorted({t["form"] for t in meta["tasks"].values() if t["form"]})
@@ -313,6 +342,26 @@ def _lint_dmn(filename, root, problems):
             cell = text.getparent()
             problems.append(Problem(filename, text.sourceline, f"cell {cell.get('id') or etree.QName(cell).localname} "
                                                                f"is not allowed: {exc}"))
+
+
+def _dmn_shape(root):
+    """Why SpiffWorkflow's DMN reader cannot take this document, or None. It finds the elements by
+    the default namespace or the prefix dmn:, so a table written with another prefix is named here."""
+    qname = etree.QName(root)
+    if qname.localname != "definitions" or qname.namespace not in DMN_SCHEMAS:
+        return (f"not a DMN decision table: the root element is {qname.localname} in "
+                f"{qname.namespace or 'no namespace'}, not definitions in a DMN namespace")
+    if root.nsmap.get(None) != qname.namespace and root.nsmap.get("dmn") != qname.namespace:
+        return (f"the DMN elements use the prefix {root.prefix}:, write them without a prefix "
+                f'(xmlns="{qname.namespace}") or with dmn:')
+    if not root.xpath("./dmn:decision", namespaces={"dmn": qname.namespace}):
+        return "the decision table file holds no decision"
+    return None
+
+
+def _unreadable(filename, exc):
+    log.warning("library check: %s could not be read", filename, exc_info=exc)
+    return Problem(filename, getattr(exc, "lineno", None) or 1, f"could not be read: {type(exc).__name__}: {exc}")
 
 
 def _check_unique_ids(roots, problems):

@@ -12,11 +12,17 @@ def engine_for(url, **kwargs):
     return engine
 
 
+# How long a writer waits for SQLite's single write lock before giving up (then the action is run
+# again, see uow.retrying_busy, and at last the form comes back as typed).
+SQLITE_BUSY_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
+    # First, so that even switching to WAL waits for a lock instead of failing at once.
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_MS)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 

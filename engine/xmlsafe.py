@@ -21,6 +21,12 @@ def parse_xml(data, filename="<upload>"):
         data = data.encode("utf-8")
     if len(data) > MAX_XML_BYTES:
         raise UnsafeXml(f"{filename}: file is larger than {MAX_XML_BYTES // 1024} KB")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Diagrams are stored and served as UTF-8 text; a UTF-16 file (a BOM, NUL-padded) is not.
+        kind = "UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200] else "not UTF-8"
+        raise UnsafeXml(f"the file is {kind} text; save it as UTF-8") from None
     root = etree.fromstring(data, _parser())
     doctype = root.getroottree().docinfo.doctype
     if doctype:

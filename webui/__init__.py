@@ -1,14 +1,14 @@
 """The thin web layer: parses requests, calls one engine service, renders."""
 from datetime import timedelta
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 
 from config.settings import flask_config
 from engine.errors import NotAllowed, NotFound
 from engine.queries import DATA_EVENTS, task_light
 from engine.uow import Conflict
 
-from . import i18n, labels
+from . import guard, i18n, labels
 from .extensions import babel, csrf, db, login_manager, migrate
 
 
@@ -44,6 +44,7 @@ def create_app(overrides=None):
             from sqlalchemy import event
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
+    guard.install(app)
     from . import admin, api, audit, auth, clocks, designer, home, moves, public, supervision, work
     for module in (auth, home, public, work, moves, clocks, supervision, audit, designer, admin, api):
         app.register_blueprint(module.bp)
@@ -57,22 +58,32 @@ def create_app(overrides=None):
     @app.errorhandler(403)
     @app.errorhandler(NotAllowed)
     def forbidden(_error):
-        return render_template("error.html", code=403,
-                               message=i18n.t("您没有权限访问此页面或执行此操作。", "You may not see this page or do this.")), 403
+        return _error_page(403, "您没有权限访问此页面或执行此操作。", "You may not see this page or do this.")
 
     @app.errorhandler(404)
     @app.errorhandler(NotFound)
     def not_found(_error):
-        return render_template("error.html", code=404, message=i18n.t("找不到该页面或记录。", "Not found.")), 404
+        return _error_page(404, "找不到该页面或记录。", "Not found.")
+
+    @app.errorhandler(405)
+    def not_allowed_here(_error):
+        return _error_page(405, "此地址不接受该请求方式。", "This address does not take that method.")
 
     @app.errorhandler(Conflict)
     def conflict(error):
-        return render_template("error.html", code=409, message=str(error)), 409
+        return _error_page(409, str(error), str(error))
 
     @app.errorhandler(400)
     def bad_request(error):
-        return render_template("error.html", code=400, message=i18n.t(
-            "请求无效（页面可能已过期，请刷新后重试）。", "Bad request (the page may have expired; reload and try again).")), 400
+        if isinstance(error, guard.BadInput):
+            return _error_page(400, error.zh, error.en)
+        return _error_page(400, "请求无效（页面可能已过期，请刷新后重试）。",
+                           "Bad request (the page may have expired; reload and try again).")
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return _error_page(413, f"提交的内容超过 {limit} MB 的上限。", f"The request is larger than the {limit} MB limit.")
 
     @app.after_request
     def security_headers(response):
@@ -87,6 +98,13 @@ def create_app(overrides=None):
         return response
 
     return app
+
+
+def _error_page(code, zh, en):
+    """An error as a page, or as JSON ({"error": English, "error_zh": Chinese}) for the API."""
+    if request.path.startswith("/api/"):
+        return jsonify(error=en, error_zh=zh), code
+    return render_template("error.html", code=code, message=i18n.t(zh, en)), code
 
 
 def _may_in_template(action):

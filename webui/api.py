@@ -2,7 +2,7 @@
 case. Bearer-token authentication (`run.py token`), JSON in and out, no cookies, so no CSRF."""
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import Schema, fields
 
 from engine import accounts, queries, services
@@ -54,6 +54,13 @@ class FiledSchema(Schema):
     url = fields.String()
 
 
+def public_url(endpoint, **values):
+    """A URL for outside systems: the configured PUBLIC_BASE_URL and the path, never the Host
+    header a caller sent (a forged Host would otherwise be handed back as a link)."""
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
 def _error(status, message, **extra):
     return jsonify({"error": message, **extra}), status
 
@@ -88,7 +95,7 @@ def file_matter():
     except services.StepFailed as failed:
         return _error(422, str(failed))
     body = FiledSchema().dump({"code": case.code, "status": case.status, "current_step": case.current_step,
-                               "url": url_for("api.case", code=case.code, _external=True)})
+                               "url": public_url("api.case", code=case.code)})
     return jsonify(body), 201
 
 

@@ -108,7 +108,8 @@ def password():
         form = request.form
         try:
             user = accounts.change_own_password(db.session, current_user.id, form.get("current", "")[:200],
-                                                form.get("new", "")[:200], form.get("repeat", "")[:200])
+                                                form.get("new", "")[:200], form.get("repeat", "")[:200],
+                                                request.remote_addr)
         except accounts.UserInvalid as invalid:
             errors, status = {key: pick(pair) for key, pair in invalid.errors.items()}, 422
         else:

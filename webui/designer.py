@@ -94,7 +94,7 @@ def migrate(version_id):
     move here and why not. Step two (POST): move the cases chosen."""
     actor = current_actor()
     if request.method == "POST":
-        chosen = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+        chosen = request.form.getlist("case_id", type=int)
         moved, refused = migration.migrate(db.session, actor, version_id, chosen)
         if moved:
             flash(t(f"已迁移 {len(moved)} 件在办案件到 v{version_id}", f"{len(moved)} running case(s) moved to v{version_id}"),

@@ -2,8 +2,6 @@
 dashboard (by unit, stage and handler); the centers' indicators; and actions on steps and cases."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from datetime import date
-
 from engine import catalog, dashboard, queries, supervision
 from engine.clock import Clock
 from engine.models import OrgUnit, Task
@@ -13,6 +11,7 @@ from engine.uow import Conflict
 from .auth import current_actor, requires
 from .csv_export import csv_response
 from .extensions import db
+from .guard import date_param, int_param
 from .i18n import pick, t
 from .labels import vocab
 
@@ -22,9 +21,12 @@ bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 def _step_filter():
     args = request.args
     unit = db.session.get(OrgUnit, args.get("unit", type=int)) if args.get("unit", type=int) else None
+    assignee = args.get("assignee") or None
+    if assignee not in (None, "none"):
+        assignee = str(int_param(assignee))  # a login's id; anything else is a 400, not a query error
     return queries.StepFilter(only=args.get("only") if args.get("only") in ("red", "amber") else None,
                               unit_path=unit.path if unit else None, stage=args.get("stage") or None,
-                              assignee=args.get("assignee") or None), unit
+                              assignee=assignee), unit
 
 
 @bp.route("/")
@@ -99,11 +101,10 @@ def _row_label(table, row):
 
 def _period():
     try:
-        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
-        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
+        start, end = date_param(request.args.get("from")), date_param(request.args.get("to"))
     except ValueError:
         start = end = None
-        flash(t("日期格式应为 年-月-日", "Dates are YYYY-MM-DD"), "error")
+        flash(t("日期格式应为 年-月-日，且在 1900 年至 2100 年之间", "Dates are YYYY-MM-DD, between 1900 and 2100"), "error")
     return dashboard.period(start, end)
 
 

@@ -1,14 +1,14 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from engine import catalog, forms as formlib, queries, services, supervision, transfers
 from engine.policy import may
 from engine.models import OrgUnit, Task
+from engine.uow import Conflict, retrying_busy
 
 from .auth import current_actor, requires
 from .extensions import db
+from .guard import date_param, int_param
 from .i18n import pick, t
 from .labels import vocab
 
@@ -37,14 +37,17 @@ def reminder_read(reminder_id):
 
 
 def _submit(form, act):
-    """Run one submission. Returns (result, data, errors, status): on invalid data or a failed
-    step, what was typed comes back with the errors to show beside it."""
+    """Run one submission. Returns (result, data, errors, status): on invalid data, a failed
+    step or a conflict (someone else was first, the database stayed busy), what was typed comes
+    back with the errors to show beside it. A busy database is waited for and tried again."""
     try:
-        return act(), {}, {}, 200
+        return retrying_busy(act), {}, {}, 200
     except services.FormInvalid as invalid:
         return None, invalid.data, {key: pick(pair) for key, pair in invalid.errors.items()}, 422
     except services.StepFailed as failed:
         return None, formlib.data_from_post(form, request.form), {"_form": str(failed)}, 422
+    except Conflict as conflict:
+        return None, formlib.data_from_post(form, request.form), {"_form": str(conflict)}, 409
 
 
 @bp.route("/matters/new", methods=["GET", "POST"])
@@ -55,11 +58,11 @@ def new_matter():
     if request.method == "POST":
         # After a repeat check the clerk has said "new" or "link:<case id>" (a repeat visit).
         decision = request.form.get("repeat_decision", "")
-        linked = decision.removeprefix("link:")
+        linked = int_param(decision.removeprefix("link:")) if decision.startswith("link:") else None
         try:
-            if linked.isdigit():
+            if linked is not None:
                 case, data, errors, status = _submit(form, lambda: services.record_repeat_visit(
-                    db.session, current_actor(), INTAKE_PROCESS, int(linked), request.form))
+                    db.session, current_actor(), INTAKE_PROCESS, linked, request.form))
                 message = t(f"已作为重复来访并入事项 {case.code}", f"Recorded as a repeat visit in {case.code}") if case else ""
             else:
                 case, data, errors, status = _submit(form, lambda: services.start_case(
@@ -116,7 +119,7 @@ def release(task_id):
 
 def _date(value):
     try:
-        return date.fromisoformat(value) if value else None
+        return date_param(value)
     except ValueError:
         return None
 

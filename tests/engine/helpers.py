@@ -16,9 +16,9 @@ INTAKE = {
     "parties-1-role": "respondent", "parties-1-name": "李四", "parties-1-id_type": "resident_id",
     "parties-1-id_number": "11010119851212345X", "parties-1-phone": "13900139000",
 }
-MEDIATION_SUCCESS = {"sessions-0-held_on": "2026-11-25", "sessions-0-notes": "双方到场，达成一致。",
+MEDIATION_SUCCESS = {"sessions-0-held_on": "2026-09-01", "sessions-0-notes": "双方到场，达成一致。",
                      "outcome": "success", "agreement_terms": "李四三日内疏通排水沟并赔偿500元。", "amount": "500"}
-MEDIATION_FAILURE = {"sessions-0-held_on": "2026-11-25", "sessions-0-notes": "双方分歧较大。",
+MEDIATION_FAILURE = {"sessions-0-held_on": "2026-09-01", "sessions-0-notes": "双方分歧较大。",
                      "outcome": "failure", "failure_reason": "赔偿金额分歧过大。"}
 REDIRECT = {"target_channel": "petition_office", "guidance": "已告知其向县信访局提出。"}
 CLOSE = {"closing_method": "mediated", "closing_summary": "调解成功，协议已履行。"}
@@ -68,18 +68,18 @@ def reload(session):
 
 # ---- the other pathways' forms -----------------------------------------------------------------
 WINDOW_NO = {"applied": "no", "window_note": "双方表示自愿履行，不申请司法确认。"}
-WINDOW_YES = {"applied": "yes", "applied_on": "2026-11-26"}
-ACCEPTED = {"acceptance": "accepted", "accepted_on": "2026-11-26", "notified_by": "written", "case_number": "（2026）受字第1号"}
-NOT_ACCEPTED = {"acceptance": "not_accepted", "accepted_on": "2026-11-26", "notified_by": "written",
+WINDOW_YES = {"applied": "yes", "applied_on": "2026-09-02"}
+ACCEPTED = {"acceptance": "accepted", "accepted_on": "2026-09-02", "notified_by": "written", "case_number": "（2026）受字第1号"}
+NOT_ACCEPTED = {"acceptance": "not_accepted", "accepted_on": "2026-09-02", "notified_by": "written",
                 "acceptance_note": "不属于本机关受理范围，已告知向有权机关提出。"}
-CONFIRMED = {"court_result": "confirmed", "ruled_on": "2026-11-30", "ruling_number": "（2026）确字第8号"}
-REJECTED = {"court_result": "rejected", "ruled_on": "2026-11-30", "ruling_note": "协议内容违反法律规定。"}
-LITIGATION = {"representation": "legal_aid", "court_name": "清河县人民法院", "filed_on": "2026-12-05"}
+CONFIRMED = {"court_result": "confirmed", "ruled_on": "2026-09-03", "ruling_number": "（2026）确字第8号"}
+REJECTED = {"court_result": "rejected", "ruled_on": "2026-09-03", "ruling_note": "协议内容违反法律规定。"}
+LITIGATION = {"representation": "legal_aid", "court_name": "清河县人民法院", "filed_on": "2026-09-04"}
 GUIDE = {"competent_body": "清河县劳动人事争议仲裁院", "guidance": "告知申请仲裁所需材料和时效，已当场协助填写申请书。"}
-DECISION = {"result": "partly", "decided_on": "2026-12-20", "decision_summary": "部分支持申请人的请求，理由已书面告知。"}
-FEEDBACK = {"handled_on": "2026-12-10", "result_summary": "已依法办理并书面答复当事人。", "replied_by": "written"}
-REPORT = {"attended_on": "2026-11-25", "opinion": "本部门负责核查房屋权属，三日内出具意见。"}
-LAW_HANDOVER = {"legal_organ": "court", "handed_on": "2026-11-24", "receipt_number": "QH-2026-0088"}
+DECISION = {"result": "partly", "decided_on": "2026-09-10", "decision_summary": "部分支持申请人的请求，理由已书面告知。"}
+FEEDBACK = {"handled_on": "2026-09-08", "result_summary": "已依法办理并书面答复当事人。", "replied_by": "written"}
+REPORT = {"attended_on": "2026-09-01", "opinion": "本部门负责核查房屋权属，三日内出具意见。"}
+LAW_HANDOVER = {"legal_organ": "court", "handed_on": "2026-09-01", "receipt_number": "QH-2026-0088"}
 WHISTLE = {"summons-0-department": "housing", "summons-0-assignment": "核查房屋质量问题",
            "summons-1-department": "natural_resources", "summons-1-assignment": "核查宅基地权属",
            "report_days": "3", "whistle_reason": "涉及多个部门职责，需联合会诊。"}
@@ -94,7 +94,7 @@ def specialist(result):
 
 
 def joint(decision):
-    return {"held_on": "2026-11-28", "attendees": "住建局、自然资源局、司法所", "joint_decision": decision,
+    return {"held_on": "2026-09-02", "attendees": "住建局、自然资源局、司法所", "joint_decision": decision,
             "joint_summary": "会诊明确各部门职责和化解方案。"}
 
 

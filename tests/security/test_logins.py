@@ -269,7 +269,7 @@ def test_logout_ends_every_session_of_the_login(app, temp_user):
     assert not still_works(app, phone_cookie), "logging out ends the other devices too"
 
 
-def test_changing_ones_own_password_ends_the_other_sessions(app, temp_user):
+def test_changing_ones_own_password_ends_the_other_sessions(app, temp_user, make_client):
     temp_user()
     me, _ = saved_session(app, "temp_sessions", "temp-pass-1")
     _other, other_cookie = saved_session(app, "temp_sessions", "temp-pass-1")
@@ -284,6 +284,26 @@ def test_changing_ones_own_password_ends_the_other_sessions(app, temp_user):
     assert not still_works(app, other_cookie)
     assert post_login(app.test_client(), "temp_sessions", "temp-pass-1", "10.5.0.1").status_code == 401
     assert post_login(app.test_client(), "temp_sessions", "brand-new-pass", "10.5.0.2").status_code == 302
+    assert "本人修改密码" in text(make_client("admin").get("/admin/"))
+
+
+def test_a_session_cannot_be_used_to_guess_the_password(app, temp_user):
+    temp_user()
+    me, _ = saved_session(app, "temp_sessions", "temp-pass-1")
+    start = datetime.now(timezone.utc)
+
+    def change(current):
+        return me.post("/password", data={"current": current, "new": "brand-new-pass", "repeat": "brand-new-pass"},
+                       environ_base={"REMOTE_ADDR": "10.6.0.1"})
+    with time_machine.travel(start, tick=False) as traveller:
+        for _ in range(4):
+            wrong = change("guess-123")
+            assert wrong.status_code == 422 and "当前密码不正确" in text(wrong)
+        held = change("temp-pass-1")
+        assert held.status_code == 422 and "请 1 秒后再试" in text(held)
+        assert post_login(app.test_client(), "temp_sessions", "temp-pass-1", "10.6.0.1").status_code == 429
+        traveller.move_to(start + timedelta(seconds=1))
+        assert change("temp-pass-1").status_code == 302
 
 
 @pytest.mark.parametrize("change,ends", [

@@ -7,8 +7,9 @@ import pytest
 from engine.models import AuditEvent, Case, ProcessVersion, Task
 from tests.web.support import count
 
-# Signing in and out and choosing the language change the session, not the records.
-SESSION_ROUTES = {"auth.login", "auth.logout", "auth.set_lang", "public.follow"}
+# Signing in and out, choosing the language and changing one's own password change the session and
+# one's own login, not the records.
+SESSION_ROUTES = {"auth.login", "auth.logout", "auth.set_lang", "auth.password", "public.follow"}
 
 
 def _write_routes(app):

@@ -1,0 +1,116 @@
+"""Input no view should ever see, refused once for every route: text no database can store (NUL
+characters, lone surrogates) in any query parameter, form field, file name, path or JSON body;
+JSON nested too deep; integers in paths, query strings and forms beyond the database's integer
+range. Each refusal is a 400 with a message in both languages (JSON under /api/), never a 500."""
+from datetime import date
+
+from flask import Request, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
+
+from engine import jsonsafe
+
+# Ids and counts are INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64).
+DB_INT_MIN, DB_INT_MAX = -2 ** 31, 2 ** 31 - 1
+
+
+class BadInput(BadRequest):
+    """A request refused before any view ran; `zh` and `en` say what was wrong."""
+
+    def __init__(self, zh, en):
+        super().__init__(en)
+        self.zh, self.en = zh, en
+
+
+def db_int(value):
+    """int() for a parameter that becomes a database integer: a number beyond the column's range
+    is a 400, not an overflow in the database driver. Non-numbers stay a ValueError, so
+    `args.get(name, default, type=int)` keeps falling back to its default for them."""
+    number = int(value)
+    if not DB_INT_MIN <= number <= DB_INT_MAX:
+        raise BadInput(f"数值 {str(value)[:24]} 超出范围", f"The number {str(value)[:24]} is out of range")
+    return number
+
+
+def int_param(value):
+    """A parameter that must be a database integer (an id a form posts): otherwise a 400."""
+    try:
+        return db_int(value)
+    except ValueError:
+        raise BadInput(f"“{str(value)[:24]}”不是有效的编号", f"“{str(value)[:24]}” is not a valid number") from None
+
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+
+
+def date_param(value):
+    """A date typed into a search or a period (YYYY-MM-DD), or None when there is none. Raises
+    ValueError for one that is not a date or lies outside 1900-2100 (no date the cases can have,
+    and the edge of what the time-zone arithmetic behind the filters can count)."""
+    if not value:
+        return None
+    day = date.fromisoformat(value)
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(value)
+    return day
+
+
+class BoundedInt(IntegerConverter):
+    """<int:...> in every route: an id beyond the database's range matches nothing (404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(map, fixed_digits, min, DB_INT_MAX if max is None else max, signed)
+
+
+class Params(ImmutableMultiDict):
+    """Query strings and forms: `type=int` means an integer the database can hold."""
+
+    def get(self, key, default=None, type=None):
+        return super().get(key, default, db_int if type is int else type)
+
+    def getlist(self, key, type=None):
+        return super().getlist(key, db_int if type is int else type)
+
+
+class GuardedRequest(Request):
+    parameter_storage_class = Params
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """request.get_json() everywhere parses with engine.jsonsafe: depth, NUL, surrogates, NaN."""
+
+    def loads(self, s, **kwargs):
+        return jsonsafe.loads(s)
+
+
+def _check_text(where, values):
+    for value in values:
+        why = jsonsafe.bad_text(value) if isinstance(value, str) else None
+        if why:
+            raise BadInput(f"{where[0]}{why[0]}", f"{where[1]} {why[1]}")
+
+
+def check_request():
+    """Run before every view."""
+    _check_text(("地址", "The address"), [request.path])
+    _check_text(("查询参数", "A query parameter"), [*request.args.keys(), *request.args.values()])
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        _check_text(("表单内容", "A form field"), [*request.form.keys(), *request.form.values()])
+        _check_text(("文件名", "A file name"), [f.filename for f in request.files.values()])
+        if request.is_json and request.get_data(cache=True):
+            try:
+                jsonsafe.loads(request.get_data(cache=True))
+            except jsonsafe.JsonRefused as refused:
+                raise BadInput(f"JSON 内容无效：{refused.zh}", f"The JSON body is refused: {refused.en}") from None
+            except ValueError as exc:
+                raise BadInput("请求正文不是有效的 JSON", f"The body is not valid JSON: {exc}") from None
+
+
+def install(app):
+    """Before the blueprints are registered, so their <int:...> routes take the bounded converter."""
+    app.request_class = GuardedRequest
+    app.url_map.converters["int"] = BoundedInt
+    app.json = SafeJSONProvider(app)
+    app.before_request(check_request)
