@@ -16,7 +16,7 @@ from . import forms as formlib
 from .models import ProcessVersion
 from .policy import DEPARTMENTS, role_for_lane
 from .runtime import spec_to_json
-from .scripting import ScriptRejected, check_decision_cell, check_source
+from .scripting import ScriptRejected, check_decision_cell, check_source, check_timer_expression
 from .xmlsafe import UnsafeXml, parse_xml
 
 NS = {
@@ -209,6 +209,7 @@ def _lint_bpmn(filename, root, form_texts, problems):
                 expression = child.text.strip()
                 try:
                     check_source(child.text, "expression")
+                    check_timer_expression(etree.QName(child).localname, child.text)
                 except (ScriptRejected, SyntaxError) as exc:
                     problems.append(Problem(filename, _line_in(child, exc), f"timer expression is not allowed: {exc}"))
         extension = (props.get("maxExtensionDays") or "0").strip()

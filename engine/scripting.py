@@ -12,10 +12,18 @@ they are checked and compiled). Where each one runs:
 Either way a condition or decision cell changes nothing in the case's data, and what a script
 leaves behind is bounded by the size a case may hold.
 """
+import ast
 import datetime
 import os
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from . import sandbox, workcalendar
@@ -146,12 +154,106 @@ def _error(answer):
     return ScriptRejected(f"{where}{kind}: {message}", line)
 
 
+# ---- what a timer expression gives ---------------------------------------------------------------
+# SpiffWorkflow counts a duration month by month (P99999999Y looped for ever in the engine's
+# process) and fails on anything that is not ISO 8601 text. A timer's value is checked here first.
+MAX_CYCLES = 100
+_DAYS_PER = {"years": 366, "months": 31, "weeks": 7, "days": 1, "hours": 1 / 24, "minutes": 1 / 1440,
+             "seconds": 1 / 86400}
+
+
+def _duration_days(text):
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception for a malformed duration
+        raise ScriptRejected(f"{text[:40]!r} is not an ISO 8601 duration (P30D, PT2H)") from None
+    return sum(_DAYS_PER[unit] * value for unit, value in parsed.items())
+
+
+def _check_duration(text):
+    if not 0 < _duration_days(text) <= MAX_PERIOD_DAYS:
+        raise ScriptRejected(f"a timer of {text[:40]} is outside 0..{MAX_PERIOD_DAYS} days")
+
+
+def _check_date(value):
+    if isinstance(value, str):
+        if value.upper().startswith("P"):
+            raise ScriptRejected(f"a timeDate needs a date and time, not the duration {value[:40]!r}")
+        try:
+            value = TimerEventDefinition.parse_time_or_duration(value)
+        except Exception:  # noqa: BLE001 - malformed dates fail inside the library in many ways
+            raise ScriptRejected(f"{value[:40]!r} is not an ISO 8601 date and time") from None
+    if not isinstance(value, datetime.datetime):
+        raise ScriptRejected(f"a timeDate needs a date and time, not {type(value).__name__}")
+    latest = Clock.now() + datetime.timedelta(days=MAX_PERIOD_DAYS)
+    if value.tzinfo is not None and value > latest:
+        raise ScriptRejected(f"a deadline on {value.date()} is more than {MAX_PERIOD_DAYS} days away")
+
+
+def _check_cycle(text):
+    parts = text.upper().replace("--", "/").strip("R").split("/")
+    cycles = parts[0]
+    if not cycles.isdigit() or not 1 <= int(cycles) <= MAX_CYCLES or len(parts) < 2:
+        raise ScriptRejected(f"a repeating timer needs R1..R{MAX_CYCLES} and an interval, not {text[:40]!r}")
+    for part in parts[1:]:
+        if part.startswith("P"):
+            if not 1 / 24 <= _duration_days(part) <= MAX_PERIOD_DAYS:
+                raise ScriptRejected(f"a repeating timer's interval {part[:40]} is outside 1 hour..{MAX_PERIOD_DAYS} days")
+        else:
+            _check_date(part)
+
+
+def check_timer_value(kind, value):
+    """Refuse what a timer expression gave unless SpiffWorkflow can take it quickly: an ISO 8601
+    date (timeDate), duration (timeDuration) or R<n>/interval (timeCycle) within the longest legal
+    period. `kind` is the BPMN element: timeDate, timeDuration or timeCycle."""
+    if kind == "timeDate":
+        return _check_date(value)
+    if not isinstance(value, str):
+        raise ScriptRejected(f"a {kind} needs ISO 8601 text, not {type(value).__name__}")
+    if len(value) > 200:
+        raise ScriptRejected(f"a {kind} of {len(value)} characters is not ISO 8601")
+    (_check_duration if kind == "timeDuration" else _check_cycle)(value.strip())
+
+
+def check_timer_expression(kind, source):
+    """What can be known of a timer expression before publishing: a literal is checked as its
+    value, and a legal-period call with a literal count as the date it gives."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return  # compile_source names it
+    if isinstance(tree, ast.Constant):
+        check_timer_value(kind, tree.value)
+    elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in _TODAY:
+        if kind != "timeDate":
+            raise ScriptRejected(f"{tree.func.id}() gives a date: write it as a timeDate, not a {kind}")
+        if len(tree.args) == 1 and not tree.keywords and isinstance(tree.args[0], ast.Constant):
+            _days(tree.args[0].value)
+
+
+_TIMER_KINDS = {TimeDateEventDefinition: "timeDate", DurationTimerEventDefinition: "timeDuration",
+                CycleTimerEventDefinition: "timeCycle"}
+
+
 class RestrictedScriptEngine(PythonScriptEngine):
     def __init__(self):
         super().__init__(environment=RestrictedEnvironment())
 
     def validate(self, expression):
         compile_source(expression, "eval")
+
+    def evaluate(self, task, expression, external_context=None):
+        value = super().evaluate(task, expression, external_context)
+        definition = getattr(task.task_spec, "event_definition", None)
+        kind = _TIMER_KINDS.get(type(definition))
+        if kind is not None and expression == definition.expression:
+            try:
+                check_timer_value(kind, value)
+            except ScriptRejected as refused:
+                raise WorkflowTaskException(f"timer expression {expression!r} gave {str(value)[:60]!r}",
+                                            task=task, exception=refused) from refused
+        return value
 
 
 SCRIPT_ENGINE = RestrictedScriptEngine()

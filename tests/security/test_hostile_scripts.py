@@ -331,3 +331,34 @@ def test_a_data_variable_named_like_a_built_in_stays_in_process(monkeypatch, env
     assert calls == []
     env.evaluate("complex", {})
     assert len(calls) == 1
+
+
+# ---- what a timer expression gives -------------------------------------------------------------
+# SpiffWorkflow counts a duration month by month: "P99999999Y" held the engine's process for ever.
+
+@pytest.mark.parametrize("kind, source", [
+    ("timeDuration", '"P99999999Y"'), ("timeDuration", '"P-1D"'), ("timeDuration", '"garbage"'),
+    ("timeDuration", "5"), ("timeDuration", "natural_days(30)"), ("timeDate", '"P30D"'),
+    ("timeDate", '"9999-12-31T23:59:59+08:00"'), ("timeDate", "natural_days(99999)"), ("timeDate", "None"),
+    ("timeCycle", '"R/PT1S"'), ("timeCycle", '"R100000/P1D"'), ("timeCycle", '"R5/PT1S"'),
+])
+def test_absurd_timers_are_refused_by_the_check(kind, source):
+    with pytest.raises(ScriptRejected):
+        scripting.check_timer_expression(kind, source)
+
+
+@pytest.mark.parametrize("kind, source", [
+    ("timeDuration", '"P1M"'), ("timeDuration", '"PT24H"'), ("timeDate", "natural_days(30)"),
+    ("timeDate", "working_days(5)"), ("timeDate", "natural_days(report_days)"), ("timeCycle", '"R3/P1D"'),
+])
+def test_ordinary_timers_pass_the_check(kind, source):
+    scripting.check_timer_expression(kind, source)
+
+
+@pytest.mark.parametrize("expression", ['f"P{case_round * 99999999}Y"', 'str(case_round * 5)',
+                                        'f"{case_round * 9999}-12-31T23:59:59+08:00"'])
+def test_absurd_timer_values_fail_the_step_at_run_time(session, expression):
+    text = (ROOT / "bpmn" / "mediation.bpmn").read_text(encoding="utf-8")
+    text = text.replace('>"P1M"<', f">{expression}<")
+    _publish(session, "mediation.bpmn", text)
+    _filing_fails(session, "Timer_mediation_deadline")
