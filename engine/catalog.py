@@ -12,7 +12,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import select
 
-from . import forms as formlib
+from . import forms as formlib, instance_limits
 from .models import ProcessVersion
 from .policy import DEPARTMENTS, role_for_lane
 from .runtime import spec_to_json
@@ -135,8 +135,25 @@ def _too_long(filename, root, problems):
                                         f"{key} is {len(value)} characters long, at most {_LIMITS[key]} are kept"))
 
 
+def _unbounded_loops(filename, root, problems):
+    """A loop with no maximum, or more instances than a step may have, would hold the engine
+    (engine/instance_limits.py stops it at run time; here the designer hears of it first)."""
+    limit = instance_limits.MAX_INSTANCES
+    for loop in root.xpath(".//bpmn:standardLoopCharacteristics", namespaces=NS):
+        maximum = (loop.get("loopMaximum") or "").strip()
+        if not maximum.isascii() or not maximum.isdigit() or not 1 <= int(maximum) <= limit:
+            problems.append(Problem(filename, loop.sourceline, f"loop of {loop.getparent().get('id')} needs a "
+                                    f"loopMaximum of 1 to {limit} (it has {maximum[:20] or 'none'})"))
+    for cardinality in root.xpath(".//bpmn:loopCardinality", namespaces=NS):
+        text = (cardinality.text or "").strip()
+        if text.isascii() and text.isdigit() and int(text) > limit:
+            problems.append(Problem(filename, cardinality.sourceline, f"multi-instance "
+                                    f"{cardinality.getparent().getparent().get('id')}: {text[:20]} instances, at most {limit}"))
+
+
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
+    _unbounded_loops(filename, root, problems)
     meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
     _unrunnable(filename, root, problems)
     _too_long(filename, root, problems)

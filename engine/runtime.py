@@ -13,11 +13,12 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from . import instance_limits, scripting
 from .errors import StepFailed
-from . import scripting
 from .scripting import SCRIPT_ENGINE
 
 _attached_spec = ContextVar("_attached_spec")
+instance_limits.install()
 
 
 class _StateOnlyConverter(BpmnWorkflowConverter):

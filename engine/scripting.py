@@ -145,13 +145,14 @@ _SCRIPT_ERRORS = {cls.__name__: cls for cls in (
 
 def _error(answer):
     kind, message, line = answer.get("kind"), answer.get("error") or "the script failed", answer.get("line")
-    where = f"line {line}: " if line and kind != "ScriptRejected" else ""
+    # The line goes last: SpiffWorkflow reads "name 'x' is not defined" from the start of the text.
+    where = f" (line {line})" if line and kind != "ScriptRejected" else ""
     cls = _SCRIPT_ERRORS.get(kind)
     if cls is not None:
-        return cls(f"{where}{message}")
+        return cls(f"{message}{where}")
     if kind in (None, "ScriptRejected"):
         return ScriptRejected(message, line)
-    return ScriptRejected(f"{where}{kind}: {message}", line)
+    return ScriptRejected(f"{kind}: {message}{where}", line)
 
 
 # ---- what a timer expression gives ---------------------------------------------------------------

@@ -32,14 +32,26 @@ def _specs(version):
 def _engine_call(task_title, call):
     try:
         return call()
-    except (WorkflowException, ScriptRejected) as exc:
+    except (runtime.TaskNotReady, StepFailed):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the engine trips on, the step fails and nothing is saved
+        if not isinstance(exc, (WorkflowException, ScriptRejected)):
+            log.exception("step %s: the engine failed", task_title)
         # Name the element that failed (a script task, a gateway), not only the step submitted.
         spec = getattr(exc, "task_spec", None)
         element = getattr(spec, "bpmn_id", None)
         where = f" @ {getattr(spec, 'bpmn_name', None) or element} ({element})" if element else ""
-        reason = _first_cause(exc)
-        detail = f"{exc} {reason}" if reason and reason not in str(exc) else str(exc)
+        reason, said = _first_cause(exc), _said(exc)
+        detail = f"{said} {reason}" if reason and reason not in said else said
         raise StepFailed(f"「{task_title}」执行失败 / step failed{where}: {detail}") from exc
+
+
+def _said(exc):
+    """An exception's text; SpiffWorkflow's own str() fails when one of its notes is empty."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - any failure here would turn a clear refusal into a 500
+        return str(exc.args[0]) if exc.args else type(exc).__name__
 
 
 def _first_cause(exc):
@@ -48,7 +60,7 @@ def _first_cause(exc):
     cause = exc.__cause__ or exc.__context__
     while cause is not None:
         if not isinstance(cause, WorkflowException):
-            return str(cause) if isinstance(cause, ScriptRejected) else f"{type(cause).__name__}: {cause}"
+            return _said(cause) if isinstance(cause, ScriptRejected) else f"{type(cause).__name__}: {_said(cause)}"
         cause = cause.__cause__ or cause.__context__
     return ""
 

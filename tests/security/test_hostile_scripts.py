@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import runtime, sandbox, scripting, services
+from engine import instance_limits, runtime, sandbox, scripting, services
 from engine.models import AuditEvent, Case, ProcessVersion, Task
 from engine.scripting import RestrictedEnvironment, ScriptRejected, check_source
 from tests.engine.helpers import MEDIATION_SUCCESS, actor, file_matter, open_task
@@ -362,3 +362,60 @@ def test_absurd_timer_values_fail_the_step_at_run_time(session, expression):
     text = text.replace('>"P1M"<', f">{expression}<")
     _publish(session, "mediation.bpmn", text)
     _filing_fails(session, "Timer_mediation_deadline")
+
+
+# ---- loops and multi-instance steps ----------------------------------------------------------------
+
+def _repeated_script(loop):
+    text = mediation_with_script("x = 1")
+    return text.replace("<bpmn:script>x = 1</bpmn:script>", f"{loop}\n      <bpmn:script>x = 1</bpmn:script>")
+
+
+@pytest.mark.parametrize("cardinality", ["case_round * 100000", "case_round * 10**9", "len(parties) * 1000"])
+def test_a_multi_instance_step_asking_for_too_many_fails_cleanly(session, cardinality):
+    loop = (f"<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>{cardinality}</bpmn:loopCardinality>"
+            f"</bpmn:multiInstanceLoopCharacteristics>")
+    _publish(session, "mediation.bpmn", _repeated_script(loop))
+    message = _mediate_expecting_failure(session, "Script_after_mediation")
+    assert "over the limit of 100 instances" in message
+
+
+@pytest.mark.parametrize("collection, said", [("parties", "2 instances were asked for"),
+                                              ("nothing_here", "'nothing_here' this step runs over is missing")])
+def test_a_multi_instance_step_over_a_collection_is_bounded(session, monkeypatch, collection, said):
+    monkeypatch.setattr(instance_limits, "MAX_INSTANCES", 1)
+    _publish(session, "mediation.bpmn", _repeated_script(
+        f"<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>{collection}</bpmn:loopDataInputRef>"
+        f'<bpmn:inputDataItem id="party" name="party" /></bpmn:multiInstanceLoopCharacteristics>'))
+    assert said in _mediate_expecting_failure(session, "Script_after_mediation")
+
+
+def test_a_few_instances_still_run(session):
+    loop = ("<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>3</bpmn:loopCardinality>"
+            "</bpmn:multiInstanceLoopCharacteristics>")
+    _publish(session, "mediation.bpmn", _repeated_script(loop))
+    case = file_matter(session)
+    task = open_task(session, case.id, "Task_mediate")
+    services.complete_task(session, actor(session, "mediator"), task.id, MEDIATION_SUCCESS)
+    assert open_task(session, case.id, "Task_mediate") is None
+
+
+@pytest.mark.parametrize("loop, said", [
+    ("<bpmn:standardLoopCharacteristics><bpmn:loopCondition>False</bpmn:loopCondition>"
+     "</bpmn:standardLoopCharacteristics>", "needs a loopMaximum"),
+    ('<bpmn:standardLoopCharacteristics loopMaximum="100000" />', "needs a loopMaximum"),
+    ("<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>100000</bpmn:loopCardinality>"
+     "</bpmn:multiInstanceLoopCharacteristics>", "at most 100"),
+])
+def test_unbounded_loops_are_refused_by_the_check(session, loop, said):
+    created, problems = services.publish_upload(session, actor(session, "designer"), "mediation.bpmn",
+                                                _repeated_script(loop).encode("utf-8"), ROOT / "bpmn", ROOT / "forms")
+    assert not created and any(said in p.message for p in problems), problems
+
+
+def test_a_missing_variable_in_a_sandboxed_condition_is_named(session):
+    """SpiffWorkflow suggests a variable from "name 'x' is not defined" at the start of the text;
+    a message it cannot read made its own str() fail, and the step a 500."""
+    _publish(session, "intake.bpmn", intake_with(('route == "mediation"',
+                                                  'len([r for r in qqq_missing]) == 0 and route == "mediation"')))
+    _filing_fails(session, "Gateway_route", "name 'qqq_missing' is not defined")
