@@ -149,7 +149,20 @@ def kept_variables(names, hidden):
             and not isinstance(value, type(math))}
 
 
+def _too_complex(compile_):
+    """Python's parser and RestrictedPython's transformer recurse over the tree: code nested a few
+    thousand levels deep (`- - - 1`, `1 + 1 + ... + 1`) exhausts them. That is the code's fault,
+    refused like any other, never an error of the check or the step."""
+    def guarded(source):
+        try:
+            return compile_(source)
+        except (RecursionError, MemoryError):
+            raise ScriptRejected("the code is nested too deeply to compile") from None
+    return guarded
+
+
 @lru_cache(maxsize=2048)
+@_too_complex
 def compile_expression(source):
     result = compile_restricted_eval(source.strip(), "<condition>", policy=_Policy)
     if result.errors:
@@ -158,6 +171,7 @@ def compile_expression(source):
 
 
 @lru_cache(maxsize=2048)
+@_too_complex
 def compile_script(source):
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -181,8 +195,14 @@ FORBIDDEN_NAMES = frozenset({
 }) - frozenset(BUILTINS)
 
 
+@_too_complex
+def _parse_guarded(text_and_mode):
+    text, mode = text_and_mode
+    return ast.parse(text, mode=mode)
+
+
 def _parse(source, mode):
-    return ast.parse(source.strip() if mode == "eval" else source, mode=mode)
+    return _parse_guarded((source.strip() if mode == "eval" else source, mode))
 
 
 def _forbidden_names(tree):
@@ -256,7 +276,7 @@ def check_decision_cell(text, kind):
     if kind == "input":
         source = _question_marks(source)
         try:
-            ast.parse(source, mode="eval")
+            _parse(source, "eval")
         except SyntaxError:
             source = f"{_DMN_INPUT} {source}"
     check_source(source, "expression")
@@ -312,7 +332,7 @@ def bounded_by_shape(source, mode):
         return None
     try:
         tree = _parse(source, mode)
-    except SyntaxError:
+    except (SyntaxError, ScriptRejected):
         return None
     if not all(_bounded_node(node) for node in ast.walk(tree)):
         return None

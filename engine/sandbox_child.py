@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import restricted  # noqa: E402  (a plain module beside this file; the engine package is not loaded)
 
 _HEADER = struct.Struct(">I")
+NOBODY = 65534
 
 
 def _limit_resources():
@@ -30,6 +31,12 @@ def _limit_resources():
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:  # noqa: BLE001 - without prctl this process only outlives its parent until stdin closes
         pass
+    if os.geteuid() == 0:
+        # Run as nobody: should a script ever get past the restrictions, it holds no one's powers.
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
 def _limit_cpu(seconds):

@@ -419,3 +419,35 @@ def test_a_missing_variable_in_a_sandboxed_condition_is_named(session):
     _publish(session, "intake.bpmn", intake_with(('route == "mediation"',
                                                   'len([r for r in qqq_missing]) == 0 and route == "mediation"')))
     _filing_fails(session, "Gateway_route", "name 'qqq_missing' is not defined")
+
+
+@pytest.mark.parametrize("source", [
+    "x = " + "-" * 19000 + "1", "x = 1" + " + 1" * 4000, "x = " + "not " * 4000 + "True",
+    "x = " + "[" * 1000 + "]" * 1000, "x = " + "~" * 15000 + "1",
+])
+def test_code_too_deep_to_compile_is_refused_not_a_crash(env, source):
+    with pytest.raises((ScriptRejected, SyntaxError)):
+        check_source(source, "script")
+    context = {"parties": []}
+    _stopped(lambda: env.execute(source, context))
+    assert context == {"parties": []}
+
+
+@pytest.mark.parametrize("cell", ["-" * 1990 + "1", "not " * 490 + "True"])
+def test_decision_cells_too_deep_are_refused(cell):
+    with pytest.raises((ScriptRejected, SyntaxError)):
+        scripting.check_decision_cell(cell, "input")
+
+
+def test_the_sandbox_process_holds_no_powers(env):
+    """Its limits as the operating system sees them, and, when the engine runs as root (as here
+    in CI), the user nobody."""
+    import os
+    env.evaluate("[p for p in parties]", {"parties": []})
+    process = sandbox.POOL._idle[-1].proc
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    uid = int(status.split("Uid:")[1].split()[1])
+    assert uid != 0 or os.geteuid() != 0
+    limits = Path(f"/proc/{process.pid}/limits").read_text()
+    assert [line.split()[-3] for line in limits.splitlines() if line.startswith(("Max address space", "Max file size"))] \
+        == ["0", str(512 * 1024 * 1024)]  # file size first, as /proc lists them
