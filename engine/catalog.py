@@ -246,7 +246,7 @@ def _lint_bpmn(filename, root, form_texts, problems):
             "extension_basis": (props.get("extensionBasis") or "").strip(),
             "expression": expression,
             # Counted over the holiday calendar, so provisional while a year's notice is not out.
-            "calendar": any(name in expression for name in ("working_days(", "natural_days(")),
+            "calendar": any(name in expression for name in ("working_days(", "natural_days(", "months(")),
         }
     for end in root.xpath(".//bpmn:endEvent", namespaces=NS):
         # An end event marked restart ends a round of the case; the engine starts the next one.

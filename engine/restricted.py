@@ -124,7 +124,7 @@ GUARDS = {
 
 # Functions the engine lends to diagrams (legal periods counted over the holiday calendar). They
 # run in the engine's own process, never in the sandbox: they need its clock and calendar.
-HOST_FUNCTIONS = ("working_days", "natural_days")
+HOST_FUNCTIONS = ("working_days", "natural_days", "months")
 # Names a script's namespace holds that are not the script's variables.
 HIDDEN_NAMES = frozenset(GUARDS) | frozenset(HOST_FUNCTIONS)
 _PLAIN_GUARDS = {name: value for name, value in GUARDS.items() if not name.startswith("_")}

@@ -66,12 +66,48 @@ def _days(count):
     return days
 
 
+def _months(count):
+    if isinstance(count, bool) or not isinstance(count, (int, str)):
+        raise ScriptRejected(f"a period must be a whole number of months, not {type(count).__name__}")
+    try:
+        months = int(count)
+    except (ValueError, OverflowError):
+        raise ScriptRejected(f"a period must be a whole number of months, not {str(count)[:20]!r}") from None
+    if not 0 <= months <= workcalendar.MAX_MONTHS:
+        raise ScriptRejected(f"a period of {months} months is outside 0..{workcalendar.MAX_MONTHS}")
+    return months
+
+
+def _since(value, today):
+    """The day a period starts from when the diagram names one (the day a party learned of an
+    administrative act, the day a decision was served): a date, or ISO text as a form keeps it.
+    It may lie in the past (the window may already be closed), never over ten years away."""
+    if isinstance(value, datetime.datetime):
+        value = china_date(value) if value.tzinfo else value.date()
+    elif isinstance(value, str):
+        try:
+            value = datetime.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            raise ScriptRejected(f"{value[:20]!r} is not a date (YYYY-MM-DD)") from None
+    if not isinstance(value, datetime.date):
+        raise ScriptRejected(f"a period starts on a date, not {type(value).__name__}")
+    if abs((value - today).days) > MAX_PERIOD_DAYS:
+        raise ScriptRejected(f"a period starting on {value} is more than {MAX_PERIOD_DAYS} days away")
+    return value
+
+
 def _periods(start):
     """The legal-period functions of timer expressions, counted from the day `start()` gives
-    (a date in China)."""
+    (a date in China), or from the day named as their second argument."""
+    def counted(add, count_of):
+        def period(count, since=None):
+            day = start() if since is None else _since(since, start())
+            return _deadline(add(day, count_of(count)))
+        return period
     return {
-        "working_days": lambda count: _deadline(workcalendar.add_working_days(start(), _days(count))),
-        "natural_days": lambda count: _deadline(workcalendar.add_days(start(), _days(count))),
+        "working_days": counted(workcalendar.add_working_days, _days),
+        "natural_days": counted(workcalendar.add_days, _days),
+        "months": counted(workcalendar.add_months, _months),
     }
 
 
@@ -82,16 +118,24 @@ def _today_in_china():
 _TODAY = _periods(_today_in_china)
 
 
-def working_days(count):
+def working_days(count, since=None):
     """For timer expressions: `working_days(5)` is the end of the fifth working day after today
     (today not counted; weekends and public holidays skipped, make-up working days counted)."""
-    return _TODAY["working_days"](count)
+    return _TODAY["working_days"](count, since)
 
 
-def natural_days(count):
+def natural_days(count, since=None):
     """For timer expressions: `natural_days(15)` is the end of the fifteenth day after today, or
-    of the next working day if that one is a holiday (民事诉讼法 Art. 85)."""
-    return _TODAY["natural_days"](count)
+    of the next working day if that one is a holiday (民事诉讼法 Art. 85); `natural_days(60,
+    act_known_on)` counts from the day the case's data names instead of today."""
+    return _TODAY["natural_days"](count, since)
+
+
+def months(count, since=None):
+    """For timer expressions: `months(1)` is the end of the corresponding day of next month (the
+    month's last day when it has none), or of the next working day if that one is a rest day
+    (民法典 Arts. 201-203)."""
+    return _TODAY["months"](count, since)
 
 
 def deadline_from(expression, data, start):
@@ -229,8 +273,8 @@ def check_timer_expression(kind, source):
     elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in _TODAY:
         if kind != "timeDate":
             raise ScriptRejected(f"{tree.func.id}() gives a date: write it as a timeDate, not a {kind}")
-        if len(tree.args) == 1 and not tree.keywords and isinstance(tree.args[0], ast.Constant):
-            _days(tree.args[0].value)
+        if tree.args and isinstance(tree.args[0], ast.Constant):
+            (_months if tree.func.id == "months" else _days)(tree.args[0].value)
 
 
 _TIMER_KINDS = {TimeDateEventDefinition: "timeDate", DurationTimerEventDefinition: "timeDuration",

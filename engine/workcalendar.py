@@ -1,12 +1,16 @@
-"""Legal periods counted the Chinese way: the start day is not counted; a period in working days
-skips weekends and public holidays but counts make-up working days (调休); a period in natural
-days that ends on a holiday moves to the next working day (民事诉讼法 Art. 85).
+"""Legal periods counted the Chinese way (民法典 2020 Arts. 200-204; 民事诉讼法 2023 Art. 85): the
+start day is not counted; a period in working days skips weekends and public holidays but counts
+make-up working days (调休); a period in days or in months that ends on a rest day moves to the
+next working day; a period in months ends on the corresponding day of the last month, or on that
+month's last day when it has no such day (民法典 Art. 202). Every period ends at the end of its last
+day in China (Art. 203).
 
 Published years come from chinese-calendar (the State Council notices). A year whose notice is
 not out yet is computed from the statutory holidays by rule (the `holidays` package, lunar
 festivals included) and weekends, and the result is marked provisional; an administrator can
 load the notice early as config/holidays/<year>.json ({"holidays": [...], "workdays": [...]}).
 """
+import calendar
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,6 +22,7 @@ import holidays as statutory
 
 NOTICES_DIR = Path(__file__).resolve().parent.parent / "config" / "holidays"
 MAX_SPAN_DAYS = 3 * 366  # no legal period here is longer; a bound keeps a bad input from looping
+MAX_MONTHS = 120
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,19 @@ def add_days(start, count):
         working, guessed = is_workday(day)
         provisional |= guessed
     raise ValueError(f"no working day after {start + timedelta(days=count)}")
+
+
+def add_months(start, count):
+    """`count` months after `start` (民法典 Arts. 201-203): the corresponding day of the last month,
+    or its last day when it has none (January 31st + 1 month is February 28th or 29th); if that
+    day is not a working day, the next one that is."""
+    if not 0 <= count <= MAX_MONTHS:
+        raise ValueError(f"a period of {count} months is beyond any legal period")
+    month = start.month - 1 + count
+    year, month = start.year + month // 12, month % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    end = date(year, month, day)
+    return add_days(end, 0)
 
 
 def working_day_before(day, count):
