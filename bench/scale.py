@@ -152,7 +152,7 @@ def load_cases(session, n, due_timers, template, now):
             batch_tasks.append(dict(case_id=case_id, spiff_task_id=template["task_spiff"], spec_id="Task_mediate",
                                     title="人民调解", form_key="mediation.json", role="mediator",
                                     org_unit_id=template["task_unit"], state="ready", due_at=due,
-                                    amber_at=due - timedelta(days=5), legal_basis="人民调解工作若干规定 第三十三条",
+                                    amber_at=due - timedelta(days=5), legal_basis="人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条",
                                     due_provisional=False, extended_days=0, created_at=created))
             # A deadline that passed before today has fired already (the step stays open, red).
             passed = not due_now and due < now

@@ -35,9 +35,9 @@ def test_designer_changes_a_deadline_in_the_modeler(new_page, live_server, shots
         designer.locator("#modeler .djs-element[data-element-id=Timer_mediation_deadline]").click()
         panel = designer.locator("#properties")
         expect(panel.locator("h3")).to_contain_text("Timer_mediation_deadline")
-        expect(panel.locator("input[name=expression]")).to_have_value('"P1M"')
-        expect(panel.locator("input[name=legalBasis]")).to_have_value("人民调解工作若干规定 第三十三条")
-        panel.locator("input[name=expression]").fill('"P20D"')
+        expect(panel.locator("input[name=expression]")).to_have_value("months(1)")
+        expect(panel.locator("input[name=legalBasis]")).to_have_value("人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条")
+        panel.locator("input[name=expression]").fill("natural_days(20)")
         panel.locator("input[name=expression]").press("Tab")
         # A user task shows its form and its lane (role).
         designer.locator("#modeler .djs-element[data-element-id=Task_mediate]").click()
@@ -53,9 +53,9 @@ def test_designer_changes_a_deadline_in_the_modeler(new_page, live_server, shots
         session = session_factory()
         try:
             newest = session.scalar(sa.select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
-            assert newest.source == "upload" and '"P20D"' in newest.files["bpmn/mediation.bpmn"]
+            assert newest.source == "upload" and "natural_days(20)" in newest.files["bpmn/mediation.bpmn"]
             # Everything else in the file is as it was: the modeler kept our extensions.
-            assert 'name="legalBasis" value="人民调解工作若干规定 第三十三条"' in newest.files["bpmn/mediation.bpmn"]
+            assert 'name="legalBasis" value="人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条"' in newest.files["bpmn/mediation.bpmn"]
             new_case = file_matter(session).id
         finally:
             session.close()

@@ -290,7 +290,7 @@ def test_walkthrough(new_page, live_server, shots):
     expect(ours).to_have_count(1)
     # After the agreement, the 30-day window for judicial confirmation is open, with its basis.
     expect(ours).to_contain_text("司法确认申请")
-    expect(ours).to_contain_text("人民调解法 第三十三条")
+    expect(ours).to_contain_text("人民调解法（2011年1月1日施行）第三十三条")
     expect(ours).to_contain_text("待认领")
     expect(ours.locator(".risk")).to_have_text("蓝色（一般）")
     total = supervisor.locator(".tile").nth(2).locator("b").inner_text()

@@ -29,7 +29,7 @@ def test_repository_library_is_valid():
     # Every pathway is called from the one-window intake, so it is the only top-level process.
     assert [d.process_key for d in drafts] == ["intake"]
     intake = drafts[0]
-    assert intake.meta["deadlines"]["Timer_mediation_deadline"]["legal_basis"] == "人民调解工作若干规定 第三十三条"
+    assert intake.meta["deadlines"]["Timer_mediation_deadline"]["legal_basis"] == "人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条"
     assert intake.meta["tasks"]["Task_mediate"] == {"name": "人民调解", "form": "mediation.json", "role": "mediator",
                                                     "department": None, "department_from": None}
     assert intake.meta["tasks"]["Task_court_confirm"]["department"] == "court"
@@ -42,7 +42,7 @@ def test_repository_library_is_valid():
 
 
 def test_deadline_without_legal_basis_is_a_problem_with_its_line():
-    _drafts, problems = _check([('<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />', "")],
+    _drafts, problems = _check([('<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条" />', "")],
                                file="mediation.bpmn")
     assert len(problems) == 1
     line = next(n for n, l in enumerate(MEDIATION.decode().splitlines(), 1) if 'id="Timer_mediation_deadline"' in l)

@@ -89,8 +89,8 @@ def test_extension_within_the_legal_maximum(session, monkeypatch):
 def test_an_extendable_deadline_must_cite_its_basis():
     diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     text = diagrams["bpmn/mediation.bpmn"].decode().replace(
-        '<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />',
-        '<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定 第三十三条" />\n'
+        '<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条" />',
+        '<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条" />\n'
         '          <spiffworkflow:property name="maxExtensionDays" value="30" />')
     diagrams["bpmn/mediation.bpmn"] = text.encode()
     _drafts, problems = catalog.compile_library(diagrams, forms)

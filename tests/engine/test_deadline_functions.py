@@ -28,7 +28,7 @@ def test_the_day_is_the_day_in_china_not_in_utc():
 def test_a_diagram_timer_in_working_days():
     diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     text = diagrams["bpmn/mediation.bpmn"].decode()
-    text = text.replace('<bpmn:timeDuration>"P1M"</bpmn:timeDuration>', "<bpmn:timeDate>working_days(5)</bpmn:timeDate>")
+    text = text.replace('<bpmn:timeDate>months(1)</bpmn:timeDate>', "<bpmn:timeDate>working_days(5)</bpmn:timeDate>")
     diagrams["bpmn/mediation.bpmn"] = text.encode()
     drafts, problems = catalog.compile_library(diagrams, forms)
     assert not problems

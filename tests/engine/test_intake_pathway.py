@@ -41,7 +41,7 @@ def test_mediation_success_satisfied(session, step):
     assert open_specs(session, case.id) == ["Task_mediate"]
     mediation = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_mediate"))
     assert mediation.role == "mediator" and mediation.due_at is not None
-    assert mediation.legal_basis == "人民调解工作若干规定 第三十三条"
+    assert mediation.legal_basis == "人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条"
     assert session.scalar(sa.select(sa.func.count()).select_from(Timer).where(
         Timer.case_id == case.id, Timer.state == "waiting")) == 1
 
@@ -77,7 +77,7 @@ def test_mediation_failure_unsatisfied_goes_to_review(session, step):
     ({"kind": "consultation"}, "consultation", "Task_redirect"),
     ({"kind": "complaint"}, "specialist", "Task_specialist"),
     ({"kind": "dispute", "law_related": "on"}, "law_related", "Task_law_handover"),
-    ({"kind": "dispute", "legal_channel": "reconsideration"}, "reconsideration", "Task_recon_accept"),
+    ({"kind": "dispute", "legal_channel": "reconsideration"}, "reconsideration", "Task_recon_guide"),
 ])
 def test_other_matters_are_routed_away_from_mediation(session, changes, route, first):
     case = file_matter(session, **changes)

@@ -57,7 +57,7 @@ def test_dry_run_then_move_keeps_the_deadline_and_the_case_goes_on(session):
 
 def test_a_case_in_a_step_the_new_version_removed_cannot_move(session):
     case = file_matter(session, category="traffic")
-    new_version = _publish(session, [('name="交通事故损害赔偿调解"', 'name="交通事故调解"')])
+    new_version = _publish(session, [('name="交通事故人民调解委员会调解"', 'name="交通事故调解"')])
     _target, plans = migration.dry_run(session, actor(session, "designer"), new_version)
     assert [p.movable for p in plans] == [True], "a renamed open step is only reopened"
     newer = _publish(session, [('<bpmn:userTask id="Task_mediate_traffic"', '<bpmn:userTask id="Task_mediate_road"'),

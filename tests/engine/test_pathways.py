@@ -20,6 +20,12 @@ from .helpers import (
 )
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+RECON_APPLIED = {**GUIDE, "competent_body": "清河县人民政府（行政复议）", "act_known_on": "2026-11-02", "applied": "yes"}
+RECON_NOT_YET = {**RECON_APPLIED, "applied": "no"}
+
+
+def ruling(subject):
+    return {**DECISION, "ruling_subject": subject}
 CLOSED = [("clerk", "Task_close", CLOSE), ("clerk", "Task_visit", VISIT_OK)]
 MEDIATED = [("mediator", "Task_mediate", MEDIATION_SUCCESS), ("mediator", "Task_confirm_window", WINDOW_NO)]
 
@@ -55,6 +61,12 @@ SCENARIOS = {
     "labour_committee": ({"category": "labour"}, [
         ("mediator", "Task_mediate_labour", MEDIATION_SUCCESS), ("mediator", "Task_confirm_window", WINDOW_NO),
         *CLOSED], "mediation"),
+    # Arbitration comes before court in labour disputes (劳动争议调解仲裁法 Arts. 5, 14): a failed labour
+    # mediation is guided to labour arbitration, never to the court's pre-filing mediation.
+    "failed_labour_mediation_goes_to_arbitration": ({"category": "labour"}, [
+        ("mediator", "Task_mediate_labour", MEDIATION_FAILURE), ("clerk", "Task_arbitration_guide", GUIDE),
+        ("dept_labour", "Task_arb_labour_accept", ACCEPTED), ("dept_labour", "Task_arb_labour_award", DECISION),
+        ("clerk", "Task_arb_labour_suit_window", WINDOW_NO), *CLOSED], "mediation"),
     "family_committee_mediates_in_the_general_period": ({"category": "marriage_family"}, [*MEDIATED, *CLOSED],
                                                         "mediation"),
     "specialist_resolves": ({"kind": "complaint"}, [
@@ -69,13 +81,27 @@ SCENARIOS = {
         "specialist"),
     "labour_arbitration_award": ({"legal_channel": "labour_arbitration", "category": "labour"}, [
         ("clerk", "Task_arbitration_guide", GUIDE), ("dept_labour", "Task_arb_labour_accept", ACCEPTED),
-        ("dept_labour", "Task_arb_labour_award", DECISION), *CLOSED], "arbitration"),
+        ("dept_labour", "Task_arb_labour_award", DECISION), ("clerk", "Task_arb_labour_suit_window", WINDOW_NO),
+        *CLOSED], "arbitration"),
+    "labour_award_then_suit": ({"legal_channel": "labour_arbitration", "category": "labour"}, [
+        ("clerk", "Task_arbitration_guide", GUIDE), ("dept_labour", "Task_arb_labour_accept", ACCEPTED),
+        ("dept_labour", "Task_arb_labour_award", DECISION), ("clerk", "Task_arb_labour_suit_window", WINDOW_YES),
+        ("clerk", "Task_arb_litigation", LITIGATION), *CLOSED], "arbitration"),
     "labour_arbitration_not_accepted": ({"legal_channel": "labour_arbitration"}, [
         ("clerk", "Task_arbitration_guide", GUIDE), ("dept_labour", "Task_arb_labour_accept", NOT_ACCEPTED),
-        *CLOSED], "arbitration"),
+        ("clerk", "Task_arb_labour_sue", WINDOW_NO), *CLOSED], "arbitration"),
+    "labour_arbitration_not_accepted_then_suit": ({"legal_channel": "labour_arbitration"}, [
+        ("clerk", "Task_arbitration_guide", GUIDE), ("dept_labour", "Task_arb_labour_accept", NOT_ACCEPTED),
+        ("clerk", "Task_arb_labour_sue", WINDOW_YES), ("clerk", "Task_arb_litigation", LITIGATION), *CLOSED],
+        "arbitration"),
     "land_arbitration_award": ({"legal_channel": "land_arbitration", "category": "forest_land"}, [
         ("clerk", "Task_arbitration_guide", GUIDE), ("dept_agriculture", "Task_arb_land_accept", ACCEPTED),
-        ("dept_agriculture", "Task_arb_land_award", DECISION), *CLOSED], "arbitration"),
+        ("dept_agriculture", "Task_arb_land_award", DECISION), ("clerk", "Task_arb_land_suit_window", WINDOW_NO),
+        *CLOSED], "arbitration"),
+    "land_award_then_suit": ({"legal_channel": "land_arbitration", "category": "forest_land"}, [
+        ("clerk", "Task_arbitration_guide", GUIDE), ("dept_agriculture", "Task_arb_land_accept", ACCEPTED),
+        ("dept_agriculture", "Task_arb_land_award", DECISION), ("clerk", "Task_arb_land_suit_window", WINDOW_YES),
+        ("clerk", "Task_arb_litigation", LITIGATION), *CLOSED], "arbitration"),
     "land_arbitration_not_accepted": ({"legal_channel": "land_arbitration"}, [
         ("clerk", "Task_arbitration_guide", GUIDE), ("dept_agriculture", "Task_arb_land_accept", NOT_ACCEPTED),
         *CLOSED], "arbitration"),
@@ -83,15 +109,31 @@ SCENARIOS = {
         ("clerk", "Task_arbitration_guide", GUIDE), ("dept_arbitration", "Task_arb_commercial_accept", ACCEPTED),
         *CLOSED], "arbitration"),
     "reconsideration_normal": ({"legal_channel": "reconsideration"}, [
+        ("clerk", "Task_recon_guide", RECON_APPLIED),
         ("dept_justice", "Task_recon_accept", recon_accept("normal")), ("dept_justice", "Task_recon_decide", DECISION),
         *CLOSED], "reconsideration"),
     "reconsideration_simplified": ({"legal_channel": "reconsideration"}, [
+        ("clerk", "Task_recon_guide", RECON_APPLIED),
         ("dept_justice", "Task_recon_accept", recon_accept("simplified")),
         ("dept_justice", "Task_recon_decide_simple", DECISION), *CLOSED], "reconsideration"),
     "reconsideration_not_accepted": ({"legal_channel": "reconsideration"}, [
+        ("clerk", "Task_recon_guide", RECON_APPLIED),
         ("dept_justice", "Task_recon_accept", NOT_ACCEPTED), *CLOSED], "reconsideration"),
+    "land_ownership_ruling_then_suit": ({"legal_channel": "ruling", "category": "forest_land"}, [
+        ("clerk", "Task_ruling_guide", GUIDE), ("dept_natural_resources", "Task_ruling_result", ruling("land_ownership")),
+        ("clerk", "Task_ruling_suit_window", WINDOW_YES), ("clerk", "Task_ruling_litigation", LITIGATION), *CLOSED],
+        "ruling"),
+    "forest_ownership_ruling_accepted": ({"legal_channel": "ruling", "category": "forest_land"}, [
+        ("clerk", "Task_ruling_guide", GUIDE), ("dept_natural_resources", "Task_ruling_result", ruling("forest_ownership")),
+        ("clerk", "Task_ruling_suit_window", WINDOW_NO), *CLOSED], "ruling"),
+    "reconsideration_applied_later": ({"legal_channel": "reconsideration"}, [
+        ("clerk", "Task_recon_guide", RECON_NOT_YET), ("clerk", "Task_recon_apply_window", WINDOW_YES),
+        ("dept_justice", "Task_recon_accept", NOT_ACCEPTED), *CLOSED], "reconsideration"),
+    "reconsideration_not_applied": ({"legal_channel": "reconsideration"}, [
+        ("clerk", "Task_recon_guide", RECON_NOT_YET), ("clerk", "Task_recon_apply_window", WINDOW_NO), *CLOSED],
+        "reconsideration"),
     "administrative_ruling": ({"legal_channel": "ruling", "category": "forest_land"}, [
-        ("clerk", "Task_ruling_guide", GUIDE), ("dept_natural_resources", "Task_ruling_result", DECISION), *CLOSED],
+        ("clerk", "Task_ruling_guide", GUIDE), ("dept_natural_resources", "Task_ruling_result", ruling("other")), *CLOSED],
         "ruling"),
     "petition_decided_no_review": ({"kind": "petition"}, [
         ("dept_petition", "Task_petition_register", petition_register("complaint_demand")),
@@ -190,11 +232,18 @@ def _fire_after(session, traveller, days):
     return fired
 
 
+MEDIATION_BASIS = ("人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条{}；期间计算：民法典（2021年1月1日施行）"
+                   "第二百零一条至第二百零三条")
+
+
+# Periods whose passing the law gives no consequence for: the supervisor steps in. (The medical and
+# labour periods have their own paths, in tests/engine/test_law.py.)
 @pytest.mark.parametrize("changes, task, days, basis", [
-    ({}, "Task_mediate", 31, "人民调解工作若干规定 第三十三条"),
-    ({"category": "traffic"}, "Task_mediate_traffic", 11, "道路交通事故处理程序规定 第八十六条、第九十条"),
-    ({"category": "medical"}, "Task_mediate_medical", 45, "医疗纠纷预防和处理条例 第三十八条"),
-    ({"category": "labour"}, "Task_mediate_labour", 16, "劳动争议调解仲裁法 第十四条"),
+    # One month from Monday 2026-11-23 is Wednesday 2026-12-23, a working day.
+    ({}, "Task_mediate", 31, MEDIATION_BASIS.format("")),
+    # A people's mediation committee for traffic accidents mediates in the people's-mediation month,
+    # not in the traffic police's ten days.
+    ({"category": "traffic"}, "Task_mediate_traffic", 31, MEDIATION_BASIS.format("（道路交通事故人民调解委员会）")),
 ])
 def test_each_committee_period_flags_the_case_for_the_supervisor(session, step, changes, task, days, basis):
     with time_machine.travel(START, tick=False) as traveller:
@@ -225,7 +274,7 @@ def test_judicial_confirmation_window_closes_after_thirty_days(session, step):
         case = file_matter(session)
         case = step("mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
         window = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_confirm_window"))
-        assert window.legal_basis == "人民调解法 第三十三条；民事诉讼法 第二百零五条"
+        assert window.legal_basis == "人民调解法（2011年1月1日施行）第三十三条；民事诉讼法（2023年修正，2024年1月1日施行）第二百零五条"
         assert window.due_at.replace(tzinfo=None) == datetime(2026, 12, 23, 15, 59, 59)
         assert _fire_after(session, traveller, 29) == 0
         assert _fire_after(session, traveller, 31) == 1
@@ -259,12 +308,12 @@ def test_petition_clocks_cite_the_ordinance(session):
     with time_machine.travel(START, tick=False):
         case = file_matter(session, kind="petition")
         register = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_petition_register"))
-        assert register.legal_basis == "信访工作条例 第二十二条"
+        assert register.legal_basis == "信访工作条例（2022年5月1日施行）第二十二条"
         assert register.due_at.replace(tzinfo=None) == datetime(2026, 12, 8, 15, 59, 59)
         complete(session, "dept_petition", case.id, "Task_petition_register", petition_register("complaint_demand"))
         complete(session, "dept_housing", case.id, "Task_petition_accept", ACCEPTED)
         decide = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_petition_decide"))
-        assert decide.legal_basis == "信访工作条例 第三十四条"
+        assert decide.legal_basis == "信访工作条例（2022年5月1日施行）第三十四条"
         # 60 days from 2026-11-23 is 2027-01-22, a year whose notice is not published: provisional.
         assert decide.due_at.replace(tzinfo=None) == datetime(2027, 1, 22, 15, 59, 59)
         assert decide.due_provisional is True
@@ -273,10 +322,11 @@ def test_petition_clocks_cite_the_ordinance(session):
 def test_reconsideration_acceptance_counts_working_days_and_decision_may_be_extended(session):
     with time_machine.travel(datetime(2026, 9, 28, 9, 0, tzinfo=timezone.utc), tick=False):
         case = file_matter(session, legal_channel="reconsideration")
+        case = complete(session, "clerk", case.id, "Task_recon_guide", {**RECON_APPLIED, "act_known_on": "2026-09-20"})
         accept = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_recon_accept"))
         # Five working days from Monday September 28th, across the National Day holiday (October
         # 1st to 7th): the 29th, the 30th, October 8th, 9th and Saturday the 10th, a make-up working day.
-        assert accept.legal_basis == "行政复议法 第三十条"
+        assert accept.legal_basis == "行政复议法（2023年9月1日修订，2024年1月1日施行）第三十条、第八十八条"
         assert accept.due_at.astimezone(CHINA).date().isoformat() == "2026-10-10"
         assert accept.org_unit_id == session.scalar(sa.select(OrgUnit.id).where(OrgUnit.code == "C01-Q-D-justice"))
 

@@ -19,7 +19,7 @@ START = datetime(2026, 12, 21, 1, 0, tzinfo=timezone.utc)
 def _publish_working_day_deadline(session):
     diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     text = diagrams["bpmn/mediation.bpmn"].decode().replace(
-        '<bpmn:timeDuration>"P1M"</bpmn:timeDuration>', "<bpmn:timeDate>working_days(10)</bpmn:timeDate>")
+        '<bpmn:timeDate>months(1)</bpmn:timeDate>', "<bpmn:timeDate>working_days(10)</bpmn:timeDate>")
     diagrams["bpmn/mediation.bpmn"] = text.encode()
     drafts, problems = catalog.compile_library(diagrams, forms)
     assert not problems

@@ -319,7 +319,7 @@ def _utf16(path):
     # Longer than the database keeps (tasks.title, tasks.spec_id, tasks.legal_basis on PostgreSQL).
     ("mediation.bpmn", MEDIATION.replace('name="人民调解"', f'name="{"调" * 201}"').encode(), "name is 201 characters"),
     ("mediation.bpmn", MEDIATION.replace("Task_mediate", "Task_" + "m" * 96).encode(), "id is 101 characters"),
-    ("mediation.bpmn", MEDIATION.replace("人民调解工作若干规定 第三十三条", "条" * 201).encode(), "legalBasis is 201 characters"),
+    ("mediation.bpmn", MEDIATION.replace("人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条", "条" * 201).encode(), "legalBasis is 201 characters"),
     # An extension no date can hold, or digits int() cannot read.
     *[("court_link.bpmn", COURT_LINK.replace('name="maxExtensionDays" value="10"', f'name="maxExtensionDays" value="{days}"')
        .encode(), "maxExtensionDays must be a whole number of days") for days in ("99999999999", "²", "3651")],

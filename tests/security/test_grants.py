@@ -32,6 +32,9 @@ TARGETS = {"city": ["C01", "C01-Q", "C01-Q-CG", "C01-Q-CG-DG", "C01-Q-D-court"],
            "county": ["C01-Q", "C01-Q-CG", "C01-Q-CG-DG", "C01-Q-D-court"],
            "township": ["C01-Q-CG", "C01-Q-CG-DG"], "village": ["C01-Q-CG-DG"]}
 
+MONTH_TIMER = 'TimerDef_Timer_mediation_deadline">\n        <bpmn:timeDate>months(1)</bpmn:timeDate>'
+TWENTY_DAY_TIMER = 'TimerDef_Timer_mediation_deadline">\n        <bpmn:timeDate>natural_days(20)</bpmn:timeDate>'
+
 
 def expected(admin_level, unit_code, role):
     """The rule, written out: the design role only from the top unit's administrator to a city or
@@ -183,8 +186,8 @@ def test_a_designer_below_a_center_holds_no_library_power(app, session_factory, 
     versions_before = version_count(session_factory)
     for url in ("/designer/", f"/designer/versions/{version}", f"/designer/versions/{version}/migrate"):
         assert client.get(url).status_code == 403, url
-    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
-                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
+    changed = diagram_with("mediation.bpmn", (MONTH_TIMER,
+                                              TWENTY_DAY_TIMER))
     assert upload(client, changed, "mediation.bpmn").status_code == 403
     assert client.post("/designer/edit/mediation.bpmn/draft", data={"xml": changed}).status_code == 403
     assert version_count(session_factory) == versions_before
@@ -203,8 +206,8 @@ def test_the_migration_dry_run_and_move_keep_to_the_designers_units(client, logi
         ours_code, theirs_code, old_version = ours.code, theirs.code, ours.process_version_id
     assert theirs.process_version_id == old_version
     login_as("designer")
-    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
-                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
+    changed = diagram_with("mediation.bpmn", (MONTH_TIMER,
+                                              TWENTY_DAY_TIMER))
     assert upload(client, changed, "mediation.bpmn").status_code == 302
     new_version = latest_version_id(session_factory)
     listed = text(client.get(f"/designer/versions/{new_version}/migrate"))

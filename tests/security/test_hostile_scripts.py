@@ -279,7 +279,7 @@ def test_hostile_gateway_condition(session, short_limit, condition):
 
 def test_hostile_decision_cell(session, short_limit):
     dmn = (ROOT / "bpmn" / "triage.dmn").read_text(encoding="utf-8")
-    old = '<inputEntry id="Entry_law_related_law_related"><text>True</text></inputEntry>'
+    old = '<inputEntry id="Entry_judgment_judgment_in_force"><text>True</text></inputEntry>'
     assert dmn.count(old) == 1
     _publish(session, "triage.dmn", dmn.replace(old, old.replace("True", "pow(7, 10**7) &gt; 0")))
     _filing_fails(session, "Task_triage", "ran longer than")
@@ -287,7 +287,7 @@ def test_hostile_decision_cell(session, short_limit):
 
 def test_hostile_timer_expression(session, short_limit):
     text = (ROOT / "bpmn" / "mediation.bpmn").read_text(encoding="utf-8")
-    for expression in ('"P1M"', "natural_days(10)", "working_days(30)", "natural_days(15)"):
+    for expression in ("months(1)", "natural_days(10)", "working_days(30)", "natural_days(15)"):
         text = text.replace(f">{expression}<", ">natural_days(30) if pow(7, 10**7) else 0<")
     _publish(session, "mediation.bpmn", text)
     _filing_fails(session, "ran longer than")
@@ -307,12 +307,12 @@ def test_a_case_over_its_size_limit_is_not_saved(session, monkeypatch):
                                   "().__class__.__base__.__subclasses__()", "'" + "a" * 6000 + "'"])
 def test_decision_cells_are_checked_before_publishing(session, cell):
     dmn = (ROOT / "bpmn" / "triage.dmn").read_text(encoding="utf-8")
-    old = '<inputEntry id="Entry_law_related_law_related"><text>True</text></inputEntry>'
+    old = '<inputEntry id="Entry_judgment_judgment_in_force"><text>True</text></inputEntry>'
     created, problems = services.publish_upload(
         session, actor(session, "designer"), "triage.dmn",
         dmn.replace(old, old.replace("True", cell.replace("'", "&apos;"))).encode("utf-8"), ROOT / "bpmn", ROOT / "forms")
     assert not created
-    assert [(p.file, "Entry_law_related_law_related" in p.message) for p in problems] == [("bpmn/triage.dmn", True)]
+    assert [(p.file, "Entry_judgment_judgment_in_force" in p.message) for p in problems] == [("bpmn/triage.dmn", True)]
 
 
 @pytest.mark.parametrize("cell, kind", [("> 5", "input"), ('in ("a", "b")', "input"), ("? > 3 and ? < 9", "input"),
@@ -359,7 +359,7 @@ def test_ordinary_timers_pass_the_check(kind, source):
                                         'f"{case_round * 9999}-12-31T23:59:59+08:00"'])
 def test_absurd_timer_values_fail_the_step_at_run_time(session, expression):
     text = (ROOT / "bpmn" / "mediation.bpmn").read_text(encoding="utf-8")
-    text = text.replace('>"P1M"<', f">{expression}<")
+    text = text.replace(">months(1)<", f">{expression}<")
     _publish(session, "mediation.bpmn", text)
     _filing_fails(session, "Timer_mediation_deadline")
 

@@ -125,7 +125,7 @@ def test_the_tasks_role_may_claim_it(client, login_as, session_factory, filed_ca
 def test_only_designers_upload(client, login_as, session_factory, role):
     before = version_count(session_factory)
     login_as(role)
-    response = upload(client, MEDIATION_BPMN.replace('"P1M"', '"P20D"'), "mediation.bpmn")
+    response = upload(client, MEDIATION_BPMN.replace("months(1)", "natural_days(20)"), "mediation.bpmn")
     assert response.status_code == 403
     assert version_count(session_factory) == before
     assert count(session_factory, ProcessVersion, ProcessVersion.source == "upload") == 0

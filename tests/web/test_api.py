@@ -39,7 +39,7 @@ def test_file_a_matter_and_follow_it(client, token):
     assert followed.status_code == 200
     assert (case["channel"], case["route"], case["risk_level"]) == ("hotline_12345", "mediation", "yellow")
     assert [s["step"] for s in case["steps"]] == ["Task_intake", "Task_mediate"]
-    assert case["steps"][1]["legal_basis"] == "人民调解工作若干规定 第三十三条" and case["steps"][1]["due_at"]
+    assert case["steps"][1]["legal_basis"] == "人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条" and case["steps"][1]["due_at"]
     assert "王五" not in followed.get_data(as_text=True) and "1360013" not in followed.get_data(as_text=True)
 
 

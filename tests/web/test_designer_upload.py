@@ -3,14 +3,15 @@ refused quickly without reading local files; a good upload becomes a new version
 take while running cases stay on theirs."""
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select as sa_select
 
-from engine.clock import Clock, as_utc
+from engine.clock import as_utc
 from engine.models import ProcessVersion
+from engine.scripting import natural_days
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
 from tests.web.support import (
     INTAKE_BPMN, case_id_from, case_row, count, diagram_with, intake_with, latest_version_id, open_task_id, page,
@@ -32,6 +33,9 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 ]>
 <lolz>&lol9;</lolz>
 """
+
+MONTH_TIMER = 'TimerDef_Timer_mediation_deadline">\n        <bpmn:timeDate>months(1)</bpmn:timeDate>'
+TWENTY_DAY_TIMER = 'TimerDef_Timer_mediation_deadline">\n        <bpmn:timeDate>natural_days(20)</bpmn:timeDate>'
 
 
 def _xxe():
@@ -161,8 +165,8 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
     old_due = as_utc(tasks_of(session_factory, old_case, "Task_mediate")[0].due_at)
 
     login_as("designer")
-    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
-                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
+    changed = diagram_with("mediation.bpmn", (MONTH_TIMER,
+                                              TWENTY_DAY_TIMER))
     published = upload(client, changed, "mediation.bpmn")
     assert published.status_code == 302
     listing = client.get(published.headers["Location"])
@@ -172,7 +176,7 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
     assert count(session_factory, ProcessVersion, ProcessVersion.source == "upload") == 1
     # The designer can read the new diagram back.
     shown = client.get(f"/designer/versions/{new_version}/files/bpmn/mediation.bpmn")
-    assert shown.status_code == 200 and '"P20D"' in shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "natural_days(20)" in shown.get_data(as_text=True)
     # Uploading the same file again publishes nothing new.
     again = upload(client, changed, "mediation.bpmn")
     assert again.status_code == 302
@@ -186,7 +190,8 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
     new_case = case_id_from(filed)
     assert case_row(session_factory, new_case).process_version_id == new_version
     new_due = as_utc(tasks_of(session_factory, new_case, "Task_mediate")[0].due_at)
-    assert abs(new_due - (Clock.now() + timedelta(days=20))) < timedelta(minutes=5)
+    # Twenty days from today, at the end of that day in China (the next working day if it is a rest day).
+    assert new_due == datetime.fromisoformat(natural_days(20)).astimezone(timezone.utc)
     assert old_due - new_due > timedelta(days=7)
 
     # The running case stays on its version and goes on working.
@@ -209,8 +214,8 @@ def test_new_version_for_new_cases_old_version_for_running_ones(
 def test_migration_dry_run_then_move_from_the_designer_pages(client, login_as, session_factory, filed_case):
     case_id, _task, old_version = filed_case()
     login_as("designer")
-    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
-                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"))
+    changed = diagram_with("mediation.bpmn", (MONTH_TIMER,
+                                              TWENTY_DAY_TIMER))
     assert upload(client, changed, "mediation.bpmn").status_code == 302
     new_version = latest_version_id(session_factory)
     dry = client.get(f"/designer/versions/{new_version}/migrate")
@@ -227,15 +232,15 @@ def test_migration_dry_run_then_move_from_the_designer_pages(client, login_as, s
 def test_compare_two_versions(client, login_as, session_factory):
     old_version = latest_version_id(session_factory)
     login_as("designer")
-    changed = diagram_with("mediation.bpmn", ("<bpmn:timeDuration>\"P1M\"</bpmn:timeDuration>",
-                                              "<bpmn:timeDuration>\"P20D\"</bpmn:timeDuration>"),
+    changed = diagram_with("mediation.bpmn", (MONTH_TIMER,
+                                              TWENTY_DAY_TIMER),
                            ('name="劳动争议调解"', 'name="劳动争议调解（专业）"'))
     assert upload(client, changed, "mediation.bpmn").status_code == 302
     new_version = latest_version_id(session_factory)
     shown = client.get(f"/designer/compare?a={old_version}&b={new_version}")
     assert shown.status_code == 200
     body = text(shown)
-    assert 'expression: "P1M" → "P20D"' in body and "Timer_mediation_deadline" in body
+    assert "expression: months(1) → natural_days(20)" in body and "Timer_mediation_deadline" in body
     assert "name: 劳动争议调解 → 劳动争议调解（专业）" in body and "bpmn/mediation.bpmn" in body
     counts = {h.text.strip(): h.xpath('./span[@class="count"]/text()')[0] for h in page(shown).xpath("//h2[span]")}
     assert (counts["新增"], counts["删除"], counts["改动"]) == ("0", "0", "2")
