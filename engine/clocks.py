@@ -54,7 +54,7 @@ def _set_due(workflow, timer, value):
 
 def _rewarn(task):
     """The amber moment follows a deadline that moved (config/warnings.json)."""
-    task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at)
+    task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at, risk=task.case.risk_level)
 
 
 def extend_deadline(session, actor, task_id, days, reason, approver):

@@ -139,7 +139,11 @@ def indicators(session, unit, start, end):
                                    .where(*_open_in(unit), red_now(now))) or 0
     success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
     satisfied = ratings.get("satisfied", 0) + ratings.get("basically_satisfied", 0)
+    litigated = litigated_cases(session, unit, low, high)
+    population = unit_population(session, unit)
     return {
+        "litigated": litigated, "population": population,
+        "litigation_per_10k": None if not population else litigated * 10000 / population,
         "filed": filed, "by_kind": by_kind, "petitions": by_kind.get("petition", 0),
         "closed": closed, "closed_levels": closed_levels,
         "resolution_rate": _ratio(success, success + failure), "mediated": success + failure, "succeeded": success,
@@ -148,6 +152,31 @@ def indicators(session, unit, start, end):
         "satisfaction_rate": _ratio(satisfied, sum(ratings.values())), "rated": sum(ratings.values()),
         "overdue_cases": overdue_cases, "overdue_steps": overdue_steps,
     }
+
+
+# A step that records a filing in court carries this form, whatever pathway it is in (court link
+# after failed mediation, a suit after an arbitration award or an administrative ruling).
+LITIGATION_FORM = "litigation.json"
+
+
+def litigated_cases(session, unit, low, high):
+    """Cases of `unit` and below that went to litigation in [low, high): their court filing step
+    was completed in the period."""
+    return session.scalar(select(func.count(func.distinct(Task.case_id))).join(Case, Case.id == Task.case_id)
+                          .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                          .where(Task.form_key == LITIGATION_FORM, Task.state == "completed",
+                                 OrgUnit.path.startswith(unit.path),
+                                 Task.completed_at >= low, Task.completed_at < high)) or 0
+
+
+def unit_population(session, unit):
+    """The unit's residents: its own figure, else the sum over the units directly below it when
+    every one of them has one (departments hold no residents). None when not known."""
+    if unit.population:
+        return unit.population
+    below = session.scalars(select(OrgUnit.population).where(OrgUnit.parent_id == unit.id,
+                                                             OrgUnit.level != "department")).all()
+    return sum(below) if below and all(below) else None
 
 
 def _dialect(session):

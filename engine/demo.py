@@ -9,6 +9,11 @@ from .uow import UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
 
+# Residents per unit (the county's and a township's figures are their whole area's), for the
+# indicators counted per 10,000 residents.
+POPULATION = {"C01": 2_130_000, "C01-Q": 326_000, "C01-Q-CG": 86_400, "C01-Q-CG-DG": 3_260, "C01-Q-CG-XG": 12_480,
+              "C01-Q-LL": 41_700, "C01-Q-LL-LL": 2_870, "C01-Q-LL-WZ": 1_940}
+
 # code, name, English name, level, parent code
 UNITS = [
     ("C01", "示范市", "Demo City", "city", None),
@@ -46,11 +51,14 @@ def load_demo(session, password=DEMO_PASSWORD):
         units = {u.code: u for u in session.scalars(select(OrgUnit))}
         for code, name, name_en, level, parent_code in UNITS:
             if code in units:
+                if units[code].population is None and code in POPULATION:
+                    units[code].population = POPULATION[code]
                 continue
             parent = units.get(parent_code)
             unit = OrgUnit(code=code, name=name, name_en=name_en, level=level,
                            parent_id=parent.id if parent else None,
-                           department_kind=code.rsplit("-", 1)[1] if level == "department" else None)
+                           department_kind=code.rsplit("-", 1)[1] if level == "department" else None,
+                           population=POPULATION.get(code))
             session.add(unit)
             session.flush()
             unit.path = f"{parent.path if parent else '/'}{unit.id}/"

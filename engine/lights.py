@@ -19,6 +19,7 @@ _RULE = {"type": "object", "additionalProperties": False,
          "minProperties": 1, "maxProperties": 1}
 SCHEMA = {"type": "object", "required": ["default"],
           "properties": {"_comment": {"type": "string"}, "default": _RULE,
+                         "red_risk_earlier_working_days": {"type": "integer", "minimum": 0, "maximum": 30},
                          "stages": {"type": "object", "additionalProperties": _RULE}},
           "additionalProperties": False}
 
@@ -43,18 +44,27 @@ def rule_for(spec_id, config=None):
     return config.get("stages", {}).get(spec_id) or config["default"]
 
 
-def amber_at(spec_id, started_at, due_at, config=None):
-    """The moment the step's light turns amber, never before the step started."""
+def amber_at(spec_id, started_at, due_at, config=None, risk=None):
+    """The moment the step's light turns amber, never before the step started. A red-risk case
+    warns `red_risk_earlier_working_days` working days earlier than its stage's rule says."""
     if due_at is None:
         return None
+    config = config or load()
     due_at, started_at = as_utc(due_at), as_utc(started_at)
     rule = rule_for(spec_id, config)
     if "amber_share" in rule:
         at = due_at - (due_at - started_at) * rule["amber_share"]
     else:
-        day = workcalendar.working_day_before(china_date(due_at), rule["amber_working_days"])
-        at = as_utc(datetime.combine(day, time(0, 0), CHINA))
+        at = _working_days_before(due_at, rule["amber_working_days"])
+    earlier = config.get("red_risk_earlier_working_days", 0) if risk == "red" else 0
+    if earlier:
+        at = min(at, _working_days_before(at, earlier + 1))
     return max(min(at, due_at), started_at)
+
+
+def _working_days_before(moment, days):
+    day = workcalendar.working_day_before(china_date(moment), days)
+    return as_utc(datetime.combine(day, time(0, 0), CHINA))
 
 
 def shift(amber, by):

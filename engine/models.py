@@ -32,6 +32,9 @@ class OrgUnit(Base):
     # For a resident department (level "department"): which kind it is (policy.DEPARTMENTS), so
     # a diagram can name "the court" and the step goes to the court stationed above the case.
     department_kind: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Residents living in the unit's area (a village's, a township's, the county's own total), for
+    # the figures counted per 10,000 residents (万人成讼率). Kept by the administrator.
+    population: Mapped[int | None] = mapped_column(Integer)
 
     parent: Mapped["OrgUnit | None"] = relationship(remote_side=[id])
 

@@ -263,6 +263,18 @@ def submitted_steps(session, case, actor):
             for event in case_events(session, case.id, kinds=DATA_EVENTS)]
 
 
+INTAKE_DECISIONS = ("triaged", "risk_assessed", "risk_reassessed")
+
+
+def intake_decisions(session, case_id):
+    """Why the case went where it went and why it has its colour: the last triage decision and
+    the last risk assessment recorded in its history, {kind: event}."""
+    found = {}
+    for event in case_events(session, case_id, kinds=INTAKE_DECISIONS):
+        found["risk" if event.kind.startswith("risk") else event.kind] = event
+    return found
+
+
 def event_data(version, event, actor):
     """The form a data event was submitted on and its data, masked as the actor may see it."""
     form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")

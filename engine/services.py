@@ -6,7 +6,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import aliased
 
-from . import catalog, forms as formlib, queries, runtime, store
+from . import catalog, forms as formlib, lights, queries, risk, runtime, store, triage
 from .clock import Clock
 from .models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
 from .policy import SYSTEM, allowed, may, may_work_task, unit_covers
@@ -117,7 +117,8 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
     """File a new matter: start the pathway and complete its intake step with the posted form
     (`post`, flat names from a browser) or typed `data` (JSON from an outside system), in one
     transaction. Nothing is saved if the data is invalid, or if the parties have open or recent
-    cases and the clerk has not yet said this is a new matter (PossibleRepeats)."""
+    cases and the clerk has not yet said this is a new matter (PossibleRepeats). The risk colour
+    is assessed from the facts (bpmn/risk.dmn); lowering it below the assessment needs a reason."""
     if not may(actor.roles, "file_matter"):
         raise NotAllowed("file_matter")
     with UnitOfWork(session):
@@ -126,6 +127,7 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         repeats = queries.possible_repeats(session, actor, data.get("parties"))
         if repeats and not new_despite_repeats:
             raise PossibleRepeats(repeats, data)
+        assessment, how = _assess_risk(session, version, data)
         now = Clock.now()
         case = Case(code=f"NEW-{now.timestamp()}", process_version_id=version.id, org_unit_id=actor.unit_id,
                     state="", created_by=actor.user_id, created_at=now, updated_at=now)
@@ -144,25 +146,76 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
             form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id, assignee_id=actor.user_id,
             state="completed", created_at=now, completed_at=now, completed_by=actor.user_id))
         audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
+        _record_intake_decisions(audit, actor, version, data, assessment, how)
         store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
         return case
 
 
+def _assess_risk(session, version, data, case_id=None):
+    try:
+        return risk.assess_case(session, version, data, case_id)
+    except risk.LoweredWithoutReason as lowered:
+        level = risk.NAMES[str(lowered)]
+        raise FormInvalid({"risk_reason": (f"评估为{level[0]}，调低风险等级须说明理由",
+                                           f"The assessment is {level[1]}; say why you lower it")}, data) from None
+
+
+def _record_intake_decisions(audit, actor, version, data, assessment, how):
+    """The history keeps why the matter went where it went and why it has its colour."""
+    if assessment is not None:
+        audit.add(actor, "risk_assessed", detail={
+            "assessed": assessment.level, "level": data["risk_level"], "how": how,
+            "reasons": [list(r) for r in assessment.reasons], "facts": assessment.facts,
+            "reason": data.get("risk_reason") if how == "lowered" else None})
+    decided = triage.decide(version, data)
+    if decided is not None:
+        audit.add(actor, "triaged", detail=decided)
+
+
 def record_repeat_visit(session, actor, process_key, case_id, post):
     """The clerk's decision that a matter is a repeat visit about an existing case: nothing new
-    is opened; the visit, with what was registered, goes into that case's history."""
+    is opened; the visit, with what was registered, goes into that case's history, and the case's
+    risk is assessed again with the visit counted. The colour only goes up by itself; a case that
+    turns red is listed for supervision and its open steps warn earlier."""
     if not may(actor.roles, "file_matter"):
         raise NotAllowed("file_matter")
     with UnitOfWork(session):
-        _version, info, _workflow, start_snap, data = _intake_data(session, actor, process_key, post, None)
+        version, info, _workflow, start_snap, data = _intake_data(session, actor, process_key, post, None)
         found = store.lock_case(session, case_id)
         if found is None or not unit_covers(actor.unit_path, found[1]):
             raise NotFound(case_id)
         case = found[0]
-        store.AuditLog(session, case).add(actor, "repeat_visit", start_snap.ready[0].task_spec.bpmn_id, info["name"],
-                                          {"data": data})
+        audit = store.AuditLog(session, case)
+        audit.add(actor, "repeat_visit", start_snap.ready[0].task_spec.bpmn_id, info["name"], {"data": data})
+        session.flush()
+        assessment, how = _assess_risk(session, version, data, case_id=case.id)
+        if assessment is not None:
+            _reassess(session, actor, audit, case, data, assessment, how)
         case.updated_at = Clock.now()
         return case
+
+
+def _reassess(session, actor, audit, case, data, assessment, how):
+    before, level = case.risk_level, data["risk_level"]
+    if risk.rank(level) < risk.rank(before) and how != "lowered":
+        level = before  # a visit alone never lowers the colour
+    audit.add(actor, "risk_reassessed", detail={
+        "before": before, "assessed": assessment.level, "level": level, "how": how,
+        "reasons": [list(r) for r in assessment.reasons], "facts": assessment.facts,
+        "reason": data.get("risk_reason") if how == "lowered" else None})
+    if level == before:
+        return
+    case.risk_level = level
+    if level == "red" and case.status == "open":
+        # The red follow-up step of the diagram is drawn at intake; a case that turns red later is
+        # listed for supervision instead, and its open steps take the red case's earlier warning.
+        if case.flagged_at is None:
+            note = "重复来访，风险升为红色 / a repeat visit raised the risk to red"
+            case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
+            audit.add(actor, "case_flagged", detail={"note": note})
+    for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
+                                                   Task.due_at.is_not(None))):
+        task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at, risk=level)
 
 
 # ---- working on tasks ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Saving a case after the engine acted: workflow state, task rows, timer rows, audit events."""
 import hashlib
 import json
+from types import SimpleNamespace
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 
@@ -167,16 +168,12 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         info = meta["tasks"].get(element, {})
         role = info.get("role") or "supervisor"
         due, basis, guessed = due_by_task.get(element, (None, None, False))
-        title = info.get("name") or task.task_spec.bpmn_name or element
-        summoned = _lookup(task.data, info.get("department_from"))
-        if summoned in DEPARTMENTS:
-            # One step per summoned department (a multi-instance task): say whose it is.
-            title = f"{title}（{DEPARTMENTS[summoned][0]}）"
+        title = step_title(info, task)
         new_tasks.append(dict(
             case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state="ready",
             title=title[:200], form_key=info.get("form"), role=role,
             org_unit_id=_unit_for_task(session, case, unit_path, info, role, task.data, units),
-            due_at=due, amber_at=lights.amber_at(element, now, due), legal_basis=basis,
+            due_at=due, amber_at=lights.amber_at(element, now, due, risk=case.risk_level), legal_basis=basis,
             due_provisional=guessed, created_at=now,
         ))
     if new_tasks and writes is not None:
@@ -197,6 +194,21 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     if writes is None:
         # Otherwise the case rows of the whole batch are written by the one flush at commit.
         session.flush()
+
+
+def step_title(info, task):
+    title = info.get("name") or task.task_spec.bpmn_name or task.task_spec.bpmn_id
+    summoned = _lookup(task.data, info.get("department_from"))
+    if summoned in DEPARTMENTS:
+        # One step per summoned department (a multi-instance task): say whose it is.
+        title = f"{title}（{DEPARTMENTS[summoned][0]}）"
+    return title
+
+
+def unit_for_step(session, unit_id, unit_path, info, data, cache=None):
+    """The unit whose people a step of a case filed at `unit_id` would go to."""
+    return _unit_for_task(session, SimpleNamespace(org_unit_id=unit_id), unit_path, info,
+                          info.get("role") or "supervisor", data, cache)
 
 
 def _unit_for_task(session, case, unit_path, info, role, data, cache):

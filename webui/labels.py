@@ -7,8 +7,20 @@ ROUTE = {"mediation": ("人民调解", "People's mediation"), "petition": ("信�
          "consultation": ("咨询", "Consultation"), "law_related": ("涉法涉诉，导入司法程序", "Law-related, to the courts"),
          "arbitration": ("引导仲裁", "Guided to arbitration"), "reconsideration": ("行政复议", "Administrative reconsideration"),
          "ruling": ("行政裁决", "Administrative ruling"),
+         "redirect": ("告知由已受理的机关处理 / 引导至其他渠道", "To the body that holds it, or another channel"),
          # Cases filed before the pathway library kept this route.
          "complaint": ("投诉举报", "Complaint or report")}
+COMMITTEE = {"general": ("人民调解委员会", "People's mediation committee"),
+             "traffic": ("交通事故纠纷调解", "Traffic accident mediation"),
+             "medical": ("医疗纠纷人民调解委员会", "Medical dispute mediation committee"),
+             "labour": ("劳动争议调解组织", "Labour dispute mediation"),
+             "property": ("物业纠纷调解委员会", "Property management mediation"),
+             "family": ("婚姻家庭纠纷调解委员会", "Marriage and family mediation")}
+CHANNEL = {"labour_arbitration": ("劳动人事争议仲裁", "Labour and personnel arbitration"),
+           "land_arbitration": ("农村土地承包经营纠纷仲裁", "Rural land contract arbitration"),
+           "commercial_arbitration": ("商事仲裁", "Commercial arbitration")}
+RISK_LEVEL = {"blue": ("蓝色（一般）", "Blue (low)"), "yellow": ("黄色（较大）", "Yellow (elevated)"),
+              "red": ("红色（重大）", "Red (high)")}
 RISK = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
 EVENT_KINDS = {
     "case_started": ("立案", "Case started"), "task_completed": ("提交", "Submitted"),
@@ -21,7 +33,9 @@ EVENT_KINDS = {
     "clock_stopped": ("停止计时", "Clock stopped"), "deadline_recomputed": ("期限重新计算", "Deadline recomputed"), "clock_restarted": ("恢复计时", "Clock restarted"),
     "task_reassigned": ("督办改派", "Reassigned"), "task_claimed_on_behalf": ("代为认领", "Claimed on behalf"),
     "case_flagged": ("挂牌督办", "Listed for supervision"), "case_unflagged": ("撤销挂牌", "Lifted from supervision"),
-    "reminder_sent": ("督办提醒", "Reminder sent"), "case_migrated": ("迁移版本", "Moved to another version"),
+    "reminder_sent": ("督办提醒", "Reminder sent"),
+    "risk_assessed": ("风险评估", "Risk assessed"), "risk_reassessed": ("风险重新评估", "Risk re-assessed"),
+    "triaged": ("分流", "Routed"), "case_migrated": ("迁移版本", "Moved to another version"),
 }
 STATES = {"FUTURE": ("未开始", "not started"), "LIKELY": ("未开始", "not started"),
           "MAYBE": ("未开始", "not started"), "DEFINITE": ("未开始", "not started"), "READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),

@@ -172,7 +172,15 @@ def summary_rows(figures):
         (("满意率", "Satisfaction rate"), figures["satisfaction_rate"]),
         (("曾超期案件", "Cases ever overdue"), figures["overdue_cases"]),
         (("当前超期环节", "Steps overdue now"), figures["overdue_steps"]),
+        (("进入诉讼的事项", "Matters that went to litigation"), figures["litigated"]),
+        (("辖区人口", "Residents"), figures["population"]),
+        (("万人成讼率（件/万人）", "Litigation per 10,000 residents"), per_10k(figures["litigation_per_10k"])),
     ]
+
+
+def per_10k(value):
+    """A figure per 10,000 residents, to two decimals (not a share, so not shown as a percentage)."""
+    return None if value is None else f"{value:.2f}"
 
 
 # ---- actions on a step or a case, from the case page; each needs a note -------------------------

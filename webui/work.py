@@ -1,7 +1,7 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import catalog, forms as formlib, queries, services, supervision, transfers
+from engine import catalog, forms as formlib, queries, services, supervision, transfers, triage
 from engine.policy import may
 from engine.models import OrgUnit, Task
 from engine.uow import Conflict, retrying_busy
@@ -54,8 +54,12 @@ def _submit(form, act):
 @requires("file_matter")
 def new_matter():
     _version, _info, form = services.intake_step(db.session, INTAKE_PROCESS)
-    data, errors, status, repeats = {}, {}, 200, []
-    if request.method == "POST":
+    data, errors, status, repeats, preview = {}, {}, 200, [], None
+    if request.method == "POST" and request.form.get("preview"):
+        # "Where will it go?" without JavaScript: the same page, what was typed, and the answer.
+        preview = triage.preview(db.session, current_actor(), INTAKE_PROCESS, request.form)
+        data = formlib.data_from_post(form, request.form)
+    elif request.method == "POST":
         # After a repeat check the clerk has said "new" or "link:<case id>" (a repeat visit).
         decision = request.form.get("repeat_decision", "")
         linked = int_param(decision.removeprefix("link:")) if decision.startswith("link:") else None
@@ -75,7 +79,16 @@ def new_matter():
                 flash(message, "success")
                 return redirect(url_for("work.case", case_id=case.id))
     return render_template("form_page.html", form=form, data=data, errors=errors, title=form.title(),
-                           action=url_for("work.new_matter"), case=None, task=None, repeats=repeats), status
+                           action=url_for("work.new_matter"), case=None, task=None, repeats=repeats,
+                           preview=preview, intake=True), status
+
+
+@bp.route("/matters/preview", methods=["POST"])
+@requires("file_matter")
+def matter_preview():
+    """The preview panel alone, for the intake page to refresh as the clerk types."""
+    found = triage.preview(db.session, current_actor(), INTAKE_PROCESS, request.form)
+    return render_template("_route_preview.html", preview=found)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -187,4 +200,5 @@ def case(case_id):
     return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
                            extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
                            round=queries.case_round(db.session, case_id),
+                           decisions=queries.intake_decisions(db.session, case_id),
                            below=queries.units_below(db.session, found.org_unit))

@@ -10,7 +10,7 @@ from engine.policy import Actor
 INTAKE = {
     "kind": "dispute", "channel": "visit", "category": "neighbour", "place": "东关村三组",
     "summary": "两户因排水沟堵塞发生争执，雨水倒灌一方院内。", "claims": "疏通排水沟并赔偿损失",
-    "people_count": "2", "risk_level": "blue",
+    "people_count": "2",
     "parties-0-role": "applicant", "parties-0-name": "张三", "parties-0-id_type": "resident_id",
     "parties-0-id_number": "110101199003071234", "parties-0-phone": "13800138000",
     "parties-1-role": "respondent", "parties-1-name": "李四", "parties-1-id_type": "resident_id",
@@ -45,11 +45,30 @@ def complete(session, username, case_id, spec_id, post):
     return session.get(Case, case_id)
 
 
+# The intake form once asked for legal categories; scenarios written that way are filed with the
+# facts that lead triage to the same place (bpmn/triage.dmn).
+LEGACY = {
+    ("law_related", "on"): {"judgment_in_force": "on"},
+    ("legal_channel", "labour_arbitration"): {"employer_matter": "on", "mediation_tried": "failed"},
+    ("legal_channel", "land_arbitration"): {"land_matter": "contract", "mediation_tried": "failed"},
+    ("legal_channel", "commercial_arbitration"): {"arbitration_clause": "on"},
+    ("legal_channel", "reconsideration"): {"gov_act": "on", "organ_level": "county_department"},
+    ("legal_channel", "ruling"): {"land_matter": "ownership"},
+}
+
+
+def facts(changes):
+    post = {}
+    for key, value in changes.items():
+        post.update(LEGACY.get((key, value), {} if key in ("law_related", "legal_channel") else {key: value}))
+    return post
+
+
 def file_matter(session, username="clerk", repeats_checked=True, **changes):
     """File the standard matter. Scenarios file the same parties again and again, so by default
     the clerk has already said it is a new matter."""
     post = dict(INTAKE)
-    post.update(changes)
+    post.update(facts(changes))
     case = services.start_case(session, actor(session, username), "intake", post,
                                new_despite_repeats=repeats_checked)
     coverage.record(session, case.id)

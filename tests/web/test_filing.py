@@ -10,6 +10,7 @@ from tests.web.support import case_id_from, count, events_of, page, tasks_of, te
 def _bad_intake():
     post = dict(INTAKE)
     post.update({
+        "risk_level": "blue",                    # kept as typed, like every other field
         "summary": "太短",                       # minLength 5
         "place": "",                             # required
         "people_count": "很多",                   # not a whole number
