@@ -37,7 +37,7 @@ class Preview:
     assessment: object = None
     risk_level: str = ""
     risk_how: str = ""
-    warnings: list = field(default_factory=list)  # [(zh, en)]
+    warnings: list = field(default_factory=list)  # [(zh, en, urgent)]
     missing: list = field(default_factory=list)  # (zh, en) titles of fields the decision needs and lacks
     failed: str = ""
 
@@ -55,14 +55,15 @@ def decide(version, data):
 
 
 def labour_limitation(data, today=None):
-    """Warnings about the one-year limitation of labour arbitration (Art. 27), as (zh, en) pairs."""
+    """Notices about the one-year limitation of labour arbitration (Art. 27), as (zh, en, urgent):
+    urgent when the period has run out or ends within LABOUR_LIMIT_WARN_DAYS."""
     if not data.get("employer_matter"):
         return []
     known = data.get("rights_known_on")
     if not known:
         return [("劳动争议申请仲裁的时效为一年，自知道或者应当知道权利被侵害之日起计算（" + LABOUR_LIMIT_BASIS + "）。请询问并填写劳动者何时知道权益受侵害。",
                  "Labour arbitration must be applied for within one year of when the worker knew or should have known "
-                 f"of the infringement ({LABOUR_LIMIT_BASIS_EN}). Ask when that was and fill it in.")]
+                 f"of the infringement ({LABOUR_LIMIT_BASIS_EN}). Ask when that was and fill it in.", False)]
     try:
         known = date.fromisoformat(str(known))
     except ValueError:
@@ -77,12 +78,12 @@ def labour_limitation(data, today=None):
              "Claiming the right, seeking a remedy or the employer agreeing to pay interrupts the period.")
     if today > ends:
         return [(f"仲裁时效可能已届满：自 {known} 起一年，已于 {ends} 届满（{LABOUR_LIMIT_BASIS}）。" + wages[0],
-                 f"The limitation period may have run out: one year from {known} ended on {ends} ({LABOUR_LIMIT_BASIS_EN}). " + wages[1])]
+                 f"The limitation period may have run out: one year from {known} ended on {ends} ({LABOUR_LIMIT_BASIS_EN}). " + wages[1], True)]
     left = (ends - today).days
     if left <= LABOUR_LIMIT_WARN_DAYS:
         return [(f"仲裁时效将于 {ends} 届满，仅剩 {left} 天，请尽快引导申请仲裁（{LABOUR_LIMIT_BASIS}）。" + wages[0],
-                 f"The limitation period ends on {ends}, {left} days from now: guide the worker to apply soon ({LABOUR_LIMIT_BASIS_EN}). " + wages[1])]
-    return [(f"仲裁时效至 {ends} 届满（{LABOUR_LIMIT_BASIS}）。", f"The limitation period ends on {ends} ({LABOUR_LIMIT_BASIS_EN}).")]
+                 f"The limitation period ends on {ends}, {left} days from now: guide the worker to apply soon ({LABOUR_LIMIT_BASIS_EN}). " + wages[1], True)]
+    return [(f"仲裁时效至 {ends} 届满（{LABOUR_LIMIT_BASIS}）。", f"The limitation period ends on {ends} ({LABOUR_LIMIT_BASIS_EN}).", False)]
 
 
 def _inputs(version):

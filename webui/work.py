@@ -59,7 +59,9 @@ def new_matter():
         # "Where will it go?" without JavaScript: the same page, what was typed, and the answer.
         preview = triage.preview(db.session, current_actor(), INTAKE_PROCESS, request.form)
         data = formlib.data_from_post(form, request.form)
-    elif request.method == "POST":
+    elif request.method == "GET":
+        data = formlib.data_from_post(form, {})  # the form's defaults shown as chosen
+    else:
         # After a repeat check the clerk has said "new" or "link:<case id>" (a repeat visit).
         decision = request.form.get("repeat_decision", "")
         linked = int_param(decision.removeprefix("link:")) if decision.startswith("link:") else None

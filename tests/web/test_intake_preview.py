@@ -142,3 +142,50 @@ def test_the_case_page_shows_the_risk_reasons_and_the_rule(client, login_as, ses
     case_id = case_id_from(response)
     body = text(client.get(f"/cases/{case_id}"))
     assert "当事人中有老人" in body and "其他矛盾纠纷：人民调解优先" in body
+
+
+def _token(session_factory):
+    from engine import accounts
+    session = session_factory()
+    try:
+        return accounts.create_api_token(session, "clerk", "12345热线")
+    finally:
+        session.close()
+
+
+API_MATTER = {
+    "kind": "dispute", "channel": "hotline_12345", "category": "expropriation", "place": "城关镇北街",
+    "summary": "12345转办：镇政府未出文书强拆来电人养殖棚。", "claims": "恢复原状或赔偿", "people_count": 1,
+    "parties": [{"role": "applicant", "name": "王五", "id_type": "resident_id", "id_number": "110101198001011234",
+                 "phone": "13600136000"}],
+}
+
+
+def test_an_outside_system_files_facts_and_the_case_goes_where_they_send_it(client, session_factory):
+    auth = {"Authorization": f"Bearer {_token(session_factory)}"}
+    body = dict(API_MATTER, gov_act=True, organ_name="城关镇人民政府", organ_level="township_government")
+    response = client.post("/api/v1/matters", json=body, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    case = client.get(f"/api/v1/cases/{response.get_json()['code']}", headers=auth).get_json()
+    assert (case["route"], case["risk_level"]) == ("reconsideration", "blue")
+
+
+def test_the_api_refuses_a_lowered_risk_without_a_reason_and_an_unknown_organ_level(client, session_factory):
+    auth = {"Authorization": f"Bearer {_token(session_factory)}"}
+    response = client.post("/api/v1/matters", json=dict(API_MATTER, people_count=80, risk_level="blue"), headers=auth)
+    assert response.status_code == 422
+    assert set(response.get_json()["fields"]) == {"risk_reason"}
+    response = client.post("/api/v1/matters", json=dict(API_MATTER, organ_level="province"), headers=auth)
+    assert response.status_code == 422 and set(response.get_json()["fields"]) == {"organ_level"}
+    assert count(session_factory, Case) == 0
+
+
+def test_the_openapi_description_lists_the_facts(client):
+    matter = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["Matter"]
+    for name in ("gov_act", "organ_level", "judgment_in_force", "held_by", "mediation_tried", "land_matter",
+                 "employer_matter", "rights_known_on", "arbitration_clause", "amount", "extreme_signs",
+                 "vulnerable", "petitioned_before", "route_override", "override_reason", "risk_reason"):
+        assert name in matter["properties"], name
+    assert "law_related" not in matter["properties"] and "legal_channel" not in matter["properties"]
+    assert matter["properties"]["held_by"]["enum"] == ["none", "court", "arbitration", "police", "procuratorate",
+                                                       "administrative"]
