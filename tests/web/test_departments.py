@@ -26,7 +26,7 @@ def test_the_court_finds_the_step_in_its_inbox_and_completes_it(client, login_as
     assert client.get(f"/cases/{case_id}").status_code == 200
     form = client.get(f"/tasks/{task_id}")
     assert form.status_code == 200
-    assert "最高人民法院关于人民法院特邀调解的规定 第二十七条" in text(form)
+    assert "最高人民法院关于人民法院特邀调解的规定（法释〔2016〕14号，2016年7月1日施行）第二十七条" in text(form)
     submitted = client.post(f"/tasks/{task_id}", data=prefiling("no_suit"))
     assert submitted.status_code == 302
     assert [(t.state, t.completed_by is not None) for t in tasks_of(session_factory, case_id, "Task_prefiling")] == [
