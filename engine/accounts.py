@@ -202,3 +202,23 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
                                  detail=changes))
         session.flush()
         return user
+
+
+MAX_POPULATION = 50_000_000  # more residents than any city has is a typing mistake
+
+
+def set_population(session, actor, unit_id, value):
+    """An administrator records how many residents live in a unit of theirs (for the figures per
+    10,000 residents). `value` as typed; empty clears it. Returns the unit, or raises ValueError
+    with a (zh, en) message."""
+    if not may(actor.roles, "administer"):
+        raise NotAllowed("administer")
+    text = (value or "").strip().replace(",", "").replace("，", "")
+    if text and (not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_POPULATION):
+        raise ValueError(("人口应为1到5000万之间的整数", "The population is a whole number from 1 to 50,000,000"))
+    with UnitOfWork(session):
+        unit = session.get(OrgUnit, unit_id)
+        if unit is None or not unit_covers(actor.unit_path, unit.path) or unit.level == "department":
+            raise NotFound(unit_id)
+        unit.population = int(text) if text else None
+        return unit

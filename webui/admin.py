@@ -30,6 +30,18 @@ def index():
                            history=accounts.account_history(db.session, current_actor()))
 
 
+@bp.route("/units/<int:unit_id>/population", methods=["POST"])
+@requires("administer")
+def population(unit_id):
+    try:
+        unit = accounts.set_population(db.session, current_actor(), unit_id, request.form.get("population", ""))
+    except ValueError as refused:
+        flash(pick(refused.args[0]), "error")
+    else:
+        flash(t(f"已更新{unit.name}的人口", f"Population of {unit.name_en or unit.name} saved"), "success")
+    return redirect(url_for("admin.index") + f"#unit-{unit_id}")
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @requires("administer")

@@ -68,7 +68,8 @@ def test_walkthrough(new_page, live_server, shots):
     clerk.click("form.task-form button.primary")
     expect(clerk.locator(".flash-error[role=alert]")).to_contain_text("表单有")
     assert clerk.url == f"{live_server}/matters/new"
-    for name in ("channel", "category", "claims", "people_count", "risk_level",
+    # The risk level is not asked for: it defaults to the assessment from the facts.
+    for name in ("channel", "category", "claims", "people_count",
                  "parties-0-role", "parties-0-id_type", "parties-0-id_number"):
         block = field_of(clerk, name)
         expect(block).to_have_class(re.compile(r"\bhas-error\b"))
@@ -115,7 +116,7 @@ def test_walkthrough(new_page, live_server, shots):
     clerk.fill("[name=parties-1-phone]", "13900139000")
     clerk.locator("#f-claims").focus()
     # Messages about fields the clerk has since corrected are out of date and go away.
-    for name in ("channel", "category", "claims", "people_count", "risk_level",
+    for name in ("channel", "category", "claims", "people_count",
                  "parties-0-role", "parties-0-id_type", "parties-0-id_number", "parties-0-phone"):
         expect(field_of(clerk, name).locator("p.error")).to_be_hidden()
     shots(clerk, "intake-filled")
@@ -130,7 +131,10 @@ def test_walkthrough(new_page, live_server, shots):
     expect(summary).to_contain_text("李四")
     expect(summary).to_contain_text("邻里")
     expect(summary.locator("dt:has-text('当前环节') + dd")).to_have_text("人民调解")
-    expect(summary.locator("dt:has-text('分流去向') + dd")).to_have_text("人民调解")
+    routed = summary.locator("dt:has-text('分流去向') + dd")
+    expect(routed).to_contain_text("人民调解")
+    expect(routed).to_contain_text("其他矛盾纠纷：人民调解优先")  # the rule that fired, with its basis
+    expect(routed).to_contain_text("人民调解法（2010）")
     expect(clerk.locator(".status")).to_have_text("办理中")
     steps = clerk.locator("section.card:has(h2:has-text('办理环节')) tbody tr")
     expect(steps).to_have_count(2)
@@ -166,7 +170,7 @@ def test_walkthrough(new_page, live_server, shots):
     clerk.fill("#f-summary", "张三来电：排水沟仍未疏通。")
     clerk.fill("#f-claims", "尽快疏通")
     clerk.fill("#f-people_count", "1")
-    choose(clerk, "#f-risk_level", "blue")
+    # The risk level stays at the assessment, which counts this visit (yellow: back within 90 days).
     choose(clerk, "[name=parties-0-role]", "applicant")
     clerk.fill("[name=parties-0-name]", "张三")
     choose(clerk, "[name=parties-0-id_type]", "resident_id")
@@ -193,7 +197,7 @@ def test_walkthrough(new_page, live_server, shots):
     expect(pool.locator(".count")).to_have_text(str(pool.locator("tbody tr").count()))
     expect(row).to_contain_text("人民调解")
     expect(row).to_contain_text("邻里")
-    expect(row.locator(".risk")).to_have_text("蓝色（一般）")
+    expect(row.locator(".risk")).to_have_text("黄色（较大）")  # re-assessed at the repeat visit
     expect(mediator.locator("section.card:has(h2:has-text('我认领的')) .count")).to_have_text("0")
     shots(mediator, "mediator-pool")
     row.locator("button:has-text('认领')").click()

@@ -2,6 +2,8 @@
 filing does, nothing is saved by it, and the risk and override rules hold on submission."""
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from engine.clock import Clock, china_date
 
 from engine.models import AuditEvent, Case
@@ -189,3 +191,26 @@ def test_the_openapi_description_lists_the_facts(client):
     assert "law_related" not in matter["properties"] and "legal_channel" not in matter["properties"]
     assert matter["properties"]["held_by"]["enum"] == ["none", "court", "arbitration", "police", "procuratorate",
                                                        "administrative"]
+
+
+def test_an_administrator_keeps_each_units_population(client, login_as, session_factory):
+    from engine.models import OrgUnit
+    from tests.web.support import reading
+    login_as("admin")
+    with reading(session_factory) as s:
+        town = s.scalar(sa.select(OrgUnit).where(OrgUnit.code == "C01-Q-CG"))
+        city = s.scalar(sa.select(OrgUnit).where(OrgUnit.code == "C01"))
+        court = s.scalar(sa.select(OrgUnit).where(OrgUnit.level == "department"))
+    assert 'name="population" value="86400"' in client.get("/admin/").get_data(as_text=True)
+    client.post(f"/admin/units/{town.id}/population", data={"population": "88,120"})
+    with reading(session_factory) as s:
+        assert s.get(OrgUnit, town.id).population == 88120
+    refused = client.post(f"/admin/units/{town.id}/population", data={"population": "很多"}, follow_redirects=True)
+    assert "人口应为1到5000万之间的整数" in refused.get_data(as_text=True)
+    assert client.post(f"/admin/units/{city.id}/population", data={"population": "1"}).status_code == 404  # above
+    assert client.post(f"/admin/units/{court.id}/population", data={"population": "1"}).status_code == 404
+    with reading(session_factory) as s:
+        assert s.get(OrgUnit, town.id).population == 88120 and s.get(OrgUnit, city.id).population == 2_130_000
+    client.post(f"/admin/units/{town.id}/population", data={"population": "86400"})
+    login_as("clerk")
+    assert client.post(f"/admin/units/{town.id}/population", data={"population": "5"}).status_code == 403
