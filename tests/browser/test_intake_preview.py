@@ -1,8 +1,17 @@
 """The clerk ticks what the resident tells and sees, before submitting, where the matter will
 go and why; the page refreshes the preview as the facts change, and filing lands there."""
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_walkthrough import choose, login
+from tests.conftest import wipe_cases
+
+
+@pytest.fixture(autouse=True)
+def no_cases_left(live_server, session_factory):
+    """The live server is shared with the walkthrough, which reads the dashboard's first rows."""
+    yield
+    wipe_cases(session_factory)
 
 STORY = "公司突然把我辞退了，一分补偿没有。镇里的劳动争议调解委员会调过一次，公司不同意。"
 
