@@ -1,14 +1,14 @@
 """Legal clocks of running steps: extending a deadline (a reason, an approver, never past the
 legal maximum the diagram cites) and stopping the clock while waiting for the party or an expert
 opinion, then restarting it with the time stopped added back. Every change is in the history."""
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import select
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import catalog, lights, runtime, scripting, store
-from .clock import Clock, as_utc, china_date
+from . import catalog, lights, runtime, scripting, store, workcalendar
+from .clock import CHINA, Clock, as_utc, china_date
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Task, Timer
 from .policy import SYSTEM, may, unit_covers
@@ -57,6 +57,18 @@ def _rewarn(task):
     task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at, risk=task.case.risk_level)
 
 
+def _extended(due, days):
+    """A deadline extended by `days` days, counted as the period itself is (民事诉讼法 2023 Art. 85;
+    民法典 Art. 203): one that ends at the end of a day in China ends at the end of the extended
+    day, moved to the next working day when that is a rest day. One that ends at another hour (a
+    duration counted in hours) moves by exactly that many days."""
+    local = due.astimezone(CHINA)
+    if (local.hour, local.minute, local.second) != (23, 59, 59):
+        return due + timedelta(days=days)
+    day = workcalendar.add_days(local.date(), days).day
+    return datetime.combine(day, time(23, 59, 59), CHINA).astimezone(timezone.utc)
+
+
 def extend_deadline(session, actor, task_id, days, reason, approver):
     """A supervisor extends a step's deadline by `days`, within the diagram's legal maximum."""
     with UnitOfWork(session):
@@ -72,9 +84,9 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
             raise Conflict(f"最多还可延长 {max(allowed, 0)} 天（{deadline.get('extension_basis') or '法律未规定可延长'}）"
                            f" / At most {max(allowed, 0)} more days may be added")
         old = as_utc(timers[0].due_at)
-        new = old + timedelta(days=days)
+        new = _extended(old, days)
         for timer in timers:
-            timer.due_at = as_utc(timer.due_at) + timedelta(days=days)
+            timer.due_at = _extended(as_utc(timer.due_at), days)
             _set_due(workflow, timer, timer.due_at.isoformat())
         task.due_at, task.extended_days = new, (task.extended_days or 0) + days
         _rewarn(task)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import time_machine
 
 from engine import catalog, clocks, services
-from engine.clock import as_utc
+from engine.clock import CHINA, as_utc
 from engine.models import AuditEvent, Case, Timer
 
 from ..conftest import ROOT
@@ -80,8 +80,9 @@ def test_extension_within_the_legal_maximum(session, monkeypatch):
         clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 11, "再延", "县中心主任")
     session.expire_all()
     extended = open_task(session, case.id, "Task_mediate")
-    assert as_utc(extended.due_at) == due + timedelta(days=20) and extended.extended_days == 20
-    assert as_utc(session.scalar(sa.select(Timer.due_at).where(Timer.case_id == case.id))) == due + timedelta(days=20)
+    expected = clocks._extended(due, 20)
+    assert as_utc(extended.due_at) == expected and extended.extended_days == 20
+    assert as_utc(session.scalar(sa.select(Timer.due_at).where(Timer.case_id == case.id))) == expected
     [event] = _events(session, case.id, "deadline_extended")
     assert event.detail["approver"] == "县中心主任" and event.detail["days"] == 20
 
@@ -96,3 +97,24 @@ def test_an_extendable_deadline_must_cite_its_basis():
     _drafts, problems = catalog.compile_library(diagrams, forms)
     assert [p.message for p in problems] == [
         "deadline Timer_mediation_deadline may be extended but cites no basis (property extensionBasis)"]
+
+
+def test_an_extension_ending_on_a_rest_day_moves_to_the_next_working_day(session, monkeypatch):
+    """民事诉讼法 Art. 85 / 民法典 Art. 203: the extended period ends like the period itself, at the
+    end of a working day in China."""
+    with time_machine.travel(datetime(2026, 6, 1, 10, 0, tzinfo=CHINA), tick=False):
+        case = file_matter(session)
+        task = open_task(session, case.id, "Task_mediate")
+        version = catalog.version_info(session, case.process_version_id)
+        monkeypatch.setitem(version.meta["deadlines"], "Timer_mediation_deadline", dict(
+            version.meta["deadlines"]["Timer_mediation_deadline"], max_extension_days=30, extension_basis="（测试用）"))
+        assert as_utc(task.due_at) == datetime(2026, 7, 1, 23, 59, 59, tzinfo=CHINA)  # one month, a Wednesday
+        clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 3, "需补充调查", "县中心主任")
+        session.expire_all()
+        # Three days after is Saturday 4 July: the extended deadline is Monday 6 July, end of day.
+        assert as_utc(open_task(session, case.id, "Task_mediate").due_at) == datetime(2026, 7, 6, 23, 59, 59, tzinfo=CHINA)
+
+
+def test_an_extension_of_a_deadline_in_hours_moves_it_by_whole_days():
+    due = datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc)
+    assert clocks._extended(due, 3) == due + timedelta(days=3)

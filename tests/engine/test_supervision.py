@@ -64,10 +64,11 @@ def test_an_extension_moves_the_amber_moment(session, monkeypatch):
         monkeypatch.setitem(version.meta["deadlines"], "Timer_mediation_deadline", deadline)
         clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 10, "案情复杂", "县中心主任")
         session.refresh(task)
-        # Due now at the end of Saturday January 2nd, 2027; five working days back, past the New
-        # Year's Day holiday and the weekend: from Friday December 25th.
-        assert task.due_at.astimezone(CHINA).date().isoformat() == "2027-01-02"
-        assert task.amber_at.astimezone(CHINA) == datetime(2026, 12, 25, 0, 0, tzinfo=CHINA)
+        # Ten days on is Saturday January 2nd, 2027, a rest day: the extended deadline is the end of
+        # Monday January 4th (民事诉讼法 Art. 85). Five working days back, past the New Year's Day
+        # holiday and the weekend: from Monday December 28th.
+        assert task.due_at.astimezone(CHINA).date().isoformat() == "2027-01-04"
+        assert task.amber_at.astimezone(CHINA) == datetime(2026, 12, 28, 0, 0, tzinfo=CHINA)
 
 
 def test_the_sweep_reminds_once_when_amber_and_once_when_overdue(session):
