@@ -1,5 +1,5 @@
 """The one place engine code asks for the time. Tests move it with time-machine."""
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 # Legal days are days in China: "today", deadlines, "filed today" are counted in this zone.
@@ -25,3 +25,8 @@ def as_utc(value):
 def china_date(moment):
     """The calendar day in China of an aware moment."""
     return moment.astimezone(CHINA).date()
+
+
+def end_of_day_in_china(day):
+    """Where a legal period ending on `day` ends: the last second of that day in China."""
+    return datetime.combine(day, time(23, 59, 59), CHINA)

@@ -1,14 +1,14 @@
 """Legal clocks of running steps: extending a deadline (a reason, an approver, never past the
 legal maximum the diagram cites) and stopping the clock while waiting for the party or an expert
 opinion, then restarting it with the time stopped added back. Every change is in the history."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import timedelta, timezone
 
 from sqlalchemy import select
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from . import catalog, lights, runtime, scripting, store, workcalendar
-from .clock import CHINA, Clock, as_utc, china_date
+from .clock import Clock, as_utc, china_date, end_of_day_in_china
 from .errors import NotAllowed, NotFound
 from .models import Case, OrgUnit, Task, Timer
 from .policy import SYSTEM, may, unit_covers
@@ -62,11 +62,10 @@ def _extended(due, days):
     民法典 Art. 203): one that ends at the end of a day in China ends at the end of the extended
     day, moved to the next working day when that is a rest day. One that ends at another hour (a
     duration counted in hours) moves by exactly that many days."""
-    local = due.astimezone(CHINA)
-    if (local.hour, local.minute, local.second) != (23, 59, 59):
+    day = china_date(due)
+    if due != end_of_day_in_china(day):
         return due + timedelta(days=days)
-    day = workcalendar.add_days(local.date(), days).day
-    return datetime.combine(day, time(23, 59, 59), CHINA).astimezone(timezone.utc)
+    return end_of_day_in_china(workcalendar.add_days(day, days).day).astimezone(timezone.utc)
 
 
 def extend_deadline(session, actor, task_id, days, reason, approver):

@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from . import sandbox, workcalendar
-from .clock import CHINA, Clock, china_date
+from .clock import Clock, china_date, end_of_day_in_china
 from .restricted import (  # noqa: F401  (ScriptRejected and check_source are this module's API)
     HIDDEN_NAMES,
     ScriptRejected,
@@ -50,8 +50,7 @@ MAX_PERIOD_DAYS = 3660
 
 def _deadline(deadline):
     """End of the deadline's day in China, as the ISO text a BPMN timeDate expects."""
-    end = datetime.datetime.combine(deadline.day, datetime.time(23, 59, 59), CHINA)
-    return end.isoformat()
+    return end_of_day_in_china(deadline.day).isoformat()
 
 
 def _days(count):
