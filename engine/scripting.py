@@ -53,28 +53,25 @@ def _deadline(deadline):
     return end_of_day_in_china(deadline.day).isoformat()
 
 
-def _days(count):
+def _whole(count, unit, limit):
+    """A period's length as a whole number of `unit`s within 0..limit, or a refusal."""
     if isinstance(count, bool) or not isinstance(count, (int, float, str)):
-        raise ScriptRejected(f"a period must be a whole number of days, not {type(count).__name__}")
+        raise ScriptRejected(f"a period must be a whole number of {unit}, not {type(count).__name__}")
     try:
-        days = int(count)
+        whole = int(count)
     except (ValueError, OverflowError):
-        raise ScriptRejected(f"a period must be a whole number of days, not {str(count)[:20]!r}") from None
-    if not 0 <= days <= MAX_PERIOD_DAYS:
-        raise ScriptRejected(f"a period of {days} days is outside 0..{MAX_PERIOD_DAYS}")
-    return days
+        raise ScriptRejected(f"a period must be a whole number of {unit}, not {str(count)[:20]!r}") from None
+    if not 0 <= whole <= limit:
+        raise ScriptRejected(f"a period of {whole} {unit} is outside 0..{limit}")
+    return whole
+
+
+def _days(count):
+    return _whole(count, "days", MAX_PERIOD_DAYS)
 
 
 def _months(count):
-    if isinstance(count, bool) or not isinstance(count, (int, str)):
-        raise ScriptRejected(f"a period must be a whole number of months, not {type(count).__name__}")
-    try:
-        months = int(count)
-    except (ValueError, OverflowError):
-        raise ScriptRejected(f"a period must be a whole number of months, not {str(count)[:20]!r}") from None
-    if not 0 <= months <= workcalendar.MAX_MONTHS:
-        raise ScriptRejected(f"a period of {months} months is outside 0..{workcalendar.MAX_MONTHS}")
-    return months
+    return _whole(count, "months", workcalendar.MAX_MONTHS)
 
 
 def _since(value, today):
@@ -101,7 +98,10 @@ def _periods(start):
     def counted(add, count_of):
         def period(count, since=None):
             day = start() if since is None else _since(since, start())
-            return _deadline(add(day, count_of(count)))
+            try:
+                return _deadline(add(day, count_of(count)))
+            except ValueError as beyond:  # the calendar counts no further than any legal period
+                raise ScriptRejected(str(beyond)) from None
         return period
     return {
         "working_days": counted(workcalendar.add_working_days, _days),
@@ -272,8 +272,8 @@ def check_timer_expression(kind, source):
     elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in _TODAY:
         if kind != "timeDate":
             raise ScriptRejected(f"{tree.func.id}() gives a date: write it as a timeDate, not a {kind}")
-        if tree.args and isinstance(tree.args[0], ast.Constant):
-            (_months if tree.func.id == "months" else _days)(tree.args[0].value)
+        if len(tree.args) == 1 and not tree.keywords and isinstance(tree.args[0], ast.Constant):
+            _TODAY[tree.func.id](tree.args[0].value)  # counted as it will be, so check and run agree
 
 
 _TIMER_KINDS = {TimeDateEventDefinition: "timeDate", DurationTimerEventDefinition: "timeDuration",
