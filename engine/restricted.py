@@ -153,9 +153,9 @@ def _too_complex(compile_):
     """Python's parser and RestrictedPython's transformer recurse over the tree: code nested a few
     thousand levels deep (`- - - 1`, `1 + 1 + ... + 1`) exhausts them. That is the code's fault,
     refused like any other, never an error of the check or the step."""
-    def guarded(source):
+    def guarded(*args):
         try:
-            return compile_(source)
+            return compile_(*args)
         except (RecursionError, MemoryError):
             raise ScriptRejected("the code is nested too deeply to compile") from None
     return guarded
@@ -196,13 +196,8 @@ FORBIDDEN_NAMES = frozenset({
 
 
 @_too_complex
-def _parse_guarded(text_and_mode):
-    text, mode = text_and_mode
-    return ast.parse(text, mode=mode)
-
-
 def _parse(source, mode):
-    return _parse_guarded((source.strip() if mode == "eval" else source, mode))
+    return ast.parse(source.strip() if mode == "eval" else source, mode=mode)
 
 
 def _forbidden_names(tree):
