@@ -24,7 +24,7 @@ def _app():
 
 def cmd_check(args):
     from config.settings import BPMN_DIR, FORMS_DIR
-    from engine.catalog import check_folder
+    from engine.library.catalog import check_folder
     drafts, problems = check_folder(args.bpmn or BPMN_DIR, args.forms or FORMS_DIR)
     for problem in problems:
         print(problem)
@@ -45,7 +45,7 @@ def cmd_migrate(_args):
 
 def cmd_load(_args):
     from config.settings import BPMN_DIR, FORMS_DIR
-    from engine.services import sync_library
+    from engine.cases.services import sync_library
     from webui.extensions import db
     app = _app()
     with app.app_context():
@@ -76,7 +76,7 @@ def cmd_demo(args):
 
 
 def cmd_token(args):
-    from engine.accounts import create_api_token
+    from engine.access.accounts import create_api_token
     from engine.errors import NotFound
     from webui.extensions import db
     app = _app()
@@ -97,7 +97,7 @@ def _schema_problem():
     from alembic.script import ScriptDirectory
 
     from config.settings import database_url
-    from engine.db import engine_for
+    from engine.persistence.db import engine_for
     config = Config()
     config.set_main_option("script_location", os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations"))
     head = ScriptDirectory.from_config(config).get_current_head()
@@ -126,14 +126,14 @@ def _refuse_unmigrated():
 
 def _session_factory():
     from config.settings import database_url
-    from engine.db import session_factory
+    from engine.persistence.db import session_factory
     return session_factory(database_url())
 
 
 def cmd_audit(args):
     """`run.py audit verify`: every case's hash chain; names the first broken event per case."""
     import time
-    from engine.audit import verify
+    from engine.reading.audit import verify
     if _refuse_unmigrated():
         return 1
     session = _session_factory()()
@@ -154,7 +154,7 @@ def cmd_audit(args):
 def cmd_export(args):
     """Write the newest published version back to bpmn/ and forms/ (or the folders given)."""
     from config.settings import BPMN_DIR, FORMS_DIR
-    from engine.catalog import export_library
+    from engine.library.catalog import export_library
     from webui.extensions import db
     if _refuse_unmigrated():
         return 1
@@ -168,7 +168,7 @@ def cmd_export(args):
 
 
 def cmd_worker(args):
-    from engine.scheduler import make_scheduler
+    from engine.cases.scheduler import make_scheduler
     if _refuse_unmigrated():
         return 1
     scheduler = make_scheduler(_session_factory(), args.interval, blocking=True)
@@ -187,7 +187,7 @@ def cmd_serve(args):
     app = _app()
     scheduler = None
     if args.scheduler and os.environ.get("YIZHAN_SCHEDULER", "on") != "off":
-        from engine.scheduler import make_scheduler
+        from engine.cases.scheduler import make_scheduler
         scheduler = make_scheduler(_session_factory(), app.config["SWEEP_SECONDS"])
         scheduler.start()
     print(f"serving on http://{args.host}:{args.port}" + (" with the timer sweep" if scheduler else ""))

@@ -14,7 +14,7 @@ from importlib.metadata import version
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from engine import runtime
+from engine.workflow import runtime
 
 from . import breakdown, inmemory, persisted, sandbox_cost
 from .scenario import STEPS, Library

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from engine import forms, runtime
+from engine.library import forms
+from engine.workflow import runtime
 
 # Module attributes the services call through (runtime.load_state, formlib.validate, ...), so
 # wrapping them here times every call. None of them runs SQL, and no SQL runs any of them.

@@ -8,7 +8,7 @@ import time
 
 from SpiffWorkflow.util.task import TaskState
 
-from engine import runtime
+from engine.workflow import runtime
 
 from .scenario import EXPECTED, USER_TASKS, WrongPath
 

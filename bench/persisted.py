@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from engine import services
-from engine.db import session_factory
+from engine.cases import services
+from engine.persistence.db import session_factory
 from engine.demo import load_demo
-from engine.models import AuditEvent, Base, Case, Task, Timer, User
-from engine.policy import Actor
+from engine.persistence.models import AuditEvent, Base, Case, Task, Timer, User
+from engine.access.policy import Actor
 
 from .scenario import BPMN_DIR, EXPECTED, FORMS_DIR, PROCESS_KEY, STEPS, WrongPath
 

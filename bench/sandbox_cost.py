@@ -2,8 +2,8 @@
 its shape) and in a sandbox process, and how many of each one case of the benchmark makes."""
 import time
 
-from engine import sandbox, scripting
-from engine.scripting import RestrictedEnvironment
+from engine.workflow import sandbox, scripting
+from engine.workflow.scripting import RestrictedEnvironment
 
 from . import inmemory
 

@@ -61,9 +61,9 @@ def prepare(url):
 
 def build_county(session, townships, villages):
     """Townships and villages under the demo county, each township with a clerk and a mediator."""
-    from engine.accounts import create_user
-    from engine.models import OrgUnit
-    from engine.uow import UnitOfWork
+    from engine.access.accounts import create_user
+    from engine.persistence.models import OrgUnit
+    from engine.persistence.uow import UnitOfWork
     from werkzeug.security import generate_password_hash
     county = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == "C01-Q"))
     password = generate_password_hash("bench1234")
@@ -88,9 +88,9 @@ def build_county(session, townships, villages):
 def template_states(session):
     """A case the engine brings to mediation (its state and rows are what open cases copy), with
     its timer moved into the past so the sweep fires it."""
-    from engine import services
-    from engine.models import Case, Task, Timer, User
-    from engine.policy import Actor
+    from engine.cases import services
+    from engine.persistence.models import Case, Task, Timer, User
+    from engine.access.policy import Actor
     from tests.engine.helpers import INTAKE
     clerk = Actor.of(session.scalar(sa.select(User).where(User.username == "clerk")))
     case = services.start_case(session, clerk, "intake", dict(INTAKE), new_despite_repeats=True)
@@ -109,7 +109,7 @@ def template_states(session):
 def load_cases(session, n, due_timers, template, now):
     """Bulk rows: cases over two years, three completed task rows per closed case, one open task
     and one waiting timer per open case (`due_timers` of them already due)."""
-    from engine.models import Case, OrgUnit, Task, Timer
+    from engine.persistence.models import Case, OrgUnit, Task, Timer
     rnd = random.Random(20261123)
     units = session.execute(sa.select(OrgUnit.id, OrgUnit.level).where(OrgUnit.level.in_(("village", "township", "county")))).all()
     villages = [u for u, level in units if level == "village"]
@@ -205,7 +205,7 @@ def _id_number(case_id, j):
 
 def _chain(rows, case_id, at, version, count, rnd):
     """`count` hash-chained events for a case, as AuditLog writes them. Returns (seq, head)."""
-    from engine.store import GENESIS, event_hash
+    from engine.persistence.chain import GENESIS, event_hash
     prev = GENESIS
     for seq in range(1, count + 1):
         kind, spec, title, detail = ("case_started", None, None, {"code": f"case {case_id}"}) if seq == 1 \
@@ -220,7 +220,7 @@ def _chain(rows, case_id, at, version, count, rnd):
 
 
 def _flush(session, cases, tasks, timers, events, parties):
-    from engine.models import AuditEvent, Case, CaseParty, Task, Timer
+    from engine.persistence.models import AuditEvent, Case, CaseParty, Task, Timer
     # One executemany per table needs every row to name the same columns.
     tasks[:] = [{key: row.get(key) for key in TASK_KEYS} for row in tasks]
     for model, rows in ((Case, cases), (Task, tasks), (Timer, timers), (AuditEvent, events), (CaseParty, parties)):
@@ -271,7 +271,7 @@ def time_audit(app, big_case, probe_case, repeat):
 
 
 def time_verify(session_factory):
-    from engine import audit
+    from engine.reading import audit
     session = session_factory()
     try:
         began = time.perf_counter()
@@ -282,7 +282,7 @@ def time_verify(session_factory):
 
 
 def time_sweep(session_factory, due):
-    from engine import services
+    from engine.cases import services
     session = session_factory()
     fired, began = 0, time.perf_counter()
     try:
@@ -300,8 +300,8 @@ def drain_reminders(session_factory):
     """The reminders the sweep makes for a county's backlog of amber and overdue steps, and their
     delivery through the outbox, until there is nothing left to do (the steady state)."""
     import logging
-    from engine import outbox, supervision
-    logging.getLogger("engine.outbox").setLevel(logging.WARNING)
+    from engine.cases import outbox, supervision
+    logging.getLogger("engine.cases.outbox").setLevel(logging.WARNING)
     session = session_factory()
     made = delivered = 0
     began = time.perf_counter()
@@ -320,8 +320,8 @@ def drain_reminders(session_factory):
 def fire_latency(session_factory, template, samples=5):
     """With the scheduler running (1-second sweep), how late does a timer fire after its due time?
     Each sample re-arms the waiting timer of a different open case to come due 1.5 s later."""
-    from engine import scheduler
-    from engine.models import Case, Timer
+    from engine.cases import scheduler
+    from engine.persistence.models import Case, Timer
     session = session_factory()
     cases = session.scalars(sa.select(Timer.case_id).where(Timer.state == "waiting")
                             .order_by(Timer.case_id.desc()).limit(samples)).all()
@@ -364,7 +364,7 @@ def main(argv=None):
     print(f"yizhan scale benchmark: {args.cases:,} cases on {url.split('://')[0]}")
     began = time.perf_counter()
     prepare(url)
-    from engine.db import session_factory
+    from engine.persistence.db import session_factory
     from webui import create_app
     factory = session_factory(url)
     session = factory()

@@ -3,8 +3,9 @@ visit, satisfied. The posted forms are the ones the engine tests use."""
 import json
 from pathlib import Path
 
-from engine import catalog, runtime
-from engine.forms import data_from_post, parse_form
+from engine.library import catalog
+from engine.workflow import runtime
+from engine.library.forms import data_from_post, parse_form
 from tests.engine.helpers import CLOSE, INTAKE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """yizhan's workflow runtime. Knows nothing of the web: the web layer calls these services."""
-from .clock import Clock
-from .models import Base
-from .policy import SYSTEM, Actor
-from .uow import Conflict, UnitOfWork
+from engine.legaltime.clock import Clock
+from engine.persistence.models import Base
+from engine.access.policy import SYSTEM, Actor
+from engine.persistence.uow import Conflict, UnitOfWork
 
 __all__ = ["Actor", "Base", "Clock", "Conflict", "SYSTEM", "UnitOfWork"]

@@ -1,11 +1,11 @@
 """The demo organisation and one login per role. Safe to run any number of times."""
 from sqlalchemy import select
 
-from .accounts import create_user
-from .passwords import hash_password
-from .models import OrgUnit, User
-from .policy import DEPARTMENTS
-from .uow import UnitOfWork
+from engine.access.accounts import create_user
+from engine.access.passwords import hash_password
+from engine.persistence.models import OrgUnit, User
+from engine.access.policy import DEPARTMENTS
+from engine.persistence.uow import UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
 

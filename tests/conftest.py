@@ -19,7 +19,7 @@ def db_url(tmp_path_factory):
 
 
 def _reset(url):
-    from engine.db import engine_for
+    from engine.persistence.db import engine_for
     engine = engine_for(url)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -36,7 +36,7 @@ def schema(db_url, tmp_path_factory):
     from flask_migrate import upgrade
 
     from engine.demo import load_demo
-    from engine.services import sync_library
+    from engine.cases.services import sync_library
     from webui import create_app
     from webui.extensions import db
     app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "TESTING": True})
@@ -52,7 +52,7 @@ def schema(db_url, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def session_factory(schema):
-    from engine.db import session_factory as make
+    from engine.persistence.db import session_factory as make
     return make(schema)
 
 

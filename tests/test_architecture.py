@@ -6,8 +6,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from engine.db import engine_for
-from engine.models import Base
+from engine.persistence.db import engine_for
+from engine.persistence.models import Base
 
 from .conftest import ROOT
 
@@ -21,8 +21,73 @@ def _imports(path):
             yield node.module
 
 
+def _engine_imports(path):
+    """The engine modules `path` imports, as dotted names (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name.startswith("engine"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            if base == "engine" or base.startswith("engine."):
+                # `from engine.cases import services` imports engine.cases.services
+                names = [f"{base}.{alias.name}" for alias in node.names]
+                yield from (name if _is_module(name) else base for name in names)
+
+
+def _is_module(dotted):
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or path.is_dir()
+
+
+# The engine's layers, lowest first. A module imports from its own layer and the layers below it,
+# never from above: legal time knows no workflow, the workflow runtime knows no database, the
+# library knows no case verbs, and the read side writes nothing.
+LAYERS = ["legaltime", "workflow", "persistence", "access", "library", "reading", "cases"]
+ANYWHERE = {"engine", "engine.errors"}
+# The read side may use the tables but never the unit of work or the case verbs.
+READ_SIDE_NEVER = {"engine.persistence.uow"}
+
+
+def _layer(dotted):
+    parts = dotted.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def _engine_modules():
+    return sorted(path for path in (ROOT / "engine").rglob("*.py"))
+
+
+def test_engine_has_no_loose_modules():
+    """Every engine module lives in a layer, except the package's doorway, its errors and the demo."""
+    loose = [path.name for path in (ROOT / "engine").glob("*.py")]
+    assert sorted(loose) == ["__init__.py", "demo.py", "errors.py"]
+    assert sorted(p.name for p in (ROOT / "engine").iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(LAYERS)
+
+
+def test_layers_import_only_downwards():
+    offenders = []
+    for path in _engine_modules():
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        own = _layer(module)
+        if own is None:
+            continue
+        for name in _engine_imports(path):
+            other = _layer(name)
+            if name in ANYWHERE or other is None:
+                continue
+            if LAYERS.index(other) > LAYERS.index(own):
+                offenders.append(f"{module} imports {name}")
+            if own == "reading" and (name in READ_SIDE_NEVER or other == "cases"):
+                offenders.append(f"{module} (read side) imports {name}")
+    assert offenders == []
+
+
 def test_engine_never_imports_the_web():
-    offenders = [(path.name, name) for path in (ROOT / "engine").glob("*.py") for name in _imports(path)
+    offenders = [(path.name, name) for path in _engine_modules() for name in _imports(path)
                  if name.split(".")[0] in ("flask", "flask_login", "flask_wtf", "flask_babel", "flask_sqlalchemy",
                                            "flask_migrate", "webui")]
     assert offenders == []

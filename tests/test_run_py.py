@@ -40,10 +40,10 @@ def test_demo_twice_changes_nothing_the_second_time(tmp_path):
 
 def test_audit_verify_exit_codes(tmp_path):
     assert _run("demo", instance=tmp_path).returncode == 0
-    from engine.db import session_factory
+    from engine.persistence.db import session_factory
     from tests.engine.helpers import file_matter
     import sqlalchemy as sa
-    from engine.models import AuditEvent
+    from engine.persistence.models import AuditEvent
     session = session_factory(f"sqlite:///{tmp_path / 'yizhan.db'}")()
     try:
         case = file_matter(session)

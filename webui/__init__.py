@@ -5,8 +5,8 @@ from flask import Flask, jsonify, render_template, request
 
 from config.settings import flask_config
 from engine.errors import NotAllowed, NotFound
-from engine.queries import DATA_EVENTS, task_light
-from engine.uow import Conflict
+from engine.reading.queries import DATA_EVENTS, task_light
+from engine.persistence.uow import Conflict
 
 from . import guard, i18n, labels
 from .extensions import babel, csrf, db, login_manager, migrate
@@ -40,7 +40,7 @@ def create_app(overrides=None):
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
-            from engine.db import _sqlite_pragmas
+            from engine.persistence.db import _sqlite_pragmas
             from sqlalchemy import event
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
@@ -109,6 +109,6 @@ def _error_page(code, zh, en):
 
 def _may_in_template(action):
     from flask_login import current_user
-    from engine.policy import allowed
+    from engine.access.policy import allowed
     from .auth import current_actor
     return current_user.is_authenticated and allowed(current_actor(), action)

@@ -3,9 +3,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine import accounts
-from engine.models import OrgUnit, User
-from engine.policy import LEVELS, ROLES, grantable_roles, may_change_login, unit_covers
+from engine.access import accounts
+from engine.persistence.models import OrgUnit, User
+from engine.access.policy import LEVELS, ROLES, grantable_roles, may_change_login, unit_covers
 
 from .auth import current_actor, requires
 from .extensions import db

@@ -5,8 +5,10 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import Schema, fields
 
-from engine import accounts, queries, services
-from engine.clock import as_utc
+from engine.access import accounts
+from engine.reading import queries
+from engine.cases import services
+from engine.legaltime.clock import as_utc
 from engine.errors import NotAllowed
 
 from .extensions import csrf, db

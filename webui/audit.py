@@ -6,9 +6,9 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from sqlalchemy import select
 
-from engine import queries, trace
-from engine.models import OrgUnit
-from engine.clock import CHINA, Clock, as_utc
+from engine.reading import queries, trace
+from engine.persistence.models import OrgUnit
+from engine.legaltime.clock import CHINA, Clock, as_utc
 
 from .auth import current_actor, requires
 from .csv_export import xml_attachment

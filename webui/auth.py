@@ -7,9 +7,9 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from engine import accounts
-from engine.models import User
-from engine.policy import Actor, allowed
+from engine.access import accounts
+from engine.persistence.models import User
+from engine.access.policy import Actor, allowed
 
 from .extensions import db, login_manager
 from .i18n import LANGS, pick, t

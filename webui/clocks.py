@@ -2,7 +2,7 @@
 extends it."""
 from flask import Blueprint, flash, redirect, request, url_for
 
-from engine import clocks
+from engine.cases import clocks
 
 from .auth import current_actor, requires
 from .extensions import db

@@ -6,9 +6,11 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import catalog, forms as formlib, migration, queries, services
-from engine.models import DiagramDraft, ProcessVersion
-from engine.policy import DEPARTMENTS, ROLES
+from engine.library import catalog, forms as formlib
+from engine.cases import migration, services
+from engine.reading import queries
+from engine.persistence.models import DiagramDraft, ProcessVersion
+from engine.access.policy import DEPARTMENTS, ROLES
 
 from .auth import current_actor, requires
 from .csv_export import xml_attachment

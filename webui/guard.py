@@ -10,7 +10,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-from engine import jsonsafe
+from engine.library import jsonsafe
 
 # Ids and counts are INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64).
 DB_INT_MIN, DB_INT_MAX = -2 ** 31, 2 ** 31 - 1
@@ -79,7 +79,7 @@ class GuardedRequest(Request):
 
 
 class SafeJSONProvider(DefaultJSONProvider):
-    """request.get_json() everywhere parses with engine.jsonsafe: depth, NUL, surrogates, NaN."""
+    """request.get_json() everywhere parses with engine.library.jsonsafe: depth, NUL, surrogates, NaN."""
 
     def loads(self, s, **kwargs):
         return jsonsafe.loads(s)

@@ -1,7 +1,7 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 
-from engine.policy import allowed
+from engine.access.policy import allowed
 
 from .auth import current_actor
 from .i18n import t

@@ -32,7 +32,7 @@ def pick(pair):
 def when(value, fmt="yyyy-MM-dd HH:mm"):
     if value is None:
         return ""
-    from engine.clock import as_utc
+    from engine.legaltime.clock import as_utc
     return format_datetime(as_utc(value), fmt)
 
 

@@ -1,7 +1,7 @@
 """Moving a case up or down the four levels, and acknowledging a case that was moved here."""
 from flask import Blueprint, flash, redirect, request, url_for
 
-from engine import transfers
+from engine.cases import transfers
 
 from .auth import current_actor, requires
 from .extensions import db

@@ -2,7 +2,7 @@
 shows progress, never names or personal data."""
 from flask import Blueprint, render_template, request
 
-from engine import queries
+from engine.reading import queries
 
 from .extensions import db
 from .throttle import Throttle

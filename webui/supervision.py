@@ -2,11 +2,13 @@
 dashboard (by unit, stage and handler); the centers' indicators; and actions on steps and cases."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import catalog, dashboard, queries, supervision
-from engine.clock import Clock
-from engine.models import OrgUnit, Task
-from engine.policy import LEVELS
-from engine.uow import Conflict
+from engine.library import catalog
+from engine.reading import dashboard, queries
+from engine.cases import supervision
+from engine.legaltime.clock import Clock
+from engine.persistence.models import OrgUnit, Task
+from engine.access.policy import LEVELS
+from engine.persistence.uow import Conflict
 
 from .auth import current_actor, requires
 from .csv_export import csv_response

@@ -1,10 +1,12 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from engine import catalog, forms as formlib, queries, services, supervision, transfers, triage
-from engine.policy import may
-from engine.models import OrgUnit, Task
-from engine.uow import Conflict, retrying_busy
+from engine.library import catalog, forms as formlib, triage
+from engine.reading import queries
+from engine.cases import services, supervision, transfers
+from engine.access.policy import may
+from engine.persistence.models import OrgUnit, Task
+from engine.persistence.uow import Conflict, retrying_busy
 
 from .auth import current_actor, requires
 from .extensions import db

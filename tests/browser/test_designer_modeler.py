@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from engine.clock import as_utc
-from engine.models import ProcessVersion, Task
-from engine.scripting import natural_days
+from engine.legaltime.clock import as_utc
+from engine.persistence.models import ProcessVersion, Task
+from engine.workflow.scripting import natural_days
 from tests.conftest import wipe_cases
 from tests.engine.helpers import file_matter
 
@@ -98,7 +98,7 @@ def test_triage_table_opens_in_the_decision_table_editor(new_page, shots):
 
 
 def test_a_step_moves_to_another_lane_role(new_page, session_factory):
-    from engine.models import DiagramDraft
+    from engine.persistence.models import DiagramDraft
     designer = new_page()
     login(designer, "designer")
     designer.goto("/designer/edit/close_followup.bpmn")

@@ -1,7 +1,8 @@
 """Which sequence flows of the library the engine scenarios have taken, for the flow-coverage
 line the suite prints (and fails on when a flow is never taken)."""
-from engine import catalog, runtime
-from engine.models import Case
+from engine.library import catalog
+from engine.workflow import runtime
+from engine.persistence.models import Case
 
 from ..conftest import ROOT
 

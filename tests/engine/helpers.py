@@ -1,11 +1,11 @@
 """Drive the intake pathway through the engine services, as the web layer would."""
 import sqlalchemy as sa
 
-from engine import services
+from engine.cases import services
 
 from . import coverage
-from engine.models import Case, Task, User
-from engine.policy import Actor
+from engine.persistence.models import Case, Task, User
+from engine.access.policy import Actor
 
 INTAKE = {
     "kind": "dispute", "channel": "visit", "category": "neighbour", "place": "东关村三组",

@@ -2,8 +2,8 @@
 deleted in the database directly is named, case by case, and the other chains stay intact."""
 import sqlalchemy as sa
 
-from engine import audit
-from engine.models import AuditEvent, Case
+from engine.reading import audit
+from engine.persistence.models import AuditEvent, Case
 
 from .helpers import MEDIATION_SUCCESS, complete, file_matter
 

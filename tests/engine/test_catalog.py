@@ -4,8 +4,8 @@ import shutil
 import subprocess
 import sys
 
-from engine import catalog
-from engine.xmlsafe import UnsafeXml, parse_xml
+from engine.library import catalog
+from engine.library.xmlsafe import UnsafeXml, parse_xml
 
 from ..conftest import ROOT
 

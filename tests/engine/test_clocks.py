@@ -6,9 +6,10 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine import catalog, clocks, services
-from engine.clock import CHINA, as_utc
-from engine.models import AuditEvent, Case, Timer
+from engine.library import catalog
+from engine.cases import clocks, services
+from engine.legaltime.clock import CHINA, as_utc
+from engine.persistence.models import AuditEvent, Case, Timer
 
 from ..conftest import ROOT
 from .helpers import MEDIATION_SUCCESS, actor, complete, file_matter, open_specs, open_task

@@ -4,8 +4,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import time_machine
 
-from engine import dashboard
-from engine.models import OrgUnit
+from engine.reading import dashboard
+from engine.persistence.models import OrgUnit
 
 from .helpers import MEDIATION_SUCCESS, complete, file_matter
 

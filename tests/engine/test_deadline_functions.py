@@ -4,8 +4,9 @@ from datetime import datetime, timezone
 
 import time_machine
 
-from engine import catalog, runtime
-from engine.scripting import natural_days, working_days
+from engine.library import catalog
+from engine.workflow import runtime
+from engine.workflow.scripting import natural_days, working_days
 
 from ..conftest import ROOT
 from .test_runtime import _typed

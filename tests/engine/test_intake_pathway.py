@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine import services
-from engine.models import AuditEvent, Case, Task, Timer
+from engine.cases import services
+from engine.persistence.models import AuditEvent, Case, Task, Timer
 
 from .helpers import (
     CLOSE, MEDIATION_FAILURE, MEDIATION_SUCCESS, REVIEW, SUPERVISE, VISIT_BAD, VISIT_OK, WINDOW_NO,
@@ -132,7 +132,7 @@ def test_double_completion_is_a_conflict_naming_who_did_it(session):
 
 
 def test_audit_events_form_a_hash_chain(session):
-    from engine.store import GENESIS, event_hash
+    from engine.persistence.chain import GENESIS, event_hash
     case = file_matter(session)
     complete(session, "mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
     session.expire_all()

@@ -8,10 +8,13 @@ import sqlalchemy as sa
 import time_machine
 from SpiffWorkflow.util.task import TaskState
 
-from engine import catalog, clocks, runtime, services, workcalendar
-from engine.clock import CHINA
-from engine.models import Case, Task
-from engine.scripting import ScriptRejected, months, natural_days
+from engine.library import catalog
+from engine.cases import clocks, services
+from engine.workflow import runtime
+from engine.legaltime import workcalendar
+from engine.legaltime.clock import CHINA
+from engine.persistence.models import Case, Task
+from engine.workflow.scripting import ScriptRejected, months, natural_days
 
 from ..conftest import ROOT
 from . import coverage

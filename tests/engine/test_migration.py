@@ -4,8 +4,8 @@ the new version."""
 import pytest
 import sqlalchemy as sa
 
-from engine import migration, services
-from engine.models import AuditEvent, Case, Task, Timer
+from engine.cases import migration, services
+from engine.persistence.models import AuditEvent, Case, Task, Timer
 
 from ..conftest import ROOT
 from .helpers import CLOSE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO, actor, complete, file_matter

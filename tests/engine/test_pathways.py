@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine import services
-from engine.clock import CHINA
-from engine.models import Case, OrgUnit, Task, Timer
+from engine.cases import services
+from engine.legaltime.clock import CHINA
+from engine.persistence.models import Case, OrgUnit, Task, Timer
 
 from . import coverage
 from .helpers import (

@@ -5,9 +5,11 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 import time_machine
 
-from engine import catalog, clocks, workcalendar
-from engine.clock import as_utc
-from engine.models import AuditEvent, Timer
+from engine.library import catalog
+from engine.cases import clocks
+from engine.legaltime import workcalendar
+from engine.legaltime.clock import as_utc
+from engine.persistence.models import AuditEvent, Timer
 
 from ..conftest import ROOT
 from .helpers import file_matter, open_task

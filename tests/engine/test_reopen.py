@@ -5,8 +5,10 @@ import pytest
 import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 
-from engine import catalog, runtime, services
-from engine.models import AuditEvent, Case
+from engine.library import catalog
+from engine.workflow import runtime
+from engine.cases import services
+from engine.persistence.models import AuditEvent, Case
 
 from . import coverage
 from ..conftest import ROOT

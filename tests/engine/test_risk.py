@@ -7,9 +7,12 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine import dashboard, lights, services, triage
-from engine.models import AuditEvent, Case, OrgUnit, Task
-from engine.services import FormInvalid
+from engine.reading import dashboard
+from engine.legaltime import lights
+from engine.cases import services
+from engine.library import triage
+from engine.persistence.models import AuditEvent, Case, OrgUnit, Task
+from engine.cases.services import FormInvalid
 
 from .helpers import (
     CLOSE, INTAKE, LITIGATION, MEDIATION_FAILURE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO, actor, complete,

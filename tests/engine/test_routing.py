@@ -6,9 +6,11 @@ the police or another organ)."""
 import pytest
 import sqlalchemy as sa
 
-from engine import runtime, services, triage
-from engine.models import AuditEvent, Case, OrgUnit, Task
-from engine.services import FormInvalid
+from engine.workflow import runtime
+from engine.cases import services
+from engine.library import triage
+from engine.persistence.models import AuditEvent, Case, OrgUnit, Task
+from engine.cases.services import FormInvalid
 
 from .helpers import actor, file_matter, open_specs
 

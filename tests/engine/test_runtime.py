@@ -5,8 +5,9 @@ import json
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine import catalog, runtime
-from engine.forms import data_from_post, parse_form
+from engine.library import catalog
+from engine.workflow import runtime
+from engine.library.forms import data_from_post, parse_form
 
 from .helpers import CLOSE, INTAKE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO
 from ..conftest import ROOT

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import runtime, scripting, services
-from engine.models import AuditEvent, Case, Task
-from engine.scripting import RestrictedEnvironment, ScriptRejected, check_source
+from engine.workflow import runtime, scripting
+from engine.cases import services
+from engine.persistence.models import AuditEvent, Case, Task
+from engine.workflow.scripting import RestrictedEnvironment, ScriptRejected, check_source
 
 from tests.engine.helpers import MEDIATION_SUCCESS, actor, file_matter, open_task
 

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 import time_machine
 
-from engine import scheduler
-from engine.models import Case, Timer
+from engine.cases import scheduler
+from engine.persistence.models import Case, Timer
 
 from .helpers import file_matter
 

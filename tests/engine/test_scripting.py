@@ -2,7 +2,7 @@
 no endless loops."""
 import pytest
 
-from engine.scripting import RestrictedEnvironment, ScriptRejected, check_source
+from engine.workflow.scripting import RestrictedEnvironment, ScriptRejected, check_source
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine import clocks, lights, outbox, queries, services, supervision
-from engine.clock import CHINA
-from engine.models import AuditEvent, Case, OutboxMessage, Reminder, Task, User
+from engine.cases import clocks, outbox, services, supervision
+from engine.legaltime import lights
+from engine.reading import queries
+from engine.legaltime.clock import CHINA
+from engine.persistence.models import AuditEvent, Case, OutboxMessage, Reminder, Task, User
 
 from .helpers import MEDIATION_SUCCESS, actor, complete, file_matter, open_task
 

@@ -5,9 +5,9 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine import services, transfers
+from engine.cases import services, transfers
 from engine.errors import NotAllowed, NotFound
-from engine.models import AuditEvent, Case, OrgUnit, Task
+from engine.persistence.models import AuditEvent, Case, OrgUnit, Task
 
 from .helpers import actor, file_matter
 

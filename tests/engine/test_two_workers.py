@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from engine import catalog, runtime
-from engine.clock import Clock
-from engine.models import AuditEvent, Case, Timer
+from engine.library import catalog
+from engine.workflow import runtime
+from engine.legaltime.clock import Clock
+from engine.persistence.models import AuditEvent, Case, Timer
 
 from ..conftest import ROOT
 from .helpers import file_matter

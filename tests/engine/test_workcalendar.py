@@ -1,8 +1,8 @@
 """Legal periods over the Chinese holiday calendar, including a year not yet published."""
 from datetime import date
 
-from engine import workcalendar
-from engine.workcalendar import add_days, add_working_days, is_workday
+from engine.legaltime import workcalendar
+from engine.legaltime.workcalendar import add_days, add_working_days, is_workday
 
 
 def test_five_working_days_across_national_day_2026():

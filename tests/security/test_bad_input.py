@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import accounts
-from engine.models import AuditEvent, Case, DiagramDraft, ProcessVersion
+from engine.access import accounts
+from engine.persistence.models import AuditEvent, Case, DiagramDraft, ProcessVersion
 from tests.conftest import ROOT
 from tests.web.support import count, text
 
@@ -160,7 +160,7 @@ def test_lone_surrogates_in_the_form_editor(login_as, session_factory):
 
 def test_engine_refuses_unstorable_text_in_form_data():
     """Callers without the web layer (the engine's own verbs) get the same refusal, per field."""
-    from engine import catalog, forms
+    from engine.library import catalog, forms
     _diagrams, texts = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     intake = forms.parse_form("intake.json", texts["intake.json"])
     errors = forms.validate(intake, {"summary": "a\x00", "place": "\ud800", "parties": [{"name": "x\x00"}],

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from engine import catalog, forms
+from engine.library import catalog, forms
 from tests.conftest import ROOT
 from tests.web.support import count, text
 
@@ -134,7 +134,7 @@ def test_run_py_check_refuses_a_backreference_naming_the_field(tmp_path):
 
 
 def test_publishing_a_lookahead_is_refused_in_the_form_editor(login_as, session_factory):
-    from engine.models import ProcessVersion
+    from engine.persistence.models import ProcessVersion
     client = login_as("designer")
     versions = count(session_factory, ProcessVersion)
     refused = client.post("/designer/forms/visit.json/publish", data={"text": _visit_with_pattern(r"^(?=.*\d).+$")})
@@ -147,7 +147,7 @@ def test_publishing_a_lookahead_is_refused_in_the_form_editor(login_as, session_
 
 def test_a_published_catastrophic_pattern_cannot_freeze_a_clerk(login_as, session_factory, intake_post):
     """The issue's own case: a designer publishes ^(a+)+$ for a field, a clerk types a near miss."""
-    from engine.models import Case
+    from engine.persistence.models import Case
     linear("^(a+)+$")
     definition = json.loads((ROOT / "forms" / "intake.json").read_text(encoding="utf-8"))
     definition["schema"]["properties"]["place"]["pattern"] = "^(a+)+$"

@@ -5,11 +5,12 @@ their units."""
 import pytest
 import sqlalchemy as sa
 
-from engine import accounts, migration, passwords, services
+from engine.access import accounts, passwords
+from engine.cases import migration, services
 from engine.demo import DEMO_PASSWORD
 from engine.errors import NotAllowed
-from engine.models import AccountEvent, Case, OrgUnit, User
-from engine.policy import ROLES
+from engine.persistence.models import AccountEvent, Case, OrgUnit, User
+from engine.access.policy import ROLES
 from tests.conftest import ROOT, wipe_cases
 from tests.engine.helpers import actor, file_matter
 from tests.web.support import case_row, diagram_with, latest_version_id, page, reading, text, upload, version_count

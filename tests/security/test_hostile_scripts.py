@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import instance_limits, runtime, sandbox, scripting, services
-from engine.models import AuditEvent, Case, ProcessVersion, Task
-from engine.scripting import RestrictedEnvironment, ScriptRejected, check_source
+from engine.workflow import instance_limits, runtime, sandbox, scripting
+from engine.cases import services
+from engine.persistence.models import AuditEvent, Case, ProcessVersion, Task
+from engine.workflow.scripting import RestrictedEnvironment, ScriptRejected, check_source
 from tests.engine.helpers import MEDIATION_SUCCESS, actor, file_matter, open_task
 from tests.web.support import intake_with, mediation_with_script
 

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 import time_machine
 from werkzeug.security import generate_password_hash
 
-from engine import accounts, passwords
+from engine.access import accounts, passwords
 from engine.demo import DEMO_PASSWORD, USERS
-from engine.models import AccountEvent, LoginThrottle, OrgUnit, User
-from engine.policy import ROLES
+from engine.persistence.models import AccountEvent, LoginThrottle, OrgUnit, User
+from engine.access.policy import ROLES
 from tests.conftest import ROOT
 from tests.web.support import location_path, page, reading, text
 from webui.home import LANDING

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 import time_machine
 
-from engine.models import Case
+from engine.persistence.models import Case
 from tests.engine.helpers import MEDIATION_SUCCESS
 from tests.web.conftest import AuthActions
 from tests.web.support import count, text
@@ -98,7 +98,7 @@ def test_eight_clerks_filing_at_once_all_succeed_or_get_their_form_back(app, mak
                                                                          monkeypatch):
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SQLite's single writer is what this is about")
-    from engine import db as enginedb
+    from engine.persistence import db as enginedb
     clients = [make_client("clerk") for _ in range(CLERKS)]
 
     # Eight at once: each waits its turn for the write lock, and every matter is filed.
@@ -175,7 +175,7 @@ def test_a_mediation_session_date_that_cannot_be_is_refused(client, filed_case):
 
 @pytest.mark.parametrize("lang, message", [("zh", "日期不能晚于 2026-06-15"), ("en", "The date cannot be after 2026-06-15")])
 def test_a_ruling_dated_next_year_is_refused_in_both_languages(lang, message):
-    from engine import catalog, forms
+    from engine.library import catalog, forms
     from tests.conftest import ROOT
     _diagrams, texts = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     court = forms.parse_form("court_confirm.json", texts["court_confirm.json"])
@@ -189,7 +189,7 @@ def test_a_ruling_dated_next_year_is_refused_in_both_languages(lang, message):
 
 def test_every_date_field_in_the_library_is_bounded():
     """Every date field of every form refuses a date a hundred years on and one before 1900."""
-    from engine import catalog, forms
+    from engine.library import catalog, forms
     from tests.conftest import ROOT
     _diagrams, texts = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     seen = 0
@@ -215,7 +215,7 @@ def prop_instance(name, value):
 
 def test_a_designer_bound_that_names_no_date_is_refused_at_check():
     import json
-    from engine import forms
+    from engine.library import forms
     text_ = json.dumps({"title": "t", "schema": {"type": "object", "properties": {
         "next_on": {"type": "string", "format": "date", "title": "下次日期", "x-not-after": "next tuesday"}}}})
     with pytest.raises(forms.FormDefinitionError, match='field "next_on": x-not-after'):

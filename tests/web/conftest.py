@@ -4,9 +4,10 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from engine import accounts, runtime
+from engine.access import accounts
+from engine.workflow import runtime
 from engine.demo import DEMO_PASSWORD
-from engine.models import OrgUnit, User
+from engine.persistence.models import OrgUnit, User
 from tests.conftest import wipe_cases
 from tests.engine.helpers import INTAKE, file_matter, open_task
 from webui import labels

@@ -9,7 +9,7 @@ import lxml.html
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from engine.models import AuditEvent, Case, ProcessVersion, Task, User
+from engine.persistence.models import AuditEvent, Case, ProcessVersion, Task, User
 
 ROOT = Path(__file__).resolve().parents[2]
 INTAKE_BPMN = (ROOT / "bpmn" / "intake.bpmn").read_text(encoding="utf-8")

@@ -2,7 +2,7 @@
 and the POST routes refuse roles without the right and change nothing."""
 import pytest
 
-from engine.models import Case, ProcessVersion
+from engine.persistence.models import Case, ProcessVersion
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
 from tests.web.support import (
     INTAKE_BPMN, MEDIATION_BPMN, ROLES, case_row, count, events_of, location_path, task_row, upload, user_id, version_count,

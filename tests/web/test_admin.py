@@ -1,7 +1,7 @@
 """Administrators manage the logins of their unit and the units below it."""
 import sqlalchemy as sa
 
-from engine.models import AccountEvent, OrgUnit, User
+from engine.persistence.models import AccountEvent, OrgUnit, User
 
 
 def _unit(session_factory, code):

@@ -1,7 +1,7 @@
 """The REST API outside systems use: bearer tokens, filing a matter as JSON, following a case."""
 import pytest
 
-from engine import accounts
+from engine.access import accounts
 from tests.engine.helpers import INTAKE
 
 MATTER = {
@@ -44,7 +44,7 @@ def test_file_a_matter_and_follow_it(client, token):
 
 
 def test_unknown_fields_never_reach_the_case(client, token, session_factory):
-    from engine.models import AuditEvent
+    from engine.persistence.models import AuditEvent
     import sqlalchemy as sa
     code = client.post("/api/v1/matters", json=MATTER, headers=_auth(token())).get_json()["code"]
     session = session_factory()

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import time_machine
 
-from engine.models import Case
+from engine.persistence.models import Case
 from tests.engine.helpers import MEDIATION_SUCCESS, complete
 from tests.web.support import page
 

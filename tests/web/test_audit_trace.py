@@ -41,7 +41,7 @@ def test_only_auditors_read_the_trace_files(client, login_as, filed_case):
 
 
 def test_trace_exports_as_json_and_a_printable_page(client, login_as, filed_case, session_factory):
-    from engine.store import GENESIS, event_hash
+    from engine.persistence.chain import GENESIS, event_hash
     from datetime import datetime
     case_id, _task, _version = filed_case()
     login_as("auditor")

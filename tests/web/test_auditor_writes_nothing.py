@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from engine.models import AuditEvent, Case, ProcessVersion, Task
+from engine.persistence.models import AuditEvent, Case, ProcessVersion, Task
 from tests.web.support import count
 
 # Signing in and out, choosing the language and changing one's own password change the session and

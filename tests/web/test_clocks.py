@@ -1,7 +1,7 @@
 """Stopping, restarting and extending a step's clock from the case page."""
 import sqlalchemy as sa
 
-from engine.models import AuditEvent, Task
+from engine.persistence.models import AuditEvent, Task
 
 
 def _task(session_factory, task_id):
@@ -49,7 +49,7 @@ def test_a_provisional_deadline_is_marked_in_the_inbox(client, login_as, filed_c
                                                        monkeypatch):
     import time_machine
 
-    from engine import workcalendar
+    from engine.legaltime import workcalendar
     from tests.engine.test_provisional import START, _publish_working_day_deadline
     session = session_factory()
     try:

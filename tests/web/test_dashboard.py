@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from engine.clock import Clock
-from engine.models import OrgUnit, Task
+from engine.legaltime.clock import Clock
+from engine.persistence.models import OrgUnit, Task
 from tests.engine.helpers import (CLOSE, MEDIATION_FAILURE, MEDIATION_SUCCESS, VISIT_BAD, VISIT_OK, WINDOW_NO,
                                   complete, prefiling)
 from tests.web.support import page, text
@@ -111,7 +111,7 @@ def test_only_supervisors_of_the_unit(client, login_as, session_factory):
 
 
 def test_a_case_the_sweep_could_not_move_is_shown_to_the_supervisor(client, login_as, filed_case, session_factory):
-    from engine import services
+    from engine.cases import services
     case_id, _task, _version = filed_case()
     session = session_factory()
     try:

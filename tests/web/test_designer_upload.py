@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select as sa_select
 
-from engine.clock import as_utc
-from engine.models import ProcessVersion
-from engine.scripting import natural_days
+from engine.legaltime.clock import as_utc
+from engine.persistence.models import ProcessVersion
+from engine.workflow.scripting import natural_days
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
 from tests.web.support import (
     INTAKE_BPMN, case_id_from, case_row, count, diagram_with, intake_with, latest_version_id, open_task_id, page,
@@ -266,7 +266,7 @@ def test_form_editor_previews_and_publishes(client, login_as, session_factory):
     assert version_count(session_factory) == before + 1
     session = session_factory()
     try:
-        from engine.models import ProcessVersion
+        from engine.persistence.models import ProcessVersion
         newest = session.scalar(sa_select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
         assert newest.forms["visit.json"]["schema"]["properties"]["satisfaction"]["title"] == "群众满意度"
     finally:

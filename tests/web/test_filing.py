@@ -2,7 +2,7 @@
 valid form opening a case the mediator then finds in the inbox."""
 import re
 
-from engine.models import Case
+from engine.persistence.models import Case
 from tests.engine.helpers import INTAKE
 from tests.web.support import case_id_from, count, events_of, page, tasks_of, text
 

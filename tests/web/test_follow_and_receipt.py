@@ -1,6 +1,6 @@
 """Residents follow a case with its code and a party's phone; clerks print a receipt and find
 cases by code or name."""
-from engine.models import Case
+from engine.persistence.models import Case
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS, complete
 
 

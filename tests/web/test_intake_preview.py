@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from engine.clock import Clock, china_date
+from engine.legaltime.clock import Clock, china_date
 
-from engine.models import AuditEvent, Case
+from engine.persistence.models import AuditEvent, Case
 from tests.engine.helpers import INTAKE
 from tests.web.support import case_id_from, case_row, count, events_of, page, text
 
@@ -147,7 +147,7 @@ def test_the_case_page_shows_the_risk_reasons_and_the_rule(client, login_as, ses
 
 
 def _token(session_factory):
-    from engine import accounts
+    from engine.access import accounts
     session = session_factory()
     try:
         return accounts.create_api_token(session, "clerk", "12345热线")
@@ -194,7 +194,7 @@ def test_the_openapi_description_lists_the_facts(client):
 
 
 def test_an_administrator_keeps_each_units_population(client, login_as, session_factory):
-    from engine.models import OrgUnit
+    from engine.persistence.models import OrgUnit
     from tests.web.support import reading
     login_as("admin")
     with reading(session_factory) as s:

@@ -1,7 +1,7 @@
 """Moving cases between levels through the web: escalate, see it waiting, acknowledge."""
 import sqlalchemy as sa
 
-from engine.models import Case, CaseTransfer, OrgUnit
+from engine.persistence.models import Case, CaseTransfer, OrgUnit
 from tests.web.support import location_path
 
 

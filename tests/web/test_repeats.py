@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 import time_machine
 
-from engine.models import AuditEvent, Case
+from engine.persistence.models import AuditEvent, Case
 from tests.engine.helpers import INTAKE
 from tests.web.support import location_path
 

@@ -3,8 +3,8 @@ at upload naming the element, and a script that never ends is stopped at run tim
 changing the case."""
 import pytest
 
-from engine import scripting
-from engine.models import ProcessVersion
+from engine.workflow import scripting
+from engine.persistence.models import ProcessVersion
 from tests.engine.helpers import INTAKE, MEDIATION_SUCCESS
 from tests.web.support import (
     POST_SCRIPT, ROUTE_CONDITION, case_id_from, case_row, count, diagram_with, events_of, intake_with,

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from engine.models import Case
+from engine.persistence.models import Case
 from tests.engine.helpers import INTAKE
 from tests.web.support import count, location_path, page, text
 

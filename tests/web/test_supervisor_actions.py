@@ -1,6 +1,6 @@
 """A supervisor's actions from the case page, and the reminders a handler sees at the top of
 the task list."""
-from engine.models import Reminder
+from engine.persistence.models import Reminder
 from tests.web.support import case_row, count, events_of, page, task_row, text, user_id
 
 

@@ -82,7 +82,7 @@ def test_village_dispute_reaches_the_township_mediator(client, login_as, village
 
 def test_other_village_search_finds_nothing(session_factory, village_case):
     """The search behind the audit list is limited to the searcher's unit, whoever asks."""
-    from engine import queries
+    from engine.reading import queries
     from tests.engine.helpers import actor
     _case_id, code, _task = village_case
     session = session_factory()

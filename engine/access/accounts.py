@@ -1,0 +1,224 @@
+"""Logins: checking passwords (slowed down against guessing), ending sessions, administrators
+managing people within their scope, and API tokens for outside systems."""
+import hashlib
+import re
+import secrets
+
+from sqlalchemy import select, update
+
+from engine.access import login_throttle, passwords
+from engine.legaltime.clock import Clock
+from engine.errors import NotAllowed, NotFound
+from engine.persistence.models import AccountEvent, ApiToken, OrgUnit, User, UserRole
+from engine.access.policy import ROLES, Actor, may, may_change_login, may_grant, unit_covers
+from engine.persistence.uow import UnitOfWork
+
+USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
+MIN_PASSWORD = 8
+
+
+class UserInvalid(Exception):
+    def __init__(self, errors):
+        super().__init__("invalid user")
+        self.errors = errors
+
+
+WRONG = "用户名或密码不正确 / Wrong user name or password"
+
+
+class LoginRefused(Exception):
+    def __init__(self, message, wait=0, blocked=False):
+        super().__init__(message)
+        self.wait = wait          # seconds before this name may be tried again from this address
+        self.blocked = blocked    # refused without looking at the password
+
+
+def authenticate(session, username, password, address=None):
+    """Check a password typed at `address` (the client's). Every refusal reads the same for an
+    unknown login, a disabled one and a wrong password, and costs the same hash check; repeated
+    failures slow down this name at this address (login_throttle), never the login elsewhere.
+    A correct password under an older hash is hashed again with argon2id."""
+    username = (username or "").strip()
+    with UnitOfWork(session):
+        now = Clock.now()
+        wait = login_throttle.wait_seconds(session, username, address, now)
+        if wait:
+            raise LoginRefused(f"尝试次数过多，请 {wait} 秒后再试 / Too many attempts: try again in {wait} seconds",
+                               wait, blocked=True)
+        user = session.scalar(select(User).where(User.username == username)) if username else None
+        usable = user is not None and user.active
+        matches, rehash = passwords.verify(user.password_hash if usable else None, password or "")
+        if matches:
+            login_throttle.succeeded(session, username, address)
+            if rehash:
+                user.password_hash = passwords.hash_password(password)
+            return user
+        wait = login_throttle.failed(session, username, address, now)
+    if wait:
+        raise LoginRefused(f"用户名或密码不正确，请 {wait} 秒后再试 / Wrong user name or password: try again in "
+                           f"{wait} seconds", wait)
+    raise LoginRefused(WRONG)
+
+
+def end_sessions(session, user_id):
+    """Every session of this login ends (logging out ends them all, on every device)."""
+    with UnitOfWork(session):
+        session.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
+
+
+def change_own_password(session, user_id, current, new, repeat, address=None):
+    """A person changes their own password; their other sessions end. Errors as save_user's.
+    Wrong current passwords count against the login at this address like failed log-ins, so a
+    stolen session cannot be used to guess the password."""
+    errors = {}
+    with UnitOfWork(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(user_id)
+        wait = login_throttle.wait_seconds(session, user.username, address)
+        if wait:
+            errors["current"] = (f"尝试次数过多，请 {wait} 秒后再试", f"Too many attempts: try again in {wait} seconds")
+        elif not passwords.verify(user.password_hash, current or "")[0]:
+            errors["current"] = ("当前密码不正确", "The current password is wrong")
+            login_throttle.failed(session, user.username, address)
+        if len(new or "") < MIN_PASSWORD:
+            errors["new"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
+        elif new != repeat:
+            errors["repeat"] = ("两次输入的新密码不一致", "The two new passwords differ")
+        if not errors:
+            user.password_hash = passwords.hash_password(new)
+            user.session_epoch = (user.session_epoch or 0) + 1
+            session.add(AccountEvent(actor_id=user.id, actor_name=user.display_name, kind="password_changed",
+                                     user_id=user.id, detail={}))
+    if errors:
+        raise UserInvalid(errors)
+    return user
+
+
+def account_history(session, actor, limit=100):
+    """The latest changes to logins of the actor's unit and the units below it."""
+    return session.execute(
+        select(AccountEvent, User.username).join(User, User.id == AccountEvent.user_id)
+        .join(OrgUnit, OrgUnit.id == User.org_unit_id).where(OrgUnit.path.startswith(actor.unit_path))
+        .order_by(AccountEvent.at.desc(), AccountEvent.id.desc()).limit(limit)).all()
+
+
+def create_api_token(session, username, name):
+    """Make a token for an outside system acting as `username`. Returns the token, shown once."""
+    with UnitOfWork(session):
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(username)
+        token = "yz_" + secrets.token_urlsafe(32)
+        session.add(ApiToken(user_id=user.id, name=name[:100], token_hash=_token_hash(token)))
+        session.add(AccountEvent(actor_id=None, actor_name="run.py token", kind="token_created", user_id=user.id,
+                                 detail={"name": name[:100]}))
+        return token
+
+
+def _token_hash(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def actor_for_token(session, token):
+    """The actor behind a bearer token, or None for an unknown, revoked or disabled one."""
+    if not token or not token.startswith("yz_") or len(token) > 100:
+        return None
+    user = session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+        ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False), User.active.is_(True)))
+    return Actor.of(user) if user is not None else None
+
+
+def create_user(session, username, password_hash, display_name, unit_id, roles):
+    user = User(username=username, password_hash=password_hash, display_name=display_name, org_unit_id=unit_id)
+    user.role_rows = [UserRole(role=r) for r in roles]
+    session.add(user)
+    return user
+
+
+def save_user(session, actor, user_id, username, display_name, unit_id, roles, password, active=True):
+    """An administrator creates (user_id None) or changes a login, within their own unit and
+    the units below it, granting only what policy.may_grant allows them (the README's rule).
+    Errors come back per field as (zh, en) pairs. A change of password, roles, unit or state
+    ends every session of the login."""
+    if not may(actor.roles, "administer"):
+        raise NotAllowed("administer")
+    with UnitOfWork(session):
+        errors = {}
+        user = session.get(User, user_id) if user_id else None
+        if user_id and (user is None or not unit_covers(actor.unit_path, user.org_unit.path)):
+            raise NotFound(user_id)
+        if user is not None and not may_change_login(actor, user.roles, user.org_unit.level):
+            raise NotAllowed("administer")
+        if user is None:
+            if not USERNAME.match(username or ""):
+                errors["username"] = ("用户名须为 3–30 位小写字母、数字或下划线，以字母开头",
+                                      "3–30 lower-case letters, digits or _, starting with a letter")
+            elif session.scalar(select(User.id).where(User.username == username)):
+                errors["username"] = ("该用户名已被使用", "This user name is taken")
+        display_name = (display_name or "").strip()
+        if not display_name or len(display_name) > 100:
+            errors["display_name"] = ("请填写姓名（不超过100字）", "Enter a name (at most 100 characters)")
+        unit = session.get(OrgUnit, unit_id) if unit_id else None
+        if unit is None or not unit_covers(actor.unit_path, unit.path):
+            errors["unit_id"] = ("请选择本单位或下级单位", "Choose your unit or one below it")
+        roles = sorted(set(roles or ()))
+        if not roles or not set(roles) <= set(ROLES):
+            errors["roles"] = ("请至少选择一个角色", "Choose at least one role")
+        elif unit is not None and not all(may_grant(actor, r, unit.level) for r in roles):
+            errors["roles"] = ("不能在该单位授予所选角色：流程设计只能由最高一级单位的管理员授予县级及以上单位的人员，"
+                               "入驻部门单位只设入驻部门角色",
+                               "You cannot grant these roles at this unit: only an administrator of the top unit "
+                               "grants process design, to someone at a city or county unit, and a resident "
+                               "department's unit holds the department role only")
+        if (user is None or password) and len(password or "") < MIN_PASSWORD:
+            errors["password"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
+        if user is not None and user.id == actor.user_id and (
+                not active or roles != sorted(user.roles) or unit is None or unit.id != user.org_unit_id):
+            errors["roles"] = ("不能更改自己的角色或单位，也不能停用自己", "You cannot change your own roles or unit, or disable yourself")
+        if errors:
+            raise UserInvalid(errors)
+        if user is None:
+            user = create_user(session, username, passwords.hash_password(password), display_name, unit.id, roles)
+            session.flush()
+            kind, changes = "user_created", {"unit": unit.name, "roles": roles, "name": display_name}
+        else:
+            before = {"unit": user.org_unit.name, "roles": sorted(user.roles), "name": user.display_name,
+                      "active": user.active}
+            moved = user.org_unit_id != unit.id
+            user.display_name, user.org_unit_id, user.active = display_name, unit.id, bool(active)
+            if password:
+                user.password_hash = passwords.hash_password(password)
+            user.role_rows = [row for row in user.role_rows if row.role in roles] + [
+                UserRole(role=r) for r in roles if r not in user.roles]
+            after = {"unit": unit.name, "roles": roles, "name": display_name, "active": bool(active)}
+            kind = "user_changed"
+            changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+            if password:
+                changes["password"] = "reset"
+            if moved or set(changes) - {"name"}:
+                user.session_epoch = (user.session_epoch or 0) + 1
+        session.add(AccountEvent(actor_id=actor.user_id, actor_name=actor.name, kind=kind, user_id=user.id,
+                                 detail=changes))
+        session.flush()
+        return user
+
+
+MAX_POPULATION = 50_000_000  # more residents than any city has is a typing mistake
+
+
+def set_population(session, actor, unit_id, value):
+    """An administrator records how many residents live in a unit of theirs (for the figures per
+    10,000 residents). `value` as typed; empty clears it. Returns the unit, or raises ValueError
+    with a (zh, en) message."""
+    if not may(actor.roles, "administer"):
+        raise NotAllowed("administer")
+    text = (value or "").strip().replace(",", "").replace("，", "")
+    if text and (not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_POPULATION):
+        raise ValueError(("人口应为1到5000万之间的整数", "The population is a whole number from 1 to 50,000,000"))
+    with UnitOfWork(session):
+        unit = session.get(OrgUnit, unit_id)
+        if unit is None or not unit_covers(actor.unit_path, unit.path) or unit.level == "department":
+            raise NotFound(unit_id)
+        unit.population = int(text) if text else None
+        return unit

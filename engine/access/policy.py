@@ -1,0 +1,177 @@
+"""Who may do what, where. Pure functions over roles and organisation paths."""
+ROLES = {
+    # code: (Chinese, English)
+    "clerk": ("受理员", "Intake officer"),
+    "mediator": ("调解员", "Mediator"),
+    "department": ("入驻部门", "Resident department"),
+    "supervisor": ("督办", "Supervisor"),
+    "auditor": ("审计", "Auditor"),
+    "designer": ("流程设计", "Process designer"),
+    "admin": ("管理员", "Administrator"),
+}
+
+# Lanes in the diagrams are named in Chinese for the people who read them; these names map
+# a lane to the role whose holders get its tasks.
+LANE_ALIASES = {
+    "受理员": "clerk", "窗口受理": "clerk", "受理": "clerk",
+    "调解员": "mediator", "人民调解员": "mediator",
+    "督办": "supervisor", "主管": "supervisor",
+    "入驻部门": "department", "部门": "department",
+}
+
+# The resident departments a center summons (kinds of department unit). A step for a department
+# goes to the unit of that kind nearest above the case: see engine/library/routing.py.
+DEPARTMENTS = {
+    "labour": ("人社局（劳动人事争议仲裁院）", "Human resources and social security (labour arbitration)"),
+    "agriculture": ("农业农村局（土地承包仲裁委员会）", "Agriculture and rural affairs (land contract arbitration)"),
+    "arbitration": ("仲裁委员会", "Arbitration commission"),
+    "justice": ("司法局（行政复议机构）", "Justice bureau (administrative reconsideration)"),
+    "petition": ("信访局", "Petitions bureau"),
+    "court": ("人民法院", "People's court"),
+    "procuratorate": ("人民检察院", "People's procuratorate"),
+    "police": ("公安局（交警大队）", "Public security (traffic police)"),
+    "natural_resources": ("自然资源局", "Natural resources bureau"),
+    "housing": ("住建局", "Housing and urban-rural development"),
+    "market": ("市场监管局", "Market regulation"),
+    "health": ("卫健委", "Health commission"),
+    "environment": ("生态环境局", "Ecology and environment"),
+}
+
+ACTIONS = {
+    "file_matter": {"clerk"},
+    "work_tasks": {"clerk", "mediator", "department", "supervisor"},
+    "view_cases": {"clerk", "mediator", "department", "supervisor", "auditor", "admin"},
+    "supervise": {"supervisor"},
+    "audit": {"auditor"},
+    "design": {"designer"},
+    "administer": {"admin"},
+    "move_cases": {"clerk", "mediator", "supervisor"},
+}
+
+LEVELS = {"city": ("市", "City"), "county": ("县（区）", "County"),
+          "township": ("乡镇（街道）", "Township"), "village": ("村（社区）", "Village"),
+          # A resident department stationed at a center; it takes tasks, never owns cases.
+          "department": ("入驻部门", "Resident department")}
+
+
+# Grants (who may give which role, README "Powers stay within their scope"):
+# - an administrator places logins only in their own unit and the units below it;
+# - the pathway library is shared by every unit, so the role that edits, publishes and migrates it
+#   is given only by an administrator of the top unit, and only to a login at a center (city or
+#   county); a designer placed lower (before this rule) holds no library power at all;
+# - a resident department's unit holds department logins only, and the department role is held
+#   only there;
+# - nobody changes their own roles, unit or enabled state, and an administrator changes a login
+#   only if they could have granted every role it holds.
+LIBRARY_ROLES = {"designer"}
+LIBRARY_ACTIONS = {"design"}
+LIBRARY_LEVELS = {"city", "county"}
+
+
+def is_top(unit_path):
+    """The root of the organisation tree ("/1/")."""
+    return unit_path.count("/") == 2
+
+
+def may_grant(actor, role, unit_level):
+    """May this administrator give `role` to a login at a unit of `unit_level` (one of theirs)?"""
+    if "admin" not in actor.roles or role not in ROLES:
+        return False
+    if (role == "department") != (unit_level == "department"):
+        return False
+    if role in LIBRARY_ROLES:
+        return is_top(actor.unit_path) and unit_level in LIBRARY_LEVELS
+    return True
+
+
+def may_change_login(actor, roles, unit_level):
+    """An administrator changes (password, unit, roles, state) only a login whose every role they
+    could have granted: a county administrator cannot take over the library's designer."""
+    return all(may_grant(actor, role, unit_level) for role in roles)
+
+
+def grantable_roles(actor):
+    """The roles this administrator can give somewhere in their units (for the form)."""
+    return {code: names for code, names in ROLES.items()
+            if any(may_grant(actor, code, level) for level in LEVELS)}
+
+
+def allowed(actor, action):
+    """`may` for a person: their roles, and for the library's powers, a unit where they hold."""
+    if not may(actor.roles, action):
+        return False
+    return action not in LIBRARY_ACTIONS or actor.unit_level in LIBRARY_LEVELS
+
+
+def role_for_lane(lane):
+    if lane is None:
+        return None
+    if lane in ROLES:
+        return lane
+    return LANE_ALIASES.get(lane.strip())
+
+
+def may(roles, action):
+    return bool(set(roles) & ACTIONS[action])
+
+
+def unit_covers(actor_path, unit_path):
+    """A person sees their own unit and every unit below it."""
+    return unit_path.startswith(actor_path)
+
+
+def may_work_task(actor, task_role, task_unit_path, assignee_id):
+    if task_role not in actor.roles:
+        return False
+    if assignee_id is not None and assignee_id != actor.user_id:
+        return False
+    return unit_covers(actor.unit_path, task_unit_path)
+
+
+def mask_id_number(value):
+    """Keep the first three and last four characters: enough to tell two people apart at the window."""
+    return _mask(value, 3, 4)
+
+
+def mask_phone(value):
+    return _mask(value, 3, 4)
+
+
+def _mask(value, head, tail):
+    if not value:
+        return value
+    value = str(value)
+    if len(value) <= head + tail:
+        return value[:1] + "*" * (len(value) - 1)
+    return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+class Actor:
+    """The person (or system) doing something, as the services see them. Built by the web layer
+    from the logged-in user; the services never read request globals."""
+
+    __slots__ = ("user_id", "name", "roles", "unit_id", "unit_path", "unit_level")
+
+    def __init__(self, user_id, name, roles, unit_id, unit_path, unit_level=None):
+        self.user_id = user_id
+        self.name = name
+        self.roles = frozenset(roles)
+        self.unit_id = unit_id
+        self.unit_path = unit_path
+        self.unit_level = unit_level
+
+    @classmethod
+    def of(cls, user):
+        return cls(user.id, user.display_name, user.roles, user.org_unit_id, user.org_unit.path, user.org_unit.level)
+
+
+SYSTEM = Actor(None, "系统", (), None, "/")
+
+
+# Roles that handle a case and need to reach the parties; everyone else sees ID numbers and
+# phones masked.
+HANDLING_ROLES = {"clerk", "mediator", "department", "supervisor"}
+
+
+def sees_personal_data(actor):
+    return bool(actor.roles & HANDLING_ROLES)

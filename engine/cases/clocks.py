@@ -1,0 +1,174 @@
+"""Legal clocks of running steps: extending a deadline (a reason, an approver, never past the
+legal maximum the diagram cites) and stopping the clock while waiting for the party or an expert
+opinion, then restarting it with the time stopped added back. Every change is in the history."""
+from datetime import timedelta, timezone
+
+from sqlalchemy import select
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.library import catalog
+from engine.legaltime import lights, workcalendar
+from engine.workflow import runtime, scripting
+from engine.cases import store
+from engine.legaltime.clock import Clock, as_utc, china_date, end_of_day_in_china
+from engine.errors import NotAllowed, NotFound
+from engine.persistence.models import Case, OrgUnit, Task, Timer
+from engine.access.policy import SYSTEM, may, unit_covers
+from engine.persistence.uow import Conflict, UnitOfWork
+
+# A stopped clock's timer waits for this date, which no case reaches.
+STOPPED = "9999-12-31T00:00:00+00:00"
+
+
+def open_step(session, actor, task_id):
+    """An open step within the actor's units, with its case (row-locked) and its unit's path."""
+    row = session.execute(select(Task, Case, OrgUnit.path).join(Case, Case.id == Task.case_id)
+                          .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                          .where(Task.id == task_id).with_for_update(of=Case)).first()
+    if row is None or not unit_covers(actor.unit_path, row[2]):
+        raise NotFound(task_id)
+    if row[0].state != "ready":
+        raise Conflict("该环节已办结 / This step is finished")
+    return row
+
+
+def _step(session, actor, task_id, action):
+    """`action` is "supervise", or "handle": the step's role holder or a supervisor."""
+    supervisor = may(actor.roles, "supervise")
+    if not (supervisor or (action == "handle" and may(actor.roles, "work_tasks"))):
+        raise NotAllowed(action)
+    task, case, _path = open_step(session, actor, task_id)
+    if action == "handle" and task.role not in actor.roles and not supervisor:
+        raise NotAllowed(task_id)
+    version = catalog.version_info(session, case.process_version_id)
+    deadlines = {element for element, d in version.meta["deadlines"].items() if d.get("attached_to") == task.spec_id}
+    timers = session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.spec_id.in_(deadlines),
+                                                 Timer.state.in_(("waiting", "stopped")))).all()
+    if not timers:
+        raise Conflict("该环节没有在计的法定期限 / This step has no running legal deadline")
+    workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+    return task, case, version, timers, workflow
+
+
+def _set_due(workflow, timer, value):
+    runtime.find_task(workflow, timer.spiff_task_id).internal_data["event_value"] = value
+
+
+def _rewarn(task):
+    """The amber moment follows a deadline that moved (config/warnings.json)."""
+    task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at, risk=task.case.risk_level)
+
+
+def _extended(due, days):
+    """A deadline extended by `days` days, counted as the period itself is (民事诉讼法 2023 Art. 85;
+    民法典 Art. 203): one that ends at the end of a day in China ends at the end of the extended
+    day, moved to the next working day when that is a rest day. One that ends at another hour (a
+    duration counted in hours) moves by exactly that many days."""
+    day = china_date(due)
+    if due != end_of_day_in_china(day):
+        return due + timedelta(days=days)
+    return end_of_day_in_china(workcalendar.add_days(day, days).day).astimezone(timezone.utc)
+
+
+def extend_deadline(session, actor, task_id, days, reason, approver):
+    """A supervisor extends a step's deadline by `days`, within the diagram's legal maximum."""
+    with UnitOfWork(session):
+        task, case, version, timers, workflow = _step(session, actor, task_id, "supervise")
+        reason, approver = (reason or "").strip(), (approver or "").strip()
+        if not reason or not approver:
+            raise Conflict("延长期限须写明理由和批准人 / An extension needs a reason and an approver")
+        if task.clock_stopped_at is not None:
+            raise Conflict("计时已停止，请先恢复计时 / Restart the clock first")
+        deadline = version.meta["deadlines"][timers[0].spec_id]
+        allowed = deadline.get("max_extension_days", 0) - (task.extended_days or 0)
+        if days < 1 or days > allowed:
+            raise Conflict(f"最多还可延长 {max(allowed, 0)} 天（{deadline.get('extension_basis') or '法律未规定可延长'}）"
+                           f" / At most {max(allowed, 0)} more days may be added")
+        old = as_utc(timers[0].due_at)
+        new = _extended(old, days)
+        for timer in timers:
+            timer.due_at = _extended(as_utc(timer.due_at), days)
+            _set_due(workflow, timer, timer.due_at.isoformat())
+        task.due_at, task.extended_days = new, (task.extended_days or 0) + days
+        _rewarn(task)
+        case.state = runtime.dump_state(workflow)
+        store.AuditLog(session, case).add(actor, "deadline_extended", task.spec_id, task.title, {
+            "days": days, "reason": reason[:1000], "approver": approver[:100], "from": old.isoformat(),
+            "to": new.isoformat(), "basis": deadline.get("extension_basis")})
+        return task
+
+
+def stop_clock(session, actor, task_id, reason):
+    """The handler stops a step's clock: waiting for the party, or for an expert opinion."""
+    with UnitOfWork(session):
+        task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
+        if task.clock_stopped_at is not None:
+            raise Conflict("计时已停止 / The clock is already stopped")
+        if not (reason or "").strip():
+            raise Conflict("停止计时须写明理由 / Say why the clock stops")
+        for timer in timers:
+            _set_due(workflow, timer, STOPPED)
+            timer.state = "stopped"  # out of the sweep's way until the clock runs again
+        task.clock_stopped_at = Clock.now()
+        case.state = runtime.dump_state(workflow)
+        store.AuditLog(session, case).add(actor, "clock_stopped", task.spec_id, task.title,
+                                          {"reason": reason.strip()[:1000], "due_at": as_utc(task.due_at).isoformat()})
+        return task
+
+
+def restart_clock(session, actor, task_id, note=""):
+    """The clock runs again; the deadline moves by the time it stood still."""
+    with UnitOfWork(session):
+        task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
+        if task.clock_stopped_at is None:
+            raise Conflict("计时未停止 / The clock is running")
+        stopped = Clock.now() - as_utc(task.clock_stopped_at)
+        for timer in timers:
+            timer.due_at, timer.state = as_utc(timer.due_at) + stopped, "waiting"
+            _set_due(workflow, timer, timer.due_at.isoformat())
+        task.due_at, task.clock_stopped_at = as_utc(task.due_at) + stopped, None
+        task.amber_at = lights.shift(task.amber_at, stopped)
+        case.state = runtime.dump_state(workflow)
+        store.AuditLog(session, case).add(actor, "clock_restarted", task.spec_id, task.title, {
+            "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat(),
+            "note": (note or "").strip()[:1000]})
+        return task
+
+
+def recompute_provisional(session):
+    """Deadlines counted into a year whose holiday notice was not out are counted again from the
+    day their timer started, once it is (a package upgrade, or a notice loaded into config/).
+    Extensions and stopped time stay added. Returns how many deadlines changed."""
+    changed = 0
+    for timer_id in list(session.scalars(select(Timer.id).where(Timer.provisional.is_(True),
+                                                                Timer.state == "waiting"))):
+        with UnitOfWork(session):
+            timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
+                                   .with_for_update(skip_locked=True))
+            if timer is None:
+                continue
+            case = session.scalar(select(Case).where(Case.id == timer.case_id).with_for_update())
+            version = catalog.version_info(session, case.process_version_id)
+            deadline = version.meta["deadlines"][timer.spec_id]
+            start, base = as_utc(timer.started_at), as_utc(timer.base_due_at or timer.due_at)
+            workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+            spiff_task = runtime.find_task(workflow, timer.spiff_task_id)
+            value = scripting.deadline_from(deadline["expression"], spiff_task.data, china_date(start))
+            new_base = TimerEventDefinition.get_datetime(value)
+            still = store.provisional(version.meta, timer.spec_id, start, new_base)
+            if new_base == base and still:
+                continue
+            new_due = as_utc(timer.due_at) + (new_base - base)
+            old_due = as_utc(timer.due_at)
+            timer.due_at, timer.base_due_at, timer.provisional = new_due, new_base, still
+            spiff_task.internal_data["event_value"] = new_due.isoformat()
+            for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
+                                                           Task.spec_id == deadline.get("attached_to"))):
+                task.due_at, task.due_provisional = new_due, still
+                _rewarn(task)
+            case.state = runtime.dump_state(workflow)
+            store.AuditLog(session, case).add(SYSTEM, "deadline_recomputed", timer.spec_id, deadline.get("name"), {
+                "from": old_due.isoformat(), "to": new_due.isoformat(), "provisional": still})
+            changed += 1
+    return changed

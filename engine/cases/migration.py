@@ -1,0 +1,162 @@
+"""Moving running cases to another version of their pathway, in two steps: a dry run that says,
+case by case, whether it can move and why not; then the move of the cases chosen, each in its
+own transaction and in the case's history.
+
+A case can move when every step it has already started or finished is unchanged in the target
+version, and every called pathway it is in still exists there. Steps are aligned by element id;
+an open step whose definition changed is opened again on the new definition (name, form, role),
+and whoever had claimed it keeps it; counting deadlines keep their due time (SPIFFWORKFLOW-NOTES:
+resetting timers would restart them)."""
+from dataclasses import dataclass, field
+
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from engine.library import catalog
+from engine.workflow import runtime
+from engine.cases import store
+from engine.errors import NotAllowed, NotFound
+from engine.persistence.models import Case, OrgUnit, ProcessVersion, Task
+from engine.access.policy import allowed, unit_covers
+from engine.persistence.uow import Conflict, UnitOfWork
+
+_DONE_OR_STARTED = TaskState.COMPLETED | TaskState.STARTED
+
+
+@dataclass
+class CasePlan:
+    case_id: int
+    code: str
+    from_version: int
+    current_step: str
+    reasons: list = field(default_factory=list)
+
+    @property
+    def movable(self):
+        return not self.reasons
+
+
+def _label(task):
+    spec = task.task_spec
+    return f"「{getattr(spec, 'bpmn_name', None) or spec.bpmn_id}」({spec.bpmn_id})"
+
+
+def _diffs(workflow, target_specs):
+    spec, subs = target_specs
+    registry = runtime.spec_registry()
+    top = WorkflowDiff(workflow, SpecDiff(registry, workflow.spec, spec))
+    called = {}
+    for sub_id, sub in workflow.subprocesses.items():
+        new = subs.get(sub.spec.name)
+        called[sub_id] = None if new is None else WorkflowDiff(sub, SpecDiff(registry, sub.spec, new))
+    return top, called
+
+
+def _reasons(workflow, top, called):
+    reasons = []
+    for diff, where in [(top, workflow)] + [(d, workflow.subprocesses[i]) for i, d in called.items()]:
+        if diff is None:
+            reasons.append(f"所在的被调用流程「{where.spec.name}」在新版本中已不存在 / the called pathway "
+                           f"{where.spec.name} is gone from the new version")
+            continue
+        for task in diff.removed:
+            if task.state & (_DONE_OR_STARTED | TaskState.READY | TaskState.WAITING) and getattr(task.task_spec, "bpmn_id", None):
+                reasons.append(f"已办理或在办的环节 {_label(task)} 在新版本中已删除 / the step was removed but the case "
+                               "has been there")
+        for task in diff.changed:
+            if task.state & _DONE_OR_STARTED and getattr(task.task_spec, "bpmn_id", None):
+                reasons.append(f"已办理的环节 {_label(task)} 在新版本中有改动 / a step the case went through changed")
+    return list(dict.fromkeys(reasons))
+
+
+def _target(session, actor, version_id):
+    if not allowed(actor, "design"):
+        raise NotAllowed("design")
+    target = session.get(ProcessVersion, version_id)
+    if target is None:
+        raise NotFound(version_id)
+    return catalog.version_info(session, target.id)
+
+
+def dry_run(session, actor, version_id):
+    """Every running case of the pathway in the designer's units on another version: can it move
+    to this one, and if not, why. Changes nothing."""
+    target = _target(session, actor, version_id)
+    target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
+    cases = session.scalars(select(Case).join(ProcessVersion, ProcessVersion.id == Case.process_version_id)
+                            .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                            .where(ProcessVersion.process_key == target.process_key, Case.status == "open",
+                                   Case.process_version_id != target.id, OrgUnit.path.startswith(actor.unit_path))
+                            .order_by(Case.id)).all()
+    plans = []
+    for case in cases:
+        source = catalog.version_info(session, case.process_version_id)
+        plan = CasePlan(case.id, case.code, case.process_version_id, case.current_step)
+        try:
+            workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
+            plan.reasons = _reasons(workflow, *_diffs(workflow, target_specs))
+        except Exception as exc:  # a case whose state cannot be read cannot move; say so
+            plan.reasons = [f"无法读取流程状态 / the case's state cannot be read: {exc}"]
+        plans.append(plan)
+    return target, plans
+
+
+def _move(diff, workflow, spec):
+    """Put the workflow on the new spec; open steps whose definition changed start again on it."""
+    workflow.spec = spec
+    for task in list(workflow.tasks.values()):
+        new = diff.alignment.get(task)
+        if new is not None:
+            task.task_spec = new
+    for task in diff.changed:
+        if task.state == TaskState.READY and task.id in workflow.tasks:
+            task.reset_branch(None)
+
+
+def _restate_open_steps(session, case_id, meta):
+    """Open step rows take the new version's name, form and role for their element."""
+    for task in session.scalars(select(Task).where(Task.case_id == case_id, Task.state == "ready")):
+        info = meta["tasks"].get(task.spec_id)
+        if info and not info.get("department_from"):
+            task.title, task.form_key, task.role = info["name"], info["form"], info["role"]
+
+
+def migrate(session, actor, version_id, case_ids):
+    """Move the chosen cases of the designer's units; returns (moved case ids, {case id: reasons} for those that could not)."""
+    target = _target(session, actor, version_id)
+    target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
+    moved, refused = [], {}
+    for case_id in case_ids:
+        with UnitOfWork(session):
+            found = store.lock_case(session, case_id)
+            if found is None or not unit_covers(actor.unit_path, found[1]):
+                refused[case_id] = ["not found"]
+                continue
+            case, unit_path = found
+            source = catalog.version_info(session, case.process_version_id)
+            if source.process_key != target.process_key or case.status != "open" or source.id == target.id:
+                refused[case_id] = ["不是该流程其他版本上的在办案件 / not a running case on another version"]
+                continue
+            workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
+            before = runtime.task_states(workflow)
+            top, called = _diffs(workflow, target_specs)
+            reasons = _reasons(workflow, top, called)
+            if reasons:
+                refused[case_id] = reasons
+                continue
+            spec, subs = target_specs
+            workflow.subprocess_specs = subs
+            _move(top, workflow, spec)
+            for sub_id, diff in called.items():
+                _move(diff, workflow.subprocesses[sub_id], subs[workflow.subprocesses[sub_id].spec.name])
+            snap = runtime.snapshot(workflow, before)
+            case.process_version_id = target.id
+            audit = store.AuditLog(session, case)
+            audit.add(actor, "case_migrated", detail={"from": source.id, "to": target.id,
+                                                      "reopened_steps": [c.element for c in snap.changes
+                                                                         if c.after == "READY"]})
+            store.save(session, case, unit_path, workflow, snap, target, actor, audit)
+            _restate_open_steps(session, case.id, target.meta)
+            moved.append(case_id)
+    return moved, refused

@@ -1,0 +1,63 @@
+"""Messages to the outside (SMS, mail) go through an outbox table: written in the same transaction
+as what caused them, handed to a gateway afterwards. There is no SMS or mail server here, so the
+default gateway writes each message to the log; a real one is a function registered under a name
+and chosen with OUTBOX_GATEWAY (e.g. an SMS provider's HTTP API)."""
+import logging
+import os
+
+from sqlalchemy import insert, select
+
+from engine.legaltime.clock import Clock
+from engine.persistence.models import OutboxMessage
+from engine.persistence.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+def _log_gateway(message):
+    log.info("outbox %s to user=%s unit=%s role=%s: %s", message.channel, message.recipient_user_id,
+             message.recipient_unit_id, message.recipient_role, message.body)
+
+
+GATEWAYS = {"log": _log_gateway}
+
+
+def register_gateway(name, send):
+    """`send(message)` delivers one OutboxMessage or raises; it is retried up to MAX_ATTEMPTS."""
+    GATEWAYS[name] = send
+
+
+def gateway_name():
+    return os.environ.get("OUTBOX_GATEWAY", "log")
+
+
+def enqueue(session, body, user_id=None, unit_id=None, role=None, reminder_id=None, channel="sms"):
+    session.connection().execute(insert(OutboxMessage.__table__), dict(
+        channel=channel, recipient_user_id=user_id, recipient_unit_id=unit_id, recipient_role=role,
+        body=body[:2000], reminder_id=reminder_id, state="pending", attempts=0, created_at=Clock.now()))
+
+
+def deliver(session, limit=200):
+    """Hand up to `limit` pending messages to the gateway in one transaction (rows locked, SKIP
+    LOCKED, so two workers never send one twice). A message the gateway refuses keeps its error
+    and is tried again next time, up to MAX_ATTEMPTS. Returns how many went."""
+    send = GATEWAYS.get(gateway_name())
+    if send is None:
+        return 0
+    sent = 0
+    with UnitOfWork(session):
+        messages = session.scalars(select(OutboxMessage).where(OutboxMessage.state == "pending")
+                                   .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)).all()
+        for message in messages:
+            message.attempts += 1
+            try:
+                send(message)
+            except Exception as exc:  # a gateway failing must not stop the sweep; it is retried
+                message.error = str(exc)[:2000]
+                if message.attempts >= MAX_ATTEMPTS:
+                    message.state = "failed"
+                continue
+            message.state, message.sent_at, message.error = "sent", Clock.now(), None
+            sent += 1
+    return sent

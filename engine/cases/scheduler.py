@@ -1,0 +1,41 @@
+"""The timer sweep on APScheduler. It only calls services; the database is the truth, so the
+scheduler keeps nothing of its own that matters and a restart loses nothing: every timer that
+came due while it was down fires on the first sweep, oldest first."""
+import logging
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from engine.cases import clocks, outbox, services, supervision, transfers
+
+log = logging.getLogger(__name__)
+
+
+def sweep(session_factory):
+    session = session_factory()
+    try:
+        fired = services.fire_due_timers(session)
+        if fired:
+            log.info("timer sweep fired %d timer(s)", fired)
+        if clocks.recompute_provisional(session):
+            log.info("timer sweep recomputed provisional deadlines")
+        returned = transfers.return_unacknowledged(session)
+        if returned:
+            log.info("timer sweep returned %d unacknowledged move(s)", returned)
+        reminded = supervision.sweep_reminders(session)
+        if reminded:
+            log.info("timer sweep made %d reminder(s)", reminded)
+        outbox.deliver(session)
+        return fired
+    finally:
+        session.close()
+
+
+def make_scheduler(session_factory, interval_seconds=1.0, blocking=False):
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    scheduler.add_job(sweep, "interval", args=[session_factory], seconds=interval_seconds,
+                      id="timer-sweep", max_instances=1, coalesce=True,
+                      # The first sweep runs at once: it fires what came due while we were down.
+                      next_run_time=datetime.now(timezone.utc))
+    return scheduler

@@ -1,0 +1,501 @@
+"""The verbs people and the scheduler perform. Each one is one unit of work."""
+import json
+import logging
+
+from SpiffWorkflow.exceptions import WorkflowException
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import aliased
+
+from engine.library import catalog, forms as formlib, risk, triage
+from engine.legaltime import lights
+from engine.reading import queries
+from engine.workflow import runtime
+from engine.cases import store
+from engine.legaltime.clock import Clock
+from engine.persistence.models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
+from engine.access.policy import SYSTEM, allowed, may, may_work_task, unit_covers
+from engine.workflow.scripting import ScriptRejected
+from engine.errors import NotAllowed, NotFound, StepFailed
+from engine.persistence.uow import Conflict, UnitOfWork
+
+log = logging.getLogger(__name__)
+TaskUnit = aliased(OrgUnit)
+
+
+class FormInvalid(Exception):
+    def __init__(self, errors, data):
+        super().__init__("the form has errors")
+        self.errors = errors
+        self.data = data
+
+
+def _specs(version):
+    return runtime.SPEC_CACHE.get(version.id, version.spec_json)
+
+
+def _engine_call(task_title, call):
+    try:
+        return call()
+    except (runtime.TaskNotReady, StepFailed):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the engine trips on, the step fails and nothing is saved
+        if not isinstance(exc, (WorkflowException, ScriptRejected)):
+            log.exception("step %s: the engine failed", task_title)
+        # Name the element that failed (a script task, a gateway), not only the step submitted.
+        spec = getattr(exc, "task_spec", None)
+        element = getattr(spec, "bpmn_id", None)
+        where = f" @ {getattr(spec, 'bpmn_name', None) or element} ({element})" if element else ""
+        reason, said = _first_cause(exc), _said(exc)
+        detail = f"{said} {reason}" if reason and reason not in said else said
+        raise StepFailed(f"「{task_title}」执行失败 / step failed{where}: {detail}") from exc
+
+
+def _said(exc):
+    """An exception's text; SpiffWorkflow's own str() fails when one of its notes is empty."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - any failure here would turn a clear refusal into a 500
+        return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def _first_cause(exc):
+    """Why an expression failed: SpiffWorkflow wraps the script's own error (a time limit, a
+    missing variable) in messages that only quote the expression."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if not isinstance(cause, WorkflowException):
+            return _said(cause) if isinstance(cause, ScriptRejected) else f"{type(cause).__name__}: {_said(cause)}"
+        cause = cause.__cause__ or cause.__context__
+    return ""
+
+
+def _next_round_if_restarted(version, workflow, snap, title):
+    """A round that ended at a restart end event (a reopened case) goes on as the next round of
+    the same case. Returns (workflow, snapshot, whether a new round began)."""
+    restarts = version.meta.get("restarts", {})
+    if snap.completed and any(c.after == "COMPLETED" and c.element in restarts for c in snap.changes):
+        workflow, snap = _engine_call(title, lambda: runtime.next_round(_specs(version), snap))
+        return workflow, snap, True
+    return workflow, snap, False
+
+
+# ---- starting a case -------------------------------------------------------------------------
+
+def _intake(session, process_key):
+    version = catalog.latest_version(session, process_key)
+    if version is None:
+        raise NotFound(process_key)
+    workflow, snap = runtime.start(_specs(version))
+    info = version.meta["tasks"][snap.ready[0].task_spec.bpmn_id]
+    return version, info, version.form(info["form"]), workflow, snap
+
+
+def intake_step(session, process_key):
+    """The version new cases take and the form of its first step."""
+    version, info, form, _, _ = _intake(session, process_key)
+    return version, info, form
+
+
+class PossibleRepeats(Exception):
+    """The parties already have open or recent cases: the clerk decides whether this is a new
+    matter or a repeat visit about one of them. Nothing was saved."""
+
+    def __init__(self, cases, data):
+        super().__init__("possible repeats")
+        self.cases = cases
+        self.data = data
+
+
+def _intake_data(session, actor, process_key, post, data):
+    version, info, form, workflow, start_snap = _intake(session, process_key)
+    if info["role"] not in actor.roles:
+        raise NotAllowed(info["role"])
+    data = formlib.data_from_post(form, post) if data is None else formlib.data_from_json(form, data)
+    errors = formlib.validate(form, data)
+    if errors:
+        raise FormInvalid(errors, data)
+    return version, info, workflow, start_snap, data
+
+
+def start_case(session, actor, process_key, post=None, data=None, new_despite_repeats=False):
+    """File a new matter: start the pathway and complete its intake step with the posted form
+    (`post`, flat names from a browser) or typed `data` (JSON from an outside system), in one
+    transaction. Nothing is saved if the data is invalid, or if the parties have open or recent
+    cases and the clerk has not yet said this is a new matter (PossibleRepeats). The risk colour
+    is assessed from the facts (bpmn/risk.dmn); lowering it below the assessment needs a reason."""
+    if not may(actor.roles, "file_matter"):
+        raise NotAllowed("file_matter")
+    with UnitOfWork(session):
+        # The freshly started workflow that told us the first step is the one the case runs.
+        version, info, workflow, start_snap, data = _intake_data(session, actor, process_key, post, data)
+        repeats = queries.possible_repeats(session, actor, data.get("parties"))
+        if repeats and not new_despite_repeats:
+            raise PossibleRepeats(repeats, data)
+        assessment, how = _assess_risk(session, version, data)
+        now = Clock.now()
+        case = Case(code=f"NEW-{now.timestamp()}", process_version_id=version.id, org_unit_id=actor.unit_id,
+                    state="", created_by=actor.user_id, created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        case.code = store.new_case_code(case.id, now)
+        audit = store.AuditLog(session, case)
+        audit.add(actor, "case_started", detail={"process": version.process_key, "version": version.id,
+                                                  "code": case.code, "related": [c.code for c in repeats]})
+        store.record_engine_changes(audit, actor, start_snap)
+        first = start_snap.ready[0]
+        snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data))
+        # Written now, before the rows of the steps that follow it, so ids keep the order of events.
+        session.connection().execute(insert(Task.__table__), dict(
+            case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
+            form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id, assignee_id=actor.user_id,
+            state="completed", created_at=now, completed_at=now, completed_by=actor.user_id))
+        audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
+        _record_intake_decisions(audit, actor, version, data, assessment, how)
+        store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
+        return case
+
+
+def _assess_risk(session, version, data, case_id=None):
+    try:
+        return risk.assess_case(session, version, data, case_id)
+    except risk.LoweredWithoutReason as lowered:
+        level = risk.NAMES[str(lowered)]
+        raise FormInvalid({"risk_reason": (f"评估为{level[0]}，调低风险等级须说明理由",
+                                           f"The assessment is {level[1]}; say why you lower it")}, data) from None
+
+
+def _record_intake_decisions(audit, actor, version, data, assessment, how):
+    """The history keeps why the matter went where it went and why it has its colour."""
+    if assessment is not None:
+        audit.add(actor, "risk_assessed", detail={
+            "assessed": assessment.level, "level": data["risk_level"], "how": how,
+            "reasons": [list(r) for r in assessment.reasons], "facts": assessment.facts,
+            "reason": data.get("risk_reason") if how == "lowered" else None})
+    decided = triage.decide(version, data)
+    if decided is not None:
+        audit.add(actor, "triaged", detail=decided)
+
+
+def record_repeat_visit(session, actor, process_key, case_id, post):
+    """The clerk's decision that a matter is a repeat visit about an existing case: nothing new
+    is opened; the visit, with what was registered, goes into that case's history, and the case's
+    risk is assessed again with the visit counted. The colour only goes up by itself; a case that
+    turns red is listed for supervision and its open steps warn earlier."""
+    if not may(actor.roles, "file_matter"):
+        raise NotAllowed("file_matter")
+    with UnitOfWork(session):
+        version, info, _workflow, start_snap, data = _intake_data(session, actor, process_key, post, None)
+        found = store.lock_case(session, case_id)
+        if found is None or not unit_covers(actor.unit_path, found[1]):
+            raise NotFound(case_id)
+        case = found[0]
+        audit = store.AuditLog(session, case)
+        audit.add(actor, "repeat_visit", start_snap.ready[0].task_spec.bpmn_id, info["name"], {"data": data})
+        session.flush()
+        assessment, how = _assess_risk(session, version, data, case_id=case.id)
+        if assessment is not None:
+            _reassess(session, actor, audit, case, data, assessment, how)
+        case.updated_at = Clock.now()
+        return case
+
+
+def _reassess(session, actor, audit, case, data, assessment, how):
+    before, level = case.risk_level, data["risk_level"]
+    if risk.rank(level) < risk.rank(before) and how != "lowered":
+        level = before  # a visit alone never lowers the colour
+    audit.add(actor, "risk_reassessed", detail={
+        "before": before, "assessed": assessment.level, "level": level, "how": how,
+        "reasons": [list(r) for r in assessment.reasons], "facts": assessment.facts,
+        "reason": data.get("risk_reason") if how == "lowered" else None})
+    if level == before:
+        return
+    case.risk_level = level
+    if level == "red" and case.status == "open":
+        # The red follow-up step of the diagram is drawn at intake; a case that turns red later is
+        # listed for supervision instead, and its open steps take the red case's earlier warning.
+        if case.flagged_at is None:
+            note = "重复来访，风险升为红色 / a repeat visit raised the risk to red"
+            case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
+            audit.add(actor, "case_flagged", detail={"note": note})
+    for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
+                                                   Task.due_at.is_not(None))):
+        task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at, risk=level)
+
+
+# ---- working on tasks ------------------------------------------------------------------------
+
+def _already_done(task):
+    who = task.completer.display_name if task.completer else "系统 / the system"
+    return Conflict(f"该任务已由 {who} 办理 / This task was already completed by {who}")
+
+
+def _refreshed(session, task):
+    session.refresh(task)
+    return _already_done(task)
+
+
+def _open_task(session, actor, task_id):
+    """Load a task, its case (row-locked on PostgreSQL) and the case unit's path in one query, and
+    check that the actor may work on the task."""
+    row = session.execute(
+        select(Task, Case, OrgUnit.path, TaskUnit.path)
+        .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .join(TaskUnit, TaskUnit.id == Task.org_unit_id)
+        .where(Task.id == task_id).with_for_update(of=Case)).first()
+    if row is None:
+        raise NotFound(task_id)
+    task, case, case_unit_path, task_unit_path = row
+    if task.state != "ready":
+        raise _already_done(task)
+    if not may_work_task(actor, task.role, task_unit_path, task.assignee_id):
+        if task.assignee_id is not None and task.assignee_id != actor.user_id and task.role in actor.roles:
+            raise Conflict(f"该任务已由 {task.assignee.display_name} 认领 / Already claimed by {task.assignee.display_name}")
+        raise NotAllowed(task_id)
+    return task, case, case_unit_path
+
+
+def claim_task(session, actor, task_id):
+    with UnitOfWork(session):
+        task, case, _path = _open_task(session, actor, task_id)
+        if task.assignee_id == actor.user_id:
+            return task
+        task.assignee_id = actor.user_id
+        # The audit entry moves the case's chain head, so of two people claiming at once the
+        # case's version column lets exactly one win.
+        store.AuditLog(session, case).add(actor, "task_claimed", task.spec_id, task.title)
+        return task
+
+
+def release_task(session, actor, task_id):
+    with UnitOfWork(session):
+        task, case, _path = _open_task(session, actor, task_id)
+        if task.assignee_id != actor.user_id:
+            raise NotAllowed(task_id)
+        task.assignee_id = None
+        store.AuditLog(session, case).add(actor, "task_released", task.spec_id, task.title)
+        return task
+
+
+def complete_task(session, actor, task_id, post):
+    """Submit a task's form. Invalid data raises FormInvalid with what was typed; a task that
+    someone else completed first raises Conflict naming them."""
+    with UnitOfWork(session):
+        task, case, unit_path = _open_task(session, actor, task_id)
+        version = catalog.version_info(session, case.process_version_id)
+        form = version.form(task.form_key)
+        data = formlib.data_from_post(form, post)
+        errors = formlib.validate(form, data)
+        if errors:
+            raise FormInvalid(errors, data)
+        workflow = runtime.load_state(case.state, _specs(version))
+        try:
+            snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data))
+        except runtime.TaskNotReady as exc:
+            # Someone completed it while we waited for the case lock.
+            raise _refreshed(session, task) from exc
+        workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, task.title)
+        # Guarded on state so a concurrent submission of the same task cannot also succeed.
+        done = session.connection().execute(update(Task.__table__).where(
+            Task.__table__.c.id == task.id, Task.__table__.c.state == "ready").values(
+            state="completed", completed_at=Clock.now(), completed_by=actor.user_id,
+            assignee_id=task.assignee_id or actor.user_id)).rowcount
+        if not done:
+            raise _refreshed(session, task)
+        audit = store.AuditLog(session, case)
+        audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
+        if reopened:
+            audit.add(actor, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
+        store.save(session, case, unit_path, workflow, snap, version, actor, audit,
+                   completed_task_id=task.spiff_task_id, submitted=data)
+        return case
+
+
+# ---- timers ----------------------------------------------------------------------------------
+
+def due_timer_ids(session, now, limit=500):
+    return list(session.scalars(select(Timer.id).where(Timer.state == "waiting", Timer.due_at <= now)
+                                .order_by(Timer.due_at, Timer.id).limit(limit)))
+
+
+def fire_timer(session, timer_id, routes=None):
+    """Fire one due timer in its own transaction. Returns True if it fired here. A row locked by
+    another worker is skipped (SKIP LOCKED), so two workers never fire the same timer."""
+    with UnitOfWork(session):
+        timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
+                               .with_for_update(skip_locked=True))
+        if timer is None:
+            return False
+        case, unit_path = store.lock_case(session, timer.case_id)
+        return _fire(session, timer, case, unit_path, routes)
+
+
+def _fire(session, timer, case, unit_path, routes=None, writes=None):
+    version = catalog.version_info(session, case.process_version_id)
+    workflow = runtime.load_state(case.state, _specs(version))
+    snap = runtime.fire_timers(workflow)
+    if any(spiff_id == timer.spiff_task_id for spiff_id, _element, _due in snap.timers):
+        # The engine did not consider it due (clock skew): leave it for the next sweep.
+        return False
+    workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, timer.spec_id)
+    audit = store.AuditLog(session, case, writes)
+    audit.add(SYSTEM, "timer_fired", timer.spec_id,
+              version.meta["deadlines"].get(timer.spec_id, {}).get("name"), {"due_at": timer.due_at.isoformat()})
+    if reopened:
+        audit.add(SYSTEM, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
+    store.save(session, case, unit_path, workflow, snap, version, SYSTEM, audit, routes=routes, writes=writes)
+    return True
+
+
+def _fire_batch(session, timer_ids, routes):
+    """Fire several due timers in the current transaction: their timers and cases are locked by
+    two queries, and their new rows are inserted together at the end."""
+    timers = session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.state == "waiting")
+                             .order_by(Timer.due_at, Timer.id).with_for_update(skip_locked=True)).all()
+    if not timers:
+        return 0
+    cases = {case.id: (case, path) for case, path in session.execute(
+        select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .where(Case.id.in_({t.case_id for t in timers})).order_by(Case.id).with_for_update(of=Case)).all()}
+    writes, touched, fired = store.Writes(), set(), 0
+    for timer in timers:
+        if timer.case_id in touched:
+            # A second timer of the same case: its rows must see the first one's.
+            writes.flush(session)
+            session.flush()
+        touched.add(timer.case_id)
+        case, unit_path = cases[timer.case_id]
+        fired += _fire(session, timer, case, unit_path, routes, writes)
+    writes.flush(session)
+    return fired
+
+
+def mark_case_failed(session, case_id, message):
+    with UnitOfWork(session):
+        case = session.get(Case, case_id)
+        case.error = message[:2000]
+        store.AuditLog(session, case).add(SYSTEM, "step_failed", detail={"error": message[:2000]})
+
+
+def _fire_alone(session, timer_id, routes):
+    """One timer in its own transaction; a case that fails is marked with the error."""
+    try:
+        return fire_timer(session, timer_id, routes)
+    except Exception as exc:  # one broken case must never block the sweep
+        log.exception("timer %s failed", timer_id)
+        case_id = session.scalar(select(Timer.case_id).where(Timer.id == timer_id))
+        mark_case_failed(session, case_id, f"timer {timer_id}: {exc}")
+        with UnitOfWork(session):
+            session.execute(update(Timer).where(Timer.id == timer_id).values(state="failed"))
+        return False
+
+
+SWEEP_BATCH = 50
+
+
+def fire_due_timers(session, now=None, limit=500, batch=SWEEP_BATCH):
+    """The sweep: fire every due timer, oldest first. Timers are fired `batch` to a transaction
+    (one commit, one fsync, for many); if anything in a batch fails, the batch is rolled back and
+    its timers are fired one by one, so a broken case is marked with its error and never blocks
+    the others. Each timer's work is the same either way."""
+    now = now or Clock.now()
+    fired = 0
+    routes = {}
+    ids = due_timer_ids(session, now, limit)
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        try:
+            with UnitOfWork(session):
+                done = _fire_batch(session, chunk, routes)
+        except Exception:  # noqa: BLE001 - retried one by one below, where each failure is recorded
+            log.info("a sweep batch failed; firing its %d timers one by one", len(chunk))
+            routes.clear()
+            done = sum(1 for timer_id in chunk if _fire_alone(session, timer_id, routes))
+        fired += done
+    return fired
+
+
+# ---- library ---------------------------------------------------------------------------------
+
+def sync_library(session, bpmn_dir, forms_dir, actor_id=None):
+    """Record a version for each pathway in the folders whose content is new. Returns
+    (created versions, problems); nothing is recorded when there are problems."""
+    with UnitOfWork(session):
+        drafts, problems = catalog.check_folder(bpmn_dir, forms_dir)
+        if problems:
+            return [], problems
+        return catalog.record_versions(session, drafts, actor_id), []
+
+
+def _library_with(session, filename, data, bpmn_dir, forms_dir):
+    """The whole library as published (files, then every version's files on top) with one file
+    replaced by `data`, checked: (drafts, problems)."""
+    diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
+    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
+        diagrams.update({name: text.encode("utf-8") for name, text in version.files.items()})
+    diagrams[f"bpmn/{filename}"] = data
+    return catalog.compile_library(diagrams, form_texts)
+
+
+def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
+    """A designer uploads one .bpmn or .dmn file. It becomes part of a new version only if the
+    whole library still validates with it; otherwise nothing changes and the problems come back."""
+    if not allowed(actor, "design"):
+        raise NotAllowed("design")
+    with UnitOfWork(session):
+        drafts, problems = _library_with(session, filename, data, bpmn_dir, forms_dir)
+        if problems:
+            return [], problems
+        return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
+
+
+def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
+    """A designer's edit of one form: a new version if the whole library still checks with it."""
+    if not allowed(actor, "design"):
+        raise NotAllowed("design")
+    with UnitOfWork(session):
+        diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
+        newest = catalog.newest_version(session)
+        if newest is not None:
+            diagrams.update({name: body.encode("utf-8") for name, body in newest.files.items()})
+            form_texts.update({name: json.dumps(definition, ensure_ascii=False) for name, definition in newest.forms.items()})
+        form_texts[key] = text
+        drafts, problems = catalog.compile_library(diagrams, form_texts)
+        if problems:
+            return [], problems
+        return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
+
+
+# ---- drafts from the modeler ---------------------------------------------------------------------
+
+def save_draft(session, actor, filename, xml):
+    """Keep a designer's unpublished edit of one diagram (replacing an earlier draft of it)."""
+    if not allowed(actor, "design"):
+        raise NotAllowed("design")
+    with UnitOfWork(session):
+        draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+        if draft is None:
+            draft = DiagramDraft(filename=filename, xml=xml)
+            session.add(draft)
+        draft.xml, draft.updated_by, draft.updated_at = xml, actor.user_id, Clock.now()
+        return draft
+
+
+def check_draft(session, actor, filename, xml, bpmn_dir, forms_dir):
+    """The problems publishing this draft would meet (XSD, parser, our lint), without publishing."""
+    if not allowed(actor, "design"):
+        raise NotAllowed("design")
+    _drafts, problems = _library_with(session, filename, xml.encode("utf-8"), bpmn_dir, forms_dir)
+    session.rollback()
+    return problems
+
+
+def publish_draft(session, actor, filename, bpmn_dir, forms_dir):
+    """Publish the saved draft as a new version if the library validates with it; the draft goes."""
+    draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+    if draft is None:
+        raise NotFound(filename)
+    created, problems = publish_upload(session, actor, filename, draft.xml.encode("utf-8"), bpmn_dir, forms_dir)
+    if not problems:
+        with UnitOfWork(session):
+            session.execute(delete(DiagramDraft).where(DiagramDraft.filename == filename))
+    return created, problems

@@ -1,0 +1,218 @@
+"""Saving a case after the engine acted: workflow state, task rows, timer rows, audit events."""
+import json
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+
+from engine.legaltime import lights, workcalendar
+from engine.workflow import runtime
+from engine.legaltime.clock import Clock
+from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, Task, Timer
+from engine.library.routing import unit_for_task, step_title
+from engine.persistence.chain import GENESIS, event_hash
+from engine.persistence.keys import contact_key, normalize_id, normalize_phone
+
+# Workflow data copied onto the case row so lists and searches never unpack the state.
+_CASE_FIELDS = ("kind", "category", "channel", "risk_level", "route", "outcome", "satisfaction")
+# Audit rows are append-only and nothing reads them back within a unit of work, so they are
+# written with a plain INSERT (an action's engine events in one executemany) rather than as ORM
+# objects: about 21 events per case made the ORM's per-object flush work a visible cost (bench/).
+_INSERT_EVENT = insert(AuditEvent.__table__)
+
+
+class Writes:
+    """Rows that several actions in one transaction insert, written together at the end (the
+    sweep fires many timers to a transaction: one INSERT per table instead of one per timer)."""
+
+    def __init__(self):
+        self.audit, self.tasks, self.closed_timers = [], [], {}
+        # One moment for the whole batch (one transaction), so its rows close in one statement.
+        self.now = Clock.now()
+
+    def close_timers(self, case_id, spiff_ids, open_states, values):
+        key = (open_states, tuple(sorted(values.items())))
+        self.closed_timers.setdefault(key, []).append((case_id, sorted(spiff_ids)))
+
+    def flush(self, session):
+        connection = session.connection()
+        if self.audit:
+            connection.execute(_INSERT_EVENT, self.audit)
+        if self.tasks:
+            connection.execute(insert(Task.__table__), self.tasks)
+        table = Timer.__table__
+        for (open_states, values), cases in self.closed_timers.items():
+            connection.execute(update(table).where(table.c.state.in_(open_states), or_(*[
+                and_(table.c.case_id == case_id, table.c.spiff_task_id.in_(ids)) for case_id, ids in cases
+            ])).values(**dict(values)))
+        self.audit, self.tasks, self.closed_timers = [], [], {}
+
+
+class AuditLog:
+    """Appends hash-chained events to one case within the current unit of work. The chain's head
+    lives on the case row, so appending reads nothing back. With `writes`, the rows wait there
+    to be inserted with others'."""
+
+    def __init__(self, session, case, writes=None):
+        self.session = session
+        self.case = case
+        self.writes = writes
+
+    def _row(self, actor, kind, task_spec, task_title, detail):
+        case = self.case
+        seq, at, detail = (case.audit_seq or 0) + 1, Clock.now(), detail or {}
+        prev = case.audit_head or GENESIS
+        digest = event_hash(prev, case.id, seq, at, actor.user_id, actor.name, kind, task_spec, detail,
+                            case.process_version_id)
+        case.audit_seq, case.audit_head = seq, digest
+        return dict(
+            case_id=case.id, seq=seq, at=at, actor_id=actor.user_id, actor_name=actor.name,
+            org_unit_id=actor.unit_id, kind=kind, task_spec=task_spec, task_title=task_title,
+            detail=detail, process_version_id=case.process_version_id, prev_hash=prev, hash=digest,
+        )
+
+    def add(self, actor, kind, task_spec=None, task_title=None, detail=None):
+        self.add_all(actor, [(kind, task_spec, task_title, detail)])
+
+    def add_all(self, actor, events):
+        """Several events by one actor, in order: (kind, task_spec, task_title, detail) each."""
+        rows = [self._row(actor, *event) for event in events]
+        if rows and self.writes is not None:
+            self.writes.audit.extend(rows)
+        elif rows:
+            # On the unit of work's own connection and transaction, without the ORM session's
+            # per-statement machinery (no autoflush needed: nothing here depends on pending rows).
+            self.session.connection().execute(_INSERT_EVENT, rows)
+
+
+def record_engine_changes(log, actor, snap):
+    log.add_all(actor, [
+        ("engine", change.element, change.name,
+         {"type": change.kind, "from": change.before, "to": change.after, "task_id": change.task_id})
+        for change in snap.changes
+    ])
+
+
+def _record_parties(session, case, data):
+    parties = [p for p in data["parties"] if isinstance(p, dict)]
+    table = CaseParty.__table__
+    session.connection().execute(delete(table).where(table.c.case_id == case.id))
+    session.connection().execute(insert(table), [dict(
+        case_id=case.id, name=str(p.get("name", ""))[:100],
+        id_number=normalize_id(p.get("id_number")), phone=normalize_phone(p.get("phone")),
+    ) for p in parties])
+
+
+def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None, submitted=None,
+         routes=None, writes=None):
+    """Bring every row of the case in line with the workflow after an action. What is new or gone
+    comes from the snapshot, so nothing is read back: new task and timer rows are inserted,
+    those that went away are closed (plain statements on the unit of work's connection, so no
+    autoflush writes the case early), and the case row is written once, by the final flush."""
+    now = Clock.now() if writes is None else writes.now
+    meta = version.meta
+    record_engine_changes(log, actor, snap)
+    _copy_case_fields(case, snap.data)
+    if submitted and submitted.get("parties"):
+        _record_parties(session, case, submitted)
+
+    due_by_task = {}
+    new_timers = []
+    for spiff_id, element, due in snap.timers:
+        guessed = provisional(meta, element, now, due)
+        if spiff_id not in snap.was_waiting:
+            new_timers.append(dict(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due,
+                                   state="waiting", started_at=now, base_due_at=due, provisional=guessed))
+        deadline = meta["deadlines"].get(element)
+        if deadline and deadline.get("attached_to"):
+            target = deadline["attached_to"]
+            if target not in due_by_task or due < due_by_task[target][0]:
+                due_by_task[target] = (due, deadline.get("legal_basis"), guessed)
+    waiting = {spiff_id for spiff_id, _element, _due in snap.timers}
+    if new_timers:
+        session.connection().execute(insert(Timer.__table__), new_timers)
+    gone = snap.was_waiting - waiting
+    fired = {c.task_id for c in snap.changes if c.task_id in gone and c.after == "COMPLETED"}
+    # A deadline on a step (a boundary timer) that passed makes the case overdue; a plain wait does not.
+    if any(meta["deadlines"].get(c.element, {}).get("attached_to") for c in snap.changes if c.task_id in fired):
+        case.overdue = True
+    _close_rows(session, Timer, case.id, fired, ("waiting",), writes, state="fired", fired_at=now)
+    # A step finished while its clock was stopped takes its stopped timer with it.
+    _close_rows(session, Timer, case.id, gone - fired, ("waiting", "stopped"), writes, state="cancelled")
+
+    ready = {str(task.id) for task in snap.ready}
+    # Who holds which role where: looked up once per action, or once per sweep (`routes`).
+    units = {} if routes is None else routes
+    new_tasks = []
+    for task in snap.ready:
+        spiff_id = str(task.id)
+        if spiff_id in snap.was_ready:
+            continue
+        element = task.task_spec.bpmn_id
+        info = meta["tasks"].get(element, {})
+        role = info.get("role") or "supervisor"
+        due, basis, guessed = due_by_task.get(element, (None, None, False))
+        title = step_title(info, task)
+        new_tasks.append(dict(
+            case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state="ready",
+            title=title[:200], form_key=info.get("form"), role=role,
+            org_unit_id=unit_for_task(session, case, unit_path, info, role, task.data, units),
+            due_at=due, amber_at=lights.amber_at(element, now, due, risk=case.risk_level), legal_basis=basis,
+            due_provisional=guessed, created_at=now,
+        ))
+    if new_tasks and writes is not None:
+        writes.tasks.extend(new_tasks)
+    elif new_tasks:
+        session.connection().execute(insert(Task.__table__), new_tasks)
+    _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, ("ready",),
+                state="cancelled", completed_at=now)
+
+    case.state = runtime.dump_state(workflow)
+    case.updated_at = now
+    titles = [meta["tasks"].get(t.task_spec.bpmn_id, {}).get("name") or t.task_spec.bpmn_name for t in snap.ready]
+    case.current_step = "、".join(dict.fromkeys(titles))[:200]
+    if snap.completed:
+        case.status = "completed"
+        case.closed_at = now
+        case.current_step = ""
+    if writes is None:
+        # Otherwise the case rows of the whole batch are written by the one flush at commit.
+        session.flush()
+
+
+def provisional(meta, element, start, due):
+    """A calendar-counted deadline that crosses a year whose holiday notice is not out yet."""
+    if not meta["deadlines"].get(element, {}).get("calendar"):
+        return False
+    return not all(workcalendar.is_published(year) for year in range(start.year, due.year + 1))
+
+
+def _copy_case_fields(case, data):
+    for name in _CASE_FIELDS:
+        if data.get(name) is not None:
+            setattr(case, name, str(data[name]))
+    if data.get("summary"):
+        case.summary = str(data["summary"])[:4000]
+    if data.get("parties"):
+        parties = [p for p in data["parties"] if isinstance(p, dict)]
+        case.party_names = "、".join(str(p.get("name", "")) for p in parties)[:2000]
+        case.contact_keys = " ".join(sorted({contact_key(case.code, p["phone"]) for p in parties if p.get("phone")}))
+
+
+def _close_rows(session, model, case_id, spiff_ids, open_states, writes=None, **values):
+    if spiff_ids and writes is not None and model is Timer:
+        writes.close_timers(case_id, spiff_ids, open_states, values)
+    elif spiff_ids:
+        table = model.__table__
+        session.connection().execute(update(table).where(
+            table.c.case_id == case_id, table.c.spiff_task_id.in_(sorted(spiff_ids)), table.c.state.in_(open_states),
+        ).values(**values))
+
+
+def new_case_code(case_id, created_at):
+    return f"MT{created_at:%Y%m%d}{case_id:06d}"
+
+
+def lock_case(session, case_id):
+    """Load a case for change, with its unit's path. PostgreSQL takes a row lock; SQLite
+    serialises writers itself and the version column catches the rest."""
+    return session.execute(select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(Case.id == case_id).with_for_update(of=Case)).first()

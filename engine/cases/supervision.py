@@ -1,0 +1,181 @@
+"""What a supervisor does about a step or a case, each with a note and each in the case's
+history: give a step to a handler (reassign, or claim it on someone's behalf), list a case for
+supervision (挂牌督办) and lift it, and remind a handler. The sweep also reminds handlers when a
+step turns amber and when it is overdue."""
+from types import SimpleNamespace
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.cases import clocks, outbox, store
+from engine.legaltime.clock import CHINA, Clock, as_utc
+from engine.errors import NotAllowed, NotFound
+from engine.persistence.models import Case, OrgUnit, Reminder, Task, User, UserRole
+from engine.access.policy import may, unit_covers
+from engine.reading.queries import amber_now, red_now
+from engine.persistence.uow import Conflict, UnitOfWork
+
+
+def _note(note):
+    note = (note or "").strip()
+    if not note:
+        raise Conflict("请填写督办说明 / Write a note")
+    return note[:1000]
+
+
+def _open_step(session, actor, task_id):
+    if not may(actor.roles, "supervise"):
+        raise NotAllowed("supervise")
+    return clocks.open_step(session, actor, task_id)
+
+
+def handlers_for(session, actor, task):
+    """Who may be given a step: active holders of its role in the step's unit (only they can work
+    on it), if that unit is within the supervisor's."""
+    return session.scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(UserRole.role == task.role, User.active.is_(True), User.org_unit_id == task.org_unit_id,
+               OrgUnit.path.startswith(actor.unit_path)).order_by(User.display_name)).all()
+
+
+def assign_task(session, actor, task_id, user_id, note):
+    """Give a step to a handler: reassigns a claimed step, or claims an unclaimed one on the
+    handler's behalf."""
+    with UnitOfWork(session):
+        task, case, _path = _open_step(session, actor, task_id)
+        note = _note(note)
+        target = next((u for u in handlers_for(session, actor, task) if u.id == user_id), None)
+        if target is None:
+            raise Conflict("该人员不能承办此环节 / That person cannot take this step")
+        before = task.assignee
+        if before is not None and before.id == target.id:
+            raise Conflict(f"已由 {target.display_name} 承办 / Already with {target.display_name}")
+        task.assignee_id = target.id
+        kind = "task_reassigned" if before is not None else "task_claimed_on_behalf"
+        store.AuditLog(session, case).add(actor, kind, task.spec_id, task.title, {
+            "from": before.display_name if before else None, "to": target.display_name, "note": note})
+        _remind(session, actor, task, case, "assigned", note, user_id=target.id)
+        return task
+
+
+def flag_case(session, actor, case_id, note):
+    """List a case for supervision (挂牌督办)."""
+    with UnitOfWork(session):
+        case = _supervised_case(session, actor, case_id)
+        note = _note(note)
+        if case.flagged_at is not None:
+            raise Conflict("该案件已挂牌督办 / Already listed for supervision")
+        case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
+        store.AuditLog(session, case).add(actor, "case_flagged", detail={"note": note})
+        return case
+
+
+def unflag_case(session, actor, case_id, note):
+    with UnitOfWork(session):
+        case = _supervised_case(session, actor, case_id)
+        note = _note(note)
+        if case.flagged_at is None:
+            raise Conflict("该案件未挂牌督办 / Not listed for supervision")
+        case.flagged_at, case.flagged_by, case.flag_note = None, None, None
+        store.AuditLog(session, case).add(actor, "case_unflagged", detail={"note": note})
+        return case
+
+
+def _supervised_case(session, actor, case_id):
+    if not may(actor.roles, "supervise"):
+        raise NotAllowed("supervise")
+    row = store.lock_case(session, case_id)
+    if row is None or not unit_covers(actor.unit_path, row[1]):
+        raise NotFound(case_id)
+    return row[0]
+
+
+def remind(session, actor, task_id, note):
+    """A supervisor's reminder to the handler of a step (or, if unclaimed, to its pool)."""
+    with UnitOfWork(session):
+        task, case, _path = _open_step(session, actor, task_id)
+        note = _note(note)
+        _remind(session, actor, task, case, "manual", note, user_id=task.assignee_id)
+        store.AuditLog(session, case).add(actor, "reminder_sent", task.spec_id, task.title, {
+            "to": task.assignee.display_name if task.assignee else None, "note": note})
+        return task
+
+
+def _message(case, task, kind, note):
+    due = f"，期限 {as_utc(task.due_at).astimezone(CHINA):%Y-%m-%d %H:%M}" if task.due_at else ""
+    what = {"due_soon": "即将到期", "overdue": "已超期", "manual": "督办提醒", "assigned": "交您承办"}[kind]
+    return f"【一站】{case.code}「{task.title}」{what}{due}" + (f"：{note}" if note else "")
+
+
+def _remind(session, actor, task, case, kind, note, user_id=None, dedupe=None):
+    result = session.connection().execute(insert(Reminder.__table__).returning(Reminder.__table__.c.id), dict(
+        task_id=task.id, case_id=case.id, kind=kind, user_id=user_id, org_unit_id=task.org_unit_id,
+        role=task.role, note=note or "", created_by=actor.user_id if actor else None, created_at=Clock.now(),
+        dedupe=dedupe))
+    outbox.enqueue(session, _message(case, task, kind, note), user_id=user_id,
+                   unit_id=None if user_id else task.org_unit_id, role=None if user_id else task.role,
+                   reminder_id=result.scalar_one())
+
+
+def sweep_reminders(session, now=None, limit=1000, batch=200):
+    """Remind a step's handler (or its pool) once when the step turns amber and once when it is
+    overdue. Returns how many reminders were made. Reminders are written `batch` to a transaction;
+    with several workers, the dedupe key is unique, so if two race for the same step the loser's
+    batch fails and is redone one by one, skipping what the other made."""
+    now = now or Clock.now()
+    made = 0
+    for kind, due_now in (("overdue", and_(red_now(now), or_(Task.reminded.is_(None), Task.reminded != "overdue"))),
+                          ("due_soon", and_(amber_now(now), Task.reminded.is_(None)))):
+        # Only the columns a reminder needs (a case row carries its whole workflow state), and
+        # only from the tasks table: which steps were reminded is kept on the step.
+        found = session.execute(
+            select(Task.id, Task.org_unit_id, Task.role, Task.title, Task.due_at, Task.assignee_id,
+                   Task.case_id, Case.code).join(Case, Case.id == Task.case_id)
+            .where(Task.state == "ready", due_now)
+            .order_by(Task.due_at).limit(limit)).all()
+        rows = [(row, SimpleNamespace(id=row.case_id, code=row.code)) for row in found]
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            try:
+                with UnitOfWork(session):
+                    for task, case in chunk:
+                        _sweep_remind(session, task, case, kind)
+                made += len(chunk)
+            except IntegrityError:
+                for task, case in chunk:
+                    try:
+                        with UnitOfWork(session):
+                            _sweep_remind(session, task, case, kind)
+                        made += 1
+                    except IntegrityError:
+                        with UnitOfWork(session):  # another worker made it: only note that on the step
+                            session.execute(update(Task).where(Task.id == task.id).values(reminded=kind))
+    return made
+
+
+def _sweep_remind(session, task, case, kind):
+    _remind(session, None, task, case, kind, "", user_id=task.assignee_id, dedupe=f"{task.id}:{kind}")
+    session.execute(update(Task).where(Task.id == task.id).values(reminded=kind))
+
+
+def reminders_for(session, actor, unread_only=True):
+    """Reminders addressed to me, or to the pool of a role I hold in my unit, newest first."""
+    query = (select(Reminder).join(Task, Task.id == Reminder.task_id)
+             .where(Task.state == "ready",
+                    (Reminder.user_id == actor.user_id)
+                    | (Reminder.user_id.is_(None) & (Reminder.org_unit_id == actor.unit_id)
+                       & Reminder.role.in_(actor.roles))))
+    if unread_only:
+        query = query.where(Reminder.read_at.is_(None))
+    return session.scalars(query.order_by(Reminder.created_at.desc()).limit(100)).all()
+
+
+def mark_read(session, actor, reminder_id):
+    with UnitOfWork(session):
+        reminder = session.get(Reminder, reminder_id)
+        mine = reminder is not None and (reminder.user_id == actor.user_id or (
+            reminder.user_id is None and reminder.org_unit_id == actor.unit_id and reminder.role in actor.roles))
+        if not mine:
+            raise NotFound(reminder_id)
+        reminder.read_at = reminder.read_at or Clock.now()
+        return reminder

@@ -1,0 +1,84 @@
+"""Which unit's role holders get a task. A case belongs to the unit that took it; a step goes to
+holders of its role in that unit, or, where the unit has none (a village without a mediator),
+to the nearest unit above that has one: lower levels pass work upward, the county is the
+terminal station. A step for a resident department goes to the department of that kind stationed
+at the nearest unit above the case (the county center's court, say)."""
+from types import SimpleNamespace
+
+from sqlalchemy import select
+
+from engine.access.policy import DEPARTMENTS
+
+from engine.persistence.models import OrgUnit, User, UserRole
+
+
+def unit_for_role(session, unit_id, unit_path, role, cache=None):
+    key = (unit_id, role)
+    if cache is not None and key in cache:
+        return cache[key]
+    chain = _chain(unit_path)
+    # On the connection, not the ORM session: an autoflush here would write the case row early.
+    holders = set(session.connection().scalars(
+        select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == role, User.active.is_(True), User.org_unit_id.in_(chain))))
+    found = next((uid for uid in reversed(chain) if uid in holders), unit_id)
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def unit_for_department(session, unit_path, kind, cache=None):
+    """The resident department of `kind` that serves a case of the unit at `unit_path`: the one
+    stationed at the nearest unit above (or at) the case's unit. None if no such department."""
+    key = (unit_path, "department", kind)
+    if cache is not None and key in cache:
+        return cache[key]
+    chain = _chain(unit_path)
+    rows = session.connection().execute(
+        select(OrgUnit.id, OrgUnit.parent_id).where(OrgUnit.level == "department", OrgUnit.department_kind == kind,
+                                                    OrgUnit.parent_id.in_(chain))).all()
+    found = max(rows, key=lambda row: chain.index(row.parent_id)).id if rows else None
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def _chain(unit_path):
+    return [int(part) for part in unit_path.strip("/").split("/") if part]
+
+
+def step_title(info, task):
+    title = info.get("name") or task.task_spec.bpmn_name or task.task_spec.bpmn_id
+    summoned = _lookup(task.data, info.get("department_from"))
+    if summoned in DEPARTMENTS:
+        # One step per summoned department (a multi-instance task): say whose it is.
+        title = f"{title}（{DEPARTMENTS[summoned][0]}）"
+    return title
+
+
+def unit_for_step(session, unit_id, unit_path, info, data, cache=None):
+    """The unit whose people a step of a case filed at `unit_id` would go to."""
+    return unit_for_task(session, SimpleNamespace(org_unit_id=unit_id), unit_path, info,
+                          info.get("role") or "supervisor", data, cache)
+
+
+def unit_for_task(session, case, unit_path, info, role, data, cache):
+    """Whose work a new step is: a resident department's step goes to the department of the kind
+    the diagram names (or the case's data names, e.g. each summoned department of a whistle);
+    any other step to the role's holders at or above the case's unit."""
+    kind = info.get("department") or _lookup(data, info.get("department_from"))
+    if kind:
+        found = unit_for_department(session, unit_path, str(kind), cache)
+        if found is not None:
+            return found
+    return unit_for_role(session, case.org_unit_id, unit_path, role, cache)
+
+
+def _lookup(data, dotted):
+    """`summon.department` in the task's data, or None."""
+    value = data
+    for part in (dotted or "").split("."):
+        if not part or not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value

@@ -1,0 +1,365 @@
+"""Tables. A plain SQLAlchemy declarative base: Flask-SQLAlchemy binds it in the web layer."""
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from engine.legaltime.clock import Clock
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now():
+    return Clock.now()
+
+
+class OrgUnit(Base):
+    """A node of the city → county → township → village tree. `path` is the chain of ids
+    ("/1/2/5/") so "this unit and everything below it" is one indexed prefix query."""
+    __tablename__ = "org_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    path: Mapped[str] = mapped_column(String(400), index=True, default="/")
+    # For a resident department (level "department"): which kind it is (policy.DEPARTMENTS), so
+    # a diagram can name "the court" and the step goes to the court stationed above the case.
+    department_kind: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Residents living in the unit's area (a village's, a township's, the county's own total), for
+    # the figures counted per 10,000 residents (万人成讼率). Kept by the administrator.
+    population: Mapped[int | None] = mapped_column(Integer)
+
+    parent: Mapped["OrgUnit | None"] = relationship(remote_side=[id])
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Part of every session's login id: raised when the login logs out, its password, roles, unit
+    # or state change, so every session (and saved cookie) of it ends.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    org_unit: Mapped[OrgUnit] = relationship()
+    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def roles(self):
+        return frozenset(r.role for r in self.role_rows)
+
+    # The session protocol the web layer's login manager expects, without importing it here.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return f"{self.id}:{self.session_epoch or 0}"
+
+
+class ApiToken(Base):
+    """A bearer token an outside system (the 12345 hotline, a grid app) uses to act as one login.
+    Only a hash is kept; the token itself is shown once, when it is made."""
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped["User"] = relationship()
+
+
+class AccountEvent(Base):
+    """Who changed which login, when and how (roles, unit, password, enabled), and API tokens made:
+    the history of access itself, append-only like the cases' own."""
+    __tablename__ = "account_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins counted per (login name typed, client address) and per client address, with
+    the moment the next attempt is allowed (engine/access/login_throttle.py). `key` is a hash, so that
+    neither the names typed (sometimes a password) nor the addresses are kept in clear."""
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(30), primary_key=True)
+
+
+class ProcessVersion(Base):
+    """An immutable published version of a pathway, keyed by the hash of everything it runs:
+    the BPMN and DMN files and the forms its user tasks name. The serialized spec is kept here
+    once, never copied into the cases."""
+    __tablename__ = "process_versions"
+    # Ids are cache keys for the life of a process: never hand out an id again (SQLite would).
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    files: Mapped[dict] = mapped_column(JSON)
+    forms: Mapped[dict] = mapped_column(JSON)
+    meta: Mapped[dict] = mapped_column(JSON)
+    spec_json: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(40), default="files")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_unit_status", "org_unit_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    kind: Mapped[str | None] = mapped_column(String(30))
+    category: Mapped[str | None] = mapped_column(String(30))
+    channel: Mapped[str | None] = mapped_column(String(30))
+    risk_level: Mapped[str | None] = mapped_column(String(10))
+    route: Mapped[str | None] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    party_names: Mapped[str] = mapped_column(Text, default="")
+    # Salted digests of the parties' phone numbers: a resident proves they are a party by phone
+    # when following the case, without the number being stored again in the clear.
+    contact_keys: Mapped[str] = mapped_column(Text, default="")
+    current_step: Mapped[str] = mapped_column(String(200), default="")
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Listed for supervision (挂牌督办) by a supervisor, with why; cleared when lifted.
+    flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    flagged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    flag_note: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    satisfaction: Mapped[str | None] = mapped_column(String(30))
+    error: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The head of the case's audit hash chain, so appending never reads the events back and a
+    # deleted last event is still detectable.
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    audit_head: Mapped[str] = mapped_column(String(64), default="0" * 64)
+
+    process_version: Mapped[ProcessVersion] = relationship()
+    org_unit: Mapped[OrgUnit] = relationship()
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class CaseParty(Base):
+    """The parties of a case as rows, so a case can be found by a party's ID number or phone
+    (repeat visits, auditors' searches) without unpacking any workflow state."""
+    __tablename__ = "case_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    id_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+
+
+class Task(Base):
+    """A human task as the inbox, the overdue view and the history see it. Rows stay after
+    completion (state "completed" or "cancelled") so who did what remains queryable."""
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_open_role_unit", "state", "role", "org_unit_id"),
+        Index("ix_tasks_state_due", "state", "due_at"),
+        Index("ix_tasks_state_amber", "state", "amber_at"),
+        Index("ix_tasks_assignee_state", "assignee_id", "state"),
+        UniqueConstraint("case_id", "spiff_task_id", name="uq_tasks_case_spiff"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    spec_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    form_key: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), default="ready")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    # The deadline crosses a year whose holiday notice is not out yet: recomputed when it is.
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the step's light turns amber (config/warnings.json), kept with due_at so "due soon"
+    # is an indexed comparison, not a calendar computation per row.
+    amber_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last automatic reminder made for this step ("due_soon", then "overdue"), so the sweep
+    # finds the steps still to remind from the tasks table alone.
+    reminded: Mapped[str | None] = mapped_column(String(20))
+    # Set while the legal clock of this step is stopped (waiting for the party, an expert opinion).
+    clock_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    extended_days: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    case: Mapped[Case] = relationship()
+    assignee: Mapped["User | None"] = relationship(foreign_keys=[assignee_id])
+    completer: Mapped["User | None"] = relationship(foreign_keys=[completed_by])
+
+
+class CaseTransfer(Base):
+    """A case moved between levels: escalated to the unit above or assigned to one below. The
+    receiving unit acknowledges it by `due_at`, or it goes back (the sweep returns it)."""
+    __tablename__ = "case_transfers"
+    __table_args__ = (Index("ix_transfers_state_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    to_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    settled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped["Case"] = relationship()
+    from_unit: Mapped[OrgUnit] = relationship(foreign_keys=[from_unit_id])
+    to_unit: Mapped[OrgUnit] = relationship(foreign_keys=[to_unit_id])
+
+
+class Timer(Base):
+    """A waiting BPMN timer. The sweep finds due ones by the indexed due time alone."""
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_state_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    spec_id: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The due time as the diagram's expression computed it; due_at differs by extensions and
+    # stopped time, which a recomputation keeps.
+    base_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class AuditEvent(Base):
+    """Append-only history of a case. Each event carries the hash of the one before it."""
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    task_spec: Mapped[str | None] = mapped_column(String(100))
+    task_title: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Reminder(Base):
+    """A nudge to the handler of a step: made by the sweep when a step turns amber or red, or
+    sent by a supervisor with a note. Shown at the top of the handler's task list until read.
+    `dedupe` keeps the sweep from making the same reminder twice (NULL for a supervisor's)."""
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_user_read", "user_id", "read_at"),
+                      Index("ix_reminders_task_kind", "task_id", "kind"),
+                      Index("ix_reminders_unit_role_read", "org_unit_id", "role", "read_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    role: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dedupe: Mapped[str | None] = mapped_column(String(120), unique=True)
+
+    task: Mapped[Task] = relationship()
+    case: Mapped[Case] = relationship()
+
+
+class OutboxMessage(Base):
+    """A message for a gateway outside (SMS, mail) that the system does not have yet. Written in
+    the same transaction as what caused it; a deliverer hands pending ones to the configured
+    gateway (engine/cases/outbox.py) and records the result."""
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recipient_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    recipient_role: Mapped[str | None] = mapped_column(String(30))
+    body: Mapped[str] = mapped_column(Text)
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DiagramDraft(Base):
+    """A designer's unpublished edit of one diagram file of the library, saved from the modeler.
+    Publishing checks the whole library with it and records a new version."""
+    __tablename__ = "diagram_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200), unique=True)
+    xml: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

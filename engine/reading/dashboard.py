@@ -1,0 +1,289 @@
+"""What a supervisor reads at a glance: open, overdue and due-soon steps by unit (drillable down
+the tree), by stage and by handler; and the figures the centers report for a period and a unit.
+Everything is counted in the database (grouped queries over indexed columns); nothing loads
+case states."""
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import Integer, case as when, cast as sa_cast, func, select
+
+from engine.legaltime.clock import CHINA, Clock, as_utc
+from engine.errors import NotFound
+from engine.persistence.models import Case, OrgUnit, ProcessVersion, Task, User
+from engine.access.policy import unit_covers
+from engine.reading.queries import amber_now, red_now
+
+RESOLVED_LEVELS = ("village", "township", "county")
+
+
+def scope_unit(session, actor, unit_id=None):
+    """The unit a supervisor looks at: their own, or one below it."""
+    unit = session.get(OrgUnit, unit_id) if unit_id else session.get(OrgUnit, actor.unit_id)
+    if unit is None or not unit_covers(actor.unit_path, unit.path):
+        raise NotFound(unit_id)
+    return unit
+
+
+def _light_sums(now):
+    return (func.count(Task.id), func.sum(when((red_now(now), 1), else_=0)), func.sum(when((amber_now(now), 1), else_=0)))
+
+
+@dataclass
+class Row:
+    key: object
+    label: str
+    open: int = 0
+    red: int = 0
+    amber: int = 0
+    unit: object = None
+    extra: dict = field(default_factory=dict)
+
+
+def _open_in(unit):
+    return (Task.state == "ready", OrgUnit.path.startswith(unit.path))
+
+
+def by_unit(session, unit, now=None):
+    """The unit's own steps, then each unit directly below with everything below it."""
+    now = now or Clock.now()
+    counts = session.execute(select(OrgUnit.path, *_light_sums(now)).select_from(Task)
+                             .join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
+                             .group_by(OrgUnit.path)).all()
+    children = session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id)
+                               .order_by(OrgUnit.level == "department", OrgUnit.code)).all()
+    rows = [Row(unit.id, "", unit=unit)] + [Row(child.id, "", unit=child) for child in children]
+    for path, total, red, amber in counts:
+        row = next((r for r in rows[1:] if path.startswith(r.unit.path)), rows[0] if path == unit.path else None)
+        if row is not None:
+            row.open, row.red, row.amber = row.open + total, row.red + (red or 0), row.amber + (amber or 0)
+    return rows
+
+
+def by_stage(session, unit, now=None):
+    now = now or Clock.now()
+    rows = session.execute(select(Task.spec_id, func.min(Task.title), *_light_sums(now)).select_from(Task)
+                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
+                           .group_by(Task.spec_id).order_by(func.count(Task.id).desc())).all()
+    return [Row(spec_id, title.split("（")[0], total, red or 0, amber or 0) for spec_id, title, total, red, amber in rows]
+
+
+def by_handler(session, unit, now=None, limit=200):
+    now = now or Clock.now()
+    rows = session.execute(select(Task.assignee_id, User.display_name, *_light_sums(now)).select_from(Task)
+                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id).outerjoin(User, User.id == Task.assignee_id)
+                           .where(*_open_in(unit)).group_by(Task.assignee_id, User.display_name)
+                           .order_by(func.sum(when((red_now(now), 1), else_=0)).desc(), func.count(Task.id).desc())
+                           .limit(limit)).all()
+    return [Row(user_id, name or "", total, red or 0, amber or 0) for user_id, name, total, red, amber in rows]
+
+
+def flagged_cases(session, unit, limit=100):
+    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(Case.flagged_at.is_not(None), OrgUnit.path.startswith(unit.path))
+                           .order_by(Case.flagged_at).limit(limit)).all()
+
+
+def failed_cases(session, unit, limit=100):
+    """Cases whose engine step failed (a broken script, say): the sweep marked them and went on."""
+    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(Case.error.is_not(None), OrgUnit.path.startswith(unit.path))
+                           .order_by(Case.updated_at.desc()).limit(limit)).all()
+
+
+# ---- indicators for a period -------------------------------------------------------------------
+
+def period(start=None, end=None, today=None):
+    """[start, end] as dates in China; by default the last 90 days up to today."""
+    today = today or Clock.now().astimezone(CHINA).date()
+    end = end or today
+    start = start or end - timedelta(days=89)
+    if start > end:
+        start, end = end, start
+    return start, end
+
+
+def _bounds(start, end):
+    return (as_utc(datetime.combine(start, time(0, 0), CHINA)),
+            as_utc(datetime.combine(end + timedelta(days=1), time(0, 0), CHINA)))
+
+
+def _ratio(part, whole):
+    return None if not whole else part / whole
+
+
+def indicators(session, unit, start, end):
+    """The figures the centers report, for cases of `unit` and below filed in [start, end]. One
+    grouped pass over the cases (the combinations of the fields counted are few), one count of
+    the steps overdue now."""
+    low, high = _bounds(start, end)
+    groups = session.execute(
+        select(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue, func.count(Case.id))
+        .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .where(OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
+        .group_by(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue)).all()
+    filed, by_kind, outcomes, ratings, closed_levels, overdue_cases = 0, {}, {}, {}, {}, 0
+    for kind, outcome, satisfaction, status, level, overdue, n in groups:
+        filed += n
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        if outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
+        if satisfaction:
+            ratings[satisfaction] = ratings.get(satisfaction, 0) + n
+        if status == "completed":
+            closed_levels[level] = closed_levels.get(level, 0) + n
+        if overdue:
+            overdue_cases += n
+    closed = sum(closed_levels.values())
+    now = Clock.now()
+    overdue_steps = session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                                   .where(*_open_in(unit), red_now(now))) or 0
+    success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
+    satisfied = ratings.get("satisfied", 0) + ratings.get("basically_satisfied", 0)
+    litigated = litigated_cases(session, unit, low, high)
+    population = unit_population(session, unit)
+    return {
+        "litigated": litigated, "population": population,
+        "litigation_per_10k": None if not population else litigated * 10000 / population,
+        "filed": filed, "by_kind": by_kind, "petitions": by_kind.get("petition", 0),
+        "closed": closed, "closed_levels": closed_levels,
+        "resolution_rate": _ratio(success, success + failure), "mediated": success + failure, "succeeded": success,
+        "village_share": _ratio(closed_levels.get("village", 0), closed),
+        "three_levels_share": _ratio(sum(closed_levels.get(level, 0) for level in RESOLVED_LEVELS), closed),
+        "satisfaction_rate": _ratio(satisfied, sum(ratings.values())), "rated": sum(ratings.values()),
+        "overdue_cases": overdue_cases, "overdue_steps": overdue_steps,
+    }
+
+
+# A step that records a filing in court carries this form, whatever pathway it is in (court link
+# after failed mediation, a suit after an arbitration award or an administrative ruling).
+LITIGATION_FORM = "litigation.json"
+
+
+def litigated_cases(session, unit, low, high):
+    """Cases of `unit` and below that went to litigation in [low, high): their court filing step
+    was completed in the period."""
+    return session.scalar(select(func.count(func.distinct(Task.case_id))).join(Case, Case.id == Task.case_id)
+                          .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                          .where(Task.form_key == LITIGATION_FORM, Task.state == "completed",
+                                 OrgUnit.path.startswith(unit.path),
+                                 Task.completed_at >= low, Task.completed_at < high)) or 0
+
+
+def unit_population(session, unit):
+    """The unit's residents: its own figure, else the sum over the units directly below it when
+    every one of them has one (departments hold no residents). None when not known."""
+    if unit.population:
+        return unit.population
+    below = session.scalars(select(OrgUnit.population).where(OrgUnit.parent_id == unit.id,
+                                                             OrgUnit.level != "department")).all()
+    return sum(below) if below and all(below) else None
+
+
+def _dialect(session):
+    return session.get_bind().dialect.name
+
+
+def _days_taken(session):
+    """Completed minus created, in days, as SQL."""
+    if _dialect(session) == "postgresql":
+        return func.extract("epoch", Task.completed_at - Task.created_at) / 86400.0
+    return func.julianday(Task.completed_at) - func.julianday(Task.created_at)
+
+
+def stage_times(session, unit, start, end):
+    """Median and 90th percentile of how long each stage took (steps completed in the period), in
+    days to a tenth, beside the legal period the diagram gives it. The database counts the steps
+    per stage and tenth of a day (a histogram, a few hundred rows); the ranks are read off it, so
+    no step rows come back and nothing is sorted by duration."""
+    low, high = _bounds(start, end)
+    tenths = sa_cast(func.round(_days_taken(session) * 10), Integer).label("tenths")
+    rows = session.execute(select(Task.spec_id, func.min(Task.title), tenths, func.count(Task.id))
+                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                           .where(Task.state == "completed", OrgUnit.path.startswith(unit.path),
+                                  Task.completed_at >= low, Task.completed_at < high)
+                           .group_by(Task.spec_id, tenths)).all()
+    histograms, titles = {}, {}
+    for spec_id, title, bucket, n in rows:
+        histograms.setdefault(spec_id, []).append((bucket or 0, n))
+        titles.setdefault(spec_id, title.split("（")[0])
+    periods = _legal_periods(session)
+    result = []
+    for spec_id, histogram in histograms.items():
+        histogram.sort()
+        total = sum(n for _bucket, n in histogram)
+        result.append(Row(spec_id, titles[spec_id], total, extra={
+            "median": _nth(histogram, (total + 1) // 2) / 10, "p90": _nth(histogram, (total * 9 + 9) // 10) / 10,
+            "legal": periods.get(spec_id)}))
+    return sorted(result, key=lambda r: -r.open)
+
+
+def _nth(histogram, rank):
+    """The value of the rank-th smallest (1-based) in a sorted [(value, count)] histogram."""
+    seen = 0
+    for value, count in histogram:
+        seen += count
+        if seen >= rank:
+            return value
+    return histogram[-1][0]
+
+
+def _legal_periods(session):
+    """{step id: the name of its deadline, e.g. "调解期限一个月"} from the newest version."""
+    meta = session.scalar(select(ProcessVersion.meta).order_by(ProcessVersion.id.desc()).limit(1)) or {}
+    return {d["attached_to"]: d.get("name") for d in meta.get("deadlines", {}).values() if d.get("attached_to")}
+
+
+def _bucket_sql(session, bucket):
+    """The China-time week (its Monday) or month of Case.created_at, as text, in SQL."""
+    if _dialect(session) == "postgresql":
+        local = func.timezone("Asia/Shanghai", Case.created_at)
+        if bucket == "month":
+            return func.to_char(local, "YYYY-MM")
+        return func.to_char(func.date_trunc("week", local), "YYYY-MM-DD")
+    if bucket == "month":
+        return func.strftime("%Y-%m", Case.created_at, "+8 hours")
+    return func.date(Case.created_at, "+8 hours", "-6 days", "weekday 1")
+
+
+def trend(session, unit, start, end, bucket="week", dimension="category"):
+    """Cases filed per week or month, split by category or by the unit directly below `unit`
+    they belong to (the "dispute trend chart"). Counted in the database by bucket; returns
+    (bucket labels, {series: counts})."""
+    low, high = _bounds(start, end)
+    label = _bucket_sql(session, bucket).label("bucket")
+    in_scope = (OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
+    if dimension == "place":
+        rows = session.execute(select(label, OrgUnit.path, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                               .where(*in_scope).group_by(label, OrgUnit.path)).all()
+        children = session.execute(select(OrgUnit.path, OrgUnit.name).where(OrgUnit.parent_id == unit.id)).all()
+        name_of = lambda path: next((n for p, n in children if path.startswith(p)), unit.name)  # noqa: E731
+    else:
+        rows = session.execute(select(label, Case.category, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                               .where(*in_scope).group_by(label, Case.category)).all()
+        name_of = lambda category: category or "other"  # noqa: E731
+    labels = _buckets(start, end, bucket)
+    index = {text: i for i, text in enumerate(labels)}
+    series = {}
+    for text, key, count in rows:
+        if text not in index:
+            continue
+        counts = series.setdefault(name_of(key), [0] * len(labels))
+        counts[index[text]] += count
+    return labels, dict(sorted(series.items(), key=lambda item: -sum(item[1])))
+
+
+def _bucket_of(day, bucket):
+    if bucket == "month":
+        return f"{day:%Y-%m}"
+    monday = day - timedelta(days=day.weekday())
+    return f"{monday:%Y-%m-%d}"
+
+
+def _buckets(start, end, bucket):
+    labels, day = [], start
+    while day <= end:
+        label = _bucket_of(day, bucket)
+        if label not in labels:
+            labels.append(label)
+        day += timedelta(days=1)
+    return labels

@@ -1,0 +1,313 @@
+"""Read-only views: inbox, supervision list, case search, case page, history. Every query is
+limited to the actor's unit and the units below it."""
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from engine.legaltime.clock import CHINA, Clock, as_utc
+from engine.library.forms import FormDef
+from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Task, User
+from engine.access.policy import mask_id_number, mask_phone, sees_personal_data, unit_covers
+from engine.persistence.keys import normalize_id, normalize_phone
+
+DUE_SOON = timedelta(days=3)
+PAGE_SIZE = 50
+
+
+def page_count(total):
+    return max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+
+
+def light(due_at, now=None, amber_at=None):
+    """Time colour: red overdue; amber from the moment config/warnings.json sets for the stage
+    (`amber_at`; three days before the deadline where none was recorded); green otherwise."""
+    if due_at is None:
+        return "none"
+    now = now or Clock.now()
+    due_at = as_utc(due_at)
+    if due_at < now:
+        return "red"
+    if as_utc(amber_at) <= now if amber_at is not None else due_at - now <= DUE_SOON:
+        return "amber"
+    return "green"
+
+
+def task_light(task, now=None):
+    """A step's time colour; "stopped" while its clock is stopped."""
+    if task.clock_stopped_at is not None:
+        return "stopped"
+    return light(task.due_at, now, task.amber_at)
+
+
+def amber_now(now):
+    """Open steps whose light is amber now, as a query condition (the index on state, amber_at)."""
+    return and_(Task.clock_stopped_at.is_(None), Task.due_at >= now,
+                or_(Task.amber_at <= now, and_(Task.amber_at.is_(None), Task.due_at <= now + DUE_SOON)))
+
+
+def red_now(now):
+    return and_(Task.clock_stopped_at.is_(None), Task.due_at < now)
+
+
+def _in_subtree(actor):
+    return OrgUnit.path.startswith(actor.unit_path)
+
+
+def inbox(session, actor):
+    """My claimed tasks, then my roles' unclaimed tasks in my unit; overdue and due-soon first."""
+    now = Clock.now()
+    rows = session.scalars(
+        select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(joinedload(Task.case)).where(
+            Task.state == "ready",
+            or_(Task.assignee_id == actor.user_id,
+                and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles),
+                     # Supervisors answer for every unit below theirs; others take their own unit's work.
+                     or_(Task.org_unit_id == actor.unit_id,
+                         and_(Task.role == "supervisor", _in_subtree(actor))))),
+        ).order_by(Task.due_at.is_(None), Task.due_at, Task.created_at).limit(500)).all()
+    mine = [t for t in rows if t.assignee_id == actor.user_id]
+    pool = [t for t in rows if t.assignee_id is None]
+    return mine, pool, now
+
+
+@dataclass
+class StepFilter:
+    """What the supervision list is narrowed to; every dashboard number links to one."""
+    only: str | None = None       # "red", "amber"
+    unit_path: str | None = None  # a unit (and below) within the actor's
+    stage: str | None = None      # BPMN id of the step
+    assignee: str | None = None   # a user id, or "none" for unclaimed
+
+
+def open_tasks(session, actor, page=1, only=None, flt=None):
+    """Open tasks across the actor's unit and below, overdue first, then by due time."""
+    now = Clock.now()
+    flt = flt or StepFilter(only=only)
+    query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
+        joinedload(Task.case), joinedload(Task.assignee)).where(Task.state == "ready", _in_subtree(actor)))
+    if flt.only == "red":
+        query = query.where(red_now(now))
+    elif flt.only == "amber":
+        query = query.where(amber_now(now))
+    if flt.unit_path and flt.unit_path.startswith(actor.unit_path):
+        query = query.where(OrgUnit.path.startswith(flt.unit_path))
+    if flt.stage:
+        query = query.where(Task.spec_id == flt.stage)
+    if flt.assignee == "none":
+        query = query.where(Task.assignee_id.is_(None))
+    elif flt.assignee and flt.assignee.isdigit():
+        query = query.where(Task.assignee_id == int(flt.assignee))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    units = {row.id: (row.name, row.name_en or row.name) for row in session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en))}
+    return rows, total, units, now
+
+
+def light_counts(session, actor):
+    now = Clock.now()
+    base = (select(func.count()).select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+            .where(Task.state == "ready", _in_subtree(actor)))
+    return {
+        "red": session.scalar(base.where(red_now(now))),
+        "amber": session.scalar(base.where(amber_now(now))),
+        "all": session.scalar(base),
+    }
+
+
+@dataclass
+class CaseFilter:
+    text: str = ""
+    status: str = ""
+    category: str = ""
+    page: int = 1
+    unit_id: int | None = None      # a unit (and below) within the actor's
+    filed_from: object = None       # dates in China, inclusive
+    filed_to: object = None
+    handler: str = ""               # part of the name of someone who took or did a step
+
+    def params(self):
+        """The filter as URL parameters, for paging links and exports."""
+        found = {"q": self.text, "status": self.status, "category": self.category, "unit": self.unit_id,
+                 "from": self.filed_from.isoformat() if self.filed_from else None,
+                 "to": self.filed_to.isoformat() if self.filed_to else None, "handler": self.handler}
+        return {key: value for key, value in found.items() if value}
+
+
+def search_cases(session, actor, flt):
+    query = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(_in_subtree(actor))
+    if flt.text:
+        text = flt.text.strip()
+        like = f"%{text}%"
+        matches = [Case.code.like(like), Case.party_names.like(like), Case.summary.like(like)]
+        # A party's ID number or phone is matched exactly, on the indexed party rows.
+        if normalize_id(text):
+            matches.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.id_number == normalize_id(text))))
+        if normalize_phone(text) and len(normalize_phone(text)) >= 7:
+            matches.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.phone == normalize_phone(text))))
+        query = query.where(or_(*matches))
+    if flt.status:
+        query = query.where(Case.status == flt.status)
+    if flt.category:
+        query = query.where(Case.category == flt.category)
+    if flt.unit_id:
+        unit_path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == flt.unit_id))
+        if unit_path and unit_path.startswith(actor.unit_path):
+            query = query.where(OrgUnit.path.startswith(unit_path))
+    if flt.filed_from:
+        query = query.where(Case.created_at >= as_utc(datetime.combine(flt.filed_from, time(0, 0), CHINA)))
+    if flt.filed_to:
+        query = query.where(Case.created_at < as_utc(datetime.combine(flt.filed_to + timedelta(days=1), time(0, 0), CHINA)))
+    if flt.handler.strip():
+        people = select(User.id).where(User.display_name.like(f"%{flt.handler.strip()}%"))
+        query = query.where(Case.id.in_(select(Task.case_id).where(
+            or_(Task.assignee_id.in_(people), Task.completed_by.in_(people)))))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.options(joinedload(Case.org_unit)).order_by(Case.created_at.desc(), Case.id.desc())
+                           .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return rows, total
+
+
+def followed_case(session, code, phone):
+    """What a resident may see of a case: found by its code and the phone number of one of its
+    parties, or None (the same answer for a wrong code and a wrong phone)."""
+    from engine.persistence.keys import contact_key
+    code = (code or "").strip().upper()
+    if not code or not phone:
+        return None
+    case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))
+                          .where(Case.code == code))
+    if case is None or contact_key(case.code, phone) not in case.contact_keys.split():
+        return None
+    return case
+
+
+REPEAT_WINDOW = timedelta(days=90)
+# Events that carry data someone submitted: a completed step, or a repeat visit registered.
+DATA_EVENTS = ("task_completed", "repeat_visit")
+
+
+def possible_repeats(session, actor, parties):
+    """Open cases, or cases filed in the last 90 days, within the actor's units, that share a
+    party's ID number or phone with the matter being filed."""
+    ids = {normalize_id(p.get("id_number")) for p in parties or () if isinstance(p, dict)} - {None}
+    phones = {normalize_phone(p.get("phone")) for p in parties or () if isinstance(p, dict)} - {None}
+    if not ids and not phones:
+        return []
+    same_party = select(CaseParty.case_id).where(or_(CaseParty.id_number.in_(ids), CaseParty.phone.in_(phones)))
+    return session.scalars(
+        select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(joinedload(Case.org_unit))
+        .where(_in_subtree(actor), Case.id.in_(same_party),
+               or_(Case.status == "open", Case.created_at >= Clock.now() - REPEAT_WINDOW))
+        .order_by(Case.created_at.desc()).limit(10)).all()
+
+
+def visible_case_by_code(session, actor, code):
+    case = session.scalar(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                          .options(joinedload(Case.org_unit)).where(Case.code == (code or "").strip().upper(),
+                                                                      _in_subtree(actor)))
+    return case
+
+
+def visible_case(session, actor, case_id):
+    """The case if the actor's unit covers it, else None (the web layer answers 403/404)."""
+    case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))
+                          .where(Case.id == case_id))
+    if case is None:
+        return None, False
+    return case, unit_covers(actor.unit_path, case.org_unit.path) or _holds_a_step(session, actor, case_id)
+
+
+def _holds_a_step(session, actor, case_id):
+    """A resident department sees a case it was given a step of (its unit owns no cases)."""
+    return session.scalar(select(Task.id).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                          .where(Task.case_id == case_id, _in_subtree(actor)).limit(1)) is not None
+
+
+def case_tasks(session, case_id):
+    return session.scalars(select(Task).options(joinedload(Task.assignee), joinedload(Task.completer))
+                           .where(Task.case_id == case_id).order_by(Task.id)).all()
+
+
+def case_events(session, case_id, kinds=None):
+    query = select(AuditEvent).where(AuditEvent.case_id == case_id)
+    if kinds:
+        query = query.where(AuditEvent.kind.in_(kinds))
+    return session.scalars(query.order_by(AuditEvent.seq)).all()
+
+
+def mask_data(form_definition, data, actor):
+    """Mask ID numbers and phones in submitted data for people who do not handle the case."""
+    if form_definition is None or sees_personal_data(actor) or not isinstance(data, dict):
+        return data
+    form = FormDef("", form_definition)
+    masked = dict(data)
+    for path in form.personal_fields():
+        if len(path) == 1 and path[0] in masked:
+            masked[path[0]] = _mask_value(path[0], masked[path[0]])
+        elif len(path) == 2 and isinstance(masked.get(path[0]), list):
+            masked[path[0]] = [dict(item, **{path[1]: _mask_value(path[1], item[path[1]])})
+                               if isinstance(item, dict) and path[1] in item else item for item in masked[path[0]]]
+    return masked
+
+
+def _mask_value(name, value):
+    return mask_phone(value) if "phone" in name else mask_id_number(value)
+
+
+def submitted_steps(session, case, actor):
+    """What each completed step recorded, in order, masked as the actor may see it."""
+    return [(event, *event_data(case.process_version, event, actor))
+            for event in case_events(session, case.id, kinds=DATA_EVENTS)]
+
+
+INTAKE_DECISIONS = ("triaged", "risk_assessed", "risk_reassessed")
+
+
+def intake_decisions(session, case_id):
+    """Why the case went where it went and why it has its colour: the last triage decision and
+    the last risk assessment recorded in its history, {kind: event}."""
+    found = {}
+    for event in case_events(session, case_id, kinds=INTAKE_DECISIONS):
+        found["risk" if event.kind.startswith("risk") else event.kind] = event
+    return found
+
+
+def event_data(version, event, actor):
+    """The form a data event was submitted on and its data, masked as the actor may see it."""
+    form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")
+    definition = version.forms.get(form_key) if form_key else None
+    return definition, mask_data(definition, (event.detail or {}).get("data", {}), actor)
+
+
+def units_below(session, unit):
+    """Units a case of `unit` can be assigned down to."""
+    return session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(unit.path), OrgUnit.id != unit.id,
+                                                 OrgUnit.level != "department").order_by(OrgUnit.path)).all()
+
+
+def filed_today(session, actor, now=None):
+    """The matters this clerk registered today (China time), newest first."""
+    now = now or Clock.now()
+    # Bound as UTC: SQLite stores times without an offset, all of them UTC.
+    midnight = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    return session.scalars(select(Case).where(Case.created_by == actor.user_id, Case.created_at >= midnight)
+                           .order_by(Case.created_at.desc()).limit(200)).all()
+
+
+def case_round(session, case_id):
+    """1 for a case never reopened, then 2, 3..."""
+    return 1 + session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.case_id == case_id, AuditEvent.kind == "case_reopened"))
+
+
+def versions(session):
+    return session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.id.desc())).all()
+
+
+def version_case_counts(session, unit_path):
+    """Cases per version, of the units at and below `unit_path` (a designer's)."""
+    return dict(session.execute(select(Case.process_version_id, func.count()).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                                .where(OrgUnit.path.startswith(unit_path)).group_by(Case.process_version_id)).all())

@@ -1,0 +1,307 @@
+"""A thin layer over SpiffWorkflow with no database: build specs, start, complete, fire timers,
+and describe what happened as plain data that the store persists."""
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from engine.workflow import instance_limits, scripting
+from engine.errors import StepFailed
+from engine.workflow.scripting import SCRIPT_ENGINE
+
+_attached_spec = ContextVar("_attached_spec")
+instance_limits.install()
+
+
+class _StateOnlyConverter(BpmnWorkflowConverter):
+    """Leaves the process spec out of a case's state; the spec is stored once per version and
+    re-attached from the cache on load (SPIFFWORKFLOW-NOTES: state alone is a few KB)."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = _attached_spec.get()
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializers():
+    state_config = dict(SPIFF_CONFIG)
+    state_config[BpmnWorkflow] = _StateOnlyConverter
+    state = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(state_config))
+    full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    return state, full
+
+
+_STATE_SERIALIZER, _SPEC_SERIALIZER = _make_serializers()
+
+
+def spec_to_json(spec, subprocess_specs):
+    return json.dumps({
+        "spec": _SPEC_SERIALIZER.to_dict(spec),
+        "subprocess_specs": {k: _SPEC_SERIALIZER.to_dict(v) for k, v in subprocess_specs.items()},
+    }, ensure_ascii=False)
+
+
+def spec_from_json(text):
+    dct = json.loads(text)
+    spec = _SPEC_SERIALIZER.from_dict(dct["spec"])
+    subs = {k: _SPEC_SERIALIZER.from_dict(v) for k, v in dct["subprocess_specs"].items()}
+    return spec, subs
+
+
+class SpecCache:
+    """Specs restored once per process version id and shared by every case on that version."""
+
+    def __init__(self):
+        self._specs = {}
+
+    def get(self, version_id, spec_json):
+        found = self._specs.get(version_id)
+        if found is None:
+            found = self._specs[version_id] = spec_from_json(spec_json)
+        return found
+
+
+SPEC_CACHE = SpecCache()
+
+
+def new_workflow(specs):
+    spec, subs = specs
+    workflow = BpmnWorkflow(spec, subs, script_engine=SCRIPT_ENGINE)
+    return workflow
+
+
+class StateTooLarge(StepFailed):
+    """The case's state would exceed the size a case may hold (MAX_CASE_STATE_KB)."""
+
+
+def dump_state(workflow):
+    state = _STATE_SERIALIZER.serialize_json(workflow)
+    limit = scripting.MAX_CASE_STATE_BYTES
+    if len(state) > limit:
+        raise StateTooLarge(f"案件数据将达 {len(state) // 1024:,} KB，超过每件上限 {limit // 1024:,} KB，未保存 / "
+                            f"the case's data would take {len(state) // 1024:,} KB, over the limit of "
+                            f"{limit // 1024:,} KB a case may hold; nothing was saved")
+    return state
+
+
+def load_state(state_json, specs):
+    token = _attached_spec.set(specs)
+    try:
+        workflow = _STATE_SERIALIZER.deserialize_json(state_json)
+    finally:
+        _attached_spec.reset(token)
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+@dataclass
+class Change:
+    """One BPMN element of the case changing state, for the audit trail."""
+    task_id: str
+    element: str
+    name: str
+    kind: str
+    before: str | None
+    after: str
+
+
+@dataclass
+class Snapshot:
+    """What the store needs after an action. `ready` and `timers` are the case's open human tasks
+    and waiting timers now; `was_ready` and `was_waiting` are their ids before the action, so the
+    store can tell what is new and what went away without reading its own rows back."""
+    ready: list = field(default_factory=list)
+    timers: list = field(default_factory=list)
+    changes: list = field(default_factory=list)
+    completed: bool = False
+    data: dict = field(default_factory=dict)
+    was_ready: frozenset = frozenset()
+    was_waiting: frozenset = frozenset()
+
+
+# Predicted states (FUTURE, LIKELY, MAYBE) change often and mean nothing to an auditor.
+_RECORDED_STATES = (TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.COMPLETED
+                    | TaskState.CANCELLED | TaskState.ERROR)
+
+
+def _all_tasks(workflow):
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def _visible_tasks(workflow):
+    """Every task of the case that stands for a drawn BPMN element, subprocesses included."""
+    for task in _all_tasks(workflow):
+        if getattr(task.task_spec, "bpmn_id", None):
+            yield task
+
+
+def _is_timer(spec):
+    return isinstance(getattr(spec, "event_definition", None), TimerEventDefinition)
+
+
+@dataclass
+class Before:
+    states: dict
+    ready: frozenset
+    waiting: frozenset
+
+
+def task_states(workflow):
+    states, ready, waiting = {}, set(), set()
+    for task in _visible_tasks(workflow):
+        key = str(task.id)
+        states[key] = task.state
+        if task.state == TaskState.READY and task.task_spec.manual:
+            ready.add(key)
+        elif task.state == TaskState.WAITING and _is_timer(task.task_spec):
+            waiting.add(key)
+    return Before(states, frozenset(ready), frozenset(waiting))
+
+
+_NOTHING = Before({}, frozenset(), frozenset())
+
+
+def _timer_due(task):
+    """The due time in UTC: SQLite keeps no offset, so every stored time must be UTC."""
+    value = task.internal_data.get("event_value")
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(timezone.utc) if value is not None and value.tzinfo else value
+
+
+def snapshot(workflow, before):
+    """Describe the case after an action: ready human tasks, waiting timers, state changes."""
+    snap = Snapshot(completed=workflow.completed, data=workflow.data if workflow.completed else {},
+                    was_ready=before.ready, was_waiting=before.waiting)
+    for task in _visible_tasks(workflow):
+        spec = task.task_spec
+        previous = before.states.get(str(task.id))
+        if previous != task.state and task.state & _RECORDED_STATES:
+            snap.changes.append(Change(
+                str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__,
+                TaskState.get_name(previous) if previous is not None else None,
+                TaskState.get_name(task.state),
+            ))
+        if task.state == TaskState.READY and spec.manual:
+            snap.ready.append(task)
+        elif task.state == TaskState.WAITING and _is_timer(spec):
+            due = _timer_due(task)
+            if due is not None:
+                snap.timers.append((str(task.id), spec.bpmn_id, due))
+    if not workflow.completed:
+        snap.data = _latest_data(workflow, snap.ready)
+    return snap
+
+
+_REACHED = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.COMPLETED
+
+
+def taken_flows(workflow, flows):
+    """The sequence flows this case has gone along, from its task tree: a reached element and the
+    nearest drawn element before it are the two ends of a flow. `flows` maps flow id -> [source, target]."""
+    by_ends = {tuple(ends): flow_id for flow_id, ends in flows.items()}
+    taken = set()
+    for task in _visible_tasks(workflow):
+        if not task.state & _REACHED:
+            continue
+        parent = task.parent
+        while parent is not None and not getattr(parent.task_spec, "bpmn_id", None):
+            parent = parent.parent
+        if parent is not None:
+            flow_id = by_ends.get((parent.task_spec.bpmn_id, task.task_spec.bpmn_id))
+            if flow_id:
+                taken.add(flow_id)
+    return taken
+
+
+def _latest_data(workflow, ready):
+    """The data the case carries now: parallel branches each hold their own copy, so merge them."""
+    last = workflow.last_task
+    merged = dict(last.data) if last is not None else dict(workflow.data)
+    for task in ready:
+        merged.update(task.data)
+    return merged
+
+
+# Every case starts with this variable: 1, then 2, 3... each time it is reopened. (Not "round":
+# a condition on a variable that is missing would quietly find Python's round() instead.)
+ROUND = "case_round"
+
+
+def seed(workflow, data=None):
+    """Give a new instance what the process starts with."""
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data or {ROUND: 1})
+
+
+def start(specs, data=None):
+    """A new instance, seeded and run to its first wait."""
+    workflow = new_workflow(specs)
+    seed(workflow, data)
+    workflow.do_engine_steps()
+    return workflow, snapshot(workflow, _NOTHING)
+
+
+def next_round(specs, snap):
+    """Start the case's next round after a round ended at a restart end event: a fresh instance
+    carrying the case's data, so reopening never grows one task tree (no loop drawn back)."""
+    data = dict(snap.data)
+    data[ROUND] = int(data.get(ROUND) or 1) + 1
+    workflow, started = start(specs, data)
+    started.changes = snap.changes + started.changes
+    started.was_ready, started.was_waiting = snap.was_ready, snap.was_waiting
+    return workflow, started
+
+
+def find_task(workflow, task_id):
+    return workflow.get_task_from_id(UUID(task_id))
+
+
+def complete(workflow, task_id, data):
+    """Complete a READY user task with the submitted data and run the engine to the next wait."""
+    before = task_states(workflow)
+    task = find_task(workflow, task_id)
+    if task is None or task.state != TaskState.READY:
+        raise TaskNotReady(task_id)
+    task.data.update(data)
+    task.run()
+    workflow.do_engine_steps()
+    return snapshot(workflow, before)
+
+
+def fire_timers(workflow):
+    """Fire every timer of this case whose due time has passed (by the wall clock)."""
+    before = task_states(workflow)
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+    return snapshot(workflow, before)
+
+
+class TaskNotReady(Exception):
+    pass
+
+
+def spec_registry():
+    """The serializer registry SpiffWorkflow's spec comparison (migration) needs."""
+    return _SPEC_SERIALIZER.registry
