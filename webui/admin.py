@@ -26,7 +26,7 @@ def index():
     users = db.session.scalars(select(User).join(OrgUnit, OrgUnit.id == User.org_unit_id)
                                .where(OrgUnit.path.startswith(current_actor().unit_path))
                                .options(joinedload(User.org_unit)).order_by(OrgUnit.path, User.username)).all()
-    return render_template("admin.html", units=_units(), users=users, roles=ROLES, levels=LEVELS,
+    return render_template("admin/users.html", units=_units(), users=users, roles=ROLES, levels=LEVELS,
                            history=accounts.account_history(db.session, current_actor()))
 
 
@@ -71,5 +71,5 @@ def user(user_id=None):
             return redirect(url_for("admin.index"))
     roles = {code: names for code, names in ROLES.items()
              if code in grantable_roles(current_actor()) or code in values["roles"]}
-    return render_template("admin_user.html", user=found, values=values, errors=errors, units=_units(),
+    return render_template("admin/user.html", user=found, values=values, errors=errors, units=_units(),
                            roles=roles, levels=LEVELS), status

@@ -39,7 +39,7 @@ def history(case_id):
         OrgUnit.id.in_({e.org_unit_id for e in events if e.org_unit_id}))).all())
     # A step submitted again (a reopened round, a repeat visit) shows what changed since the last time.
     changed = trace.changes_since_last([(e.id, e.task_spec, masked[e.id]) for e in events if e.id in masked])
-    return render_template("audit_case.html", case=case, events=events, masked=masked, path=path, shown=shown, units=units,
+    return render_template("audit/case.html", case=case, events=events, masked=masked, path=path, shown=shown, units=units,
                            changed=changed,
                            diagram_names=names, step_times=json.dumps(_step_times(path), ensure_ascii=False),
                            tasks=queries.case_tasks(db.session, case_id))
@@ -92,7 +92,7 @@ def trace_json(case_id):
 def trace_print(case_id):
     """The trace as a page to print or save as PDF from the browser."""
     case = visible_case_or_abort(case_id)
-    return render_template("audit_print.html", case=case, events=_trace_events(case_id, current_actor(), case),
+    return render_template("audit/print.html", case=case, events=_trace_events(case_id, current_actor(), case),
                            now=Clock.now())
 
 

@@ -86,7 +86,7 @@ def login():
             login_user(user)
             session.permanent = True
             return redirect(safe_next(request.args.get("next")))
-    return render_template("login.html", error=error), status, headers
+    return render_template("auth/login.html", error=error), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
@@ -117,7 +117,7 @@ def password():
             session.permanent = True
             flash(t("密码已修改，其他设备上的登录已退出", "Password changed; you are logged out everywhere else"), "success")
             return redirect(url_for("home.index"))
-    return render_template("password.html", errors=errors), status
+    return render_template("auth/password.html", errors=errors), status
 
 
 @bp.route("/lang/<code>", methods=["POST"])

@@ -26,7 +26,7 @@ def _render_index(problems=None, uploaded=None, status=200):
     versions = queries.versions(db.session)
     _drafts, folder_problems = catalog.check_folder(current_app.config["BPMN_DIR"], current_app.config["FORMS_DIR"])
     counts = queries.version_case_counts(db.session, current_actor().unit_path)
-    return render_template("designer.html", versions=versions, counts=counts,
+    return render_template("designer/library.html", versions=versions, counts=counts,
                            folder_problems=folder_problems, problems=problems, uploaded=uploaded), status
 
 
@@ -76,7 +76,7 @@ def version(version_id):
     if shown not in found.files:
         shown = catalog.diagram_file(found.meta, found.process_key) or next(
             (name for name in found.files if name.endswith(".bpmn")), None)
-    return render_template("designer_version.html", version=found, main_file=shown, diagrams=diagrams, roles=ROLES,
+    return render_template("designer/version.html", version=found, main_file=shown, diagrams=diagrams, roles=ROLES,
                            departments=DEPARTMENTS)
 
 
@@ -105,7 +105,7 @@ def migrate(version_id):
             flash(t(f"{len(refused)} 件未能迁移，原因见下表", f"{len(refused)} could not move; see why below"), "error")
         return redirect(url_for("designer.migrate", version_id=version_id))
     target, plans = migration.dry_run(db.session, actor, version_id)
-    return render_template("designer_migrate.html", target=target, plans=plans)
+    return render_template("designer/migrate.html", target=target, plans=plans)
 
 
 @bp.route("/compare")
@@ -114,7 +114,7 @@ def compare():
     """Two versions side by side: the steps and flows added, removed and changed."""
     old_id, new_id = request.args.get("a", type=int), request.args.get("b", type=int)
     old, new = _version(old_id), _version(new_id)
-    return render_template("designer_compare.html", old=old, new=new, diff=catalog.compare(old, new))
+    return render_template("designer/compare.html", old=old, new=new, diff=catalog.compare(old, new))
 
 
 # ---- the modeler: edit a diagram, save a draft, check it, publish it ----------------------------
@@ -153,7 +153,7 @@ def edit(filename):
     draft = db.session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
     files = sorted(Path(n).name for n in newest.files)
     # A decision table (triage) opens in dmn-js's table editor, a diagram in the BPMN modeler.
-    template = "designer_dmn.html" if filename.endswith(".dmn") else "designer_edit.html"
+    template = "designer/dmn.html" if filename.endswith(".dmn") else "designer/edit.html"
     return render_template(template, filename=filename, draft=draft, forms=sorted(newest.forms),
                            diagrams=[f for f in files if f.endswith(".bpmn")], tables=[f for f in files if f.endswith(".dmn")])
 
@@ -228,7 +228,7 @@ def _form_text(key):
 @requires("design")
 def form_edit(key):
     newest = catalog.newest_version(db.session)
-    return render_template("designer_form.html", key=key, text=_form_text(key),
+    return render_template("designer/form.html", key=key, text=_form_text(key),
                            keys=sorted(newest.forms) if newest else [])
 
 
@@ -241,7 +241,7 @@ def form_preview(key):
         form = formlib.FormDef(key, formlib.parse_form(key, request.form.get("text", "")).definition)
     except formlib.FormDefinitionError as exc:
         return jsonify(problems=[f"forms/{key}:{exc.line}: {exc}"], html="")
-    return jsonify(problems=[], html=render_template("_form_preview.html", form=form))
+    return jsonify(problems=[], html=render_template("designer/_form_preview.html", form=form))
 
 
 @bp.route("/forms/<key>/publish", methods=["POST"])

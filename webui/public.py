@@ -19,12 +19,12 @@ def follow():
     case, tried = None, False
     if request.method == "POST":
         if not LOOKUPS.allow(request.remote_addr or "?"):
-            return render_template("follow.html", case=None, steps=[], tried=False, throttled=True,
+            return render_template("public/follow.html", case=None, steps=[], tried=False, throttled=True,
                                    code=request.form.get("code", "")[:40]), 429
         tried = True
         code = request.form.get("code", "")[:40]
         phone = request.form.get("phone", "")[:20]
         case = queries.followed_case(db.session, code, phone)
     steps = queries.case_tasks(db.session, case.id) if case else []
-    return render_template("follow.html", case=case, steps=steps, tried=tried,
+    return render_template("public/follow.html", case=case, steps=steps, tried=tried,
                            code=request.form.get("code", "")[:40]), (404 if tried and case is None else 200)

@@ -39,7 +39,7 @@ def overview():
     rows, total, units, now = queries.open_tasks(db.session, current_actor(), page=page, flt=flt)
     counts = queries.light_counts(db.session, current_actor())
     narrowed = {k: v for k, v in request.args.items() if k in ("unit", "stage", "assignee")}
-    return render_template("supervision.html", rows=rows, total=total, units=units, now=now, counts=counts,
+    return render_template("supervision/list.html", rows=rows, total=total, units=units, now=now, counts=counts,
                            only=flt.only, page=page, pages=queries.page_count(total), light=queries.light,
                            narrowed=narrowed, unit=unit)
 
@@ -61,7 +61,7 @@ def _dashboard_tables(unit):
 def dashboard_page():
     unit = _scope()
     trail = [u for u in _ancestors(unit) if u.path.startswith(current_actor().unit_path)]
-    return render_template("dashboard.html", unit=unit, trail=trail, flagged=dashboard.flagged_cases(db.session, unit),
+    return render_template("supervision/dashboard.html", unit=unit, trail=trail, flagged=dashboard.flagged_cases(db.session, unit),
                            failed=dashboard.failed_cases(db.session, unit), **_dashboard_tables(unit))
 
 
@@ -127,7 +127,7 @@ def indicators():
     data = _indicator_data()
     chart = {"labels": data["labels"], "series": [
         {"name": _series_name(data["dimension"], name), "counts": counts} for name, counts in data["series"].items()]}
-    return render_template("indicators.html", chart=chart, summary=summary_rows(data["figures"]), levels=LEVELS, **data)
+    return render_template("supervision/indicators.html", chart=chart, summary=summary_rows(data["figures"]), levels=LEVELS, **data)
 
 
 def _series_name(dimension, name):

@@ -25,7 +25,7 @@ def inbox():
     mine, pool, now = queries.inbox(db.session, current_actor())
     overdue = sum(1 for task in mine + pool if queries.task_light(task, now) == "red")
     due_soon = sum(1 for task in mine + pool if queries.task_light(task, now) == "amber")
-    return render_template("inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue, due_soon=due_soon,
+    return render_template("work/inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue, due_soon=due_soon,
                            reminders=supervision.reminders_for(db.session, current_actor()),
                            moves=transfers.pending_for(db.session, current_actor()),
                            today=queries.filed_today(db.session, current_actor()))
@@ -82,7 +82,7 @@ def new_matter():
             if case is not None:
                 flash(message, "success")
                 return redirect(url_for("work.case", case_id=case.id))
-    return render_template("form_page.html", form=form, data=data, errors=errors, title=form.title(),
+    return render_template("work/form.html", form=form, data=data, errors=errors, title=form.title(),
                            action=url_for("work.new_matter"), case=None, task=None, repeats=repeats,
                            preview=preview, intake=True), status
 
@@ -92,7 +92,7 @@ def new_matter():
 def matter_preview():
     """The preview panel alone, for the intake page to refresh as the clerk types."""
     found = triage.preview(db.session, current_actor(), INTAKE_PROCESS, request.form)
-    return render_template("_route_preview.html", preview=found)
+    return render_template("work/_route_preview.html", preview=found)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -113,7 +113,7 @@ def task(task_id):
             flash(t(f"「{row.title}」已提交", f"“{row.title}” submitted"), "success")
             return redirect(url_for("work.case", case_id=case.id))
     steps = queries.submitted_steps(db.session, case, current_actor())
-    return render_template("form_page.html", form=form, data=data, errors=errors, title=row.title,
+    return render_template("work/form.html", form=form, data=data, errors=errors, title=row.title,
                            action=url_for("work.task", task_id=task_id), case=case, task=row, steps=steps,
                            light=queries.light), status
 
@@ -153,7 +153,7 @@ def render_case_search(endpoint, link):
     flt = case_filter(request.args)
     rows, total = queries.search_cases(db.session, current_actor(), flt)
     units = [current_actor_unit()] + list(queries.units_below(db.session, current_actor_unit()))
-    return render_template("case_search.html", rows=rows, total=total, flt=flt, endpoint=endpoint, link=link,
+    return render_template("work/search.html", rows=rows, total=total, flt=flt, endpoint=endpoint, link=link,
                            pages=queries.page_count(total), units=units,
                            categories=_intake_labels().get("category", {}))
 
@@ -187,7 +187,7 @@ def visible_case_or_abort(case_id):
 def receipt(case_id):
     found = visible_case_or_abort(case_id)
     intake = next(iter(queries.submitted_steps(db.session, found, current_actor())), None)
-    return render_template("receipt.html", case=found, intake=intake)
+    return render_template("work/receipt.html", case=found, intake=intake)
 
 
 @bp.route("/cases/<int:case_id>")
@@ -201,7 +201,7 @@ def case(case_id):
     extendable = {d["attached_to"]: d.get("max_extension_days", 0) for d in deadlines if d.get("attached_to")}
     handlers = ({task.id: supervision.handlers_for(db.session, actor, task) for task in tasks if task.state == "ready"}
                 if may(actor.roles, "supervise") else {})
-    return render_template("case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
+    return render_template("work/case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
                            extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
                            round=queries.case_round(db.session, case_id),
                            decisions=queries.intake_decisions(db.session, case_id),
