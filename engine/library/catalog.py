@@ -158,8 +158,20 @@ def _lint_bpmn(filename, root, form_texts, problems):
     meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
     _unrunnable(filename, root, problems)
     _too_long(filename, root, problems)
-    lanes = _lanes(root)
-    has_lanes = bool(lanes)
+    _elements_and_flows(filename, root, meta, problems)
+    _user_tasks(filename, root, form_texts, meta, problems)
+    _scripts(filename, root, problems)
+    _deadlines(filename, root, meta, problems)
+    for end in root.xpath(".//bpmn:endEvent", namespaces=NS):
+        # An end event marked restart ends a round of the case; the engine starts the next one.
+        if (_properties(end).get("restart") or "").lower() == "true":
+            meta["restarts"][end.get("id")] = end.get("name") or end.get("id")
+    _gateways_without_default(filename, root, problems)
+    return meta
+
+
+def _elements_and_flows(filename, root, meta, problems):
+    """Every process, element and flow by id; a flow's condition must be allowed code."""
     for process in root.xpath(".//bpmn:process", namespaces=NS):
         meta["processes"][process.get("id")] = {"name": process.get("name") or process.get("id"), "file": filename}
     for node in root.xpath(".//bpmn:process//*[@id]", namespaces=NS):
@@ -175,6 +187,12 @@ def _lint_bpmn(filename, root, form_texts, problems):
             except (ScriptRejected, SyntaxError) as exc:
                 problems.append(Problem(filename, _line_in(condition, exc),
                                         f"condition of {flow.get('id')} is not allowed: {exc}"))
+
+
+def _user_tasks(filename, root, form_texts, meta, problems):
+    """A user task names an existing form, sits in a lane naming a role, and names a department
+    only in the department lane."""
+    lanes = _lanes(root)
     for task in root.xpath(".//bpmn:userTask", namespaces=NS):
         task_id = task.get("id")
         props = _properties(task)
@@ -189,7 +207,7 @@ def _lint_bpmn(filename, root, form_texts, problems):
             problems.append(Problem(filename, task.sourceline,
                                     f"user task {task_id}: form forms/{form_file} does not exist"))
         if role is None:
-            where = f'lane "{lane}" is not a known role' if has_lanes and lane else "is in no lane naming a role"
+            where = f'lane "{lane}" is not a known role' if lanes and lane else "is in no lane naming a role"
             problems.append(Problem(filename, task.sourceline, f"user task {task_id} {where}"))
         department, department_from = (props.get("department") or "").strip(), (props.get("departmentFrom") or "").strip()
         if department and department not in DEPARTMENTS:
@@ -200,6 +218,10 @@ def _lint_bpmn(filename, root, form_texts, problems):
                                     f"user task {task_id} names a department but is not in the department lane"))
         meta["tasks"][task_id] = {"name": task.get("name") or task_id, "form": form_file, "role": role,
                                   "department": department or None, "department_from": department_from or None}
+
+
+def _scripts(filename, root, problems):
+    """Scripts, pre- and post-scripts must be allowed code."""
     for script in root.xpath(".//spiffworkflow:preScript | .//spiffworkflow:postScript", namespaces=NS):
         try:
             check_source(script.text or "", "script")
@@ -212,6 +234,10 @@ def _lint_bpmn(filename, root, form_texts, problems):
         except (ScriptRejected, SyntaxError) as exc:
             problems.append(Problem(filename, _line_in(body if body is not None else script, exc),
                                     f"script of {script.get('id')} is not allowed: {exc}"))
+
+
+def _deadlines(filename, root, meta, problems):
+    """A timer cites its legal basis, has an allowed expression and a bounded extension."""
     for event in root.xpath(".//bpmn:boundaryEvent | .//bpmn:intermediateCatchEvent", namespaces=NS):
         timer = event.find("bpmn:timerEventDefinition", NS)
         if timer is None:
@@ -249,10 +275,10 @@ def _lint_bpmn(filename, root, form_texts, problems):
             # Counted over the holiday calendar, so provisional while a year's notice is not out.
             "calendar": any(name in expression for name in ("working_days(", "natural_days(", "months(")),
         }
-    for end in root.xpath(".//bpmn:endEvent", namespaces=NS):
-        # An end event marked restart ends a round of the case; the engine starts the next one.
-        if (_properties(end).get("restart") or "").lower() == "true":
-            meta["restarts"][end.get("id")] = end.get("name") or end.get("id")
+
+
+def _gateways_without_default(filename, root, problems):
+    """A choice without a default flow needs a condition on every way out, or a case can stick."""
     for gateway in root.xpath(".//bpmn:exclusiveGateway | .//bpmn:inclusiveGateway", namespaces=NS):
         outgoing = gateway.xpath("./bpmn:outgoing", namespaces=NS)
         if len(outgoing) < 2 or gateway.get("default"):
@@ -263,7 +289,6 @@ def _lint_bpmn(filename, root, form_texts, problems):
                 problems.append(Problem(filename, gateway.sourceline,
                                         f"gateway {gateway.get('id')} has no default flow and flow "
                                         f"{ref.text.strip()} has no condition"))
-    return meta
 
 
 def _line_for_id(roots, filename, element_id):
@@ -279,16 +304,36 @@ def compile_library(diagrams, form_texts):
     """Check everything and build one Draft per top-level process. Returns (drafts, problems);
     no draft may be published while there are problems."""
     problems = []
-    parsed_forms = {}
+    parsed_forms = _parse_forms(form_texts, problems)
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    roots, metas, called = _read_diagrams(parser, diagrams, form_texts, problems)
+    _check_unique_ids(roots, problems)
+    if problems:
+        return [], problems
+    drafts = []
+    for process_key in parser.get_process_ids():
+        if process_key in called:
+            continue
+        draft = _draft(parser, process_key, roots, metas, diagrams, parsed_forms, problems)
+        if draft is not None:
+            drafts.append(draft)
+    return drafts, problems
+
+
+def _parse_forms(form_texts, problems):
+    parsed = {}
     for key, text in form_texts.items():
         try:
-            parsed_forms[key] = formlib.parse_form(key, text)
+            parsed[key] = formlib.parse_form(key, text)
         except formlib.FormDefinitionError as exc:
             problems.append(Problem(f"forms/{key}", exc.line, str(exc)))
+    return parsed
 
-    parser = SpiffBpmnParser(validator=VALIDATOR)
-    roots, metas = {}, {}
-    called = set()
+
+def _read_diagrams(parser, diagrams, form_texts, problems):
+    """Parse every file safely, hand it to SpiffWorkflow's parser and lint it. Returns the parsed
+    roots, each diagram's metadata and the processes other diagrams call."""
+    roots, metas, called = {}, {}, set()
     for filename, data in diagrams.items():
         try:
             root = parse_xml(data, filename)
@@ -316,36 +361,29 @@ def compile_library(diagrams, form_texts):
                                     _line_for_id(roots, filename, exc.id), _validation_message(exc)))
         except Exception as exc:  # noqa: BLE001 - whatever the parser trips on, check names the file, never crashes
             problems.append(_unreadable(filename, exc))
+    return roots, metas, called
 
-    _check_unique_ids(roots, problems)
-    drafts = []
-    if problems:
-        return drafts, problems
-    for process_key in parser.get_process_ids():
-        if process_key in called:
-            continue
-        filename = parser.get_process_parser(process_key).filename
-        try:
-            spec = parser.get_spec(process_key)
-            subprocess_specs = parser.get_subprocess_specs(process_key)
-        except ValidationException as exc:
-            file = exc.file_name or filename
-            problems.append(Problem(file, exc.line_number or _line_for_id(roots, file, exc.id),
-                                    _validation_message(exc)))
-            continue
-        except Exception as exc:  # noqa: BLE001 - a decision table is only read here, when its caller is built
-            problems.append(_unreadable(filename, exc))
-            continue
-        meta = _merge_meta(metas)
-        used_forms = sorted({t["form"] for t in meta["tasks"].values() if t["form"]})
-        forms = {key: parsed_forms[key].definition for key in used_forms}
-        files = {name: data.decode("utf-8") for name, data in diagrams.items()}
-        drafts.append(Draft(
-            process_key=process_key, name=spec.description or process_key,
-            content_hash=_content_hash(process_key, files, forms), files=files, forms=forms,
-            meta=meta, spec_json=spec_to_json(spec, subprocess_specs),
-        ))
-    return drafts, problems
+
+def _draft(parser, process_key, roots, metas, diagrams, parsed_forms, problems):
+    """The version a top-level process would publish as, or None (with the problem added)."""
+    filename = parser.get_process_parser(process_key).filename
+    try:
+        spec = parser.get_spec(process_key)
+        subprocess_specs = parser.get_subprocess_specs(process_key)
+    except ValidationException as exc:
+        file = exc.file_name or filename
+        problems.append(Problem(file, exc.line_number or _line_for_id(roots, file, exc.id), _validation_message(exc)))
+        return None
+    except Exception as exc:  # noqa: BLE001 - a decision table is only read here, when its caller is built
+        problems.append(_unreadable(filename, exc))
+        return None
+    meta = _merge_meta(metas)
+    used_forms = sorted({t["form"] for t in meta["tasks"].values() if t["form"]})
+    forms = {key: parsed_forms[key].definition for key in used_forms}
+    files = {name: data.decode("utf-8") for name, data in diagrams.items()}
+    return Draft(process_key=process_key, name=spec.description or process_key,
+                 content_hash=_content_hash(process_key, files, forms), files=files, forms=forms,
+                 meta=meta, spec_json=spec_to_json(spec, subprocess_specs))
 
 
 def _lint_dmn(filename, root, problems):
