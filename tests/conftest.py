@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
-CASE_TABLES = ("outbox", "reminders", "audit_events", "timers", "tasks", "case_parties", "case_transfers", "cases")
+CASE_TABLES = ("task_drafts", "outbox", "reminders", "audit_events", "timers", "tasks", "case_parties", "case_transfers", "cases")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from engine.library import catalog, forms as formlib, triage
 from engine.reading import queries
-from engine.cases import services, supervision, transfers
+from engine.cases import drafts, services, supervision, transfers
 from engine.access.policy import may
 from engine.persistence.models import OrgUnit, Task
 from engine.persistence.uow import Conflict, retrying_busy
@@ -106,16 +106,26 @@ def task(task_id):
         abort(403)
     form = catalog.version_info(db.session, case.process_version_id).form(row.form_key)
     data, errors, status = {}, {}, 200
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("save_draft"):
+        # Kept as typed, unvalidated, to finish later; too large a text is refused as on submit.
+        saved, data, errors, status = _submit(form, lambda: drafts.save(
+            db.session, current_actor(), task_id, request.form))
+        if saved is not None:
+            flash(t("草稿已保存（尚未提交）", "Draft saved (not submitted yet)"), "success")
+            return redirect(url_for("work.task", task_id=task_id))
+    elif request.method == "POST":
         done, data, errors, status = _submit(form, lambda: services.complete_task(
             db.session, current_actor(), task_id, request.form))
         if done is not None:
             flash(t(f"「{row.title}」已提交", f"“{row.title}” submitted"), "success")
             return redirect(url_for("work.case", case_id=case.id))
+    draft = drafts.of_task(db.session, current_actor(), row)
+    if request.method == "GET" and draft is not None:
+        data = draft.data
     steps = queries.submitted_steps(db.session, case, current_actor())
     return render_template("work/form.html", form=form, data=data, errors=errors, title=row.title,
                            action=url_for("work.task", task_id=task_id), case=case, task=row, steps=steps,
-                           light=queries.light), status
+                           light=queries.light, draft=draft), status
 
 
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
@@ -126,9 +136,20 @@ def claim(task_id):
     return redirect(url_for("work.task", task_id=task_id))
 
 
-@bp.route("/tasks/<int:task_id>/release", methods=["POST"])
+@bp.route("/tasks/<int:task_id>/release", methods=["GET", "POST"])
 @requires("work_tasks")
 def release(task_id):
+    """GET asks "really release?" (a page of its own, so the question needs no script); the
+    confirmation posts back here."""
+    if request.method == "GET":
+        row = db.session.get(Task, task_id)
+        if row is None:
+            abort(404)
+        case = visible_case_or_abort(row.case_id)
+        if row.state != "ready" or row.assignee_id != current_actor().user_id:
+            return redirect(url_for("work.task", task_id=task_id))  # nothing of theirs to release
+        return render_template("work/release.html", task=row, case=case,
+                               draft=drafts.of_task(db.session, current_actor(), row))
     services.release_task(db.session, current_actor(), task_id)
     flash(t("已退回待领", "Released to the pool"), "info")
     return redirect(url_for("work.inbox"))

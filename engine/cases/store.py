@@ -6,7 +6,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from engine.legaltime import lights, workcalendar
 from engine.workflow import runtime
 from engine.legaltime.clock import Clock
-from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, Task, Timer
+from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, Task, TaskDraft, Timer
 from engine.library.routing import unit_for_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
 from engine.persistence.keys import contact_key, normalize_id, normalize_phone
@@ -164,6 +164,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         session.connection().execute(insert(Task.__table__), new_tasks)
     _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, ("ready",),
                 state="cancelled", completed_at=now)
+    _drop_drafts(session, case.id, snap.was_ready - ready)
 
     case.state = runtime.dump_state(workflow)
     case.updated_at = now
@@ -178,6 +179,13 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         session.flush()
 
 
+def _drop_drafts(session, case_id, spiff_ids):
+    """A step submitted or cancelled takes its draft with it: what was half typed for it is moot."""
+    if spiff_ids:
+        tasks = select(Task.id).where(Task.case_id == case_id, Task.spiff_task_id.in_(sorted(spiff_ids)))
+        session.connection().execute(delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(tasks)))
+
+
 def provisional(meta, element, start, due):
     """A calendar-counted deadline that crosses a year whose holiday notice is not out yet."""
     if not meta["deadlines"].get(element, {}).get("calendar"):
@@ -189,11 +197,12 @@ def _copy_case_fields(case, data):
     for name in _CASE_FIELDS:
         if data.get(name) is not None:
             setattr(case, name, str(data[name]))
+    # Both columns are TEXT: copied whole, as the form's own limits let them be typed, never cut.
     if data.get("summary"):
-        case.summary = str(data["summary"])[:4000]
+        case.summary = str(data["summary"])
     if data.get("parties"):
         parties = [p for p in data["parties"] if isinstance(p, dict)]
-        case.party_names = "、".join(str(p.get("name", "")) for p in parties)[:2000]
+        case.party_names = "、".join(str(p.get("name", "")) for p in parties)
         case.contact_keys = " ".join(sorted({contact_key(case.code, p["phone"]) for p in parties if p.get("phone")}))
 
 

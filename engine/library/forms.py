@@ -310,7 +310,8 @@ def _coerce(value, prop):
         return value in ("on", "true", "1", "yes", True)
     if value is None:
         return None
-    value = value.strip()
+    # Browsers post a textarea's line breaks as CRLF; kept as LF, a limit counts what people see.
+    value = value.replace("\r\n", "\n").strip()
     if value == "":
         return None
     if kind == "integer":
@@ -395,7 +396,7 @@ _MESSAGES = {
     "required": ("此项为必填项", "This field is required"),
     "pattern": ("格式不正确", "The format is not right"),
     "minLength": ("至少填写 {v} 个字", "Enter at least {v} characters"),
-    "maxLength": ("不能超过 {v} 个字", "Enter at most {v} characters"),
+    "maxLength": ("不能超过 {v} 个字（现有 {n} 个字），请删减后再提交", "Enter at most {v} characters (there are {n}); shorten it and submit again"),
     "minimum": ("不能小于 {v}", "Must be at least {v}"),
     "maximum": ("不能大于 {v}", "Must be at most {v}"),
     "enum": ("请从列表中选择", "Choose one of the options"),
@@ -448,7 +449,9 @@ def _message(error):
     if key == "type":
         key = f"type:{error.validator_value}" if f"type:{error.validator_value}" in _MESSAGES else "type"
     zh, en = _MESSAGES.get(key, (error.message, error.message))
-    return zh.format(v=error.validator_value), en.format(v=error.validator_value)
+    # {n}: how long the text is (said beside a length limit, so nobody has to count).
+    length = len(error.instance) if isinstance(error.instance, (str, list)) else 0
+    return zh.format(v=error.validator_value, n=length), en.format(v=error.validator_value, n=length)
 
 
 def field_key(path):
@@ -456,12 +459,20 @@ def field_key(path):
     return "-".join(str(p) for p in path)
 
 
-def validate(form, data):
-    """Return {field key: (zh message, en message)}; empty when the data is valid."""
+# What bounds a draft: it is kept unvalidated (a required field empty, a date half typed) but is
+# no larger than a submission may be.
+SIZE_KEYWORDS = frozenset({"maxLength", "maxItems", "maxProperties"})
+
+
+def validate(form, data, only=None):
+    """Return {field key: (zh message, en message)}; empty when the data is valid. With `only` (a
+    set of JSON Schema keywords), judge by those alone, and by whether the data can be stored."""
     errors = {}
     for path, why in _unstorable(data):
         errors.setdefault(field_key(path) or "_form", why)
     for error in form.validator.iter_errors(data):
+        if only is not None and error.validator not in only:
+            continue
         if error.validator in ("if", "allOf", "then"):
             continue
         if error.validator == "required":

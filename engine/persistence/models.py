@@ -242,6 +242,21 @@ class Task(Base):
     completer: Mapped["User | None"] = relationship(foreign_keys=[completed_by])
 
 
+class TaskDraft(Base):
+    """What someone typed into a task's form and saved to finish later (a mediation record is
+    written over weeks of sessions). Never validated, never handed to the workflow, never in the
+    audit chain: one per task, deleted in the transaction that submits or closes the task."""
+    __tablename__ = "task_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    data: Mapped[dict] = mapped_column(JSON)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    user: Mapped["User"] = relationship()
+
+
 class CaseTransfer(Base):
     """A case moved between levels: escalated to the unit above or assigned to one below. The
     receiving unit acknowledges it by `due_at`, or it goes back (the sweep returns it)."""
