@@ -3,6 +3,7 @@ working the task only), shown again on reopening, deleted by the submission; rel
 asks first; a text over its field's limit is refused with the text kept, never cut."""
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from engine.persistence.models import AuditEvent, TaskDraft
@@ -13,6 +14,15 @@ MEDIATOR_NAME = "李调解（县人民调解委员会）"
 # Half a record: no outcome chosen yet (required), a date still being typed.
 HALF = {"sessions-0-held_on": "2026-09", "sessions-0-place": "东关村调解室",
         "sessions-0-notes": "第一次调解：双方陈述意见，约定下周再谈。", "save_draft": "1"}
+
+
+@pytest.fixture
+def drafted(client, login_as, filed_case):
+    """A filed case whose mediation step the county mediator saved half done: (case id, task id)."""
+    case_id, task_id, _version = filed_case()
+    login_as("mediator")
+    assert client.post(f"/tasks/{task_id}", data=HALF).status_code == 302
+    return case_id, task_id
 
 
 def drafts(factory, task_id=None):
@@ -66,11 +76,8 @@ def test_a_draft_is_saved_unvalidated_and_shown_again(client, login_as, session_
     assert again.data["sessions"][0]["place"] == "村委会"
 
 
-def test_nobody_else_sees_or_saves_the_draft(client, login_as, make_client, second_mediator, session_factory,
-                                              filed_case):
-    _case_id, task_id, _version = filed_case()
-    login_as("mediator")
-    assert client.post(f"/tasks/{task_id}", data=HALF).status_code == 302
+def test_nobody_else_sees_or_saves_the_draft(make_client, second_mediator, session_factory, drafted):
+    _case_id, task_id = drafted
     # A colleague of the same unit sees the form, not the draft, and cannot save over it.
     colleague = make_client(second_mediator)
     view = colleague.get(f"/tasks/{task_id}")
@@ -86,10 +93,8 @@ def test_nobody_else_sees_or_saves_the_draft(client, login_as, make_client, seco
     assert draft.data["sessions"][0]["place"] == "东关村调解室"
 
 
-def test_an_invalid_submission_keeps_the_text_and_the_draft(client, login_as, session_factory, filed_case):
-    _case_id, task_id, _version = filed_case()
-    login_as("mediator")
-    assert client.post(f"/tasks/{task_id}", data=HALF).status_code == 302
+def test_an_invalid_submission_keeps_the_text_and_the_draft(client, session_factory, drafted):
+    _case_id, task_id = drafted
     typed = {k: v for k, v in HALF.items() if k != "save_draft"} | {"sessions-0-notes": "第二次调解：仍有分歧。"}
     refused = client.post(f"/tasks/{task_id}", data=typed)
     assert refused.status_code == 422
@@ -100,10 +105,8 @@ def test_an_invalid_submission_keeps_the_text_and_the_draft(client, login_as, se
     assert draft.data["sessions"][0]["notes"] == "第一次调解：双方陈述意见，约定下周再谈。"
 
 
-def test_submitting_deletes_the_draft(client, login_as, session_factory, filed_case):
-    case_id, task_id, _version = filed_case()
-    login_as("mediator")
-    assert client.post(f"/tasks/{task_id}", data=HALF).status_code == 302
+def test_submitting_deletes_the_draft(client, session_factory, drafted):
+    case_id, task_id = drafted
     done = client.post(f"/tasks/{task_id}", data=MEDIATION_SUCCESS)
     assert done.status_code == 302 and location_path(done) == f"/cases/{case_id}"
     assert drafts(session_factory) == []
@@ -178,11 +181,8 @@ def test_release_asks_first(client, login_as, session_factory, filed_case):
     assert again.status_code == 302 and location_path(again) == f"/tasks/{task_id}"
 
 
-def test_a_released_task_keeps_its_draft_for_the_next_handler(client, login_as, make_client, second_mediator,
-                                                              session_factory, filed_case):
-    _case_id, task_id, _version = filed_case()
-    login_as("mediator")
-    assert client.post(f"/tasks/{task_id}", data=HALF).status_code == 302
+def test_a_released_task_keeps_its_draft_for_the_next_handler(client, make_client, second_mediator, drafted):
+    _case_id, task_id = drafted
     assert "保存于" in text(client.get(f"/tasks/{task_id}/release"))
     assert client.post(f"/tasks/{task_id}/release").status_code == 302
     colleague = make_client(second_mediator)
