@@ -6,14 +6,37 @@ PIP    := $(VENV)/bin/pip
 VENDOR := webui/static/vendor
 PORT   ?= 5000
 
-.PHONY: run test bench bench-scale check install install-dev assets layout clean
+.PHONY: run test test-slow browser bench bench-scale check install install-dev assets layout clean
 
 run: install assets
 	$(PY) run.py demo
 	PORT=$(PORT) $(PY) run.py serve
 
-test: install-dev assets
-	$(PY) -m pytest tests
+# Everything but the tests marked slow (the long versions of what `make test` already checks).
+test: install-dev assets browser
+	$(PY) -m pytest -m "not slow" tests
+
+test-slow: install-dev
+	$(PY) -m pytest -m slow tests
+
+# The browser tests drive Debian's Chromium and need CJK fonts to draw Chinese: installed here when
+# missing (as root, or through sudo), so a fresh machine runs every test. If they cannot be
+# installed the browser tests skip, which CI (the CI variable set) counts as a failure.
+browser:
+	@need=""; \
+	command -v chromium >/dev/null 2>&1 || need=" chromium"; \
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$$need fonts-noto-cjk"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	  else sudo="none"; fi; \
+	  echo "installing$$need for the browser tests"; \
+	  if [ "$$sudo" = none ] || ! { $$sudo apt-get update -qq && \
+	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$need >/dev/null; }; then \
+	    echo "warning: could not install$$need (run as root: apt-get install$$need);" \
+	         "the browser tests will be skipped, and fail in CI" >&2; \
+	  fi; \
+	fi
 
 bench: install-dev
 	$(PY) -m bench

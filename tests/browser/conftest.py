@@ -49,6 +49,11 @@ def browser():
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    if report.skipped and os.environ.get("CI") and not hasattr(report, "wasxfail"):
+        # On a developer's machine without Chromium the browser tests skip; in CI (where `make
+        # test` installs it) a skip means the browser tests did not run, which must not pass.
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome, report.longrepr = "failed", f"skipped in CI, where every browser test must run: {reason}"
     if report.when == "call":
         item.call_failed = report.failed
     return report

@@ -35,3 +35,23 @@ def summary():
     everything = {(key, flow) for key, flows in library_flows().items() for flow in flows}
     missing = sorted(everything - TAKEN)
     return len(everything & TAKEN), len(everything), missing
+
+
+class EngineRun:
+    """What a pytest session did with the engine tests. Only a run in which every engine test ran
+    and passed can tell that a flow is never taken: not --collect-only, -k, a stop at the first
+    failure, nor one module alone."""
+
+    def __init__(self):
+        self.collected, self.ran, self.failed, self.deselected_others = 0, 0, 0, 0
+        self.modules = set()
+
+    def record(self, report):
+        if report.failed:
+            self.failed += 1
+        elif report.skipped or report.when == "call":
+            self.ran += 1
+
+    def whole(self, all_modules):
+        return bool(self.collected and self.modules == all_modules and not self.deselected_others
+                    and self.ran == self.collected and not self.failed)
