@@ -11,7 +11,7 @@ from engine.workflow.scripting import natural_days
 from tests.conftest import wipe_cases
 from tests.engine.helpers import file_matter
 
-from .test_walkthrough import login
+from .pages import login
 
 
 def _mediation_due(session_factory, case_id):

@@ -3,7 +3,7 @@ go and why; the page refreshes the preview as the facts change, and filing lands
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_walkthrough import choose, login
+from tests.browser.pages import choose, login
 from tests.conftest import wipe_cases
 
 
