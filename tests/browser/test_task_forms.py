@@ -4,7 +4,7 @@ on a desktop and on a phone."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_walkthrough import choose, field_of, login
+from tests.browser.pages import choose, field_of, login
 from tests.conftest import wipe_cases
 from tests.engine.helpers import file_matter, open_task
 
