@@ -36,9 +36,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     taken, total, missing = coverage.summary()
     terminalreporter.write_sep("-", "flow coverage")
     terminalreporter.write_line(f"flow coverage: {taken}/{total} sequence flows taken by the engine scenarios")
+    if not _run.whole(_ENGINE_MODULES):
+        # Part of the scenarios ran: the flows they did not take say nothing.
+        terminalreporter.write_line("(not every engine test ran and passed: flows never taken are not judged)")
+        return
     for process, flow in missing:
         terminalreporter.write_line(f"  never taken: {process} {flow}")
-    if missing and _run.whole(_ENGINE_MODULES):
+    if missing:
         terminalreporter.write_line("the suite fails: every sequence flow must be taken by a scenario", red=True)
 
 
