@@ -6,17 +6,17 @@ PIP    := $(VENV)/bin/pip
 VENDOR := webui/static/vendor
 PORT   ?= 5000
 
-.PHONY: run test test-slow browser bench bench-scale check install install-dev assets layout clean
+.PHONY: run test test-slow browser bench bench-scale check install install-dev assets translations layout clean
 
-run: install assets
+run: install assets translations
 	$(PY) run.py demo
 	PORT=$(PORT) $(PY) run.py serve
 
 # Everything but the tests marked slow (the long versions of what `make test` already checks).
-test: install-dev assets browser
+test: install-dev assets translations browser
 	$(PY) -m pytest -m "not slow" tests
 
-test-slow: install-dev
+test-slow: install-dev translations
 	$(PY) -m pytest -m slow tests
 
 # The browser tests drive Debian's Chromium and need CJK fonts to draw Chinese: installed here when
@@ -45,7 +45,7 @@ bench: install-dev
 bench-scale: install-dev
 	$(PY) -m bench.scale $(if $(BENCH_DB),--db $(BENCH_DB))
 
-check: install
+check: install translations
 	$(PY) run.py check
 
 install: $(VENV)/.installed
@@ -63,6 +63,14 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
+
+# The Chinese catalogue (webui/translations/zh/LC_MESSAGES/messages.po) compiled for gettext; the
+# .mo is built, not committed, so branches that add texts never conflict over a binary file.
+CATALOGUE := webui/translations/zh/LC_MESSAGES/messages
+translations: $(CATALOGUE).mo
+
+$(CATALOGUE).mo: $(CATALOGUE).po | $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --domain messages --directory webui/translations --locale zh
 
 # bpmn-js comes from the npm registry at set-up; nothing third-party is committed or fetched at run time.
 assets: $(VENDOR)/.built

@@ -5,6 +5,7 @@ from engine.access.accounts import create_user
 from engine.access.passwords import hash_password
 from engine.persistence.models import OrgUnit, User
 from engine.access.policy import DEPARTMENTS
+from engine.messages import in_chinese
 from engine.persistence.uow import UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
@@ -27,7 +28,7 @@ UNITS = [
 ]
 
 # The resident departments stationed at the county center: one unit of each kind, one login each.
-UNITS += [(f"C01-Q-D-{kind}", f"县{zh}", f"County {en}", "department", "C01-Q") for kind, (zh, en) in DEPARTMENTS.items()]
+UNITS += [(f"C01-Q-D-{kind}", f"县{in_chinese(name)}", f"County {name}", "department", "C01-Q") for kind, name in DEPARTMENTS.items()]
 
 # username, display name, unit code, roles
 USERS = [
@@ -42,7 +43,7 @@ USERS = [
     ("clerk_dg", "郑受理（东关村）", "C01-Q-CG-DG", ["clerk"]),
     ("clerk_ll", "冯受理（柳林村）", "C01-Q-LL-LL", ["clerk"]),
 ]
-USERS += [(f"dept_{kind}", f"{zh}（入驻县中心）", f"C01-Q-D-{kind}", ["department"]) for kind, (zh, _en) in DEPARTMENTS.items()]
+USERS += [(f"dept_{kind}", f"{in_chinese(name)}（入驻县中心）", f"C01-Q-D-{kind}", ["department"]) for kind, name in DEPARTMENTS.items()]
 
 
 def load_demo(session, password=DEMO_PASSWORD):

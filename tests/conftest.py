@@ -7,6 +7,23 @@ import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compile_catalogue():
+    """`make test` compiles the Chinese catalogue (make translations); a bare pytest run in a fresh
+    worktree, or after the .po changed, compiles it here, so that pages are in Chinese."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    po = ROOT / "webui/translations/zh/LC_MESSAGES/messages.po"
+    mo = po.with_suffix(".mo")
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        with po.open("rb") as source:
+            catalog = read_po(source, locale="zh")
+        with mo.open("wb") as target:
+            write_mo(target, catalog)
+
+
+_compile_catalogue()
 CASE_TABLES = ("task_drafts", "outbox", "reminders", "audit_events", "timers", "tasks", "case_parties", "case_transfers", "cases")
 
 

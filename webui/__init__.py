@@ -2,8 +2,10 @@
 from datetime import timedelta
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from config.settings import flask_config
+from engine.messages import CATALOGUES
 from engine.reading.queries import DATA_EVENTS, task_light
 
 from . import errors, guard, i18n, labels
@@ -26,6 +28,8 @@ def _configure(app, overrides):
     app.config.update(flask_config())
     app.config.update(
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_DEFAULT_LOCALE="zh",  # also the language of what is written outside a request
+        BABEL_TRANSLATION_DIRECTORIES=str(CATALOGUES),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
     )
@@ -45,7 +49,7 @@ def _init_extensions(app):
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "请先登录 / Please log in"
+    login_manager.login_message = _l("Please log in")
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -63,8 +67,8 @@ def _register_blueprints(app):
 
 def _template_globals(app):
     app.jinja_env.globals.update(
-        t=i18n.t, pick=i18n.pick, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
-        field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=labels.label, L=labels,
+        say=i18n.say, authored=i18n.authored, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
+        field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=i18n.label, L=labels,
         may=_may_in_template, DATA_EVENTS=DATA_EVENTS, task_light=task_light,
     )
 

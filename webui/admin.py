@@ -1,5 +1,6 @@
 """Administrators: the organisation tree, and the logins of their unit and the units below it."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -9,7 +10,7 @@ from engine.access.policy import LEVELS, ROLES, grantable_roles, may_change_logi
 
 from .auth import current_actor, requires
 from .extensions import db
-from .i18n import pick, t
+from .i18n import say, unit_name
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -36,9 +37,9 @@ def population(unit_id):
     try:
         unit = accounts.set_population(db.session, current_actor(), unit_id, request.form.get("population", ""))
     except ValueError as refused:
-        flash(pick(refused.args[0]), "error")
+        flash(say(refused), "error")
     else:
-        flash(t(f"已更新{unit.name}的人口", f"Population of {unit.name_en or unit.name} saved"), "success")
+        flash(_("Population of %(unit)s saved", unit=unit_name(unit)), "success")
     return redirect(url_for("admin.index") + f"#unit-{unit_id}")
 
 
@@ -65,9 +66,9 @@ def user(user_id=None):
                                        values["display_name"], values["unit_id"], values["roles"],
                                        form.get("password", ""), values["active"])
         except accounts.UserInvalid as invalid:
-            errors, status = {key: pick(pair) for key, pair in invalid.errors.items()}, 422
+            errors, status = {key: say(why) for key, why in invalid.errors.items()}, 422
         else:
-            flash(t(f"已保存用户 {saved.username}", f"Saved {saved.username}"), "success")
+            flash(_("Saved %(user)s", user=saved.username), "success")
             return redirect(url_for("admin.index"))
     roles = {code: names for code, names in ROLES.items()
              if code in grantable_roles(current_actor()) or code in values["roles"]}

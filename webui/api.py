@@ -12,6 +12,7 @@ from engine.legaltime.clock import as_utc
 from engine.errors import NotAllowed
 
 from .extensions import csrf, db
+from .i18n import say_in
 from .work import INTAKE_PROCESS
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -90,8 +91,8 @@ def file_matter():
         # case's history for the clerk who picks it up.
         case = services.start_case(db.session, g.api_actor, INTAKE_PROCESS, data=payload, new_despite_repeats=True)
     except services.FormInvalid as invalid:
-        return _error(422, "the matter is not valid", fields={key: pair[1] for key, pair in invalid.errors.items()},
-                      fields_zh={key: pair[0] for key, pair in invalid.errors.items()})
+        return _error(422, "the matter is not valid", fields={key: say_in("en", why) for key, why in invalid.errors.items()},
+                      fields_zh={key: say_in("zh", why) for key, why in invalid.errors.items()})
     except NotAllowed:
         return _error(403, "this token's login may not file matters")
     except services.StepFailed as failed:

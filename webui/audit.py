@@ -3,6 +3,7 @@ version of the diagrams with the path it took and where it stands."""
 import json
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 
 from sqlalchemy import select
 
@@ -51,7 +52,7 @@ def _step_times(path):
         return as_utc(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if value else "—"
     found = {}
     for element, times in path.times.items():
-        text = f"开始 / started {at(times.get('start'))} · 完成 / done {at(times.get('done'))}"
+        text = _("started %(start)s · done %(done)s", start=at(times.get("start")), done=at(times.get("done")))
         if times.get("by"):
             text += f" · {times['by']}"
         found[element] = text

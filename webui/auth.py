@@ -7,12 +7,13 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_babel import gettext as _
 from engine.access import accounts
 from engine.persistence.models import User
 from engine.access.policy import Actor, allowed
 
 from .extensions import db, login_manager
-from .i18n import LANGS, pick, t
+from .i18n import LANGS, say
 
 bp = Blueprint("auth", __name__)
 
@@ -21,7 +22,7 @@ bp = Blueprint("auth", __name__)
 def load_user(login_id):
     """The session holds "id:epoch"; a session from before the login's epoch last moved (log-out,
     new password, changed roles, unit or state) is no longer anyone's."""
-    user_id, _, epoch = login_id.partition(":")
+    user_id, _sep, epoch = login_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
     user = db.session.get(User, int(user_id))
@@ -65,7 +66,7 @@ def safe_next(target):
     if parts.scheme or parts.netloc:
         return home
     path, forms = parts.path, [target]
-    for _ in range(4):  # as sent, then decoded up to three times
+    for _round in range(4):  # as sent, then decoded up to three times
         forms += [path, unicodedata.normalize("NFKC", path)]
         path = unquote(path)
     return target if all(f.startswith("/") and not f.startswith("//") and not _UNSAFE.search(f) for f in forms) else home
@@ -79,7 +80,7 @@ def login():
             user = accounts.authenticate(db.session, request.form.get("username", "")[:60],
                                          request.form.get("password", "")[:200], request.remote_addr)
         except accounts.LoginRefused as refused:
-            error, status = pick(str(refused).split(" / ", 1)), 429 if refused.blocked else 401
+            error, status = say(refused), 429 if refused.blocked else 401
             if refused.wait:
                 headers["Retry-After"] = str(refused.wait)
         else:
@@ -95,7 +96,7 @@ def logout():
     if current_user.is_authenticated:
         accounts.end_sessions(db.session, current_user.id)
     logout_user()
-    flash(t("已退出登录", "You are logged out"), "info")
+    flash(_("You are logged out"), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -111,11 +112,11 @@ def password():
                                                 form.get("new", "")[:200], form.get("repeat", "")[:200],
                                                 request.remote_addr)
         except accounts.UserInvalid as invalid:
-            errors, status = {key: pick(pair) for key, pair in invalid.errors.items()}, 422
+            errors, status = {key: say(why) for key, why in invalid.errors.items()}, 422
         else:
             login_user(user)
             session.permanent = True
-            flash(t("密码已修改，其他设备上的登录已退出", "Password changed; you are logged out everywhere else"), "success")
+            flash(_("Password changed; you are logged out everywhere else"), "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", errors=errors), status
 

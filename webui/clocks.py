@@ -1,12 +1,13 @@
 """Legal clocks of a step (from the case page): the handler stops and restarts it, a supervisor
 extends it."""
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from engine.cases import clocks
 
 from .auth import current_actor, requires
 from .extensions import db
-from .i18n import t
+
 
 bp = Blueprint("clocks", __name__)
 
@@ -15,7 +16,7 @@ bp = Blueprint("clocks", __name__)
 @requires("work_tasks")
 def stop(task_id):
     task = clocks.stop_clock(db.session, current_actor(), task_id, request.form.get("reason", ""))
-    flash(t("已停止计时", "The clock is stopped"), "info")
+    flash(_("The clock is stopped"), "info")
     return redirect(url_for("work.case", case_id=task.case_id))
 
 
@@ -23,7 +24,7 @@ def stop(task_id):
 @requires("work_tasks")
 def restart(task_id):
     task = clocks.restart_clock(db.session, current_actor(), task_id, request.form.get("note", ""))
-    flash(t("已恢复计时，期限相应顺延", "The clock runs again; the deadline moved by the time it stood still"), "info")
+    flash(_("The clock runs again; the deadline moved by the time it stood still"), "info")
     return redirect(url_for("work.case", case_id=task.case_id))
 
 
@@ -32,5 +33,5 @@ def restart(task_id):
 def extend(task_id):
     task = clocks.extend_deadline(db.session, current_actor(), task_id, request.form.get("days", 0, type=int),
                                   request.form.get("reason", ""), request.form.get("approver", ""))
-    flash(t("期限已延长", "Deadline extended"), "success")
+    flash(_("The deadline is extended"), "success")
     return redirect(url_for("work.case", case_id=task.case_id))

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import select
 
 from engine.library import catalog, forms as formlib
@@ -15,7 +16,6 @@ from engine.access.policy import DEPARTMENTS, ROLES
 from .auth import current_actor, requires
 from .csv_export import xml_attachment
 from .extensions import db
-from .i18n import t
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
 
@@ -41,21 +41,19 @@ def index():
 def upload():
     file = request.files.get("diagram")
     if file is None or not file.filename:
-        return _render_index([t("请选择要上传的 .bpmn 或 .dmn 文件", "Choose a .bpmn or .dmn file to upload")], status=422)
+        return _render_index([_("Choose a .bpmn or .dmn file to upload")], status=422)
     name = file.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     if not SAFE_NAME.match(name):
-        return _render_index([t("文件名只能包含字母、数字、下划线、点和连字符，并以 .bpmn 或 .dmn 结尾",
-                                "The file name may hold letters, digits, _ . - and must end in .bpmn or .dmn")],
+        return _render_index([_("The file name may hold letters, digits, _ . - and must end in .bpmn or .dmn")],
                              uploaded=name, status=422)
     created, problems = services.publish_upload(db.session, current_actor(), name, file.read(),
                                                 current_app.config["BPMN_DIR"], current_app.config["FORMS_DIR"])
     if problems:
         return _render_index([str(p) for p in problems], uploaded=name, status=422)
     if created:
-        flash(t(f"已发布新版本：{', '.join(f'{v.process_key} v{v.id}' for v in created)}",
-                f"Published: {', '.join(f'{v.process_key} v{v.id}' for v in created)}"), "success")
+        flash(_("Published: %(versions)s", versions=", ".join(f"{v.process_key} v{v.id}" for v in created)), "success")
     else:
-        flash(t("内容与现有版本相同，未产生新版本", "Same content as an existing version: nothing new to publish"), "info")
+        flash(_("Same content as an existing version: nothing new to publish"), "info")
     return redirect(url_for("designer.index"))
 
 
@@ -99,10 +97,10 @@ def migrate(version_id):
         chosen = request.form.getlist("case_id", type=int)
         moved, refused = migration.migrate(db.session, actor, version_id, chosen)
         if moved:
-            flash(t(f"已迁移 {len(moved)} 件在办案件到 v{version_id}", f"{len(moved)} running case(s) moved to v{version_id}"),
-                  "success")
+            flash(ngettext("%(num)d running case moved to v%(version)s", "%(num)d running cases moved to v%(version)s",
+                           len(moved), version=version_id), "success")
         if refused:
-            flash(t(f"{len(refused)} 件未能迁移，原因见下表", f"{len(refused)} could not move; see why below"), "error")
+            flash(_("%(n)d could not move; see why below", n=len(refused)), "error")
         return redirect(url_for("designer.migrate", version_id=version_id))
     target, plans = migration.dry_run(db.session, actor, version_id)
     return render_template("designer/migrate.html", target=target, plans=plans)
@@ -180,7 +178,7 @@ def _posted_xml():
 def edit_draft(filename):
     filename = _diagram_name(filename)
     services.save_draft(db.session, current_actor(), filename, _posted_xml())
-    return jsonify(message=t("草稿已保存（尚未发布）", "Draft saved (not published)"), problems=[])
+    return jsonify(message=_("Draft saved (not published)"), problems=[])
 
 
 @bp.route("/edit/<filename>/check", methods=["POST"])
@@ -189,7 +187,7 @@ def edit_check(filename):
     filename = _diagram_name(filename)
     problems = services.check_draft(db.session, current_actor(), filename, _posted_xml(), _bpmn_dir(), _forms_dir())
     return jsonify(problems=[str(p) for p in problems],
-                   message=t("校验通过，可以发布", "Valid: it can be published"))
+                   message=_("Valid: it can be published"))
 
 
 @bp.route("/edit/<filename>/publish", methods=["POST"])
@@ -201,10 +199,10 @@ def edit_publish(filename):
     if problems:
         return jsonify(problems=[str(p) for p in problems]), 422
     if not created:
-        return jsonify(problems=[], message=t("内容与现有版本相同，未发布新版本", "Same content as a published version: nothing new"))
+        return jsonify(problems=[], message=_("Same content as a published version: nothing new"))
     version = created[0]
     return jsonify(problems=[], version=version.id,
-                   message=t(f"已发布新版本：{version.process_key} v{version.id}", f"Published: {version.process_key} v{version.id}"))
+                   message=_("Published: %(versions)s", versions=f"{version.process_key} v{version.id}"))
 
 
 # ---- forms: JSON with a live preview ------------------------------------------------------------
@@ -253,5 +251,5 @@ def form_publish(key):
     if problems:
         return jsonify(problems=[str(p) for p in problems]), 422
     if not created:
-        return jsonify(problems=[], message=t("内容与现有版本相同，未发布新版本", "Same content as a published version: nothing new"))
-    return jsonify(problems=[], message=t(f"已发布新版本 v{created[0].id}", f"Published v{created[0].id}"))
+        return jsonify(problems=[], message=_("Same content as a published version: nothing new"))
+    return jsonify(problems=[], message=_("Published: %(versions)s", versions=f"v{created[0].id}"))

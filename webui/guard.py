@@ -11,17 +11,18 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from engine.library import jsonsafe
+from engine.messages import Msg
 
 # Ids and counts are INTEGER columns: 32 bits on PostgreSQL (SQLite takes 64).
 DB_INT_MIN, DB_INT_MAX = -2 ** 31, 2 ** 31 - 1
 
 
 class BadInput(BadRequest):
-    """A request refused before any view ran; `zh` and `en` say what was wrong."""
+    """A request refused before any view ran; `message` (an engine.messages.Msg) says what was wrong."""
 
-    def __init__(self, zh, en):
-        super().__init__(en)
-        self.zh, self.en = zh, en
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
 
 
 def db_int(value):
@@ -30,7 +31,7 @@ def db_int(value):
     `args.get(name, default, type=int)` keeps falling back to its default for them."""
     number = int(value)
     if not DB_INT_MIN <= number <= DB_INT_MAX:
-        raise BadInput(f"数值 {str(value)[:24]} 超出范围", f"The number {str(value)[:24]} is out of range")
+        raise BadInput(Msg("The number %(value)s is out of range", value=str(value)[:24]))
     return number
 
 
@@ -39,7 +40,7 @@ def int_param(value):
     try:
         return db_int(value)
     except ValueError:
-        raise BadInput(f"“{str(value)[:24]}”不是有效的编号", f"“{str(value)[:24]}” is not a valid number") from None
+        raise BadInput(Msg("“%(value)s” is not a valid number", value=str(value)[:24])) from None
 
 
 EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
@@ -89,23 +90,23 @@ def _check_text(where, values):
     for value in values:
         why = jsonsafe.bad_text(value) if isinstance(value, str) else None
         if why:
-            raise BadInput(f"{where[0]}{why[0]}", f"{where[1]} {why[1]}")
+            raise BadInput(Msg("%(where)s %(why)s", where=where, why=why))
 
 
 def check_request():
     """Run before every view."""
-    _check_text(("地址", "The address"), [request.path])
-    _check_text(("查询参数", "A query parameter"), [*request.args.keys(), *request.args.values()])
+    _check_text(Msg("The address"), [request.path])
+    _check_text(Msg("A query parameter"), [*request.args.keys(), *request.args.values()])
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        _check_text(("表单内容", "A form field"), [*request.form.keys(), *request.form.values()])
-        _check_text(("文件名", "A file name"), [f.filename for f in request.files.values()])
+        _check_text(Msg("A form field"), [*request.form.keys(), *request.form.values()])
+        _check_text(Msg("A file name"), [f.filename for f in request.files.values()])
         if request.is_json and request.get_data(cache=True):
             try:
                 jsonsafe.loads(request.get_data(cache=True))
             except jsonsafe.JsonRefused as refused:
-                raise BadInput(f"JSON 内容无效：{refused.zh}", f"The JSON body is refused: {refused.en}") from None
+                raise BadInput(Msg("The JSON body is refused: %(why)s", why=refused.message)) from None
             except ValueError as exc:
-                raise BadInput("请求正文不是有效的 JSON", f"The body is not valid JSON: {exc}") from None
+                raise BadInput(Msg("The body is not valid JSON: %(why)s", why=str(exc))) from None
 
 
 def install(app):

@@ -1,10 +1,11 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
+from flask_babel import gettext as _
 
 from engine.access.policy import allowed
 
 from .auth import current_actor
-from .i18n import t
+
 
 bp = Blueprint("home", __name__)
 
@@ -23,5 +24,4 @@ def index():
     for role, action, endpoint in LANDING:
         if role in actor.roles and allowed(actor, action):
             return redirect(url_for(endpoint))
-    return render_template("error.html", code=403, message=t(
-        "您的账号在本单位没有可用的功能，请联系管理员。", "Your login has nothing to do at its unit; ask your administrator.")), 403
+    return render_template("error.html", code=403, message=_("Your login has nothing to do at its unit; ask your administrator.")), 403

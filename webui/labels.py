@@ -1,45 +1,48 @@
-"""Display labels for case fields, taken from the forms of the case's own process version."""
-from .i18n import pick
+"""Display labels: the English names of codes (translated where shown, i18n.label), and the labels
+of case fields, taken from the forms of the case's own process version (designer data)."""
+from engine.messages import N_
 
-STATUS = {"open": ("办理中", "Open"), "completed": ("已办结", "Completed"), "error": ("出错", "Error")}
-ROUTE = {"mediation": ("人民调解", "People's mediation"), "petition": ("信访", "Petition"),
-         "specialist": ("部门办理（分科诊断 / 全科会诊）", "Department handling (specialist, joint consultation)"),
-         "consultation": ("咨询", "Consultation"), "law_related": ("涉法涉诉，导入司法程序", "Law-related, to the courts"),
-         "arbitration": ("引导仲裁", "Guided to arbitration"), "reconsideration": ("行政复议", "Administrative reconsideration"),
-         "ruling": ("行政裁决", "Administrative ruling"),
-         "redirect": ("告知由已受理的机关处理 / 引导至其他渠道", "To the body that holds it, or another channel"),
+from .i18n import authored
+
+STATUS = {"open": N_("Being handled"), "completed": N_("Completed"), "error": N_("Error")}
+ROUTE = {"mediation": N_("People's mediation"), "petition": N_("Petition"),
+         "specialist": N_("Department handling (specialist, joint consultation)"),
+         "consultation": N_("Consultation"), "law_related": N_("Law-related, to the courts"),
+         "arbitration": N_("Guided to arbitration"), "reconsideration": N_("Administrative reconsideration"),
+         "ruling": N_("Administrative ruling"),
+         "redirect": N_("To the body that holds it, or another channel"),
          # Cases filed before the pathway library kept this route.
-         "complaint": ("投诉举报", "Complaint or report")}
-COMMITTEE = {"general": ("人民调解委员会", "People's mediation committee"),
-             "traffic": ("交通事故纠纷调解", "Traffic accident mediation"),
-             "medical": ("医疗纠纷人民调解委员会", "Medical dispute mediation committee"),
-             "labour": ("劳动争议调解组织", "Labour dispute mediation"),
-             "property": ("物业纠纷调解委员会", "Property management mediation"),
-             "family": ("婚姻家庭纠纷调解委员会", "Marriage and family mediation")}
-CHANNEL = {"labour_arbitration": ("劳动人事争议仲裁", "Labour and personnel arbitration"),
-           "land_arbitration": ("农村土地承包经营纠纷仲裁", "Rural land contract arbitration"),
-           "commercial_arbitration": ("商事仲裁", "Commercial arbitration")}
-RISK_LEVEL = {"blue": ("蓝色（一般）", "Blue (low)"), "yellow": ("黄色（较大）", "Yellow (elevated)"),
-              "red": ("红色（重大）", "Red (high)")}
+         "complaint": N_("Complaint or report")}
+COMMITTEE = {"general": N_("People's mediation committee"),
+             "traffic": N_("Traffic accident mediation"),
+             "medical": N_("Medical dispute mediation committee"),
+             "labour": N_("Labour dispute mediation"),
+             "property": N_("Property management mediation"),
+             "family": N_("Marriage and family mediation")}
+CHANNEL = {"labour_arbitration": N_("Labour and personnel arbitration"),
+           "land_arbitration": N_("Rural land contract arbitration"),
+           "commercial_arbitration": N_("Commercial arbitration")}
+RISK_LEVEL = {"blue": N_("Blue (low)"), "yellow": N_("Yellow (elevated)"),
+              "red": N_("Red (high)")}
 RISK = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
 EVENT_KINDS = {
-    "case_started": ("立案", "Case started"), "task_completed": ("提交", "Submitted"),
-    "task_claimed": ("认领", "Claimed"), "task_released": ("退回待领", "Released"),
-    "timer_fired": ("期限届满", "Deadline passed"), "engine": ("流程流转", "Engine step"),
-    "step_failed": ("执行出错", "Step failed"), "repeat_visit": ("重复来访", "Repeat visit"),
-    "case_escalated": ("上报上级", "Escalated"), "case_assigned_down": ("指派下级", "Assigned down"),
-    "transfer_acknowledged": ("签收", "Acknowledged"), "transfer_returned": ("逾期退回", "Returned unacknowledged"),
-    "case_reopened": ("重新办理", "Reopened"), "deadline_extended": ("延长期限", "Deadline extended"),
-    "clock_stopped": ("停止计时", "Clock stopped"), "deadline_recomputed": ("期限重新计算", "Deadline recomputed"), "clock_restarted": ("恢复计时", "Clock restarted"),
-    "task_reassigned": ("督办改派", "Reassigned"), "task_claimed_on_behalf": ("代为认领", "Claimed on behalf"),
-    "case_flagged": ("挂牌督办", "Listed for supervision"), "case_unflagged": ("撤销挂牌", "Lifted from supervision"),
-    "reminder_sent": ("督办提醒", "Reminder sent"),
-    "risk_assessed": ("风险评估", "Risk assessed"), "risk_reassessed": ("风险重新评估", "Risk re-assessed"),
-    "triaged": ("分流", "Routed"), "case_migrated": ("迁移版本", "Moved to another version"),
+    "case_started": N_("Case started"), "task_completed": N_("Submitted"),
+    "task_claimed": N_("Claimed"), "task_released": N_("Released"),
+    "timer_fired": N_("Deadline passed"), "engine": N_("Engine step"),
+    "step_failed": N_("Step failed"), "repeat_visit": N_("Repeat visit"),
+    "case_escalated": N_("Escalated"), "case_assigned_down": N_("Assigned down"),
+    "transfer_acknowledged": N_("Acknowledged"), "transfer_returned": N_("Returned unacknowledged"),
+    "case_reopened": N_("Reopened"), "deadline_extended": N_("Deadline extended"),
+    "clock_stopped": N_("Clock stopped"), "deadline_recomputed": N_("Deadline recomputed"), "clock_restarted": N_("Clock restarted"),
+    "task_reassigned": N_("Reassigned"), "task_claimed_on_behalf": N_("Claimed on behalf"),
+    "case_flagged": N_("Listed for supervision"), "case_unflagged": N_("Lifted from supervision"),
+    "reminder_sent": N_("Reminder sent"),
+    "risk_assessed": N_("Risk assessed"), "risk_reassessed": N_("Risk re-assessed"),
+    "triaged": N_("Routed"), "case_migrated": N_("Moved to another version"),
 }
-STATES = {"FUTURE": ("未开始", "not started"), "LIKELY": ("未开始", "not started"),
-          "MAYBE": ("未开始", "not started"), "DEFINITE": ("未开始", "not started"), "READY": ("待办", "ready"), "COMPLETED": ("完成", "completed"), "WAITING": ("计时中", "waiting"),
-          "CANCELLED": ("取消", "cancelled"), "STARTED": ("进行中", "started"), "ERROR": ("出错", "error")}
+STATES = {"FUTURE": N_("not started"), "LIKELY": N_("not started"),
+          "MAYBE": N_("not started"), "DEFINITE": N_("not started"), "READY": N_("ready"), "COMPLETED": N_("completed"), "WAITING": N_("waiting"),
+          "CANCELLED": N_("cancelled"), "STARTED": N_("started"), "ERROR": N_("error")}
 
 _vocab_cache = {}
 
@@ -62,8 +65,4 @@ def case_label(case, field):
     if value is None:
         return ""
     labels = vocab(case.process_version).get(field, {})
-    return pick(labels[value]) if value in labels else value
-
-
-def label(table, value):
-    return pick(table[value]) if value in table else (value or "")
+    return authored(labels[value]) if value in labels else value

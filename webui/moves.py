@@ -1,11 +1,12 @@
 """Moving a case up or down the four levels, and acknowledging a case that was moved here."""
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from engine.cases import transfers
 
 from .auth import current_actor, requires
 from .extensions import db
-from .i18n import t
+from .i18n import unit_name
 
 bp = Blueprint("moves", __name__)
 
@@ -14,8 +15,7 @@ bp = Blueprint("moves", __name__)
 @requires("move_cases")
 def escalate(case_id):
     moved = transfers.escalate(db.session, current_actor(), case_id, request.form.get("note", ""))
-    flash(t(f"已上报至{moved.to_unit.name}，待其签收", f"Sent up to {moved.to_unit.name}, awaiting acknowledgement"),
-          "success")
+    flash(_("Sent up to %(unit)s, awaiting acknowledgement", unit=unit_name(moved.to_unit)), "success")
     return redirect(url_for("work.inbox"))
 
 
@@ -24,8 +24,7 @@ def escalate(case_id):
 def assign(case_id):
     moved = transfers.assign_down(db.session, current_actor(), case_id, request.form.get("unit_id", type=int),
                                   request.form.get("note", ""))
-    flash(t(f"已指派至{moved.to_unit.name}，待其签收", f"Assigned to {moved.to_unit.name}, awaiting acknowledgement"),
-          "success")
+    flash(_("Assigned to %(unit)s, awaiting acknowledgement", unit=unit_name(moved.to_unit)), "success")
     return redirect(url_for("work.case", case_id=case_id))
 
 
@@ -33,5 +32,5 @@ def assign(case_id):
 @requires("move_cases")
 def acknowledge(transfer_id):
     moved = transfers.acknowledge(db.session, current_actor(), transfer_id)
-    flash(t("已签收", "Acknowledged"), "success")
+    flash(_("The move is acknowledged"), "success")
     return redirect(url_for("work.case", case_id=moved.case_id))

@@ -1,6 +1,7 @@
 """Supervisors: every open step in their unit and below, overdue first, with its time light; the
 dashboard (by unit, stage and handler); the centers' indicators; and actions on steps and cases."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from engine.library import catalog
 from engine.reading import dashboard, queries
@@ -8,13 +9,14 @@ from engine.cases import supervision
 from engine.legaltime.clock import Clock
 from engine.persistence.models import OrgUnit, Task
 from engine.access.policy import LEVELS
+from engine.messages import N_
 from engine.persistence.uow import Conflict
 
 from .auth import current_actor, requires
 from .csv_export import csv_response
 from .extensions import db
 from .guard import date_param, int_param
-from .i18n import pick, t
+from .i18n import authored, label, say, unit_name
 from .labels import vocab
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
@@ -80,24 +82,24 @@ def dashboard_csv():
     table = request.args.get("table", "units")
     if table in ("flagged", "failed"):
         cases = (dashboard.flagged_cases if table == "flagged" else dashboard.failed_cases)(db.session, unit, limit=10_000)
-        return csv_response(f"dashboard-{table}.csv", [t("事项编号", "Case"), t("挂牌时间", "Listed"), t("事由 / 错误", "Why / error"),
-                                                       t("当前环节", "Step")],
+        return csv_response(f"dashboard-{table}.csv", [_("Case"), _("Listed"), _("Why / error"),
+                                                       _("Current step")],
                             [[c.code, c.flagged_at.isoformat() if c.flagged_at else "", c.flag_note if table == "flagged" else c.error,
                               c.current_step] for c in cases])
     rows = _dashboard_tables(unit).get(table)
     if rows is None:
         abort(404)
-    head = {"units": t("单位", "Unit"), "stages": t("环节", "Step"), "handlers": t("承办人", "Handler")}[table]
+    head = {"units": _("Unit"), "stages": _("Step"), "handlers": _("Handler")}[table]
     body = [[_row_label(table, row), row.open, row.red, row.amber] for row in rows]
-    return csv_response(f"dashboard-{table}.csv", [head, t("在办", "Open"), t("超期", "Overdue"),
-                                                   t("即将到期", "Due soon")], body)
+    return csv_response(f"dashboard-{table}.csv", [head, _("In progress"), _("Overdue"),
+                                                   _("Due soon")], body)
 
 
 def _row_label(table, row):
     if table == "units":
-        return pick((row.unit.name, row.unit.name_en or row.unit.name))
+        return unit_name(row.unit)
     if table == "handlers":
-        return row.label or t("待认领", "unclaimed")
+        return row.label or _("unclaimed")
     return row.label
 
 
@@ -106,7 +108,7 @@ def _period():
         start, end = date_param(request.args.get("from")), date_param(request.args.get("to"))
     except ValueError:
         start = end = None
-        flash(t("日期格式应为 年-月-日，且在 1900 年至 2100 年之间", "Dates are YYYY-MM-DD, between 1900 and 2100"), "error")
+        flash(_("Dates are YYYY-MM-DD, between 1900 and 2100"), "error")
     return dashboard.period(start, end)
 
 
@@ -135,7 +137,7 @@ def _series_name(dimension, name):
         return name
     version = catalog.latest_version(db.session, "intake")
     labels = vocab(version).get("category", {}) if version else {}
-    return pick(labels[name]) if name in labels else name
+    return authored(labels[name]) if name in labels else name
 
 
 @bp.route("/indicators.csv")
@@ -145,19 +147,19 @@ def indicators_csv():
     table = request.args.get("table", "summary")
     figures = data["figures"]
     if table == "summary":
-        head = [t("指标", "Indicator"), t("数值", "Value")]
-        body = [[pick(label), "" if value is None else value] for label, value in summary_rows(figures)]
+        head = [_("Indicator"), _("Value")]
+        body = [[_(label), "" if value is None else value] for label, value in summary_rows(figures)]
     elif table == "stages":
-        head = [t("环节", "Step"), t("完成数", "Completed"), t("中位用时（日）", "Median (days)"),
-                t("90%用时（日）", "90th percentile (days)"), t("法定期限", "Legal period")]
+        head = [_("Step"), _("Number completed"), _("Median (days)"),
+                _("90th percentile (days)"), _("Legal period")]
         body = [[r.label, r.open, round(r.extra["median"], 2), round(r.extra["p90"], 2), r.extra["legal"] or ""]
                 for r in data["stages"]]
     elif table == "trend":
-        head = [t("系列", "Series")] + data["labels"]
+        head = [_("Series")] + data["labels"]
         body = [[_series_name(data["dimension"], name)] + counts for name, counts in data["series"].items()]
     elif table == "levels":
-        head = [t("层级", "Level"), t("办结数", "Closed")]
-        body = [[pick(LEVELS.get(level, (level, level))), n] for level, n in figures["closed_levels"].items()]
+        head = [_("Level"), _("Closed")]
+        body = [[label(LEVELS, level), n] for level, n in figures["closed_levels"].items()]
     else:
         abort(404)
     return csv_response(f"indicators-{table}-{data['start']}-{data['end']}.csv", head, body)
@@ -166,17 +168,17 @@ def indicators_csv():
 def summary_rows(figures):
     """(label, value) for the summary table and its CSV; rates as fractions."""
     return [
-        (("受理事项", "Matters filed"), figures["filed"]),
-        (("信访事项", "Petitions"), figures["petitions"]),
-        (("调解成功率", "Mediation success rate"), figures["resolution_rate"]),
-        (("村级化解占比", "Resolved at village level"), figures["village_share"]),
-        (("三级内化解占比", "Resolved within three levels"), figures["three_levels_share"]),
-        (("满意率", "Satisfaction rate"), figures["satisfaction_rate"]),
-        (("曾超期案件", "Cases ever overdue"), figures["overdue_cases"]),
-        (("当前超期环节", "Steps overdue now"), figures["overdue_steps"]),
-        (("进入诉讼的事项", "Matters that went to litigation"), figures["litigated"]),
-        (("辖区人口", "Residents"), figures["population"]),
-        (("万人成讼率（件/万人）", "Litigation per 10,000 residents"), per_10k(figures["litigation_per_10k"])),
+        (N_("Matters filed"), figures["filed"]),
+        (N_("Petitions"), figures["petitions"]),
+        (N_("Mediation success rate"), figures["resolution_rate"]),
+        (N_("Resolved at village level"), figures["village_share"]),
+        (N_("Resolved within three levels"), figures["three_levels_share"]),
+        (N_("Satisfaction rate"), figures["satisfaction_rate"]),
+        (N_("Cases ever overdue"), figures["overdue_cases"]),
+        (N_("Steps overdue now"), figures["overdue_steps"]),
+        (N_("Matters that went to litigation"), figures["litigated"]),
+        (N_("Residents of the area"), figures["population"]),
+        (N_("Litigation per 10,000 residents"), per_10k(figures["litigation_per_10k"])),
     ]
 
 
@@ -193,7 +195,7 @@ def _back_to_case(case_id, done, message):
     try:
         done()
     except Conflict as refused:
-        flash(str(refused), "error")
+        flash(say(refused), "error")
     else:
         flash(message, "success")
     return redirect(url_for("work.case", case_id=case_id) + "#supervise")
@@ -212,7 +214,7 @@ def assign(task_id):
     case_id = _case_of_task(task_id)
     return _back_to_case(case_id, lambda: supervision.assign_task(
         db.session, current_actor(), task_id, request.form.get("user_id", type=int), request.form.get("note")),
-        t("已交由所选人员承办", "The step was given to the chosen handler"))
+        _("The step was given to the chosen handler"))
 
 
 @bp.route("/tasks/<int:task_id>/remind", methods=["POST"])
@@ -220,18 +222,18 @@ def assign(task_id):
 def remind(task_id):
     case_id = _case_of_task(task_id)
     return _back_to_case(case_id, lambda: supervision.remind(db.session, current_actor(), task_id, request.form.get("note")),
-                         t("已发送督办提醒", "Reminder sent"))
+                         _("The reminder is sent"))
 
 
 @bp.route("/cases/<int:case_id>/flag", methods=["POST"])
 @requires("supervise")
 def flag(case_id):
     return _back_to_case(case_id, lambda: supervision.flag_case(db.session, current_actor(), case_id, request.form.get("note")),
-                         t("已挂牌督办", "Listed for supervision"))
+                         _("The case is listed for supervision"))
 
 
 @bp.route("/cases/<int:case_id>/unflag", methods=["POST"])
 @requires("supervise")
 def unflag(case_id):
     return _back_to_case(case_id, lambda: supervision.unflag_case(db.session, current_actor(), case_id, request.form.get("note")),
-                         t("已撤销挂牌督办", "No longer listed for supervision"))
+                         _("No longer listed for supervision"))

@@ -1,5 +1,6 @@
 """Clerks and mediators: file a matter, the inbox, claim, fill in a task form, the case page."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from engine.library import catalog, forms as formlib, triage
 from engine.reading import queries
@@ -11,7 +12,7 @@ from engine.persistence.uow import Conflict, retrying_busy
 from .auth import current_actor, requires
 from .extensions import db
 from .guard import date_param, int_param
-from .i18n import pick, t
+from .i18n import say
 from .labels import vocab
 
 bp = Blueprint("work", __name__)
@@ -45,11 +46,11 @@ def _submit(form, act):
     try:
         return retrying_busy(act), {}, {}, 200
     except services.FormInvalid as invalid:
-        return None, invalid.data, {key: pick(pair) for key, pair in invalid.errors.items()}, 422
+        return None, invalid.data, {key: say(why) for key, why in invalid.errors.items()}, 422
     except services.StepFailed as failed:
-        return None, formlib.data_from_post(form, request.form), {"_form": str(failed)}, 422
+        return None, formlib.data_from_post(form, request.form), {"_form": say(failed)}, 422
     except Conflict as conflict:
-        return None, formlib.data_from_post(form, request.form), {"_form": str(conflict)}, 409
+        return None, formlib.data_from_post(form, request.form), {"_form": say(conflict)}, 409
 
 
 @bp.route("/matters/new", methods=["GET", "POST"])
@@ -71,11 +72,11 @@ def new_matter():
             if linked is not None:
                 case, data, errors, status = _submit(form, lambda: services.record_repeat_visit(
                     db.session, current_actor(), INTAKE_PROCESS, linked, request.form))
-                message = t(f"已作为重复来访并入事项 {case.code}", f"Recorded as a repeat visit in {case.code}") if case else ""
+                message = _("Recorded as a repeat visit in %(code)s", code=case.code) if case else ""
             else:
                 case, data, errors, status = _submit(form, lambda: services.start_case(
                     db.session, current_actor(), INTAKE_PROCESS, request.form, new_despite_repeats=decision == "new"))
-                message = t(f"已登记，事项编号 {case.code}", f"Registered as {case.code}") if case else ""
+                message = _("Registered as %(code)s", code=case.code) if case else ""
         except services.PossibleRepeats as found:
             data, repeats, status = found.data, found.cases, 200
         else:
@@ -111,13 +112,13 @@ def task(task_id):
         saved, data, errors, status = _submit(form, lambda: drafts.save(
             db.session, current_actor(), task_id, request.form))
         if saved is not None:
-            flash(t("草稿已保存（尚未提交）", "Draft saved (not submitted yet)"), "success")
+            flash(_("Draft saved (not submitted yet)"), "success")
             return redirect(url_for("work.task", task_id=task_id))
     elif request.method == "POST":
         done, data, errors, status = _submit(form, lambda: services.complete_task(
             db.session, current_actor(), task_id, request.form))
         if done is not None:
-            flash(t(f"「{row.title}」已提交", f"“{row.title}” submitted"), "success")
+            flash(_("“%(step)s” submitted", step=row.title), "success")
             return redirect(url_for("work.case", case_id=case.id))
     draft = drafts.of_task(db.session, current_actor(), row)
     if request.method == "GET" and draft is not None:
@@ -132,7 +133,7 @@ def task(task_id):
 @requires("work_tasks")
 def claim(task_id):
     services.claim_task(db.session, current_actor(), task_id)
-    flash(t("已认领", "Claimed"), "success")
+    flash(_("You claimed the step"), "success")
     return redirect(url_for("work.task", task_id=task_id))
 
 
@@ -151,7 +152,7 @@ def release(task_id):
         return render_template("work/release.html", task=row, case=case,
                                draft=drafts.of_task(db.session, current_actor(), row))
     services.release_task(db.session, current_actor(), task_id)
-    flash(t("已退回待领", "Released to the pool"), "info")
+    flash(_("Released to the pool"), "info")
     return redirect(url_for("work.inbox"))
 
 

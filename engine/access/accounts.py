@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from engine.access import login_throttle, passwords
 from engine.legaltime.clock import Clock
 from engine.errors import NotAllowed, NotFound
+from engine.messages import Msg
 from engine.persistence.models import AccountEvent, ApiToken, OrgUnit, User, UserRole
 from engine.access.policy import ROLES, Actor, may, may_change_login, may_grant, unit_covers
 from engine.persistence.uow import UnitOfWork
@@ -23,7 +24,7 @@ class UserInvalid(Exception):
         self.errors = errors
 
 
-WRONG = "用户名或密码不正确 / Wrong user name or password"
+WRONG = Msg("Wrong user name or password")
 
 
 class LoginRefused(Exception):
@@ -43,7 +44,7 @@ def authenticate(session, username, password, address=None):
         now = Clock.now()
         wait = login_throttle.wait_seconds(session, username, address, now)
         if wait:
-            raise LoginRefused(f"尝试次数过多，请 {wait} 秒后再试 / Too many attempts: try again in {wait} seconds",
+            raise LoginRefused(Msg("Too many attempts: try again in %(wait)s seconds", wait=wait),
                                wait, blocked=True)
         user = session.scalar(select(User).where(User.username == username)) if username else None
         usable = user is not None and user.active
@@ -55,8 +56,7 @@ def authenticate(session, username, password, address=None):
             return user
         wait = login_throttle.failed(session, username, address, now)
     if wait:
-        raise LoginRefused(f"用户名或密码不正确，请 {wait} 秒后再试 / Wrong user name or password: try again in "
-                           f"{wait} seconds", wait)
+        raise LoginRefused(Msg("Wrong user name or password: try again in %(wait)s seconds", wait=wait), wait)
     raise LoginRefused(WRONG)
 
 
@@ -77,14 +77,14 @@ def change_own_password(session, user_id, current, new, repeat, address=None):
             raise NotFound(user_id)
         wait = login_throttle.wait_seconds(session, user.username, address)
         if wait:
-            errors["current"] = (f"尝试次数过多，请 {wait} 秒后再试", f"Too many attempts: try again in {wait} seconds")
+            errors["current"] = Msg("Too many attempts: try again in %(wait)s seconds", wait=wait)
         elif not passwords.verify(user.password_hash, current or "")[0]:
-            errors["current"] = ("当前密码不正确", "The current password is wrong")
+            errors["current"] = Msg("The current password is wrong")
             login_throttle.failed(session, user.username, address)
         if len(new or "") < MIN_PASSWORD:
-            errors["new"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
+            errors["new"] = Msg("At least %(n)s characters", n=MIN_PASSWORD)
         elif new != repeat:
-            errors["repeat"] = ("两次输入的新密码不一致", "The two new passwords differ")
+            errors["repeat"] = Msg("The two new passwords differ")
         if not errors:
             user.password_hash = passwords.hash_password(new)
             user.session_epoch = (user.session_epoch or 0) + 1
@@ -152,30 +152,27 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
             raise NotAllowed("administer")
         if user is None:
             if not USERNAME.match(username or ""):
-                errors["username"] = ("用户名须为 3–30 位小写字母、数字或下划线，以字母开头",
-                                      "3–30 lower-case letters, digits or _, starting with a letter")
+                errors["username"] = Msg("3–30 lower-case letters, digits or _, starting with a letter")
             elif session.scalar(select(User.id).where(User.username == username)):
-                errors["username"] = ("该用户名已被使用", "This user name is taken")
+                errors["username"] = Msg("This user name is taken")
         display_name = (display_name or "").strip()
         if not display_name or len(display_name) > 100:
-            errors["display_name"] = ("请填写姓名（不超过100字）", "Enter a name (at most 100 characters)")
+            errors["display_name"] = Msg("Enter a name (at most 100 characters)")
         unit = session.get(OrgUnit, unit_id) if unit_id else None
         if unit is None or not unit_covers(actor.unit_path, unit.path):
-            errors["unit_id"] = ("请选择本单位或下级单位", "Choose your unit or one below it")
+            errors["unit_id"] = Msg("Choose your unit or one below it")
         roles = sorted(set(roles or ()))
         if not roles or not set(roles) <= set(ROLES):
-            errors["roles"] = ("请至少选择一个角色", "Choose at least one role")
+            errors["roles"] = Msg("Choose at least one role")
         elif unit is not None and not all(may_grant(actor, r, unit.level) for r in roles):
-            errors["roles"] = ("不能在该单位授予所选角色：流程设计只能由最高一级单位的管理员授予县级及以上单位的人员，"
-                               "入驻部门单位只设入驻部门角色",
-                               "You cannot grant these roles at this unit: only an administrator of the top unit "
-                               "grants process design, to someone at a city or county unit, and a resident "
-                               "department's unit holds the department role only")
+            errors["roles"] = Msg("You cannot grant these roles at this unit: only an administrator of the top unit "
+                                  "grants process design, to someone at a city or county unit, and a resident "
+                                  "department's unit holds the department role only")
         if (user is None or password) and len(password or "") < MIN_PASSWORD:
-            errors["password"] = (f"密码至少 {MIN_PASSWORD} 位", f"At least {MIN_PASSWORD} characters")
+            errors["password"] = Msg("At least %(n)s characters", n=MIN_PASSWORD)
         if user is not None and user.id == actor.user_id and (
                 not active or roles != sorted(user.roles) or unit is None or unit.id != user.org_unit_id):
-            errors["roles"] = ("不能更改自己的角色或单位，也不能停用自己", "You cannot change your own roles or unit, or disable yourself")
+            errors["roles"] = Msg("You cannot change your own roles or unit, or disable yourself")
         if errors:
             raise UserInvalid(errors)
         if user is None:
@@ -210,12 +207,12 @@ MAX_POPULATION = 50_000_000  # more residents than any city has is a typing mist
 def set_population(session, actor, unit_id, value):
     """An administrator records how many residents live in a unit of theirs (for the figures per
     10,000 residents). `value` as typed; empty clears it. Returns the unit, or raises ValueError
-    with a (zh, en) message."""
+    with a Msg."""
     if not may(actor.roles, "administer"):
         raise NotAllowed("administer")
     text = (value or "").strip().replace(",", "").replace("，", "")
     if text and (not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_POPULATION):
-        raise ValueError(("人口应为1到5000万之间的整数", "The population is a whole number from 1 to 50,000,000"))
+        raise ValueError(Msg("The population is a whole number from 1 to 50,000,000"))
     with UnitOfWork(session):
         unit = session.get(OrgUnit, unit_id)
         if unit is None or not unit_covers(actor.unit_path, unit.path) or unit.level == "department":

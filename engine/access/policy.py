@@ -1,13 +1,15 @@
 """Who may do what, where. Pure functions over roles and organisation paths."""
+from engine.messages import N_
+
 ROLES = {
-    # code: (Chinese, English)
-    "clerk": ("受理员", "Intake officer"),
-    "mediator": ("调解员", "Mediator"),
-    "department": ("入驻部门", "Resident department"),
-    "supervisor": ("督办", "Supervisor"),
-    "auditor": ("审计", "Auditor"),
-    "designer": ("流程设计", "Process designer"),
-    "admin": ("管理员", "Administrator"),
+    # code: name (English; translated where shown, webui.i18n.label)
+    "clerk": N_("Intake officer"),
+    "mediator": N_("Mediator"),
+    "department": N_("Resident department"),
+    "supervisor": N_("Supervisor"),
+    "auditor": N_("Auditor"),
+    "designer": N_("Process designer"),
+    "admin": N_("Administrator"),
 }
 
 # Lanes in the diagrams are named in Chinese for the people who read them; these names map
@@ -22,19 +24,19 @@ LANE_ALIASES = {
 # The resident departments a center summons (kinds of department unit). A step for a department
 # goes to the unit of that kind nearest above the case: see engine/library/routing.py.
 DEPARTMENTS = {
-    "labour": ("人社局（劳动人事争议仲裁院）", "Human resources and social security (labour arbitration)"),
-    "agriculture": ("农业农村局（土地承包仲裁委员会）", "Agriculture and rural affairs (land contract arbitration)"),
-    "arbitration": ("仲裁委员会", "Arbitration commission"),
-    "justice": ("司法局（行政复议机构）", "Justice bureau (administrative reconsideration)"),
-    "petition": ("信访局", "Petitions bureau"),
-    "court": ("人民法院", "People's court"),
-    "procuratorate": ("人民检察院", "People's procuratorate"),
-    "police": ("公安局（交警大队）", "Public security (traffic police)"),
-    "natural_resources": ("自然资源局", "Natural resources bureau"),
-    "housing": ("住建局", "Housing and urban-rural development"),
-    "market": ("市场监管局", "Market regulation"),
-    "health": ("卫健委", "Health commission"),
-    "environment": ("生态环境局", "Ecology and environment"),
+    "labour": N_("Human resources and social security (labour arbitration)"),
+    "agriculture": N_("Agriculture and rural affairs (land contract arbitration)"),
+    "arbitration": N_("Arbitration commission"),
+    "justice": N_("Justice bureau (administrative reconsideration)"),
+    "petition": N_("Petitions bureau"),
+    "court": N_("People's court"),
+    "procuratorate": N_("People's procuratorate"),
+    "police": N_("Public security (traffic police)"),
+    "natural_resources": N_("Natural resources bureau"),
+    "housing": N_("Housing and urban-rural development"),
+    "market": N_("Market regulation"),
+    "health": N_("Health commission"),
+    "environment": N_("Ecology and environment"),
 }
 
 ACTIONS = {
@@ -48,10 +50,10 @@ ACTIONS = {
     "move_cases": {"clerk", "mediator", "supervisor"},
 }
 
-LEVELS = {"city": ("市", "City"), "county": ("县（区）", "County"),
-          "township": ("乡镇（街道）", "Township"), "village": ("村（社区）", "Village"),
+LEVELS = {"city": N_("City"), "county": N_("County"),
+          "township": N_("Township"), "village": N_("Village"),
           # A resident department stationed at a center; it takes tasks, never owns cases.
-          "department": ("入驻部门", "Resident department")}
+          "department": N_("Resident department")}
 
 
 # Grants (who may give which role, README "Powers stay within their scope"):

@@ -13,6 +13,7 @@ from engine.workflow import runtime, scripting
 from engine.cases import store
 from engine.legaltime.clock import Clock, as_utc, china_date, end_of_day_in_china
 from engine.errors import NotAllowed, NotFound
+from engine.messages import Msg
 from engine.persistence.models import Case, OrgUnit, Task, Timer
 from engine.access.policy import SYSTEM, may, unit_covers
 from engine.persistence.uow import Conflict, UnitOfWork
@@ -29,7 +30,7 @@ def open_step(session, actor, task_id):
     if row is None or not unit_covers(actor.unit_path, row[2]):
         raise NotFound(task_id)
     if row[0].state != "ready":
-        raise Conflict("该环节已办结 / This step is finished")
+        raise Conflict(Msg("This step is finished"))
     return row
 
 
@@ -46,7 +47,7 @@ def _step(session, actor, task_id, action):
     timers = session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.spec_id.in_(deadlines),
                                                  Timer.state.in_(("waiting", "stopped")))).all()
     if not timers:
-        raise Conflict("该环节没有在计的法定期限 / This step has no running legal deadline")
+        raise Conflict(Msg("This step has no running legal deadline"))
     workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
     return task, case, version, timers, workflow
 
@@ -77,14 +78,14 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
         task, case, version, timers, workflow = _step(session, actor, task_id, "supervise")
         reason, approver = (reason or "").strip(), (approver or "").strip()
         if not reason or not approver:
-            raise Conflict("延长期限须写明理由和批准人 / An extension needs a reason and an approver")
+            raise Conflict(Msg("An extension needs a reason and an approver"))
         if task.clock_stopped_at is not None:
-            raise Conflict("计时已停止，请先恢复计时 / Restart the clock first")
+            raise Conflict(Msg("Restart the clock first"))
         deadline = version.meta["deadlines"][timers[0].spec_id]
         allowed = deadline.get("max_extension_days", 0) - (task.extended_days or 0)
         if days < 1 or days > allowed:
-            raise Conflict(f"最多还可延长 {max(allowed, 0)} 天（{deadline.get('extension_basis') or '法律未规定可延长'}）"
-                           f" / At most {max(allowed, 0)} more days may be added")
+            raise Conflict(Msg("At most %(n)s more days may be added (%(basis)s)", n=max(allowed, 0),
+                               basis=deadline.get("extension_basis") or Msg("the law allows no extension")))
         old = as_utc(timers[0].due_at)
         new = _extended(old, days)
         for timer in timers:
@@ -104,9 +105,9 @@ def stop_clock(session, actor, task_id, reason):
     with UnitOfWork(session):
         task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
         if task.clock_stopped_at is not None:
-            raise Conflict("计时已停止 / The clock is already stopped")
+            raise Conflict(Msg("The clock is already stopped"))
         if not (reason or "").strip():
-            raise Conflict("停止计时须写明理由 / Say why the clock stops")
+            raise Conflict(Msg("Say why the clock stops"))
         for timer in timers:
             _set_due(workflow, timer, STOPPED)
             timer.state = "stopped"  # out of the sweep's way until the clock runs again
@@ -122,7 +123,7 @@ def restart_clock(session, actor, task_id, note=""):
     with UnitOfWork(session):
         task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
         if task.clock_stopped_at is None:
-            raise Conflict("计时未停止 / The clock is running")
+            raise Conflict(Msg("The clock is running"))
         stopped = Clock.now() - as_utc(task.clock_stopped_at)
         for timer in timers:
             timer.due_at, timer.state = as_utc(timer.due_at) + stopped, "waiting"

@@ -17,6 +17,7 @@ from engine.library import catalog
 from engine.workflow import runtime
 from engine.cases import store
 from engine.errors import NotAllowed, NotFound
+from engine.messages import Msg
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, Task
 from engine.access.policy import allowed, unit_covers
 from engine.persistence.uow import Conflict, UnitOfWork
@@ -57,16 +58,14 @@ def _reasons(workflow, top, called):
     reasons = []
     for diff, where in [(top, workflow)] + [(d, workflow.subprocesses[i]) for i, d in called.items()]:
         if diff is None:
-            reasons.append(f"所在的被调用流程「{where.spec.name}」在新版本中已不存在 / the called pathway "
-                           f"{where.spec.name} is gone from the new version")
+            reasons.append(Msg("the called pathway %(name)s is gone from the new version", name=where.spec.name))
             continue
         for task in diff.removed:
             if task.state & (_DONE_OR_STARTED | TaskState.READY | TaskState.WAITING) and getattr(task.task_spec, "bpmn_id", None):
-                reasons.append(f"已办理或在办的环节 {_label(task)} 在新版本中已删除 / the step was removed but the case "
-                               "has been there")
+                reasons.append(Msg("the step %(step)s was removed but the case has been there", step=_label(task)))
         for task in diff.changed:
             if task.state & _DONE_OR_STARTED and getattr(task.task_spec, "bpmn_id", None):
-                reasons.append(f"已办理的环节 {_label(task)} 在新版本中有改动 / a step the case went through changed")
+                reasons.append(Msg("the step %(step)s, which the case went through, changed", step=_label(task)))
     return list(dict.fromkeys(reasons))
 
 
@@ -97,7 +96,7 @@ def dry_run(session, actor, version_id):
             workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
             plan.reasons = _reasons(workflow, *_diffs(workflow, target_specs))
         except Exception as exc:  # a case whose state cannot be read cannot move; say so
-            plan.reasons = [f"无法读取流程状态 / the case's state cannot be read: {exc}"]
+            plan.reasons = [Msg("the case's state cannot be read: %(why)s", why=str(exc))]
         plans.append(plan)
     return target, plans
 
@@ -136,7 +135,7 @@ def migrate(session, actor, version_id, case_ids):
             case, unit_path = found
             source = catalog.version_info(session, case.process_version_id)
             if source.process_key != target.process_key or case.status != "open" or source.id == target.id:
-                refused[case_id] = ["不是该流程其他版本上的在办案件 / not a running case on another version"]
+                refused[case_id] = [Msg("not a running case on another version")]
                 continue
             workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
             before = runtime.task_states(workflow)

@@ -16,6 +16,7 @@ from engine.persistence.models import Case, DiagramDraft, OrgUnit, ProcessVersio
 from engine.access.policy import SYSTEM, allowed, may, may_work_task, unit_covers
 from engine.workflow.scripting import ScriptRejected
 from engine.errors import NotAllowed, NotFound, StepFailed
+from engine.messages import Msg, in_chinese
 from engine.persistence.uow import Conflict, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _engine_call(task_title, call):
         where = f" @ {getattr(spec, 'bpmn_name', None) or element} ({element})" if element else ""
         reason, said = _first_cause(exc), _said(exc)
         detail = f"{said} {reason}" if reason and reason not in said else said
-        raise StepFailed(f"「{task_title}」执行失败 / step failed{where}: {detail}") from exc
+        raise StepFailed(Msg("Step “%(step)s” failed%(where)s: %(detail)s", step=task_title, where=where, detail=detail)) from exc
 
 
 def _said(exc):
@@ -159,9 +160,8 @@ def _assess_risk(session, version, data, case_id=None):
     try:
         return risk.assess_case(session, version, data, case_id)
     except risk.LoweredWithoutReason as lowered:
-        level = risk.NAMES[str(lowered)]
-        raise FormInvalid({"risk_reason": (f"评估为{level[0]}，调低风险等级须说明理由",
-                                           f"The assessment is {level[1]}; say why you lower it")}, data) from None
+        raise FormInvalid({"risk_reason": Msg("The assessment is %(level)s; say why you lower it",
+                                              level=Msg(risk.NAMES[str(lowered)]))}, data) from None
 
 
 def _record_intake_decisions(audit, actor, version, data, assessment, how):
@@ -214,7 +214,7 @@ def _reassess(session, actor, audit, case, data, assessment, how):
         # The red follow-up step of the diagram is drawn at intake; a case that turns red later is
         # listed for supervision instead, and its open steps take the red case's earlier warning.
         if case.flagged_at is None:
-            note = "重复来访，风险升为红色 / a repeat visit raised the risk to red"
+            note = in_chinese(Msg("a repeat visit raised the risk to red"))  # a note as a supervisor writes one
             case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
             audit.add(actor, "case_flagged", detail={"note": note})
     for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
@@ -225,8 +225,8 @@ def _reassess(session, actor, audit, case, data, assessment, how):
 # ---- working on tasks ------------------------------------------------------------------------
 
 def _already_done(task):
-    who = task.completer.display_name if task.completer else "系统 / the system"
-    return Conflict(f"该任务已由 {who} 办理 / This task was already completed by {who}")
+    who = task.completer.display_name if task.completer else Msg("the system")
+    return Conflict(Msg("This task was already completed by %(who)s", who=who))
 
 
 def _refreshed(session, task):
@@ -249,7 +249,7 @@ def _open_task(session, actor, task_id):
         raise _already_done(task)
     if not may_work_task(actor, task.role, task_unit_path, task.assignee_id):
         if task.assignee_id is not None and task.assignee_id != actor.user_id and task.role in actor.roles:
-            raise Conflict(f"该任务已由 {task.assignee.display_name} 认领 / Already claimed by {task.assignee.display_name}")
+            raise Conflict(Msg("Already claimed by %(who)s", who=task.assignee.display_name))
         raise NotAllowed(task_id)
     return task, case, case_unit_path
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.cases import clocks, outbox, store
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import NotAllowed, NotFound
+from engine.messages import Msg, in_chinese
 from engine.persistence.models import Case, OrgUnit, Reminder, Task, User, UserRole
 from engine.access.policy import may, unit_covers
 from engine.reading.queries import amber_now, red_now
@@ -19,7 +20,7 @@ from engine.persistence.uow import Conflict, UnitOfWork
 def _note(note):
     note = (note or "").strip()
     if not note:
-        raise Conflict("请填写督办说明 / Write a note")
+        raise Conflict(Msg("Write a note"))
     return note[:1000]
 
 
@@ -46,10 +47,10 @@ def assign_task(session, actor, task_id, user_id, note):
         note = _note(note)
         target = next((u for u in handlers_for(session, actor, task) if u.id == user_id), None)
         if target is None:
-            raise Conflict("该人员不能承办此环节 / That person cannot take this step")
+            raise Conflict(Msg("That person cannot take this step"))
         before = task.assignee
         if before is not None and before.id == target.id:
-            raise Conflict(f"已由 {target.display_name} 承办 / Already with {target.display_name}")
+            raise Conflict(Msg("Already with %(who)s", who=target.display_name))
         task.assignee_id = target.id
         kind = "task_reassigned" if before is not None else "task_claimed_on_behalf"
         store.AuditLog(session, case).add(actor, kind, task.spec_id, task.title, {
@@ -64,7 +65,7 @@ def flag_case(session, actor, case_id, note):
         case = _supervised_case(session, actor, case_id)
         note = _note(note)
         if case.flagged_at is not None:
-            raise Conflict("该案件已挂牌督办 / Already listed for supervision")
+            raise Conflict(Msg("Already listed for supervision"))
         case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
         store.AuditLog(session, case).add(actor, "case_flagged", detail={"note": note})
         return case
@@ -75,7 +76,7 @@ def unflag_case(session, actor, case_id, note):
         case = _supervised_case(session, actor, case_id)
         note = _note(note)
         if case.flagged_at is None:
-            raise Conflict("该案件未挂牌督办 / Not listed for supervision")
+            raise Conflict(Msg("Not listed for supervision"))
         case.flagged_at, case.flagged_by, case.flag_note = None, None, None
         store.AuditLog(session, case).add(actor, "case_unflagged", detail={"note": note})
         return case
@@ -102,9 +103,12 @@ def remind(session, actor, task_id, note):
 
 
 def _message(case, task, kind, note):
-    due = f"，期限 {as_utc(task.due_at).astimezone(CHINA):%Y-%m-%d %H:%M}" if task.due_at else ""
-    what = {"due_soon": "即将到期", "overdue": "已超期", "manual": "督办提醒", "assigned": "交您承办"}[kind]
-    return f"【一站】{case.code}「{task.title}」{what}{due}" + (f"：{note}" if note else "")
+    """The text message, in Chinese: it goes to a handler's phone, outside any page."""
+    due = Msg(", due %(at)s", at=f"{as_utc(task.due_at).astimezone(CHINA):%Y-%m-%d %H:%M}") if task.due_at else ""
+    what = {"due_soon": Msg("due soon"), "overdue": Msg("overdue"), "manual": Msg("supervision reminder"),
+            "assigned": Msg("given to you")}[kind]
+    return in_chinese(Msg("[Yizhan] %(code)s “%(step)s” %(what)s%(due)s%(note)s", code=case.code, step=task.title, what=what,
+                          due=due, note=Msg(": %(note)s", note=note) if note else ""))
 
 
 def _remind(session, actor, task, case, kind, note, user_id=None, dedupe=None):

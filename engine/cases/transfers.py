@@ -9,6 +9,7 @@ from sqlalchemy import select
 from engine.cases import store
 from engine.legaltime.clock import Clock, as_utc
 from engine.errors import NotAllowed, NotFound
+from engine.messages import Msg
 from engine.persistence.models import Case, CaseTransfer, OrgUnit, Task
 from engine.access.policy import SYSTEM, may, unit_covers
 from engine.library.routing import unit_for_role
@@ -26,9 +27,9 @@ def _case_for_move(session, actor, case_id):
         raise NotFound(case_id)
     case, unit = row
     if case.status != "open":
-        raise Conflict("已办结的事项不能移交 / A completed case cannot be moved")
+        raise Conflict(Msg("A completed case cannot be moved"))
     if session.scalar(select(CaseTransfer.id).where(CaseTransfer.case_id == case.id, CaseTransfer.state == "pending")):
-        raise Conflict("该事项有尚未签收的移交 / This case has a move waiting to be acknowledged")
+        raise Conflict(Msg("This case has a move waiting to be acknowledged"))
     return case, unit
 
 
@@ -62,7 +63,7 @@ def escalate(session, actor, case_id, note):
     with UnitOfWork(session):
         case, unit = _case_for_move(session, actor, case_id)
         if unit.parent_id is None:
-            raise Conflict("已是最高一级，不能再上报 / There is no level above this one")
+            raise Conflict(Msg("There is no level above this one"))
         return _transfer(session, actor, case, unit, session.get(OrgUnit, unit.parent_id), "up", note)
 
 
@@ -73,7 +74,7 @@ def assign_down(session, actor, case_id, unit_id, note):
         target = session.get(OrgUnit, unit_id)
         if (target is None or target.id == unit.id or not unit_covers(unit.path, target.path)
                 or target.level == "department"):
-            raise NotAllowed("只能指派给下级单位 / Only a unit below this one")
+            raise NotAllowed(Msg("Only a unit below this one"))
         return _transfer(session, actor, case, unit, target, "down", note)
 
 
@@ -86,7 +87,7 @@ def acknowledge(session, actor, transfer_id):
         if not may(actor.roles, "move_cases") or not unit_covers(actor.unit_path, transfer.to_unit.path):
             raise NotAllowed(transfer_id)
         if transfer.state != "pending":
-            raise Conflict("该移交已处理 / This move was already settled")
+            raise Conflict(Msg("This move was already settled"))
         transfer.state, transfer.settled_by, transfer.settled_at = "acknowledged", actor.user_id, Clock.now()
         case = session.scalar(select(Case).where(Case.id == transfer.case_id).with_for_update())
         store.AuditLog(session, case).add(actor, "transfer_acknowledged", detail={"to": transfer.to_unit.name})

@@ -16,6 +16,7 @@ from jsonschema.exceptions import SchemaError, ValidationError
 
 from engine.legaltime.clock import Clock, china_date
 from engine.library.jsonsafe import bad_text, loads as json_loads
+from engine.messages import Msg, N_
 
 ITEM_KEY = re.compile(r"^(?P<field>[a-z_][a-z0-9_]*)-(?P<index>\d{1,3})-(?P<sub>[a-z_][a-z0-9_]*)$")
 MAX_ITEMS = 200
@@ -393,23 +394,23 @@ def data_from_json(form, payload):
 
 
 _MESSAGES = {
-    "required": ("此项为必填项", "This field is required"),
-    "pattern": ("格式不正确", "The format is not right"),
-    "minLength": ("至少填写 {v} 个字", "Enter at least {v} characters"),
-    "maxLength": ("不能超过 {v} 个字（现有 {n} 个字），请删减后再提交", "Enter at most {v} characters (there are {n}); shorten it and submit again"),
-    "minimum": ("不能小于 {v}", "Must be at least {v}"),
-    "maximum": ("不能大于 {v}", "Must be at most {v}"),
-    "enum": ("请从列表中选择", "Choose one of the options"),
-    "const": ("请从列表中选择", "Choose one of the options"),
-    "minItems": ("至少填写 {v} 项", "Add at least {v}"),
-    "maxItems": ("最多填写 {v} 项", "Add at most {v}"),
-    "format": ("请输入有效日期（年-月-日）", "Enter a valid date (YYYY-MM-DD)"),
-    "type:integer": ("请输入整数", "Enter a whole number"),
-    "type:number": ("请输入数字", "Enter a number"),
-    "type": ("类型不正确", "Wrong type"),
-    "x-not-before": ("日期不能早于 {v}", "The date cannot be before {v}"),
-    "x-not-after": ("日期不能晚于 {v}", "The date cannot be after {v}"),
-    "x-unusable-pattern": ("此项的格式规则无法使用，请联系流程设计人员", "This field's format rule cannot be used; tell the process designer"),
+    "required": N_("This field is required"),
+    "pattern": N_("The format is not right"),
+    "minLength": N_("Enter at least %(v)s characters"),
+    "maxLength": N_("Enter at most %(v)s characters (there are %(n)s); shorten it and submit again"),
+    "minimum": N_("Must be at least %(v)s"),
+    "maximum": N_("Must be at most %(v)s"),
+    "enum": N_("Choose one of the options"),
+    "const": N_("Choose one of the options"),
+    "minItems": N_("Add at least %(v)s"),
+    "maxItems": N_("Add at most %(v)s"),
+    "format": N_("Enter a valid date (YYYY-MM-DD)"),
+    "type:integer": N_("Enter a whole number"),
+    "type:number": N_("Enter a number"),
+    "type": N_("Wrong type"),
+    "x-not-before": N_("The date cannot be before %(v)s"),
+    "x-not-after": N_("The date cannot be after %(v)s"),
+    "x-unusable-pattern": N_("This field's format rule cannot be used; tell the process designer"),
 }
 # JSON numbers beyond this are not exact in JavaScript, nor storable in every database column.
 MAX_NUMBER = 2 ** 53 - 1
@@ -417,13 +418,13 @@ MAX_DATA_DEPTH = 10
 
 
 def _unstorable(data):
-    """(path, (zh, en)) for each value no database can keep as typed: NUL characters, lone
+    """(path, Msg) for each value no database can keep as typed: NUL characters, lone
     surrogates, numbers that are not finite or too large, nesting no form has."""
     stack = [((), data)]
     while stack:
         path, item = stack.pop()
         if len(path) > MAX_DATA_DEPTH:
-            yield path[:1], ("嵌套层级过深", "Nested too deeply")
+            yield path[:1], Msg("Nested too deeply")
         elif isinstance(item, dict):
             for key, value in item.items():
                 why = bad_text(key) if isinstance(key, str) else None
@@ -438,20 +439,21 @@ def _unstorable(data):
                 yield path, why
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
             if not math.isfinite(item) or abs(item) > MAX_NUMBER:
-                yield path, ("数值无效或过大", "The number is not valid or too large")
+                yield path, Msg("The number is not valid or too large")
 
 
 def _message(error):
     custom = error.schema.get("x-pattern-message") if isinstance(error.schema, dict) else None
     if error.validator == "pattern" and custom:
-        return tuple(custom)
+        return tuple(custom)  # the designer's words, in both languages
     key = error.validator
     if key == "type":
         key = f"type:{error.validator_value}" if f"type:{error.validator_value}" in _MESSAGES else "type"
-    zh, en = _MESSAGES.get(key, (error.message, error.message))
-    # {n}: how long the text is (said beside a length limit, so nobody has to count).
+    if key not in _MESSAGES:
+        return error.message
+    # %(n)s: how long the text is (said beside a length limit, so nobody has to count).
     length = len(error.instance) if isinstance(error.instance, (str, list)) else 0
-    return zh.format(v=error.validator_value, n=length), en.format(v=error.validator_value, n=length)
+    return Msg(_MESSAGES[key], v=error.validator_value, n=length)
 
 
 def field_key(path):
@@ -465,8 +467,9 @@ SIZE_KEYWORDS = frozenset({"maxLength", "maxItems", "maxProperties"})
 
 
 def validate(form, data, only=None):
-    """Return {field key: (zh message, en message)}; empty when the data is valid. With `only` (a
-    set of JSON Schema keywords), judge by those alone, and by whether the data can be stored."""
+    """Return {field key: why}; empty when the data is valid. `why` is a Msg, or the
+    designer's own (zh, en) message for a pattern (x-pattern-message). With `only` (a set of JSON
+    Schema keywords), judge by those alone, and by whether the data can be stored."""
     errors = {}
     for path, why in _unstorable(data):
         errors.setdefault(field_key(path) or "_form", why)

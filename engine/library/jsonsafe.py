@@ -4,48 +4,50 @@ first, no database can encode the second), no NaN or infinite numbers (JSON has 
 import json
 import math
 
+from engine.messages import Msg
+
 MAX_DEPTH = 40
 
 
 class JsonRefused(ValueError):
-    """The text is not JSON this application takes. `zh` and `en` say why."""
+    """The text is not JSON this application takes. `message` (a Msg) says why."""
 
-    def __init__(self, zh, en):
-        super().__init__(en)
-        self.zh, self.en = zh, en
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
 
 
 def _no_constant(name):
-    raise JsonRefused(f"JSON 中不能有 {name}", f"{name} is not a JSON number")
+    raise JsonRefused(Msg("%(name)s is not a JSON number", name=name))
 
 
 def _finite(text):
     number = float(text)
     if not math.isfinite(number):
-        raise JsonRefused("数值过大", f"the number {text[:20]} is too large")
+        raise JsonRefused(Msg("the number %(text)s is too large", text=text[:20]))
     return number
 
 
 def bad_text(value):
-    """Why a string cannot be stored, as (zh, en), or None when it can."""
+    """Why a string cannot be stored (a Msg), or None when it can."""
     if "\x00" in value:
-        return "含有不允许的空字符（NUL）", "contains a NUL character, which is not allowed"
+        return Msg("contains a NUL character, which is not allowed")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "含有无效的 Unicode 字符（孤立代理项）", "contains an invalid Unicode character (a lone surrogate)"
+        return Msg("contains an invalid Unicode character (a lone surrogate)")
     return None
 
 
 def refusal(value, max_depth=MAX_DEPTH):
-    """Why parsed JSON (or form data) cannot be taken, as (zh, en), or None. Walks without
+    """Why parsed JSON (or form data) cannot be taken (a Msg), or None. Walks without
     recursion, so a deep value is measured, never a stack overflow."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, (dict, list)):
             if depth > max_depth:
-                return f"嵌套层级超过 {max_depth} 层", f"nested more than {max_depth} levels deep"
+                return Msg("nested more than %(n)s levels deep", n=max_depth)
             children = item.items() if isinstance(item, dict) else ((None, v) for v in item)
             for key, child in children:
                 if key is not None:
@@ -56,7 +58,7 @@ def refusal(value, max_depth=MAX_DEPTH):
             if why:
                 return why
         elif isinstance(item, float) and not math.isfinite(item):
-            return "数值无效", "a number is not finite"
+            return Msg("a number is not finite")
     return None
 
 
@@ -66,12 +68,12 @@ def loads(text, max_depth=MAX_DEPTH):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise JsonRefused("JSON 必须是 UTF-8 编码", "JSON must be UTF-8 encoded") from exc
+            raise JsonRefused(Msg("JSON must be UTF-8 encoded")) from exc
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError as exc:
-        raise JsonRefused(f"嵌套层级超过 {max_depth} 层", f"nested more than {max_depth} levels deep") from exc
+        raise JsonRefused(Msg("nested more than %(n)s levels deep", n=max_depth)) from exc
     why = refusal(value, max_depth)
     if why:
-        raise JsonRefused(*why)
+        raise JsonRefused(why)
     return value

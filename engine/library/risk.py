@@ -8,12 +8,13 @@ from sqlalchemy import func, or_, select
 
 from engine.library import decisions
 from engine.legaltime.clock import Clock
+from engine.messages import N_
 from engine.persistence.models import AuditEvent, Case, CaseParty
 from engine.persistence.keys import normalize_id, normalize_phone
 
 DECISION = "risk"  # bpmn/risk.dmn, applied by the engine before a case starts
 LEVELS = ("blue", "yellow", "red")
-NAMES = {"blue": ("蓝色（一般）", "blue (low)"), "yellow": ("黄色（较大）", "yellow (elevated)"), "red": ("红色（重大）", "red (high)")}
+NAMES = {"blue": N_("blue (low)"), "yellow": N_("yellow (elevated)"), "red": N_("red (high)")}
 WINDOW = timedelta(days=90)
 ASSESSED = "assessed"  # the form's default: take the table's colour
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from engine.access.policy import DEPARTMENTS
+from engine.messages import in_chinese
 
 from engine.persistence.models import OrgUnit, User, UserRole
 
@@ -51,8 +52,9 @@ def step_title(info, task):
     title = info.get("name") or task.task_spec.bpmn_name or task.task_spec.bpmn_id
     summoned = _lookup(task.data, info.get("department_from"))
     if summoned in DEPARTMENTS:
-        # One step per summoned department (a multi-instance task): say whose it is.
-        title = f"{title}（{DEPARTMENTS[summoned][0]}）"
+        # One step per summoned department (a multi-instance task): say whose it is, in the
+        # language the diagram's step names are written in.
+        title = f"{title}（{in_chinese(DEPARTMENTS[summoned])}）"
     return title
 
 

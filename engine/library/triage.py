@@ -11,14 +11,17 @@ from engine.workflow import runtime
 from engine.library import routing
 from engine.legaltime.clock import Clock, china_date
 from engine.errors import NotFound
+from engine.messages import Msg
 from engine.persistence.models import OrgUnit
 
 DECISION = "Task_triage"  # the business-rule step of intake.bpmn that runs bpmn/triage.dmn
 # Arbitration of a labour dispute must be applied for within one year of the day the worker knew
 # or should have known of the infringement (劳动争议调解仲裁法 第二十七条); warn this long before.
 LABOUR_LIMIT_WARN_DAYS = 60
-LABOUR_LIMIT_BASIS = "劳动争议调解仲裁法（2007）第二十七条"
-LABOUR_LIMIT_BASIS_EN = "Labour Dispute Mediation and Arbitration Law (2007), Art. 27"
+LABOUR_LIMIT_BASIS = Msg("Labour Dispute Mediation and Arbitration Law (2007), Art. 27")
+# What interrupts the period or lifts it, added to each notice that names the day it ends.
+LABOUR_LIMIT_WAGES = Msg("Unpaid wages while the employment lasts are not bound by the year; once it ends, within a year "
+                         "of the end. Claiming the right, seeking a remedy or the employer agreeing to pay interrupts the period.")
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Preview:
     assessment: object = None
     risk_level: str = ""
     risk_how: str = ""
-    warnings: list = field(default_factory=list)  # [(zh, en, urgent)]
+    warnings: list = field(default_factory=list)  # [(Msg, urgent)]
     missing: list = field(default_factory=list)  # (zh, en) titles of fields the decision needs and lacks
     failed: str = ""
 
@@ -57,15 +60,14 @@ def decide(version, data):
 
 
 def labour_limitation(data, today=None):
-    """Notices about the one-year limitation of labour arbitration (Art. 27), as (zh, en, urgent):
+    """Notices about the one-year limitation of labour arbitration (Art. 27), as (Msg, urgent):
     urgent when the period has run out or ends within LABOUR_LIMIT_WARN_DAYS."""
     if not data.get("employer_matter"):
         return []
     known = data.get("rights_known_on")
     if not known:
-        return [("劳动争议申请仲裁的时效为一年，自知道或者应当知道权利被侵害之日起计算（" + LABOUR_LIMIT_BASIS + "）。请询问并填写劳动者何时知道权益受侵害。",
-                 "Labour arbitration must be applied for within one year of when the worker knew or should have known "
-                 f"of the infringement ({LABOUR_LIMIT_BASIS_EN}). Ask when that was and fill it in.", False)]
+        return [(Msg("Labour arbitration must be applied for within one year of when the worker knew or should have known "
+                     "of the infringement (%(basis)s). Ask when that was and fill it in.", basis=LABOUR_LIMIT_BASIS), False)]
     try:
         known = date.fromisoformat(str(known))
     except ValueError:
@@ -75,17 +77,15 @@ def labour_limitation(data, today=None):
         ends = known.replace(year=known.year + 1)
     except ValueError:  # from 29 February: no such day next year, so the month's last day (民法典 第二百零二条)
         ends = date(known.year + 1, 2, 28)
-    wages = ("拖欠工资且劳动关系仍存续的，不受一年时效限制；劳动关系终止的，自终止之日起一年内提出。时效因主张权利、请求救济或对方同意履行而中断。",
-             "Unpaid wages while the employment lasts are not bound by the year; once it ends, within a year of the end. "
-             "Claiming the right, seeking a remedy or the employer agreeing to pay interrupts the period.")
+    said = {"known": str(known), "ends": str(ends), "basis": LABOUR_LIMIT_BASIS, "wages": LABOUR_LIMIT_WAGES}
     if today > ends:
-        return [(f"仲裁时效可能已届满：自 {known} 起一年，已于 {ends} 届满（{LABOUR_LIMIT_BASIS}）。" + wages[0],
-                 f"The limitation period may have run out: one year from {known} ended on {ends} ({LABOUR_LIMIT_BASIS_EN}). " + wages[1], True)]
+        return [(Msg("The limitation period may have run out: one year from %(known)s ended on %(ends)s (%(basis)s). "
+                     "%(wages)s", **said), True)]
     left = (ends - today).days
     if left <= LABOUR_LIMIT_WARN_DAYS:
-        return [(f"仲裁时效将于 {ends} 届满，仅剩 {left} 天，请尽快引导申请仲裁（{LABOUR_LIMIT_BASIS}）。" + wages[0],
-                 f"The limitation period ends on {ends}, {left} days from now: guide the worker to apply soon ({LABOUR_LIMIT_BASIS_EN}). " + wages[1], True)]
-    return [(f"仲裁时效至 {ends} 届满（{LABOUR_LIMIT_BASIS}）。", f"The limitation period ends on {ends} ({LABOUR_LIMIT_BASIS_EN}).", False)]
+        return [(Msg("The limitation period ends on %(ends)s, %(left)s days from now: guide the worker to apply soon "
+                     "(%(basis)s). %(wages)s", left=left, **said), True)]
+    return [(Msg("The limitation period ends on %(ends)s (%(basis)s).", **said), False)]
 
 
 def _inputs(version):

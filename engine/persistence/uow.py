@@ -2,7 +2,9 @@
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-BUSY = "系统正忙，未能保存，请稍后再提交 / The system is busy and nothing was saved; submit again in a moment"
+from engine.messages import Msg
+
+BUSY = Msg("The system is busy and nothing was saved; submit again in a moment")
 
 
 class Conflict(Exception):
@@ -35,7 +37,7 @@ class UnitOfWork:
             self.session.commit()
         except StaleDataError as stale:
             self.session.rollback()
-            raise Conflict("该事项刚被他人修改，请刷新后重试 / The case was changed by someone else; reload and try again") from stale
+            raise Conflict(Msg("The case was changed by someone else; reload and try again")) from stale
         except OperationalError as busy:
             self.session.rollback()
             if _locked(busy):

@@ -15,6 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.workflow import instance_limits, scripting
 from engine.errors import StepFailed
+from engine.messages import Msg
 from engine.workflow.scripting import SCRIPT_ENGINE
 
 _attached_spec = ContextVar("_attached_spec")
@@ -97,9 +98,8 @@ def dump_state(workflow):
     state = _STATE_SERIALIZER.serialize_json(workflow)
     limit = scripting.MAX_CASE_STATE_BYTES
     if len(state) > limit:
-        raise StateTooLarge(f"案件数据将达 {len(state) // 1024:,} KB，超过每件上限 {limit // 1024:,} KB，未保存 / "
-                            f"the case's data would take {len(state) // 1024:,} KB, over the limit of "
-                            f"{limit // 1024:,} KB a case may hold; nothing was saved")
+        raise StateTooLarge(Msg("the case's data would take %(size)s KB, over the limit of %(limit)s KB a case may hold; "
+                                "nothing was saved", size=f"{len(state) // 1024:,}", limit=f"{limit // 1024:,}"))
     return state
 
 

@@ -60,7 +60,7 @@ def test_a_step_finished_while_stopped_takes_its_timer_with_it(session):
 def test_mediation_deadline_cannot_be_extended_where_the_law_gives_no_extension(session):
     case = file_matter(session)
     task = open_task(session, case.id, "Task_mediate")
-    with pytest.raises(services.Conflict, match="最多还可延长 0 天"):
+    with pytest.raises(services.Conflict, match="At most 0 more days"):
         clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 5, "案情复杂", "县中心主任")
     with pytest.raises(services.NotAllowed):
         clocks.extend_deadline(session, actor(session, "mediator"), task.id, 5, "案情复杂", "县中心主任")
@@ -74,10 +74,10 @@ def test_extension_within_the_legal_maximum(session, monkeypatch):
                     extension_basis="（测试用）可延长三十日")
     monkeypatch.setitem(version.meta["deadlines"], "Timer_mediation_deadline", deadline)
     due = as_utc(task.due_at)
-    with pytest.raises(services.Conflict, match="理由和批准人"):
+    with pytest.raises(services.Conflict, match="a reason and an approver"):
         clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 10, "", "")
     clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 20, "需补充调查", "县中心主任")
-    with pytest.raises(services.Conflict, match="最多还可延长 10 天"):
+    with pytest.raises(services.Conflict, match="At most 10 more days"):
         clocks.extend_deadline(session, actor(session, "supervisor"), task.id, 11, "再延", "县中心主任")
     session.expire_all()
     extended = open_task(session, case.id, "Task_mediate")

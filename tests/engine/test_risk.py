@@ -11,6 +11,7 @@ from engine.reading import dashboard
 from engine.legaltime import lights
 from engine.cases import services
 from engine.library import triage
+from engine.messages import in_chinese
 from engine.persistence.models import AuditEvent, Case, OrgUnit, Task
 from engine.cases.services import FormInvalid
 
@@ -179,15 +180,15 @@ def test_a_visit_alone_never_lowers_the_colour(session):
     ("2024-02-29", date(2024, 6, 1), "至 2025-02-28 届满"),
 ])
 def test_the_labour_limitation_period_is_one_year(known, today, says):
-    [(zh, en, urgent)] = triage.labour_limitation({"employer_matter": True, "rights_known_on": known}, today)
-    assert says in zh and "第二十七条" in zh and "Art. 27" in en
+    [(message, urgent)] = triage.labour_limitation({"employer_matter": True, "rights_known_on": known}, today)
+    assert says in in_chinese(message) and "第二十七条" in in_chinese(message) and "Art. 27" in str(message)
     assert urgent == ("至" not in says)
 
 
 def test_no_limitation_warning_without_an_employer_and_a_prompt_without_a_date():
     assert triage.labour_limitation({"employer_matter": False, "rights_known_on": "2020-01-01"}) == []
-    [(zh, _en, urgent)] = triage.labour_limitation({"employer_matter": True})
-    assert "请询问" in zh and not urgent
+    [(message, urgent)] = triage.labour_limitation({"employer_matter": True})
+    assert "请询问" in in_chinese(message) and not urgent
 
 
 def test_litigation_per_10000_residents(session):

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from engine.workflow import runtime, scripting
 from engine.cases import services
 from engine.persistence.models import AuditEvent, Case, Task
+from engine.messages import in_chinese
 from engine.workflow.scripting import RestrictedEnvironment, ScriptRejected, check_source
 
 from tests.engine.helpers import MEDIATION_SUCCESS, actor, file_matter, open_task
@@ -136,7 +137,7 @@ def test_endless_script_fails_the_step_and_changes_nothing(session, short_time_l
     with pytest.raises(services.StepFailed) as failed:
         services.complete_task(session, actor(session, "mediator"), task.id, MEDIATION_SUCCESS)
     assert time.monotonic() - started < 5
-    message = str(failed.value)
+    message = in_chinese(failed.value)
     assert "「人民调解」执行失败" in message and "无尽循环 (Script_loop)" in message
     assert "ran longer than 0.2 s" in message
 

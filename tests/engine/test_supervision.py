@@ -123,10 +123,10 @@ def test_reassign_and_claim_on_behalf_are_in_the_history(session):
     supervisor = actor(session, "supervisor")
     mediator = session.scalar(sa.select(User).where(User.username == "mediator"))
     assert [u.username for u in supervision.handlers_for(session, supervisor, task)] == ["mediator"]
-    with pytest.raises(services.Conflict, match="说明"):
+    with pytest.raises(services.Conflict, match="Write a note"):
         supervision.assign_task(session, supervisor, task.id, mediator.id, "  ")
     clerk = session.scalar(sa.select(User).where(User.username == "clerk"))
-    with pytest.raises(services.Conflict, match="不能承办"):
+    with pytest.raises(services.Conflict, match="cannot take this step"):
         supervision.assign_task(session, supervisor, task.id, clerk.id, "请受理员办理")
     supervision.assign_task(session, supervisor, task.id, mediator.id, "由李调解负责")
     session.refresh(task)

@@ -300,7 +300,7 @@ def test_a_case_over_its_size_limit_is_not_saved(session, monkeypatch):
     monkeypatch.setattr(scripting, "MAX_CASE_STATE_BYTES", 300 * 1024)
     _publish(session, "mediation.bpmn", mediation_with_script("blob = 'x' * 200000"))
     message = _mediate_expecting_failure(session, "over the limit of 300 KB a case may hold")
-    assert "未保存" in message
+    assert "nothing was saved" in message
     assert session.scalar(sa.select(sa.func.count()).select_from(ProcessVersion)) >= 1
 
 

@@ -78,7 +78,7 @@ def test_preview_in_english(client, login_as):
     login_as("clerk")
     client.post("/lang/en")
     doc = _preview(client, held_by="police", summary="他打了我，派出所已经立案了，我想让他赔钱。")
-    assert "the body that holds it" in _field(doc, "Pathway")
+    assert "the body that holds it" in _field(doc, "Goes to")
 
 
 def test_the_button_previews_without_javascript_and_keeps_what_was_typed(client, login_as, session_factory):
