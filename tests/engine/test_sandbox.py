@@ -88,12 +88,11 @@ def test_the_limit_leaves_the_tracer_as_it_was():
     "x = 'ab'\nx *= 10**9",
 ])
 def test_huge_single_operations_are_refused_before_they_start(source):
-    # The line tracer cannot interrupt one long call into C code, so sizes are bounded instead.
-    env = RestrictedEnvironment(time_limit=0.02)
-    started = time.monotonic()
+    # One long call into C code cannot be interrupted, so sizes are bounded before it starts: the
+    # refusal names the size (a script that had started would be stopped by its time instead).
+    env = RestrictedEnvironment(time_limit=10)
     with pytest.raises(ScriptRejected, match="too large"):
         env.execute(source, {})
-    assert time.monotonic() - started < 0.1
 
 
 def test_ordinary_arithmetic_still_works():
