@@ -31,8 +31,17 @@ def cmd_check(args):
     if problems:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"ok: {len(drafts)} pathway(s): {', '.join(d.process_key for d in drafts)}")
+    for draft in drafts:
+        _print_pathways(f"ok: {draft.process_key}", draft.meta)
     return 0
+
+
+def _print_pathways(head, meta):
+    """One library version holds every pathway its main diagram calls: say each, not only the first."""
+    processes = meta.get("processes", {})
+    print(f"{head}, {len(processes)} pathway(s):")
+    for key, info in sorted(processes.items(), key=lambda item: item[1]["file"]):
+        print(f"  - {info['name']} ({key}, {info['file']})")
 
 
 def cmd_migrate(_args):
@@ -55,7 +64,7 @@ def cmd_load(_args):
     if problems:
         return 1
     for version in created:
-        print(f"new version: {version.process_key} v{version.id} ({version.content_hash[:12]})")
+        _print_pathways(f"new version: {version.process_key} v{version.id} ({version.content_hash[:12]})", version.meta)
     if not created:
         print("library unchanged: no new versions")
     return 0

@@ -28,6 +28,12 @@ def test_demo_twice_changes_nothing_the_second_time(tmp_path):
     first = _run("demo", instance=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "new version: intake v1" in first.stdout and "clerk" in first.stdout
+    # The one version holds every pathway of the library, and says so.
+    files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "bpmn").glob("*.bpmn"))
+    assert f"{len(files)} pathway(s):" in first.stdout
+    listed = [line for line in first.stdout.splitlines() if line.startswith("  - ")]
+    assert sorted(line.rsplit(", ", 1)[1].rstrip(")") for line in listed) == files
+    assert "  - 人民调解（一般 / 专业调解委员会 / 交警调解） (people_mediation, bpmn/mediation.bpmn)" in listed
     second = _run("demo", instance=tmp_path)
     assert second.returncode == 0 and "library unchanged: no new versions" in second.stdout
     import sqlite3

@@ -17,6 +17,12 @@ LANDING = [("clerk", "work_tasks", "work.inbox"), ("mediator", "work_tasks", "wo
            ("admin", "administer", "admin.index")]
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """For what asks the site root for its icon without reading the page's <link rel=icon>."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/")
 @login_required
 def index():
