@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.library.forms import FormDef
@@ -53,6 +53,18 @@ def red_now(now):
 
 def _in_subtree(actor):
     return OrgUnit.path.startswith(actor.unit_path)
+
+
+def _cases_seen(actor):
+    """The condition on a case (joined with its unit) for the actor to find it: a case of their
+    unit or below; for a resident department, whose unit owns no cases, also a case it was given
+    a step of (held or done), so it finds what it worked on, and nothing else."""
+    if actor.unit_level != "department":
+        return _in_subtree(actor)
+    step_unit = aliased(OrgUnit)
+    worked_on = select(Task.case_id).join(step_unit, step_unit.id == Task.org_unit_id).where(
+        step_unit.path.startswith(actor.unit_path))
+    return or_(_in_subtree(actor), Case.id.in_(worked_on))
 
 
 def inbox(session, actor):
@@ -137,7 +149,7 @@ class CaseFilter:
 
 
 def search_cases(session, actor, flt):
-    query = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(_in_subtree(actor))
+    query = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(_cases_seen(actor))
     if flt.text:
         text = flt.text.strip()
         like = f"%{text}%"
@@ -207,7 +219,7 @@ def possible_repeats(session, actor, parties):
 def visible_case_by_code(session, actor, code):
     case = session.scalar(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                           .options(joinedload(Case.org_unit)).where(Case.code == (code or "").strip().upper(),
-                                                                      _in_subtree(actor)))
+                                                                      _cases_seen(actor)))
     return case
 
 

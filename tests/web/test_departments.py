@@ -52,3 +52,24 @@ def test_a_department_cannot_file_or_move_cases(client, login_as, filed_case, se
     assert client.post(f"/cases/{case_id}/escalate", data={"note": "上报"}).status_code == 403
     # The case page offers no move between levels to a department.
     assert not page(client.get(f"/cases/{case_id}")).xpath('//form[contains(@action, "/escalate")]')
+
+
+def test_a_department_finds_the_case_it_worked_on_and_no_other(client, login_as, filed_case, session_factory):
+    case_id, task_id = _case_at_the_court(filed_case, session_factory)
+    code = case_row(session_factory, case_id).code
+    # A case of the same village still with its mediator: the court was never given a step of it.
+    other_id, _task, _version = filed_case("clerk_dg")
+    other = case_row(session_factory, other_id).code
+    login_as("dept_court")
+    assert client.post(f"/tasks/{task_id}", data=prefiling("no_suit")).status_code == 302
+    # Its step is done and the case is back with the center, yet the court finds it by its code.
+    found = client.get("/cases", query_string={"q": code})
+    assert found.status_code == 200 and page(found).xpath(f'//a[@href="/cases/{case_id}"]')
+    assert client.get(f"/cases/{case_id}").status_code == 200
+    assert other not in text(client.get("/cases", query_string={"q": other}))
+    assert other not in text(client.get("/cases"))
+    assert client.get(f"/cases/{other_id}").status_code == 403
+    # Another department finds neither.
+    login_as("dept_housing")
+    assert code not in text(client.get("/cases", query_string={"q": code}))
+    assert code not in text(client.get("/cases"))
