@@ -6,7 +6,8 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from engine.legaltime import lights, workcalendar
 from engine.workflow import runtime
 from engine.legaltime.clock import Clock
-from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, Task, TaskDraft, Timer
+from engine.access.policy import SYSTEM
+from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, Task, TaskDraft, Timer, User, UserRole
 from engine.library.routing import unit_for_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
 from engine.persistence.keys import contact_key, normalize_id, normalize_phone
@@ -141,7 +142,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     ready = {str(task.id) for task in snap.ready}
     # Who holds which role where: looked up once per action, or once per sweep (`routes`).
     units = {} if routes is None else routes
-    new_tasks = []
+    new_tasks, kept = [], []
     for task in snap.ready:
         spiff_id = str(task.id)
         if spiff_id in snap.was_ready:
@@ -156,8 +157,11 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
             title=title[:200], form_key=info.get("form"), role=role,
             org_unit_id=unit_for_task(session, case, unit_path, info, role, task.data, units),
             due_at=due, amber_at=lights.amber_at(element, now, due, risk=case.risk_level), legal_basis=basis,
-            due_provisional=guessed, created_at=now,
+            due_provisional=guessed, created_at=now, assignee_id=None,
         ))
+        if role != "department" and not (info.get("department") or info.get("department_from")):
+            kept.append(new_tasks[-1])
+    _keep_with_handler(session, log, case, kept)
     if new_tasks and writes is not None:
         writes.tasks.extend(new_tasks)
     elif new_tasks:
@@ -184,6 +188,38 @@ def _drop_drafts(session, case_id, spiff_ids):
     if spiff_ids:
         tasks = select(Task.id).where(Task.case_id == case_id, Task.spiff_task_id.in_(sorted(spiff_ids)))
         session.connection().execute(delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(tasks)))
+
+
+def _keep_with_handler(session, log, case, rows):
+    """A new step goes to whoever answers for its role on the case, not back to the pool: the one
+    who did (or holds) the case's last step of that role, so the first handler stays responsible
+    until a supervisor reassigns or they release a step (a released step in the pool makes nobody
+    responsible, and whoever then does it is). Only if that person can still work the step: active,
+    still holding the role, in the unit the step went to. Resident departments' steps (the
+    department's pool) never come here. `rows` are the new task rows, given their assignee here."""
+    if not rows:
+        return
+    roles = {row["role"] for row in rows}
+    connection = session.connection()
+    last = {}
+    for role, state, assignee_id, completed_by in connection.execute(
+            select(Task.role, Task.state, Task.assignee_id, Task.completed_by)
+            .where(Task.case_id == case.id, Task.role.in_(roles), Task.state.in_(("ready", "completed")))
+            .order_by(Task.id.desc())):
+        last.setdefault(role, completed_by if state == "completed" else assignee_id)
+    wanted = {(row["role"], last[row["role"]], row["org_unit_id"]) for row in rows if last.get(row["role"])}
+    if not wanted:
+        return
+    able = {(role, user_id, unit_id): name for user_id, name, unit_id, role in connection.execute(
+        select(User.id, User.display_name, User.org_unit_id, UserRole.role).join(UserRole, UserRole.user_id == User.id)
+        .where(User.id.in_({user_id for _role, user_id, _unit in wanted}), User.active.is_(True),
+               UserRole.role.in_(roles)))}
+    for row in rows:
+        name = able.get((row["role"], last.get(row["role"]), row["org_unit_id"]))
+        if name is not None:
+            row["assignee_id"] = last[row["role"]]
+            log.add(SYSTEM, "task_assigned", row["spec_id"], row["title"],
+                    {"to": name, "to_id": row["assignee_id"], "why": "previous_handler"})
 
 
 def provisional(meta, element, start, due):
