@@ -152,9 +152,33 @@ def _unbounded_loops(filename, root, problems):
                                     f"{cardinality.getparent().getparent().get('id')}: {text[:20]} instances, at most {limit}"))
 
 
+_GATEWAYS = " | ".join(f".//bpmn:{kind}" for kind in (
+    "exclusiveGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway", "parallelGateway"))
+# ASCII marks read as stray in a Chinese name (the full-width ones are fine).
+_ASCII_MARKS = set("?!:;,")
+
+
+def _gateway_names(filename, root, problems):
+    """The diagram and the case's trace show a gateway by its name, so a gateway that decides
+    (two ways out or more, not parallel) is named as the question it answers, in Chinese ending in
+    a full-width "？"; no gateway's name carries ASCII marks ("route?")."""
+    for gateway in root.xpath(_GATEWAYS, namespaces=NS):
+        name = (gateway.get("name") or "").strip()
+        deciding = (etree.QName(gateway).localname != "parallelGateway"
+                    and len(gateway.xpath("./bpmn:outgoing", namespaces=NS)) >= 2)
+        stray = sorted(_ASCII_MARKS & set(name))
+        if stray:
+            problems.append(Problem(filename, gateway.sourceline, f'gateway {gateway.get("id")} ("{name[:40]}"): '
+                                    f'ASCII {" ".join(stray)} in its name, write the full-width mark (？ ！ ： ； ，)'))
+        elif deciding and (not name.endswith("？") or name.isascii()):
+            problems.append(Problem(filename, gateway.sourceline, f'gateway {gateway.get("id")} decides between ways: '
+                                    f'name it as a question in Chinese ending in "？" (it is "{name[:40]}")'))
+
+
 def _lint_bpmn(filename, root, form_texts, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
     _unbounded_loops(filename, root, problems)
+    _gateway_names(filename, root, problems)
     meta = {"tasks": {}, "deadlines": {}, "flows": {}, "elements": {}, "restarts": {}, "processes": {}}
     _unrunnable(filename, root, problems)
     _too_long(filename, root, problems)

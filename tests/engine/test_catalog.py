@@ -63,6 +63,29 @@ def test_gateway_without_default_or_conditions():
     assert any("Gateway_route has no default flow" in p.message for p in problems)
 
 
+def test_a_deciding_gateway_is_named_as_a_question_without_ascii_marks():
+    _drafts, problems = _check([('name="分流至何处？"', 'name="route?"'), ('id="Gateway_round" name="重新办理？"', 'id="Gateway_round" name="重新办理"')])
+    messages = sorted(p.message for p in problems)
+    assert messages == [
+        'gateway Gateway_round decides between ways: name it as a question in Chinese ending in "？" (it is "重新办理")',
+        'gateway Gateway_route ("route?"): ASCII ? in its name, write the full-width mark (？ ！ ： ； ，)']
+    # A merging gateway need not ask anything, but keeps its marks full-width too.
+    _drafts, problems = _check([('name="汇合"', 'name="汇合:"')])
+    assert [p.message for p in problems] == [
+        'gateway Gateway_merge ("汇合:"): ASCII : in its name, write the full-width mark (？ ！ ： ； ，)']
+
+
+def test_every_deciding_gateway_of_the_library_asks_a_question():
+    """Over bpmn/ itself: what the trace shows as the case's decisions reads as questions."""
+    for path in sorted((ROOT / "bpmn").glob("*.bpmn")):
+        root = parse_xml(path.read_bytes())
+        for gateway in root.xpath(catalog._GATEWAYS, namespaces=catalog.NS):
+            name = gateway.get("name") or ""
+            assert name and name.isascii() is False, (path.name, gateway.get("id"))
+            if len(gateway.xpath("./bpmn:outgoing", namespaces=catalog.NS)) > 1 and "parallel" not in gateway.tag:
+                assert name.endswith("？") and "?" not in name, (path.name, gateway.get("id"), name)
+
+
 def test_unsafe_condition_is_named():
     _drafts, problems = _check([('route == "mediation"', "__import__('os').system('id')")])
     assert any("condition of Flow_route_mediation is not allowed" in p.message for p in problems)

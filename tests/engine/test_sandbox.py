@@ -109,12 +109,12 @@ def _looping_library():
          '<bpmn:sequenceFlow id="Flow_mediate_mediated" sourceRef="Task_mediate" targetRef="Script_loop" />\n'
          '    <bpmn:sequenceFlow id="Flow_loop_mediated" sourceRef="Script_loop" targetRef="Gateway_mediated" />'),
         ('<bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>', '<bpmn:incoming>Flow_loop_mediated</bpmn:incoming>'),
-        ('<bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕" default="Flow_mediated_court">',
+        ('<bpmn:exclusiveGateway id="Gateway_mediated" name="是否劳动争议调解不成？" default="Flow_mediated_court">',
          '<bpmn:scriptTask id="Script_loop" name="无尽循环">\n'
          '      <bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>\n'
          '      <bpmn:outgoing>Flow_loop_mediated</bpmn:outgoing>\n'
          '      <bpmn:script>n = 0\nwhile n &gt;= 0:\n    n += 1</bpmn:script>\n'
-         '    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕" default="Flow_mediated_court">'),
+         '    </bpmn:scriptTask>\n    <bpmn:exclusiveGateway id="Gateway_mediated" name="是否劳动争议调解不成？" default="Flow_mediated_court">'),
     ]
     for old, new in replacements:
         assert text.count(old) == 1, old

@@ -144,13 +144,13 @@ def mediation_with_script(script, task_id="Script_after_mediation"):
          f'<bpmn:sequenceFlow id="Flow_mediate_mediated" sourceRef="Task_mediate" targetRef="{task_id}" />\n'
          f'    <bpmn:sequenceFlow id="Flow_script_mediated" sourceRef="{task_id}" targetRef="Gateway_mediated" />'),
         ('<bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>', '<bpmn:incoming>Flow_script_mediated</bpmn:incoming>'),
-        ('<bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕" default="Flow_mediated_court">',
+        ('<bpmn:exclusiveGateway id="Gateway_mediated" name="是否劳动争议调解不成？" default="Flow_mediated_court">',
          f'<bpmn:scriptTask id="{task_id}" name="调解后处理">\n'
          f'      <bpmn:incoming>Flow_mediate_mediated</bpmn:incoming>\n'
          f'      <bpmn:outgoing>Flow_script_mediated</bpmn:outgoing>\n'
          f'      <bpmn:script>{script}</bpmn:script>\n'
          f'    </bpmn:scriptTask>\n'
-         f'    <bpmn:exclusiveGateway id="Gateway_mediated" name="调解完毕" default="Flow_mediated_court">'),
+         f'    <bpmn:exclusiveGateway id="Gateway_mediated" name="是否劳动争议调解不成？" default="Flow_mediated_court">'),
         ('<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>',
          f'<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>\n'
          f'        <bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>'),
