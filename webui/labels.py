@@ -1,6 +1,7 @@
 """Display labels: the English names of codes (translated where shown, i18n.label), and the labels
 of case fields, taken from the forms of the case's own process version (designer data)."""
 from engine.messages import N_
+from engine.access.policy import ROLES  # noqa: F401  (a table for label() in templates)
 
 from .i18n import authored
 

@@ -238,6 +238,8 @@ class Task(Base):
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     case: Mapped[Case] = relationship()
+    # The unit whose pool holds the step while nobody has it.
+    org_unit: Mapped[OrgUnit] = relationship()
     assignee: Mapped["User | None"] = relationship(foreign_keys=[assignee_id])
     completer: Mapped["User | None"] = relationship(foreign_keys=[completed_by])
 

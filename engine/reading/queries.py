@@ -71,7 +71,8 @@ def inbox(session, actor):
     """My claimed tasks, then my roles' unclaimed tasks in my unit; overdue and due-soon first."""
     now = Clock.now()
     rows = session.scalars(
-        select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(joinedload(Task.case)).where(
+        select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
+            joinedload(Task.case), joinedload(Task.org_unit)).where(
             Task.state == "ready",
             or_(Task.assignee_id == actor.user_id,
                 and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles),
@@ -98,7 +99,8 @@ def open_tasks(session, actor, page=1, only=None, flt=None):
     now = Clock.now()
     flt = flt or StepFilter(only=only)
     query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
-        joinedload(Task.case), joinedload(Task.assignee)).where(Task.state == "ready", _in_subtree(actor)))
+        joinedload(Task.case), joinedload(Task.assignee), joinedload(Task.org_unit)).where(
+        Task.state == "ready", _in_subtree(actor)))
     if flt.only == "red":
         query = query.where(red_now(now))
     elif flt.only == "amber":
@@ -239,7 +241,8 @@ def _holds_a_step(session, actor, case_id):
 
 
 def case_tasks(session, case_id):
-    return session.scalars(select(Task).options(joinedload(Task.assignee), joinedload(Task.completer))
+    return session.scalars(select(Task).options(joinedload(Task.assignee), joinedload(Task.completer),
+                                                joinedload(Task.org_unit))
                            .where(Task.case_id == case_id).order_by(Task.id)).all()
 
 
