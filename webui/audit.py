@@ -9,11 +9,13 @@ from sqlalchemy import select
 
 from engine.reading import queries, trace
 from engine.persistence.models import OrgUnit
-from engine.legaltime.clock import CHINA, Clock, as_utc
+from engine.legaltime.clock import Clock, as_utc
 
+from . import trace_view
 from .auth import current_actor, requires
 from .csv_export import xml_attachment
 from .extensions import db
+from .i18n import unit_name
 from .work import render_case_search, visible_case_or_abort
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -32,24 +34,31 @@ def history(case_id):
     case = visible_case_or_abort(case_id)
     events = queries.case_events(db.session, case_id)
     version = case.process_version
-    masked = {e.id: queries.event_data(version, e, actor)[1] for e in events if e.kind in queries.DATA_EVENTS}
     path = trace.path_of(version.meta, version.process_key, events)
     shown = request.args.get("file") if request.args.get("file") in path.files else path.shown
     names = {p["file"]: p["name"] for p in version.meta.get("processes", {}).values()}
-    units = dict(db.session.execute(select(OrgUnit.id, OrgUnit.name).where(
-        OrgUnit.id.in_({e.org_unit_id for e in events if e.org_unit_id}))).all())
-    # A step submitted again (a reopened round, a repeat visit) shows what changed since the last time.
-    changed = trace.changes_since_last([(e.id, e.task_spec, masked[e.id]) for e in events if e.id in masked])
-    return render_template("audit/case.html", case=case, events=events, masked=masked, path=path, shown=shown, units=units,
-                           changed=changed,
-                           diagram_names=names, step_times=json.dumps(_step_times(path), ensure_ascii=False),
-                           tasks=queries.case_tasks(db.session, case_id))
+    view = trace_view.view_of(request.args)
+    return render_template("audit/case.html", case=case, path=path, shown=shown, view=view,
+                           rows=trace_view.rows(db.session, case, events, actor, _units(events), view),
+                           counts=_counts(events), diagram_names=names,
+                           step_times=json.dumps(_step_times(path), ensure_ascii=False))
+
+
+def _units(events):
+    """{unit id: name in the reader's language} of the units people acted from."""
+    found = db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_({e.org_unit_id for e in events if e.org_unit_id})))
+    return {unit.id: unit_name(unit) for unit in found}
+
+
+def _counts(events):
+    """How many events each view shows, for its tab."""
+    return {"people": sum(1 for e in events if e.kind != "engine"), "all": len(events)}
 
 
 def _step_times(path):
     """{element: "started … · done … · by …"} for the diagram's click-for-times box."""
     def at(value):
-        return as_utc(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if value else "—"
+        return trace_view.china_time(value) or "—"
     found = {}
     for element, times in path.times.items():
         text = _("started %(start)s · done %(done)s", start=at(times.get("start")), done=at(times.get("done")))
@@ -91,9 +100,12 @@ def trace_json(case_id):
 @bp.route("/cases/<int:case_id>/print")
 @requires("audit")
 def trace_print(case_id):
-    """The trace as a page to print or save as PDF from the browser."""
+    """The trace as a page to print or save as PDF from the browser, in the view chosen on screen."""
     case = visible_case_or_abort(case_id)
-    return render_template("audit/print.html", case=case, events=_trace_events(case_id, current_actor(), case),
+    events = queries.case_events(db.session, case_id)
+    view = trace_view.view_of(request.args)
+    return render_template("audit/print.html", case=case, view=view, counts=_counts(events),
+                           rows=trace_view.rows(db.session, case, events, current_actor(), _units(events), view),
                            now=Clock.now())
 
 

@@ -2,6 +2,8 @@
 where it stands, and each step's times."""
 import json
 
+from engine.legaltime.clock import CHINA
+
 from tests.engine.helpers import MEDIATION_SUCCESS, complete
 from tests.web.support import page
 
@@ -25,7 +27,7 @@ def test_trace_marks_the_path_and_where_the_case_stands(client, login_as, filed_
     assert "Task_close" not in taken
     times = json.loads(diagram.get("data-times"))
     assert "李调解（县人民调解委员会）" in times["Task_mediate"] and "完成 20" in times["Task_mediate"]
-    tabs = [a.text_content() for a in shown.xpath('//nav[contains(@class, "tabs")]/a')]
+    tabs = [a.text_content() for a in shown.xpath('//nav[contains(@class, "tabs") and not(contains(@class, "trace-views"))]/a')]
     assert tabs[0] == "一窗受理" and "人民调解（一般 / 专业调解委员会 / 交警调解）" in tabs and len(tabs) == 3
     intake = page(client.get(f"/audit/cases/{case_id}?file=bpmn/intake.bpmn")).get_element_by_id("diagram")
     assert "Call_mediation" in intake.get("data-current").split(",")
@@ -84,5 +86,81 @@ def test_a_step_submitted_again_shows_what_changed_since_the_last_time(client, l
     shown = page(client.get(f"/audit/cases/{case_id}"))
     notes = [div.text_content() for div in shown.xpath('//div[contains(@class, "changed")]')]
     assert len(notes) == 1, notes
-    assert "outcome failure → success" in " ".join(notes[0].split())
-    assert "failure_reason" in notes[0] and "agreement_terms" in notes[0]
+    # Field titles and option labels of the form, not its keys and codes.
+    assert "调解结果 调解不成 → 调解成功" in " ".join(notes[0].split())
+    assert "调解不成原因" in notes[0] and "调解协议内容" in notes[0] and "outcome" not in notes[0]
+
+
+def _without_raw(element):
+    """The text a reader sees at first: the collapsed raw record left out."""
+    from copy import deepcopy
+    element = deepcopy(element)
+    for raw in element.xpath('.//details[contains(@class, "raw")]'):
+        raw.getparent().remove(raw)
+    return element.text_content()
+
+
+def _trace_rows(response):
+    return page(response).xpath('//table[contains(@class, "trace")]/tbody/tr')
+
+
+def test_the_trace_reads_in_labels_and_china_time_people_first(client, login_as, filed_case, session_factory):
+    from tests.web.support import events_of
+    case_id, _task, _version = filed_case()
+    session = session_factory()
+    try:
+        complete(session, "mediator", case_id, "Task_mediate", MEDIATION_SUCCESS)
+    finally:
+        session.close()
+    events = events_of(session_factory, case_id)
+    login_as("auditor")
+    people = client.get(f"/audit/cases/{case_id}")
+    rows = _trace_rows(people)
+    # People's actions by default: no engine transitions, and the tab says how many of each.
+    kinds = [row.get("class") for row in rows]
+    assert "ev-engine" not in kinds and "ev-task_completed" in kinds and "ev-case_started" in kinds
+    assert len(rows) == sum(1 for e in events if e.kind != "engine") < len(events)
+    tabs = [" ".join(a.text_content().split()) for a in page(people).xpath('//nav[contains(@class, "trace-views")]/a')]
+    assert tabs == [f"只看人员操作 {len(rows)}", f"全部记录（含流程流转） {len(events)}"]
+    shown = _without_raw(page(people).xpath('//table[contains(@class, "trace")]')[0])
+    # The intake's data: field titles and option labels, parties as rows, not JSON.
+    intake = page(people).xpath('//tr[@class="ev-task_completed"]//details[@class="submitted"]')[0]
+    assert "类别" in intake.text_content()
+    assert "邻里" in intake.text_content() and "neighbour" not in intake.text_content()
+    assert intake.xpath('.//table[@class="mini"]//td[contains(., "张三")]')
+    assert '"category"' not in shown and "housing_land" not in shown and "{" not in shown
+    # The raw record is one click away, collapsed.
+    raw = page(people).xpath('//tr[@class="ev-task_completed"]//details[contains(@class, "raw")]')[0]
+    assert raw.get("open") is None and '"category": "neighbour"' in raw.text_content()
+    # China time, as on every other page.
+    first = events[0]
+    assert rows[0].xpath("./td")[1].text_content() == first.at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    # Triage and risk read as words.
+    routed = _without_raw(page(people).xpath('//tr[@class="ev-triaged"]')[0])
+    assert "人民调解" in routed and "mediation" not in routed
+
+    everything = client.get(f"/audit/cases/{case_id}?show=all")
+    rows = _trace_rows(everything)
+    assert len(rows) == len(events) and any(row.get("class") == "ev-engine" for row in rows)
+    steps = [row.xpath("./td")[5].text_content() for row in rows]
+    # Gateways by their question, elements without a name by their kind, never by id.
+    assert "分流至何处？" in steps and not any(step.startswith(("Gateway_", "Flow_", "Start_", "End_")) for step in steps)
+    # The print link keeps the view.
+    printed_link = page(everything).xpath('//a[contains(@href, "/print")]/@href')[0]
+    assert printed_link.endswith("show=all")
+
+
+def test_the_printed_trace_keeps_the_view_and_spells_the_data_out(client, login_as, filed_case, session_factory):
+    from tests.web.support import events_of
+    case_id, _task, _version = filed_case()
+    events = events_of(session_factory, case_id)
+    login_as("auditor")
+    printed = client.get(f"/audit/cases/{case_id}/print")
+    body = printed.get_data(as_text=True)
+    assert len(_trace_rows(printed)) == sum(1 for e in events if e.kind != "engine")
+    assert "只列人员操作" in body and "UTC" not in body and '"category"' not in body and "{&#34;" not in body
+    # Printed, the submitted data is spelled out, not folded away.
+    assert not page(printed).xpath('//section[contains(@class, "print-sheet")]//details')
+    assert "邻里" in page(printed).xpath('//tr[@class="ev-task_completed"]')[0].text_content()
+    every = client.get(f"/audit/cases/{case_id}/print?show=all")
+    assert len(_trace_rows(every)) == len(events) and "全部记录" in every.get_data(as_text=True)
