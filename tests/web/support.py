@@ -155,3 +155,14 @@ def mediation_with_script(script, task_id="Script_after_mediation"):
          f'<bpmn:flowNodeRef>Timer_mediation_deadline</bpmn:flowNodeRef>\n'
          f'        <bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>'),
     )
+
+
+def complete_steps(factory, case_id, *steps):
+    """Drive a case on through the engine: each step is (username, task id in the diagram, post)."""
+    from tests.engine.helpers import complete
+    session = factory()
+    try:
+        for username, spec_id, post in steps:
+            complete(session, username, case_id, spec_id, post)
+    finally:
+        session.close()

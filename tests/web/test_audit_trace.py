@@ -4,17 +4,13 @@ import json
 
 from engine.legaltime.clock import CHINA
 
-from tests.engine.helpers import MEDIATION_SUCCESS, complete
-from tests.web.support import page
+from tests.engine.helpers import MEDIATION_SUCCESS
+from tests.web.support import complete_steps, events_of, page
 
 
 def test_trace_marks_the_path_and_where_the_case_stands(client, login_as, filed_case, session_factory):
     case_id, _task, version = filed_case()
-    session = session_factory()
-    try:
-        complete(session, "mediator", case_id, "Task_mediate", MEDIATION_SUCCESS)
-    finally:
-        session.close()
+    complete_steps(session_factory, case_id, ("mediator", "Task_mediate", MEDIATION_SUCCESS))
     login_as("auditor")
     shown = page(client.get(f"/audit/cases/{case_id}"))
     diagram = shown.get_element_by_id("diagram")
@@ -73,15 +69,10 @@ def test_a_step_submitted_again_shows_what_changed_since_the_last_time(client, l
     from tests.engine.helpers import CLOSE, MEDIATION_FAILURE, VISIT_BAD, prefiling
     from tests.engine.test_reopen import REOPEN
     case_id, _task, _version = filed_case()
-    session = session_factory()
-    try:
-        for username, spec, post in [("mediator", "Task_mediate", MEDIATION_FAILURE),
-                                     ("dept_court", "Task_prefiling", prefiling("no_suit")), ("clerk", "Task_close", CLOSE),
-                                     ("clerk", "Task_visit", VISIT_BAD), ("supervisor", "Task_review", REOPEN),
-                                     ("mediator", "Task_mediate", MEDIATION_SUCCESS)]:
-            complete(session, username, case_id, spec, post)
-    finally:
-        session.close()
+    complete_steps(session_factory, case_id, ("mediator", "Task_mediate", MEDIATION_FAILURE),
+                   ("dept_court", "Task_prefiling", prefiling("no_suit")), ("clerk", "Task_close", CLOSE),
+                   ("clerk", "Task_visit", VISIT_BAD), ("supervisor", "Task_review", REOPEN),
+                   ("mediator", "Task_mediate", MEDIATION_SUCCESS))
     login_as("auditor")
     shown = page(client.get(f"/audit/cases/{case_id}"))
     notes = [div.text_content() for div in shown.xpath('//div[contains(@class, "changed")]')]
@@ -105,13 +96,8 @@ def _trace_rows(response):
 
 
 def test_the_trace_reads_in_labels_and_china_time_people_first(client, login_as, filed_case, session_factory):
-    from tests.web.support import events_of
     case_id, _task, _version = filed_case()
-    session = session_factory()
-    try:
-        complete(session, "mediator", case_id, "Task_mediate", MEDIATION_SUCCESS)
-    finally:
-        session.close()
+    complete_steps(session_factory, case_id, ("mediator", "Task_mediate", MEDIATION_SUCCESS))
     events = events_of(session_factory, case_id)
     login_as("auditor")
     people = client.get(f"/audit/cases/{case_id}")
@@ -151,7 +137,6 @@ def test_the_trace_reads_in_labels_and_china_time_people_first(client, login_as,
 
 
 def test_the_printed_trace_keeps_the_view_and_spells_the_data_out(client, login_as, filed_case, session_factory):
-    from tests.web.support import events_of
     case_id, _task, _version = filed_case()
     events = events_of(session_factory, case_id)
     login_as("auditor")

@@ -1,7 +1,7 @@
 """A step waiting in a pool says whose pool it is (the unit and the role), in the inbox, on the
 case page and in the supervision list."""
-from tests.engine.helpers import MEDIATION_FAILURE, complete
-from tests.web.support import page
+from tests.engine.helpers import MEDIATION_FAILURE
+from tests.web.support import complete_steps, page
 
 
 def _pool_units(response):
@@ -20,10 +20,6 @@ def test_a_pool_step_names_its_unit_and_role(client, login_as, filed_case):
 
 def test_a_departments_pool_step_names_the_department(client, login_as, filed_case, session_factory):
     case_id, _task_id, _version = filed_case("clerk")
-    session = session_factory()
-    try:
-        complete(session, "mediator", case_id, "Task_mediate", MEDIATION_FAILURE)
-    finally:
-        session.close()
+    complete_steps(session_factory, case_id, ("mediator", "Task_mediate", MEDIATION_FAILURE))
     login_as("clerk")
     assert _pool_units(client.get(f"/cases/{case_id}")) == ["县人民法院 · 入驻部门"]
