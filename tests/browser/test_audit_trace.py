@@ -3,7 +3,7 @@ words and China time; the printed page keeps the chosen view and spells the data
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_walkthrough import login
+from tests.browser.pages import login
 from tests.conftest import wipe_cases
 from tests.engine.helpers import MEDIATION_SUCCESS, WINDOW_NO, complete, file_matter
 

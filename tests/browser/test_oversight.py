@@ -38,10 +38,10 @@ def test_the_auditor_finds_the_case_and_reads_its_history(new_page, live_server,
     expect(claimed).to_contain_text(MEDIATOR)
     expect(auditor.locator("table.history tbody tr.ev-case_started")).to_contain_text(CLERK)
     # The auditor does not see ID numbers or phones in the recorded data.
-    data_rows = auditor.locator("table.history tbody tr.ev-task_completed + tr.ev-data")
+    data_rows = auditor.locator("table.history tbody tr.ev-task_completed details.submitted")
     expect(data_rows).to_have_count(2)
     data_rows.nth(0).locator("summary").click()
-    recorded = data_rows.nth(0).locator("details dl.data")
+    recorded = data_rows.nth(0).locator("dl.data").first
     expect(recorded).to_be_visible()
     expect(recorded.locator("table.mini tbody tr")).to_have_count(2)
     expect(recorded).to_contain_text("邻里")
@@ -78,7 +78,8 @@ def test_the_supervisor_watches_the_open_step_in_chinese_and_english(new_page, l
     # After the agreement, the 30-day window for judicial confirmation is open, with its basis.
     expect(ours).to_contain_text("司法确认申请")
     expect(ours).to_contain_text("人民调解法（2011年1月1日施行）第三十三条")
-    expect(ours).to_contain_text("待认领")
+    # The mediator who mediated keeps the case's next mediator step.
+    expect(ours).to_contain_text(MEDIATOR)
     expect(ours.locator(".risk")).to_have_text("蓝色（一般）")
     total = supervisor.locator(".tile").nth(2).locator("b").inner_text()
     expect(supervisor.locator(".pager")).to_contain_text(f"共 {total} 项")

@@ -215,7 +215,8 @@ def test_the_mediator_claims_the_case_and_records_the_mediation(new_page, live_s
     expect(mediator).to_have_url(re.compile(r"/cases/\d+$"))
     expect(mediator.locator(".flash-success")).to_have_text("「人民调解」已提交")
     expect(mediator.locator("section.summary dt:has-text('调解结果') + dd")).to_have_text("调解成功")
-    done = mediator.locator("section.card:has(h2:has-text('办理环节')) tbody tr", has_text="人民调解")
+    done = mediator.locator("section.card:has(h2:has-text('办理环节')) tbody tr").filter(
+        has=mediator.locator("td:first-child", has_text=re.compile("^人民调解$")))
     expect(done).to_contain_text("已完成")
     expect(done).to_contain_text(MEDIATOR)
     recorded = mediator.locator("details", has=mediator.locator("summary", has_text="人民调解"))

@@ -10,6 +10,7 @@ from engine.access import accounts
 from engine.cases import services, supervision
 from engine.demo import DEMO_PASSWORD
 from engine.persistence.models import AuditEvent, OrgUnit, User, UserRole
+from tests.conftest import wipe_cases
 
 from .helpers import (
     ACCEPTED, MEDIATION_SUCCESS, WINDOW_NO, WINDOW_YES, actor, complete, file_matter, open_task,
@@ -20,14 +21,23 @@ SECOND = ("mediator2", "陈调解（县人民调解委员会）")
 
 
 @pytest.fixture
-def second_mediator(session):
+def second_mediator(session, session_factory):
+    """A second county mediator for this test only: other engine tests count the county's mediators."""
     username, display = SECOND
-    if session.scalar(sa.select(User.id).where(User.username == username)) is None:
+    made = session.scalar(sa.select(User.id).where(User.username == username)) is None
+    if made:
         county = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == "C01-Q"))
         accounts.create_user(session, username, generate_password_hash(DEMO_PASSWORD, method="pbkdf2:sha256:1000"),
                              display, county.id, ["mediator"])
         session.commit()
-    return username
+    yield username
+    if made:
+        session.rollback()
+        wipe_cases(session_factory)  # the cases it worked on name it
+        user_id = _user_id(session, username)
+        session.execute(sa.delete(UserRole).where(UserRole.user_id == user_id))
+        session.execute(sa.delete(User).where(User.id == user_id))
+        session.commit()
 
 
 def _user_id(session, username):

@@ -135,4 +135,6 @@ def test_released_task_can_be_taken_by_another(client, login_as, make_client, se
     assert other.post(f"/tasks/{task_id}", data=MEDIATION_SUCCESS).status_code == 302
     _only_one_mediation(session_factory, case_id, second_mediator)
     kinds = [e.kind for e in events_of(session_factory, case_id) if e.kind.startswith("task_")]
-    assert kinds == ["task_completed", "task_claimed", "task_released", "task_completed"]
+    # The one who did the step, not the one who released it, keeps the next (task_assigned).
+    assert kinds == ["task_completed", "task_claimed", "task_released", "task_completed", "task_assigned"]
+    assert events_of(session_factory, case_id, "task_assigned")[0].detail["to"] == "陈调解（县人民调解委员会）"
