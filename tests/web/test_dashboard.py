@@ -10,17 +10,8 @@ import sqlalchemy as sa
 from engine.legaltime.clock import Clock
 from engine.persistence.models import OrgUnit, Task
 from tests.engine.helpers import (CLOSE, MEDIATION_FAILURE, MEDIATION_SUCCESS, VISIT_BAD, VISIT_OK, WINDOW_NO,
-                                  complete, prefiling)
-from tests.web.support import page, text
-
-
-def _run(session_factory, case_id, steps):
-    session = session_factory()
-    try:
-        for username, spec, post in steps:
-            complete(session, username, case_id, spec, post)
-    finally:
-        session.close()
+                                  prefiling)
+from tests.web.support import complete_steps, page, text
 
 
 def _csv(response):
@@ -69,12 +60,12 @@ def test_dashboard_counts_drill_down_and_link_to_the_steps(client, login_as, fil
 
 def test_indicators_rates_stage_times_and_trend(client, login_as, filed_case, session_factory):
     ok, _t, _v = filed_case("clerk_dg")
-    _run(session_factory, ok, [("mediator", "Task_mediate", MEDIATION_SUCCESS),
+    complete_steps(session_factory, ok, *[("mediator", "Task_mediate", MEDIATION_SUCCESS),
                                ("mediator", "Task_confirm_window", WINDOW_NO),
                                # The village clerk who filed it keeps its clerk's steps.
                                ("clerk_dg", "Task_close", CLOSE), ("clerk_dg", "Task_visit", VISIT_OK)])
     failed, _t, _v = filed_case("clerk")
-    _run(session_factory, failed, [("mediator", "Task_mediate", MEDIATION_FAILURE),
+    complete_steps(session_factory, failed, *[("mediator", "Task_mediate", MEDIATION_FAILURE),
                                    ("dept_court", "Task_prefiling", prefiling("no_suit")),
                                    ("clerk", "Task_close", CLOSE), ("clerk", "Task_visit", VISIT_BAD)])
     filed_case("clerk", kind="petition")
