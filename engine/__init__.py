@@ -2,6 +2,6 @@
 from engine.legaltime.clock import Clock
 from engine.persistence.models import Base
 from engine.access.policy import SYSTEM, Actor
-from engine.persistence.uow import Conflict, UnitOfWork
+from engine.errors import Conflict
 
-__all__ = ["Actor", "Base", "Clock", "Conflict", "SYSTEM", "UnitOfWork"]
+__all__ = ["Actor", "Base", "Clock", "Conflict", "SYSTEM"]

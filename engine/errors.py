@@ -1,4 +1,6 @@
-"""Refusals every verb may give, for the web layer to turn into 403 and 404."""
+"""Refusals every verb may give, in one place, for the web layer to turn into pages and messages:
+NotAllowed (403), NotFound (404), Conflict and Busy (a message on the page the person came from),
+StepFailed and FormInvalid (the form again, with what was typed)."""
 
 
 class NotAllowed(Exception):
@@ -9,6 +11,27 @@ class NotFound(Exception):
     pass
 
 
+class Conflict(Exception):
+    """The case is not in a state that allows this now: someone else changed it first, or it
+    already moved on (HTTP 409, or a message on the case page)."""
+
+
+class Busy(Conflict):
+    """The database could not take the write now (SQLite's single writer stayed locked past the
+    busy timeout; PostgreSQL gave up on a lock, a serialisation or a deadlock). Nothing was saved,
+    so the whole action may simply be run again."""
+
+
 class StepFailed(Exception):
     """The engine could not carry out the step (a failing script, a gateway with no way out, a
     case grown past its size limit). Nothing was saved: the case stays where it was."""
+
+
+class FormInvalid(Exception):
+    """What was typed does not pass the form's rules; `errors` maps a field to its (zh, en) message
+    and `data` is what was typed, to show again."""
+
+    def __init__(self, errors, data):
+        super().__init__("the form has errors")
+        self.errors = errors
+        self.data = data

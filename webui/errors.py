@@ -1,9 +1,8 @@
 """How refusals reach people: an error page in their language, or JSON for the API."""
 from flask import jsonify, render_template, request
 
-from engine.errors import NotAllowed, NotFound
+from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
-from engine.persistence.uow import Conflict
 
 from . import guard, i18n
 

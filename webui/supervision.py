@@ -7,16 +7,16 @@ from engine.library import catalog
 from engine.reading import dashboard, queries
 from engine.cases import supervision
 from engine.legaltime.clock import Clock
-from engine.persistence.models import OrgUnit, Task
+from engine.persistence.models import OrgUnit
 from engine.access.policy import LEVELS
 from engine.messages import N_
-from engine.persistence.uow import Conflict
 
+from .acting import act_then_back, case_of_task
 from .auth import current_actor, requires
 from .csv_export import csv_response
 from .extensions import db
 from .guard import date_param, int_param
-from .i18n import authored, label, say, unit_name
+from .i18n import authored, label, unit_name
 from .labels import vocab
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
@@ -189,51 +189,31 @@ def per_10k(value):
 
 # ---- actions on a step or a case, from the case page; each needs a note -------------------------
 
-def _back_to_case(case_id, done, message):
-    """Run a supervisor's action; a refusal (no note, a finished step) comes back as a message on
-    the case page instead of an error page, so nothing the supervisor was looking at is lost."""
-    try:
-        done()
-    except Conflict as refused:
-        flash(say(refused), "error")
-    else:
-        flash(message, "success")
-    return redirect(url_for("work.case", case_id=case_id) + "#supervise")
-
-
-def _case_of_task(task_id):
-    task = db.session.get(Task, task_id)
-    if task is None:
-        abort(404)
-    return task.case_id
-
-
 @bp.route("/tasks/<int:task_id>/assign", methods=["POST"])
 @requires("supervise")
 def assign(task_id):
-    case_id = _case_of_task(task_id)
-    return _back_to_case(case_id, lambda: supervision.assign_task(
+    return act_then_back(case_of_task(task_id), lambda: supervision.assign_task(
         db.session, current_actor(), task_id, request.form.get("user_id", type=int), request.form.get("note")),
-        _("The step was given to the chosen handler"))
+        _("The step was given to the chosen handler"), anchor="#supervise")
 
 
 @bp.route("/tasks/<int:task_id>/remind", methods=["POST"])
 @requires("supervise")
 def remind(task_id):
-    case_id = _case_of_task(task_id)
-    return _back_to_case(case_id, lambda: supervision.remind(db.session, current_actor(), task_id, request.form.get("note")),
-                         _("The reminder is sent"))
+    return act_then_back(case_of_task(task_id), lambda: supervision.remind(
+        db.session, current_actor(), task_id, request.form.get("note")), _("The reminder is sent"),
+        anchor="#supervise")
 
 
 @bp.route("/cases/<int:case_id>/flag", methods=["POST"])
 @requires("supervise")
 def flag(case_id):
-    return _back_to_case(case_id, lambda: supervision.flag_case(db.session, current_actor(), case_id, request.form.get("note")),
-                         _("The case is listed for supervision"))
+    return act_then_back(case_id, lambda: supervision.flag_case(db.session, current_actor(), case_id, request.form.get("note")),
+                         _("The case is listed for supervision"), anchor="#supervise")
 
 
 @bp.route("/cases/<int:case_id>/unflag", methods=["POST"])
 @requires("supervise")
 def unflag(case_id):
-    return _back_to_case(case_id, lambda: supervision.unflag_case(db.session, current_actor(), case_id, request.form.get("note")),
-                         _("No longer listed for supervision"))
+    return act_then_back(case_id, lambda: supervision.unflag_case(db.session, current_actor(), case_id, request.form.get("note")),
+                         _("No longer listed for supervision"), anchor="#supervise")

@@ -2,17 +2,16 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine.access import rulebook
 from engine.library import catalog, forms as formlib, triage
 from engine.reading import queries
 from engine.cases import drafts, services, supervision, transfers
-from engine.access.policy import may
 from engine.persistence.models import OrgUnit, Task
-from engine.persistence.uow import Conflict, retrying_busy
 
+from .acting import act_then_back, case_of_task, submit_form as _submit
 from .auth import current_actor, requires
 from .extensions import db
 from .guard import date_param, int_param
-from .i18n import say
 from .labels import vocab
 
 bp = Blueprint("work", __name__)
@@ -37,20 +36,6 @@ def inbox():
 def reminder_read(reminder_id):
     supervision.mark_read(db.session, current_actor(), reminder_id)
     return redirect(url_for("work.inbox"))
-
-
-def _submit(form, act):
-    """Run one submission. Returns (result, data, errors, status): on invalid data, a failed
-    step or a conflict (someone else was first, the database stayed busy), what was typed comes
-    back with the errors to show beside it. A busy database is waited for and tried again."""
-    try:
-        return retrying_busy(act), {}, {}, 200
-    except services.FormInvalid as invalid:
-        return None, invalid.data, {key: say(why) for key, why in invalid.errors.items()}, 422
-    except services.StepFailed as failed:
-        return None, formlib.data_from_post(form, request.form), {"_form": say(failed)}, 422
-    except Conflict as conflict:
-        return None, formlib.data_from_post(form, request.form), {"_form": say(conflict)}, 409
 
 
 @bp.route("/matters/new", methods=["GET", "POST"])
@@ -124,17 +109,17 @@ def task(task_id):
     if request.method == "GET" and draft is not None:
         data = draft.data
     steps = queries.submitted_steps(db.session, case, current_actor())
+    _case_verbs, step_verbs = rulebook.permitted_on_case(db.session, current_actor(), case, [row])
     return render_template("work/form.html", form=form, data=data, errors=errors, title=row.title,
                            action=url_for("work.task", task_id=task_id), case=case, task=row, steps=steps,
-                           light=queries.light, draft=draft), status
+                           light=queries.light, draft=draft, allowed=step_verbs.get(row.id, frozenset())), status
 
 
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
 @requires("work_tasks")
 def claim(task_id):
-    services.claim_task(db.session, current_actor(), task_id)
-    flash(_("You claimed the step"), "success")
-    return redirect(url_for("work.task", task_id=task_id))
+    return act_then_back(case_of_task(task_id), lambda: services.claim_task(db.session, current_actor(), task_id),
+                         _("You claimed the step"), then=("work.task", {"task_id": task_id}))
 
 
 @bp.route("/tasks/<int:task_id>/release", methods=["GET", "POST"])
@@ -147,13 +132,14 @@ def release(task_id):
         if row is None:
             abort(404)
         case = visible_case_or_abort(row.case_id)
-        if row.state != "ready" or row.assignee_id != current_actor().user_id:
+        _case_verbs, step_verbs = rulebook.permitted_on_case(db.session, current_actor(), case, [row])
+        if "release" not in step_verbs.get(row.id, ()):
             return redirect(url_for("work.task", task_id=task_id))  # nothing of theirs to release
         return render_template("work/release.html", task=row, case=case,
                                draft=drafts.of_task(db.session, current_actor(), row))
-    services.release_task(db.session, current_actor(), task_id)
-    flash(_("Released to the pool"), "info")
-    return redirect(url_for("work.inbox"))
+    return act_then_back(case_of_task(task_id), lambda: services.release_task(db.session, current_actor(), task_id),
+                         _("Released to the pool"), then=("work.inbox", {}),
+                         category="info")
 
 
 def _date(value):
@@ -221,9 +207,11 @@ def case(case_id):
     steps = queries.submitted_steps(db.session, found, actor)
     deadlines = catalog.version_info(db.session, found.process_version_id).meta["deadlines"].values()
     extendable = {d["attached_to"]: d.get("max_extension_days", 0) for d in deadlines if d.get("attached_to")}
-    handlers = ({task.id: supervision.handlers_for(db.session, actor, task) for task in tasks if task.state == "ready"}
-                if may(actor.roles, "supervise") else {})
+    allowed, step_allowed = rulebook.permitted_on_case(db.session, actor, found, tasks, extendable)
+    handlers = {task.id: supervision.handlers_for(db.session, actor, task) for task in tasks
+                if step_allowed.get(task.id, frozenset()) & {"reassign", "claim_on_behalf"}}
     return render_template("work/case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
+                           allowed=allowed, step_allowed=step_allowed,
                            extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
                            round=queries.case_round(db.session, case_id),
                            decisions=queries.intake_decisions(db.session, case_id),

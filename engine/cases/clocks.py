@@ -11,37 +11,20 @@ from engine.library import catalog
 from engine.legaltime import lights, workcalendar
 from engine.workflow import runtime, scripting
 from engine.cases import store
+from engine.cases.acting import acting_on_task, as_system
 from engine.legaltime.clock import Clock, as_utc, china_date, end_of_day_in_china
-from engine.errors import NotAllowed, NotFound
+from engine.errors import Conflict
 from engine.messages import Msg
-from engine.persistence.models import Case, OrgUnit, Task, Timer
-from engine.access.policy import SYSTEM, may, unit_covers
-from engine.persistence.uow import Conflict, UnitOfWork
+from engine.persistence.models import Case, Task, Timer
+from engine.access.policy import SYSTEM
 
 # A stopped clock's timer waits for this date, which no case reaches.
 STOPPED = "9999-12-31T00:00:00+00:00"
 
 
-def open_step(session, actor, task_id):
-    """An open step within the actor's units, with its case (row-locked) and its unit's path."""
-    row = session.execute(select(Task, Case, OrgUnit.path).join(Case, Case.id == Task.case_id)
-                          .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                          .where(Task.id == task_id).with_for_update(of=Case)).first()
-    if row is None or not unit_covers(actor.unit_path, row[2]):
-        raise NotFound(task_id)
-    if row[0].state != "ready":
-        raise Conflict(Msg("This step is finished"))
-    return row
-
-
-def _step(session, actor, task_id, action):
-    """`action` is "supervise", or "handle": the step's role holder or a supervisor."""
-    supervisor = may(actor.roles, "supervise")
-    if not (supervisor or (action == "handle" and may(actor.roles, "work_tasks"))):
-        raise NotAllowed(action)
-    task, case, _path = open_step(session, actor, task_id)
-    if action == "handle" and task.role not in actor.roles and not supervisor:
-        raise NotAllowed(task_id)
+def _step(act):
+    """The step's running (or stopped) deadline timers, its version and its workflow."""
+    session, task, case = act.session, act.task, act.case
     version = catalog.version_info(session, case.process_version_id)
     deadlines = {element for element, d in version.meta["deadlines"].items() if d.get("attached_to") == task.spec_id}
     timers = session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.spec_id.in_(deadlines),
@@ -74,13 +57,11 @@ def _extended(due, days):
 
 def extend_deadline(session, actor, task_id, days, reason, approver):
     """A supervisor extends a step's deadline by `days`, within the diagram's legal maximum."""
-    with UnitOfWork(session):
-        task, case, version, timers, workflow = _step(session, actor, task_id, "supervise")
+    with acting_on_task(session, actor, task_id, "extend") as act:
+        task, case, version, timers, workflow = _step(act)
         reason, approver = (reason or "").strip(), (approver or "").strip()
         if not reason or not approver:
             raise Conflict(Msg("An extension needs a reason and an approver"))
-        if task.clock_stopped_at is not None:
-            raise Conflict(Msg("Restart the clock first"))
         deadline = version.meta["deadlines"][timers[0].spec_id]
         allowed = deadline.get("max_extension_days", 0) - (task.extended_days or 0)
         if days < 1 or days > allowed:
@@ -94,7 +75,7 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
         task.due_at, task.extended_days = new, (task.extended_days or 0) + days
         _rewarn(task)
         case.state = runtime.dump_state(workflow)
-        store.AuditLog(session, case).add(actor, "deadline_extended", task.spec_id, task.title, {
+        act.log.add(actor, "deadline_extended", task.spec_id, task.title, {
             "days": days, "reason": reason[:1000], "approver": approver[:100], "from": old.isoformat(),
             "to": new.isoformat(), "basis": deadline.get("extension_basis")})
         return task
@@ -102,10 +83,8 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
 
 def stop_clock(session, actor, task_id, reason):
     """The handler stops a step's clock: waiting for the party, or for an expert opinion."""
-    with UnitOfWork(session):
-        task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
-        if task.clock_stopped_at is not None:
-            raise Conflict(Msg("The clock is already stopped"))
+    with acting_on_task(session, actor, task_id, "stop_clock") as act:
+        task, case, _version, timers, workflow = _step(act)
         if not (reason or "").strip():
             raise Conflict(Msg("Say why the clock stops"))
         for timer in timers:
@@ -113,17 +92,15 @@ def stop_clock(session, actor, task_id, reason):
             timer.state = "stopped"  # out of the sweep's way until the clock runs again
         task.clock_stopped_at = Clock.now()
         case.state = runtime.dump_state(workflow)
-        store.AuditLog(session, case).add(actor, "clock_stopped", task.spec_id, task.title,
-                                          {"reason": reason.strip()[:1000], "due_at": as_utc(task.due_at).isoformat()})
+        act.log.add(actor, "clock_stopped", task.spec_id, task.title,
+                    {"reason": reason.strip()[:1000], "due_at": as_utc(task.due_at).isoformat()})
         return task
 
 
 def restart_clock(session, actor, task_id, note=""):
     """The clock runs again; the deadline moves by the time it stood still."""
-    with UnitOfWork(session):
-        task, case, _version, timers, workflow = _step(session, actor, task_id, "handle")
-        if task.clock_stopped_at is None:
-            raise Conflict(Msg("The clock is running"))
+    with acting_on_task(session, actor, task_id, "restart_clock") as act:
+        task, case, _version, timers, workflow = _step(act)
         stopped = Clock.now() - as_utc(task.clock_stopped_at)
         for timer in timers:
             timer.due_at, timer.state = as_utc(timer.due_at) + stopped, "waiting"
@@ -131,7 +108,7 @@ def restart_clock(session, actor, task_id, note=""):
         task.due_at, task.clock_stopped_at = as_utc(task.due_at) + stopped, None
         task.amber_at = lights.shift(task.amber_at, stopped)
         case.state = runtime.dump_state(workflow)
-        store.AuditLog(session, case).add(actor, "clock_restarted", task.spec_id, task.title, {
+        act.log.add(actor, "clock_restarted", task.spec_id, task.title, {
             "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat(),
             "note": (note or "").strip()[:1000]})
         return task
@@ -144,7 +121,7 @@ def recompute_provisional(session):
     changed = 0
     for timer_id in list(session.scalars(select(Timer.id).where(Timer.provisional.is_(True),
                                                                 Timer.state == "waiting"))):
-        with UnitOfWork(session):
+        with as_system(session):
             timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
                                    .with_for_update(skip_locked=True))
             if timer is None:

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from engine.library import catalog
 from engine.workflow import runtime
+from engine.access.rulebook import require_design
 from engine.cases import store
-from engine.errors import NotAllowed, NotFound
+from engine.cases.acting import acting_on_case
+from engine.errors import Conflict, NotFound
 from engine.messages import Msg
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, Task
-from engine.access.policy import allowed, unit_covers
-from engine.persistence.uow import Conflict, UnitOfWork
 
 _DONE_OR_STARTED = TaskState.COMPLETED | TaskState.STARTED
 
@@ -70,8 +70,7 @@ def _reasons(workflow, top, called):
 
 
 def _target(session, actor, version_id):
-    if not allowed(actor, "design"):
-        raise NotAllowed("design")
+    require_design(actor)
     target = session.get(ProcessVersion, version_id)
     if target is None:
         raise NotFound(version_id)
@@ -122,40 +121,48 @@ def _restate_open_steps(session, case_id, meta):
 
 
 def migrate(session, actor, version_id, case_ids):
-    """Move the chosen cases of the designer's units; returns (moved case ids, {case id: reasons} for those that could not)."""
+    """Move the chosen cases of the designer's units, each in its own transaction; returns (moved
+    case ids, {case id: reasons} for those that could not)."""
     target = _target(session, actor, version_id)
     target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
     moved, refused = [], {}
     for case_id in case_ids:
-        with UnitOfWork(session):
-            found = store.lock_case(session, case_id)
-            if found is None or not unit_covers(actor.unit_path, found[1]):
-                refused[case_id] = ["not found"]
-                continue
-            case, unit_path = found
-            source = catalog.version_info(session, case.process_version_id)
-            if source.process_key != target.process_key or case.status != "open" or source.id == target.id:
-                refused[case_id] = [Msg("not a running case on another version")]
-                continue
-            workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
-            before = runtime.task_states(workflow)
-            top, called = _diffs(workflow, target_specs)
-            reasons = _reasons(workflow, top, called)
-            if reasons:
-                refused[case_id] = reasons
-                continue
-            spec, subs = target_specs
-            workflow.subprocess_specs = subs
-            _move(top, workflow, spec)
-            for sub_id, diff in called.items():
-                _move(diff, workflow.subprocesses[sub_id], subs[workflow.subprocesses[sub_id].spec.name])
-            snap = runtime.snapshot(workflow, before)
-            case.process_version_id = target.id
-            audit = store.AuditLog(session, case)
-            audit.add(actor, "case_migrated", detail={"from": source.id, "to": target.id,
-                                                      "reopened_steps": [c.element for c in snap.changes
-                                                                         if c.after == "READY"]})
-            store.save(session, case, unit_path, workflow, snap, target, actor, audit)
-            _restate_open_steps(session, case.id, target.meta)
+        try:
+            reasons = _migrate_one(session, actor, case_id, target, target_specs)
+        except NotFound:
+            reasons = ["not found"]
+        except Conflict:
+            reasons = [Msg("not a running case on another version")]
+        if reasons:
+            refused[case_id] = reasons
+        else:
             moved.append(case_id)
     return moved, refused
+
+
+def _migrate_one(session, actor, case_id, target, target_specs):
+    """Move one case, or say why it cannot move (and change nothing)."""
+    with acting_on_case(session, actor, case_id, "migrate") as act:
+        case = act.case
+        source = catalog.version_info(session, case.process_version_id)
+        if source.process_key != target.process_key or source.id == target.id:
+            return [Msg("not a running case on another version")]
+        workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
+        before = runtime.task_states(workflow)
+        top, called = _diffs(workflow, target_specs)
+        reasons = _reasons(workflow, top, called)
+        if reasons:
+            return reasons
+        spec, subs = target_specs
+        workflow.subprocess_specs = subs
+        _move(top, workflow, spec)
+        for sub_id, diff in called.items():
+            _move(diff, workflow.subprocesses[sub_id], subs[workflow.subprocesses[sub_id].spec.name])
+        snap = runtime.snapshot(workflow, before)
+        case.process_version_id = target.id
+        act.log.add(actor, "case_migrated", detail={"from": source.id, "to": target.id,
+                                                    "reopened_steps": [c.element for c in snap.changes
+                                                                       if c.after == "READY"]})
+        store.save(session, case, act.unit_path, workflow, snap, target, actor, act.log)
+        _restate_open_steps(session, case.id, target.meta)
+        return []

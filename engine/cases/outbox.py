@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from engine.legaltime.clock import Clock
 from engine.persistence.models import OutboxMessage
-from engine.persistence.uow import UnitOfWork
+from engine.cases.acting import as_system
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -46,7 +46,7 @@ def deliver(session, limit=200):
     if send is None:
         return 0
     sent = 0
-    with UnitOfWork(session):
+    with as_system(session):
         messages = session.scalars(select(OutboxMessage).where(OutboxMessage.state == "pending")
                                    .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)).all()
         for message in messages:

@@ -4,7 +4,6 @@ import logging
 
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import aliased
 
 from engine.library import catalog, forms as formlib, risk, triage
 from engine.legaltime import lights
@@ -13,21 +12,16 @@ from engine.workflow import runtime
 from engine.cases import store
 from engine.legaltime.clock import Clock
 from engine.persistence.models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
-from engine.access.policy import SYSTEM, allowed, may, may_work_task, unit_covers
+from engine.access import rulebook
+from engine.access.policy import SYSTEM
 from engine.workflow.scripting import ScriptRejected
-from engine.errors import NotAllowed, NotFound, StepFailed
+from engine.cases.acting import acting_on_case, acting_on_task, as_system, designing, filing, lock_case
+from engine.errors import Busy, Conflict, FormInvalid, NotAllowed, NotFound, StepFailed
 from engine.messages import Msg, in_chinese
-from engine.persistence.uow import Conflict, UnitOfWork
+
+__all__ = ["Conflict", "FormInvalid", "NotAllowed", "NotFound", "StepFailed"]  # the refusals callers catch
 
 log = logging.getLogger(__name__)
-TaskUnit = aliased(OrgUnit)
-
-
-class FormInvalid(Exception):
-    def __init__(self, errors, data):
-        super().__init__("the form has errors")
-        self.errors = errors
-        self.data = data
 
 
 def _specs(version):
@@ -109,8 +103,7 @@ class PossibleRepeats(Exception):
 
 def _intake_data(session, actor, process_key, post, data):
     version, info, form, workflow, start_snap = _intake(session, process_key)
-    if info["role"] not in actor.roles:
-        raise NotAllowed(info["role"])
+    rulebook.require_filing(actor, info["role"])
     data = formlib.data_from_post(form, post) if data is None else formlib.data_from_json(form, data)
     errors = formlib.validate(form, data)
     if errors:
@@ -124,9 +117,7 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
     transaction. Nothing is saved if the data is invalid, or if the parties have open or recent
     cases and the clerk has not yet said this is a new matter (PossibleRepeats). The risk colour
     is assessed from the facts (bpmn/risk.dmn); lowering it below the assessment needs a reason."""
-    if not may(actor.roles, "file_matter"):
-        raise NotAllowed("file_matter")
-    with UnitOfWork(session):
+    with filing(session, actor) as act:
         # The freshly started workflow that told us the first step is the one the case runs.
         version, info, workflow, start_snap, data = _intake_data(session, actor, process_key, post, data)
         repeats = queries.possible_repeats(session, actor, data.get("parties"))
@@ -139,7 +130,8 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         session.add(case)
         session.flush()
         case.code = store.new_case_code(case.id, now)
-        audit = store.AuditLog(session, case)
+        act.begin(case)
+        audit = act.log
         audit.add(actor, "case_started", detail={"process": version.process_key, "version": version.id,
                                                   "code": case.code, "related": [c.code for c in repeats]})
         store.record_engine_changes(audit, actor, start_snap)
@@ -181,15 +173,9 @@ def record_repeat_visit(session, actor, process_key, case_id, post):
     is opened; the visit, with what was registered, goes into that case's history, and the case's
     risk is assessed again with the visit counted. The colour only goes up by itself; a case that
     turns red is listed for supervision and its open steps warn earlier."""
-    if not may(actor.roles, "file_matter"):
-        raise NotAllowed("file_matter")
-    with UnitOfWork(session):
+    with acting_on_case(session, actor, case_id, "record_repeat_visit") as act:
         version, info, _workflow, start_snap, data = _intake_data(session, actor, process_key, post, None)
-        found = store.lock_case(session, case_id)
-        if found is None or not unit_covers(actor.unit_path, found[1]):
-            raise NotFound(case_id)
-        case = found[0]
-        audit = store.AuditLog(session, case)
+        case, audit = act.case, act.log
         audit.add(actor, "repeat_visit", start_snap.ready[0].task_spec.bpmn_id, info["name"], {"data": data})
         session.flush()
         assessment, how = _assess_risk(session, version, data, case_id=case.id)
@@ -224,63 +210,36 @@ def _reassess(session, actor, audit, case, data, assessment, how):
 
 # ---- working on tasks ------------------------------------------------------------------------
 
-def _already_done(task):
+def _refreshed(session, task):
+    """The refusal when someone completed the step while we waited for the case's lock."""
+    session.refresh(task)
     who = task.completer.display_name if task.completer else Msg("the system")
     return Conflict(Msg("This task was already completed by %(who)s", who=who))
 
 
-def _refreshed(session, task):
-    session.refresh(task)
-    return _already_done(task)
-
-
-def _open_task(session, actor, task_id):
-    """Load a task, its case (row-locked on PostgreSQL) and the case unit's path in one query, and
-    check that the actor may work on the task."""
-    row = session.execute(
-        select(Task, Case, OrgUnit.path, TaskUnit.path)
-        .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-        .join(TaskUnit, TaskUnit.id == Task.org_unit_id)
-        .where(Task.id == task_id).with_for_update(of=Case)).first()
-    if row is None:
-        raise NotFound(task_id)
-    task, case, case_unit_path, task_unit_path = row
-    if task.state != "ready":
-        raise _already_done(task)
-    if not may_work_task(actor, task.role, task_unit_path, task.assignee_id):
-        if task.assignee_id is not None and task.assignee_id != actor.user_id and task.role in actor.roles:
-            raise Conflict(Msg("Already claimed by %(who)s", who=task.assignee.display_name))
-        raise NotAllowed(task_id)
-    return task, case, case_unit_path
-
-
 def claim_task(session, actor, task_id):
-    with UnitOfWork(session):
-        task, case, _path = _open_task(session, actor, task_id)
-        if task.assignee_id == actor.user_id:
-            return task
+    with acting_on_task(session, actor, task_id, "claim") as act:
+        task = act.task
         task.assignee_id = actor.user_id
         # The audit entry moves the case's chain head, so of two people claiming at once the
         # case's version column lets exactly one win.
-        store.AuditLog(session, case).add(actor, "task_claimed", task.spec_id, task.title)
+        act.log.add(actor, "task_claimed", task.spec_id, task.title)
         return task
 
 
 def release_task(session, actor, task_id):
-    with UnitOfWork(session):
-        task, case, _path = _open_task(session, actor, task_id)
-        if task.assignee_id != actor.user_id:
-            raise NotAllowed(task_id)
+    with acting_on_task(session, actor, task_id, "release") as act:
+        task = act.task
         task.assignee_id = None
-        store.AuditLog(session, case).add(actor, "task_released", task.spec_id, task.title)
+        act.log.add(actor, "task_released", task.spec_id, task.title)
         return task
 
 
 def complete_task(session, actor, task_id, post):
     """Submit a task's form. Invalid data raises FormInvalid with what was typed; a task that
     someone else completed first raises Conflict naming them."""
-    with UnitOfWork(session):
-        task, case, unit_path = _open_task(session, actor, task_id)
+    with acting_on_task(session, actor, task_id, "submit") as act:
+        task, case, unit_path = act.task, act.case, act.unit_path
         version = catalog.version_info(session, case.process_version_id)
         form = version.form(task.form_key)
         data = formlib.data_from_post(form, post)
@@ -301,7 +260,7 @@ def complete_task(session, actor, task_id, post):
             assignee_id=task.assignee_id or actor.user_id)).rowcount
         if not done:
             raise _refreshed(session, task)
-        audit = store.AuditLog(session, case)
+        audit = act.log
         audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
         if reopened:
             audit.add(actor, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
@@ -320,13 +279,13 @@ def due_timer_ids(session, now, limit=500):
 def fire_timer(session, timer_id, routes=None):
     """Fire one due timer in its own transaction. Returns True if it fired here. A row locked by
     another worker is skipped (SKIP LOCKED), so two workers never fire the same timer."""
-    with UnitOfWork(session):
+    with as_system(session):
         timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
                                .with_for_update(skip_locked=True))
         if timer is None:
             return False
-        case, unit_path = store.lock_case(session, timer.case_id)
-        return _fire(session, timer, case, unit_path, routes)
+        case, unit = lock_case(session, timer.case_id)
+        return _fire(session, timer, case, unit.path, routes)
 
 
 def _fire(session, timer, case, unit_path, routes=None, writes=None):
@@ -369,23 +328,30 @@ def _fire_batch(session, timer_ids, routes):
     return fired
 
 
-def mark_case_failed(session, case_id, message):
-    with UnitOfWork(session):
-        case = session.get(Case, case_id)
+def mark_case_failed(session, case_id, message, timer_id=None):
+    """Mark a case with the error that stopped it (and the timer that failed, if one did), in one
+    transaction: the case and its timer never disagree about whether it failed."""
+    with as_system(session):
+        case = lock_case(session, case_id)[0]
         case.error = message[:2000]
         store.AuditLog(session, case).add(SYSTEM, "step_failed", detail={"error": message[:2000]})
+        if timer_id is not None:
+            session.execute(update(Timer).where(Timer.id == timer_id).values(state="failed"))
 
 
 def _fire_alone(session, timer_id, routes):
-    """One timer in its own transaction; a case that fails is marked with the error."""
+    """One timer in its own transaction; a case that fails is marked with the error (one more
+    transaction). A database busy with another writer is no failure of the case: the timer stays
+    due for the next sweep."""
     try:
         return fire_timer(session, timer_id, routes)
+    except Busy:
+        log.info("timer %s: the database was busy; it fires at the next sweep", timer_id)
+        return False
     except Exception as exc:  # one broken case must never block the sweep
         log.exception("timer %s failed", timer_id)
         case_id = session.scalar(select(Timer.case_id).where(Timer.id == timer_id))
-        mark_case_failed(session, case_id, f"timer {timer_id}: {exc}")
-        with UnitOfWork(session):
-            session.execute(update(Timer).where(Timer.id == timer_id).values(state="failed"))
+        mark_case_failed(session, case_id, f"timer {timer_id}: {exc}", timer_id=timer_id)
         return False
 
 
@@ -404,7 +370,7 @@ def fire_due_timers(session, now=None, limit=500, batch=SWEEP_BATCH):
     for start in range(0, len(ids), batch):
         chunk = ids[start:start + batch]
         try:
-            with UnitOfWork(session):
+            with as_system(session):
                 done = _fire_batch(session, chunk, routes)
         except Exception:  # noqa: BLE001 - retried one by one below, where each failure is recorded
             log.info("a sweep batch failed; firing its %d timers one by one", len(chunk))
@@ -419,7 +385,7 @@ def fire_due_timers(session, now=None, limit=500, batch=SWEEP_BATCH):
 def sync_library(session, bpmn_dir, forms_dir, actor_id=None):
     """Record a version for each pathway in the folders whose content is new. Returns
     (created versions, problems); nothing is recorded when there are problems."""
-    with UnitOfWork(session):
+    with as_system(session):
         drafts, problems = catalog.check_folder(bpmn_dir, forms_dir)
         if problems:
             return [], problems
@@ -436,23 +402,23 @@ def _library_with(session, filename, data, bpmn_dir, forms_dir):
     return catalog.compile_library(diagrams, form_texts)
 
 
+def _publish_file(session, actor, filename, data, bpmn_dir, forms_dir):
+    drafts, problems = _library_with(session, filename, data, bpmn_dir, forms_dir)
+    if problems:
+        return [], problems
+    return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
+
+
 def publish_upload(session, actor, filename, data, bpmn_dir, forms_dir):
     """A designer uploads one .bpmn or .dmn file. It becomes part of a new version only if the
     whole library still validates with it; otherwise nothing changes and the problems come back."""
-    if not allowed(actor, "design"):
-        raise NotAllowed("design")
-    with UnitOfWork(session):
-        drafts, problems = _library_with(session, filename, data, bpmn_dir, forms_dir)
-        if problems:
-            return [], problems
-        return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []
+    with designing(session, actor):
+        return _publish_file(session, actor, filename, data, bpmn_dir, forms_dir)
 
 
 def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
     """A designer's edit of one form: a new version if the whole library still checks with it."""
-    if not allowed(actor, "design"):
-        raise NotAllowed("design")
-    with UnitOfWork(session):
+    with designing(session, actor):
         diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
         newest = catalog.newest_version(session)
         if newest is not None:
@@ -469,9 +435,7 @@ def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
 
 def save_draft(session, actor, filename, xml):
     """Keep a designer's unpublished edit of one diagram (replacing an earlier draft of it)."""
-    if not allowed(actor, "design"):
-        raise NotAllowed("design")
-    with UnitOfWork(session):
+    with designing(session, actor):
         draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
         if draft is None:
             draft = DiagramDraft(filename=filename, xml=xml)
@@ -482,20 +446,18 @@ def save_draft(session, actor, filename, xml):
 
 def check_draft(session, actor, filename, xml, bpmn_dir, forms_dir):
     """The problems publishing this draft would meet (XSD, parser, our lint), without publishing."""
-    if not allowed(actor, "design"):
-        raise NotAllowed("design")
-    _drafts, problems = _library_with(session, filename, xml.encode("utf-8"), bpmn_dir, forms_dir)
-    session.rollback()
-    return problems
+    with designing(session, actor, dry_run=True):
+        return _library_with(session, filename, xml.encode("utf-8"), bpmn_dir, forms_dir)[1]
 
 
 def publish_draft(session, actor, filename, bpmn_dir, forms_dir):
-    """Publish the saved draft as a new version if the library validates with it; the draft goes."""
-    draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
-    if draft is None:
-        raise NotFound(filename)
-    created, problems = publish_upload(session, actor, filename, draft.xml.encode("utf-8"), bpmn_dir, forms_dir)
-    if not problems:
-        with UnitOfWork(session):
+    """Publish the saved draft as a new version if the library validates with it; the draft goes
+    in the same transaction, so a version is never published with its draft left behind."""
+    with designing(session, actor):
+        draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+        if draft is None:
+            raise NotFound(filename)
+        created, problems = _publish_file(session, actor, filename, draft.xml.encode("utf-8"), bpmn_dir, forms_dir)
+        if not problems:
             session.execute(delete(DiagramDraft).where(DiagramDraft.filename == filename))
-    return created, problems
+        return created, problems

@@ -1,13 +1,11 @@
 """Saving a case after the engine acted: workflow state, task rows, timer rows, audit events."""
-import json
-
 from sqlalchemy import and_, delete, insert, or_, select, update
 
 from engine.legaltime import lights, workcalendar
 from engine.workflow import runtime
 from engine.legaltime.clock import Clock
 from engine.access.policy import SYSTEM
-from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, Task, TaskDraft, Timer, User, UserRole
+from engine.persistence.models import AuditEvent, CaseParty, Task, TaskDraft, Timer, User, UserRole
 from engine.library.routing import unit_for_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
 from engine.persistence.keys import contact_key, normalize_id, normalize_phone
@@ -255,9 +253,3 @@ def _close_rows(session, model, case_id, spiff_ids, open_states, writes=None, **
 def new_case_code(case_id, created_at):
     return f"MT{created_at:%Y%m%d}{case_id:06d}"
 
-
-def lock_case(session, case_id):
-    """Load a case for change, with its unit's path. PostgreSQL takes a row lock; SQLite
-    serialises writers itself and the version column catches the rest."""
-    return session.execute(select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-                           .where(Case.id == case_id).with_for_update(of=Case)).first()

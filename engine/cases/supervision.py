@@ -7,14 +7,13 @@ from types import SimpleNamespace
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.cases import clocks, outbox, store
+from engine.cases import outbox
+from engine.cases.acting import acting_on_case, acting_on_task, as_system, personal
 from engine.legaltime.clock import CHINA, Clock, as_utc
-from engine.errors import NotAllowed, NotFound
+from engine.errors import Conflict, NotFound
 from engine.messages import Msg, in_chinese
 from engine.persistence.models import Case, OrgUnit, Reminder, Task, User, UserRole
-from engine.access.policy import may, unit_covers
 from engine.reading.queries import amber_now, red_now
-from engine.persistence.uow import Conflict, UnitOfWork
 
 
 def _note(note):
@@ -22,12 +21,6 @@ def _note(note):
     if not note:
         raise Conflict(Msg("Write a note"))
     return note[:1000]
-
-
-def _open_step(session, actor, task_id):
-    if not may(actor.roles, "supervise"):
-        raise NotAllowed("supervise")
-    return clocks.open_step(session, actor, task_id)
 
 
 def handlers_for(session, actor, task):
@@ -42,8 +35,8 @@ def handlers_for(session, actor, task):
 def assign_task(session, actor, task_id, user_id, note):
     """Give a step to a handler: reassigns a claimed step, or claims an unclaimed one on the
     handler's behalf."""
-    with UnitOfWork(session):
-        task, case, _path = _open_step(session, actor, task_id)
+    with acting_on_task(session, actor, task_id, ("reassign", "claim_on_behalf")) as act:
+        task, case = act.task, act.case
         note = _note(note)
         target = next((u for u in handlers_for(session, actor, task) if u.id == user_id), None)
         if target is None:
@@ -53,7 +46,7 @@ def assign_task(session, actor, task_id, user_id, note):
             raise Conflict(Msg("Already with %(who)s", who=target.display_name))
         task.assignee_id = target.id
         kind = "task_reassigned" if before is not None else "task_claimed_on_behalf"
-        store.AuditLog(session, case).add(actor, kind, task.spec_id, task.title, {
+        act.log.add(actor, kind, task.spec_id, task.title, {
             "from": before.display_name if before else None, "to": target.display_name, "note": note})
         _remind(session, actor, task, case, "assigned", note, user_id=target.id)
         return task
@@ -61,43 +54,30 @@ def assign_task(session, actor, task_id, user_id, note):
 
 def flag_case(session, actor, case_id, note):
     """List a case for supervision (挂牌督办)."""
-    with UnitOfWork(session):
-        case = _supervised_case(session, actor, case_id)
+    with acting_on_case(session, actor, case_id, "flag") as act:
+        case = act.case
         note = _note(note)
-        if case.flagged_at is not None:
-            raise Conflict(Msg("Already listed for supervision"))
         case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
-        store.AuditLog(session, case).add(actor, "case_flagged", detail={"note": note})
+        act.log.add(actor, "case_flagged", detail={"note": note})
         return case
 
 
 def unflag_case(session, actor, case_id, note):
-    with UnitOfWork(session):
-        case = _supervised_case(session, actor, case_id)
+    with acting_on_case(session, actor, case_id, "unflag") as act:
+        case = act.case
         note = _note(note)
-        if case.flagged_at is None:
-            raise Conflict(Msg("Not listed for supervision"))
         case.flagged_at, case.flagged_by, case.flag_note = None, None, None
-        store.AuditLog(session, case).add(actor, "case_unflagged", detail={"note": note})
+        act.log.add(actor, "case_unflagged", detail={"note": note})
         return case
-
-
-def _supervised_case(session, actor, case_id):
-    if not may(actor.roles, "supervise"):
-        raise NotAllowed("supervise")
-    row = store.lock_case(session, case_id)
-    if row is None or not unit_covers(actor.unit_path, row[1]):
-        raise NotFound(case_id)
-    return row[0]
 
 
 def remind(session, actor, task_id, note):
     """A supervisor's reminder to the handler of a step (or, if unclaimed, to its pool)."""
-    with UnitOfWork(session):
-        task, case, _path = _open_step(session, actor, task_id)
+    with acting_on_task(session, actor, task_id, "remind") as act:
+        task, case = act.task, act.case
         note = _note(note)
         _remind(session, actor, task, case, "manual", note, user_id=task.assignee_id)
-        store.AuditLog(session, case).add(actor, "reminder_sent", task.spec_id, task.title, {
+        act.log.add(actor, "reminder_sent", task.spec_id, task.title, {
             "to": task.assignee.display_name if task.assignee else None, "note": note})
         return task
 
@@ -141,18 +121,18 @@ def sweep_reminders(session, now=None, limit=1000, batch=200):
         for start in range(0, len(rows), batch):
             chunk = rows[start:start + batch]
             try:
-                with UnitOfWork(session):
+                with as_system(session):
                     for task, case in chunk:
                         _sweep_remind(session, task, case, kind)
                 made += len(chunk)
             except IntegrityError:
                 for task, case in chunk:
                     try:
-                        with UnitOfWork(session):
+                        with as_system(session):
                             _sweep_remind(session, task, case, kind)
                         made += 1
                     except IntegrityError:
-                        with UnitOfWork(session):  # another worker made it: only note that on the step
+                        with as_system(session):  # another worker made it: only note that on the step
                             session.execute(update(Task).where(Task.id == task.id).values(reminded=kind))
     return made
 
@@ -175,7 +155,7 @@ def reminders_for(session, actor, unread_only=True):
 
 
 def mark_read(session, actor, reminder_id):
-    with UnitOfWork(session):
+    with personal(session, actor):
         reminder = session.get(Reminder, reminder_id)
         mine = reminder is not None and (reminder.user_id == actor.user_id or (
             reminder.user_id is None and reminder.org_unit_id == actor.unit_id and reminder.role in actor.roles))

@@ -1,23 +1,35 @@
-"""The unit of work: the only place a transaction is committed."""
-from sqlalchemy.exc import OperationalError
+"""The unit of work: the only place a transaction is committed. Case verbs open it through
+engine/cases/acting.py; a conflict with another writer is recognised by the driver's error type
+and code, never by the wording of its message."""
+import sqlite3
+
+from psycopg import errors as pg_errors
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.errors import Busy, Conflict
 from engine.messages import Msg
+
+__all__ = ["BUSY", "Busy", "Conflict", "UnitOfWork", "is_busy", "retrying_busy"]
 
 BUSY = Msg("The system is busy and nothing was saved; submit again in a moment")
 
-
-class Conflict(Exception):
-    """Someone else changed the case first (HTTP 409 in the web layer)."""
-
-
-class Busy(Conflict):
-    """SQLite's single writer stayed locked past the busy timeout (engine/persistence/db.py). Nothing was
-    saved, so the whole action may simply be run again."""
+# SQLite's primary result codes for "another connection holds the lock" (extended codes such as
+# SQLITE_BUSY_SNAPSHOT keep the primary code in their low byte).
+_SQLITE_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# PostgreSQL's: a lock not granted (lock_timeout, NOWAIT), a serializable transaction that lost,
+# a deadlock the server broke. Each leaves nothing saved; running the action again is safe.
+_PG_BUSY = (pg_errors.LockNotAvailable, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 
 
-def _locked(error):
-    return isinstance(error, OperationalError) and "locked" in str(error)
+def is_busy(error):
+    """Did the database refuse because another writer held what we needed? `error` is SQLAlchemy's
+    wrapper or the driver's own exception."""
+    driver = error.orig if isinstance(error, DBAPIError) else error
+    code = getattr(driver, "sqlite_errorcode", None)
+    if isinstance(driver, sqlite3.Error) and code is not None:
+        return code & 0xFF in _SQLITE_BUSY
+    return isinstance(driver, _PG_BUSY)
 
 
 class UnitOfWork:
@@ -30,7 +42,7 @@ class UnitOfWork:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.session.rollback()
-            if _locked(exc):
+            if is_busy(exc):
                 raise Busy(BUSY) from exc
             return False
         try:
@@ -38,19 +50,16 @@ class UnitOfWork:
         except StaleDataError as stale:
             self.session.rollback()
             raise Conflict(Msg("The case was changed by someone else; reload and try again")) from stale
-        except OperationalError as busy:
+        except Exception as failed:
             self.session.rollback()
-            if _locked(busy):
-                raise Busy(BUSY) from busy
-            raise
-        except Exception:
-            self.session.rollback()
+            if is_busy(failed):
+                raise Busy(BUSY) from failed
             raise
         return False
 
 
 def retrying_busy(action, attempts=3):
-    """Run `action` (one whole unit of work) again when SQLite was busy, up to `attempts` times."""
+    """Run `action` (one whole unit of work) again when the database was busy, up to `attempts` times."""
     for attempt in range(attempts):
         try:
             return action()

@@ -1,0 +1,315 @@
+"""The rulebook: what an actor may do with a case, or with one of its steps, now.
+
+One function decides it from the facts of the case and the step: roles, unit coverage, the case's
+status, level and route, a move waiting, who holds the step and its clock. The case verbs enforce
+it (through engine/cases/acting.py), the case page shows exactly the buttons it allows, and the
+route decorators of the web layer are a coarse first gate that agrees with it.
+
+Each rule answers None (allowed) or the refusal to raise: NotFound for what lies outside the
+actor's units, NotAllowed for what their role or the kind of case never allows, Conflict for what
+the case's present state does not allow (it may change, or someone else was first)."""
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from engine.access.policy import allowed, may, unit_covers
+from engine.errors import Conflict, NotAllowed, NotFound
+from engine.messages import Msg
+from engine.persistence.models import CaseTransfer, OrgUnit, Task
+
+# Which matters move between levels (DOMAIN.md, "Triage also fixes the level ... lower levels
+# escalate upward, the county is the terminal station; the city takes cross-county matters").
+# People's mediation and petitions are handled by the level that holds them and move up or down.
+# Arbitration, administrative reconsideration and ruling, law-related petitions and matters for a
+# resident department run in the body the law names (an arbitration commission, the justice
+# bureau, a court), whatever level filed them: moving the case between centers changes nothing
+# for them. "complaint" is the petition-type route of cases filed before triage kept its route.
+MOVABLE_ROUTES = frozenset({"mediation", "petition", "complaint"})
+# A village or township escalates to the unit above; the county may send a cross-county matter to
+# the city. The city, county and township assign down.
+ESCALATE_FROM = frozenset({"village", "township", "county"})
+ASSIGN_DOWN_FROM = frozenset({"city", "county", "township"})
+
+NOT_MOVABLE = Msg("This kind of matter does not move between levels")
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    id: int
+    status: str
+    unit_path: str
+    unit_level: str | None = None
+    route: str | None = None
+    flagged: bool = False
+    has_unit_above: bool = False
+    # An open step is held by a resident department: the case is in that department's hands.
+    department_step: bool = False
+    # The unit path a move waiting for acknowledgement goes to, if there is one.
+    move_to_path: str | None = None
+
+
+@dataclass(frozen=True)
+class StepFacts:
+    id: int
+    state: str
+    role: str
+    unit_path: str
+    assignee_id: int | None = None
+    assignee_name: str | None = None
+    completer_name: str | None = None
+    clock_stopped: bool = False
+    # The step has a legal deadline (a boundary timer attached to it).
+    timed: bool = False
+    # Days the deadline may still be extended; None where the caller did not count them (the
+    # extension itself then checks the figure).
+    extension_left: int | None = None
+
+
+def case_facts(session, case, unit=None):
+    """The facts of a case the rules read, from its row and two small queries."""
+    unit = unit or case.org_unit
+    department = session.scalar(
+        select(Task.id).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+        .where(Task.case_id == case.id, Task.state == "ready", OrgUnit.level == "department").limit(1))
+    move_to = session.scalar(select(OrgUnit.path).join(CaseTransfer, CaseTransfer.to_unit_id == OrgUnit.id)
+                             .where(CaseTransfer.case_id == case.id, CaseTransfer.state == "pending").limit(1))
+    return CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level, route=case.route,
+                     flagged=case.flagged_at is not None, has_unit_above=unit.parent_id is not None,
+                     department_step=department is not None, move_to_path=move_to)
+
+
+def step_facts(task, unit_path, extension_left=None):
+    return StepFacts(id=task.id, state=task.state, role=task.role, unit_path=unit_path, assignee_id=task.assignee_id,
+                     assignee_name=task.assignee.display_name if task.assignee_id else None,
+                     completer_name=task.completer.display_name if task.completed_by else None,
+                     clock_stopped=task.clock_stopped_at is not None, timed=task.due_at is not None,
+                     extension_left=extension_left)
+
+
+# ---- the rules ----------------------------------------------------------------------------------
+
+def _done(step):
+    who = step.completer_name or Msg("the system")
+    return Conflict(Msg("This task was already completed by %(who)s", who=who))
+
+
+def _worker(actor, step, mine=None):
+    """The step's own work (claim, release, submit): a holder of its role in a unit covering it."""
+    if not may(actor.roles, "work_tasks") or step.role not in actor.roles:
+        return NotAllowed(step.id)
+    if not unit_covers(actor.unit_path, step.unit_path):
+        return NotAllowed(step.id)
+    if step.state != "ready":
+        return _done(step)
+    if step.assignee_id is not None and step.assignee_id != actor.user_id:
+        return Conflict(Msg("Already claimed by %(who)s", who=step.assignee_name))
+    if mine is True and step.assignee_id is None:
+        return NotAllowed(step.id)
+    if mine is False and step.assignee_id == actor.user_id:
+        return Conflict(Msg("You have already claimed this task"))
+    return None
+
+
+def _open_step(actor, step, action):
+    """A step acted on from the case page: within the actor's units, still open."""
+    if not may(actor.roles, action):
+        return NotAllowed(action)
+    if not unit_covers(actor.unit_path, step.unit_path):
+        return NotFound(step.id)
+    if step.state != "ready":
+        return Conflict(Msg("This step is finished"))
+    return None
+
+
+def _clock(actor, step, stopped):
+    """The step's handler (a holder of its role) or a supervisor stops and restarts its clock."""
+    supervisor = may(actor.roles, "supervise")
+    refusal = _open_step(actor, step, "supervise" if supervisor else "work_tasks")
+    if refusal is None and not supervisor and step.role not in actor.roles:
+        refusal = NotAllowed(step.id)
+    if refusal is None and not step.timed:
+        refusal = Conflict(Msg("This step has no running legal deadline"))
+    if refusal is None and step.clock_stopped != stopped:
+        refusal = Conflict(Msg("The clock is already stopped") if step.clock_stopped
+                           else Msg("The clock is running"))
+    return refusal
+
+
+def _extend(actor, step):
+    refusal = _open_step(actor, step, "supervise")
+    if refusal is None and not step.timed:
+        refusal = Conflict(Msg("This step has no running legal deadline"))
+    if refusal is None and step.clock_stopped:
+        refusal = Conflict(Msg("Restart the clock first"))
+    if refusal is None and step.extension_left is not None and step.extension_left < 1:
+        refusal = Conflict(Msg("This deadline cannot be extended further"))
+    return refusal
+
+
+def _assign(actor, step, claimed):
+    refusal = _open_step(actor, step, "supervise")
+    if refusal is None and (step.assignee_id is not None) != claimed:
+        refusal = Conflict(Msg("The step's handler changed; reload and try again"))
+    return refusal
+
+
+def _case(actor, case, action):
+    if not may(actor.roles, action):
+        return NotAllowed(action)
+    if not unit_covers(actor.unit_path, case.unit_path):
+        return NotFound(case.id)
+    return None
+
+
+def _open_case(actor, case, action):
+    refusal = _case(actor, case, action)
+    if refusal is None and case.status != "open":
+        refusal = Conflict(Msg("The case is closed"))
+    return refusal
+
+
+def _move(actor, case, levels):
+    refusal = _case(actor, case, "move_cases")
+    if refusal is None and case.status != "open":
+        refusal = Conflict(Msg("A completed case cannot be moved"))
+    if refusal is None and (case.route not in MOVABLE_ROUTES or case.unit_level not in levels or case.department_step):
+        refusal = NotAllowed(NOT_MOVABLE)
+    if refusal is None and case.move_to_path is not None:
+        refusal = Conflict(Msg("This case has a move waiting to be acknowledged"))
+    return refusal
+
+
+def _escalate(actor, case):
+    refusal = _move(actor, case, ESCALATE_FROM)
+    if refusal is None and not case.has_unit_above:
+        refusal = Conflict(Msg("There is no level above this one"))
+    return refusal
+
+
+def _acknowledge(actor, case):
+    if not may(actor.roles, "move_cases"):
+        return NotAllowed("move_cases")
+    if case.move_to_path is None:
+        return Conflict(Msg("This move was already settled"))
+    if not unit_covers(actor.unit_path, case.move_to_path):
+        return NotAllowed(case.id)
+    return None
+
+
+def _flag(actor, case, flagged):
+    refusal = _case(actor, case, "supervise")
+    if refusal is None and flagged and case.status != "open":
+        refusal = Conflict(Msg("The case is closed"))
+    if refusal is None and case.flagged == flagged:
+        refusal = Conflict(Msg("Already listed for supervision") if flagged
+                           else Msg("Not listed for supervision"))
+    return refusal
+
+
+def _migrate(actor, case):
+    if not allowed(actor, "design"):
+        return NotAllowed("design")
+    if not unit_covers(actor.unit_path, case.unit_path):
+        return NotFound(case.id)
+    if case.status != "open":
+        return Conflict(Msg("not a running case"))
+    return None
+
+
+# What may be done with a case as a whole.
+CASE_RULES = {
+    "escalate": _escalate,
+    "assign_down": lambda actor, case: _move(actor, case, ASSIGN_DOWN_FROM),
+    "acknowledge": _acknowledge,
+    "flag": lambda actor, case: _flag(actor, case, True),
+    "unflag": lambda actor, case: _flag(actor, case, False),
+    "migrate": _migrate,
+    "record_repeat_visit": lambda actor, case: _case(actor, case, "file_matter"),
+}
+def _open(actor, case, step):
+    """Open the step's page to work on it (claimed by another, it shows who holds it)."""
+    if not may(actor.roles, "work_tasks") or step.role not in actor.roles:
+        return NotAllowed(step.id)
+    return None if step.state == "ready" else _done(step)
+
+
+# What may be done with one step of it.
+STEP_RULES = {
+    "open": _open,
+    "claim": lambda actor, case, step: _worker(actor, step, mine=False),
+    "release": lambda actor, case, step: _worker(actor, step, mine=True),
+    "submit": lambda actor, case, step: _worker(actor, step),
+    "stop_clock": lambda actor, case, step: _clock(actor, step, stopped=False),
+    "restart_clock": lambda actor, case, step: _clock(actor, step, stopped=True),
+    "extend": lambda actor, case, step: _extend(actor, step),
+    "reassign": lambda actor, case, step: _assign(actor, step, claimed=True),
+    "claim_on_behalf": lambda actor, case, step: _assign(actor, step, claimed=False),
+    "remind": lambda actor, case, step: _open_step(actor, step, "supervise"),
+}
+VERBS = frozenset(CASE_RULES) | frozenset(STEP_RULES)
+
+
+def refusal(actor, verb, case, step=None):
+    """None if the actor may do `verb` now, else the exception that says why not."""
+    if verb in STEP_RULES:
+        if step is None:
+            raise ValueError(f"{verb} is done to a step")
+        return STEP_RULES[verb](actor, case, step)
+    return CASE_RULES[verb](actor, case)
+
+
+def permitted(actor, case, step=None):
+    """Every verb the actor may do now with the case, or with `step` of it."""
+    rules = STEP_RULES if step is not None else CASE_RULES
+    return frozenset(verb for verb in rules if refusal(actor, verb, case, step) is None)
+
+
+def require(actor, verb, case, step=None):
+    """Raise the refusal, if there is one."""
+    refused = refusal(actor, verb, case, step)
+    if refused is not None:
+        raise refused
+
+
+def permitted_on_case(session, actor, case, tasks, extension_left=None):
+    """For the case page: (what the actor may do with the case, {step id: what with that open
+    step}). `extension_left` maps a step's element to the days its deadline may still gain."""
+    facts = case_facts(session, case)
+    ready = [task for task in tasks if task.state == "ready"]
+    paths = {task_id: path for task_id, path in session.execute(
+        select(Task.id, OrgUnit.path).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+        .where(Task.id.in_([task.id for task in ready])))} if ready else {}
+    extension_left = extension_left or {}
+    steps = {task.id: permitted(actor, facts, step_facts(task, paths[task.id], extension_left.get(task.spec_id, 0)
+                                                          - (task.extended_days or 0)))
+             for task in ready}
+    return permitted(actor, facts), steps
+
+
+def may_file(actor):
+    """Filing a matter (or a repeat visit) needs no case: a clerk anywhere files in their own unit."""
+    return may(actor.roles, "file_matter")
+
+
+def require_filing(actor, lane_role=None):
+    """...and the first step of the pathway is done by a holder of its lane's role (a clerk)."""
+    if not may_file(actor) or (lane_role is not None and lane_role not in actor.roles):
+        raise NotAllowed(lane_role or "file_matter")
+
+
+def may_design(actor):
+    """The pathway library's powers: a designer at a center (policy.allowed)."""
+    return allowed(actor, "design")
+
+
+def require_design(actor):
+    if not may_design(actor):
+        raise NotAllowed("design")
+
+
+def require_unit_below(unit, target):
+    """A case is assigned down only to a unit within its own unit's tree (never a resident
+    department, which takes steps, not cases)."""
+    if (target is None or target.id == unit.id or not unit_covers(unit.path, target.path)
+            or target.level == "department"):
+        raise NotAllowed(Msg("Only a unit below this one"))

@@ -1,0 +1,143 @@
+"""The one way to act on a case. Every case verb runs inside one of these:
+
+    with acting_on_case(session, actor, case_id, "flag") as act:     # act.case, act.unit, act.log
+    with acting_on_task(session, actor, task_id, "submit") as act:   # act.task, act.case, ...
+
+Each loads and locks what is acted on (on PostgreSQL a row lock on the case: two actions on one
+case queue; SQLite serialises writers itself and the case's version column catches the rest),
+asks the rulebook (engine/access/rulebook.py) whether the actor may do the verb now, opens the
+one transaction of the action (the unit of work, committed when the block ends, rolled back if it
+raises) and hands over the case's audit log. Each user action and each timer firing is exactly
+one transaction.
+
+`filing` (a new matter, with no case yet), `designing` (the pathway library) and `as_system`
+(the scheduler's sweeps, which lock their own rows with SKIP LOCKED and answer to no actor) open
+the transaction the same way for what has no case to load first."""
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from engine.access import rulebook
+from engine.cases import store
+from engine.errors import NotFound
+from engine.persistence.models import Case, OrgUnit, Task
+from engine.persistence.uow import UnitOfWork
+
+TaskUnit = aliased(OrgUnit)
+
+
+class Act:
+    """What an action works on: the case (locked), its unit, the step if it is a step's verb,
+    the facts the rulebook read, and the case's audit log."""
+
+    def __init__(self, session, actor, case=None, unit=None, task=None, task_unit_path=None, facts=None):
+        self.session, self.actor = session, actor
+        self.case, self.unit, self.task, self.task_unit_path, self.facts = case, unit, task, task_unit_path, facts
+        self._log = None
+
+    @property
+    def unit_path(self):
+        return self.unit.path
+
+    @property
+    def log(self):
+        """The case's audit log (appends to the hash chain whose head is on the case row)."""
+        if self._log is None:
+            self._log = store.AuditLog(self.session, self.case)
+        return self._log
+
+    def begin(self, case):
+        """A case made within this action (filing) becomes the one acted on."""
+        self.case, self._log = case, None
+        return case
+
+
+def _verbs(verb):
+    return (verb,) if isinstance(verb, str) else tuple(verb)
+
+
+def _check(actor, verbs, case_facts, step_facts=None):
+    """Allowed if any of `verbs` is (a supervisor's "give this step to someone" is a reassignment
+    or a claim on someone's behalf, whichever the step's state makes it); else the first refusal."""
+    refusals = [rulebook.refusal(actor, verb, case_facts, step_facts) for verb in verbs]
+    if any(refused is None for refused in refusals):
+        return
+    raise refusals[0]
+
+
+def lock_case(session, case_id):
+    """A case and its unit, the case row-locked on PostgreSQL; None if there is no such case."""
+    return session.execute(select(Case, OrgUnit).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                           .where(Case.id == case_id).with_for_update(of=Case)).first()
+
+
+@contextmanager
+def acting_on_case(session, actor, case_id, verb):
+    with UnitOfWork(session):
+        row = lock_case(session, case_id)
+        if row is None:
+            raise NotFound(case_id)
+        case, unit = row
+        facts = rulebook.case_facts(session, case, unit)
+        _check(actor, _verbs(verb), facts)
+        yield Act(session, actor, case=case, unit=unit, facts=facts)
+
+
+@contextmanager
+def acting_on_task(session, actor, task_id, verb):
+    """A step's verb: the step, its case (row-locked) and both units in one query."""
+    with UnitOfWork(session):
+        row = session.execute(
+            select(Task, Case, OrgUnit, TaskUnit.path)
+            .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+            .join(TaskUnit, TaskUnit.id == Task.org_unit_id)
+            .where(Task.id == task_id).with_for_update(of=Case)).first()
+        if row is None:
+            raise NotFound(task_id)
+        task, case, unit, task_unit_path = row
+        # The step's rules read the step; the case's own facts (moves, departments) are not asked.
+        facts = rulebook.CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level,
+                                   route=case.route, flagged=case.flagged_at is not None)
+        _check(actor, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path))
+        yield Act(session, actor, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)
+
+
+@contextmanager
+def filing(session, actor):
+    """A new matter (or a repeat visit found at intake): a clerk files in their own unit."""
+    rulebook.require_filing(actor)
+    with UnitOfWork(session):
+        yield Act(session, actor)
+
+
+@contextmanager
+def designing(session, actor, dry_run=False):
+    """A change to the pathway library, by a designer who holds its powers; with `dry_run`, a
+    check that changes nothing (whatever it wrote is rolled back)."""
+    rulebook.require_design(actor)
+    if dry_run:
+        try:
+            yield Act(session, actor)
+        finally:
+            session.rollback()
+        return
+    with UnitOfWork(session):
+        yield Act(session, actor)
+
+
+@contextmanager
+def personal(session, actor):
+    """A change to a person's own things that touches no case (marking a reminder read); the
+    caller checks the thing is theirs."""
+    with UnitOfWork(session):
+        yield Act(session, actor)
+
+
+@contextmanager
+def as_system(session):
+    """One transaction of the scheduler (a timer, a batch of timers, a sweep's step) or of the
+    library's load from the folders: no actor and no rulebook, the rows are locked by the caller."""
+    with UnitOfWork(session):
+        yield Act(session, None)
+
