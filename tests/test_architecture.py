@@ -111,3 +111,44 @@ def test_migrations_match_the_models(schema):
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": False}), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def _lines_with(pattern, *folders):
+    found = []
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if pattern in line:
+                    found.append(str(path.relative_to(ROOT)))
+    return sorted(set(found))
+
+
+# Where a transaction may still be opened by hand: the one entry of the case verbs, and the
+# logins' own administration (engine/access, a layer below the case verbs), and the demo's loader.
+OWN_TRANSACTIONS = ["engine/access/accounts.py", "engine/cases/acting.py", "engine/demo.py"]
+
+
+def test_transactions_are_opened_by_the_one_entry():
+    assert _lines_with("UnitOfWork(", "engine", "webui") == OWN_TRANSACTIONS
+
+
+def test_permission_refusals_come_from_the_rulebook():
+    """Whether an actor may act on a case is the rulebook's to say; the services raise no
+    NotAllowed of their own (the logins' administration keeps its grant rules, engine/access)."""
+    assert _lines_with("raise NotAllowed", "engine", "webui") == ["engine/access/accounts.py",
+                                                                 "engine/access/rulebook.py"]
+
+
+def test_case_templates_show_what_the_rulebook_allows_and_decide_nothing():
+    """Buttons on a case or a step come from the rulebook's verbs (`"escalate" in allowed`); no
+    template reads roles or asks `may(...)` except the menu and the inbox's link to file a matter,
+    which mirror the route decorators."""
+    offenders = []
+    for path in sorted((ROOT / "webui" / "templates").rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(ROOT / "webui" / "templates"))
+        if name not in ("base.html", "work/inbox.html") and "may(" in text:
+            offenders.append(name)
+        if any(expression in text for expression in ("current_user.roles", "current_user.id")):
+            offenders.append(name)
+    assert offenders == []

@@ -194,8 +194,8 @@ def edit_check(filename):
 @requires("design")
 def edit_publish(filename):
     filename = _diagram_name(filename)
-    services.save_draft(db.session, current_actor(), filename, _posted_xml())
-    created, problems = services.publish_draft(db.session, current_actor(), filename, _bpmn_dir(), _forms_dir())
+    created, problems = services.publish_draft(db.session, current_actor(), filename, _bpmn_dir(), _forms_dir(),
+                                               xml=_posted_xml())
     if problems:
         return jsonify(problems=[str(p) for p in problems]), 422
     if not created:

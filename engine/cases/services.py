@@ -3,7 +3,7 @@ import json
 import logging
 
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from engine.library import catalog, forms as formlib, risk, triage
 from engine.legaltime import lights
@@ -436,12 +436,16 @@ def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
 def save_draft(session, actor, filename, xml):
     """Keep a designer's unpublished edit of one diagram (replacing an earlier draft of it)."""
     with designing(session, actor):
-        draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
-        if draft is None:
-            draft = DiagramDraft(filename=filename, xml=xml)
-            session.add(draft)
-        draft.xml, draft.updated_by, draft.updated_at = xml, actor.user_id, Clock.now()
-        return draft
+        return _keep_draft(session, actor, filename, xml)
+
+
+def _keep_draft(session, actor, filename, xml):
+    draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+    if draft is None:
+        draft = DiagramDraft(filename=filename, xml=xml)
+        session.add(draft)
+    draft.xml, draft.updated_by, draft.updated_at = xml, actor.user_id, Clock.now()
+    return draft
 
 
 def check_draft(session, actor, filename, xml, bpmn_dir, forms_dir):
@@ -450,14 +454,16 @@ def check_draft(session, actor, filename, xml, bpmn_dir, forms_dir):
         return _library_with(session, filename, xml.encode("utf-8"), bpmn_dir, forms_dir)[1]
 
 
-def publish_draft(session, actor, filename, bpmn_dir, forms_dir):
-    """Publish the saved draft as a new version if the library validates with it; the draft goes
-    in the same transaction, so a version is never published with its draft left behind."""
+def publish_draft(session, actor, filename, bpmn_dir, forms_dir, xml=None):
+    """Publish the draft (`xml`, saved first, or the one saved before) as a new version if the
+    library validates with it, and the draft goes; all in one transaction. With problems, nothing
+    is published and the draft stays saved."""
     with designing(session, actor):
-        draft = session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename))
+        draft = (_keep_draft(session, actor, filename, xml) if xml is not None else
+                 session.scalar(select(DiagramDraft).where(DiagramDraft.filename == filename)))
         if draft is None:
             raise NotFound(filename)
         created, problems = _publish_file(session, actor, filename, draft.xml.encode("utf-8"), bpmn_dir, forms_dir)
         if not problems:
-            session.execute(delete(DiagramDraft).where(DiagramDraft.filename == filename))
+            session.delete(draft)
         return created, problems
