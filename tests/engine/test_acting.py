@@ -73,32 +73,34 @@ def test_a_move_and_its_acknowledgement_are_one_transaction_each(session):
     assert len(counted) == 1
 
 
-def test_a_timer_firing_is_one_transaction(session):
+def _sweep_after_two_months(session, broken=False):
+    """File a matter (its state made unreadable if `broken`), then sweep when its deadline has
+    passed. Returns (the case id, timers fired, transactions committed by the sweep)."""
     with time_machine.travel(START, tick=False) as traveller:
-        case = file_matter(session)
+        case_id = file_matter(session).id
+        if broken:
+            session.execute(sa.update(Case).where(Case.id == case_id).values(state="{not json"))
         session.commit()
         traveller.move_to(START + timedelta(days=62))
         with commits(session) as counted:
-            assert services.fire_due_timers(session) == 1
-    assert len(counted) == 1
+            fired = services.fire_due_timers(session)
     session.expire_all()
-    assert session.get(Case, case.id).overdue is True
+    return case_id, fired, len(counted)
+
+
+def test_a_timer_firing_is_one_transaction(session):
+    case_id, fired, committed = _sweep_after_two_months(session)
+    assert (fired, committed) == (1, 1)
+    assert session.get(Case, case_id).overdue is True
 
 
 def test_a_failed_timer_is_one_transaction_marking_case_and_timer(session):
     """The batch fails and is rolled back; the timer alone fails again and is rolled back; then the
     case's error and the timer's state are written together, in one commit."""
-    with time_machine.travel(START, tick=False) as traveller:
-        broken = file_matter(session)
-        session.execute(sa.update(Case).where(Case.id == broken.id).values(state="{not json"))
-        session.commit()
-        traveller.move_to(START + timedelta(days=62))
-        with commits(session) as counted:
-            assert services.fire_due_timers(session) == 0
-    assert len(counted) == 1
-    session.expire_all()
-    assert "timer" in session.get(Case, broken.id).error
-    assert session.scalars(sa.select(Timer.state).where(Timer.case_id == broken.id)).all() == ["failed"]
+    case_id, fired, committed = _sweep_after_two_months(session, broken=True)
+    assert (fired, committed) == (0, 1)
+    assert "timer" in session.get(Case, case_id).error
+    assert session.scalars(sa.select(Timer.state).where(Timer.case_id == case_id)).all() == ["failed"]
 
 
 def _changed_diagram(session):
