@@ -10,6 +10,7 @@ from engine.reading import queries
 from engine.cases import services
 from engine.legaltime.clock import as_utc
 from engine.errors import NotAllowed
+from engine.persistence.states import TaskState
 
 from .extensions import csrf, db
 from .i18n import say_in
@@ -110,7 +111,7 @@ def case(code):
         return _error(404, "no such case within this token's units")
     body = CaseSchema(exclude=("steps",)).dump(found)
     body["steps"] = StepSchema(many=True).dump(
-        [task for task in queries.case_tasks(db.session, found.id) if task.state != "cancelled"])
+        [task for task in queries.case_tasks(db.session, found.id) if task.state != TaskState.CANCELLED])
     return jsonify(body)
 
 

@@ -16,6 +16,7 @@ from engine.access.policy import allowed, may, unit_covers
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
 from engine.persistence.models import CaseTransfer, OrgUnit, Task
+from engine.persistence.states import CaseStatus, TaskState, TransferState
 
 # Which matters move between levels (DOMAIN.md, "Triage also fixes the level ... lower levels
 # escalate upward, the county is the terminal station; the city takes cross-county matters").
@@ -70,9 +71,9 @@ def case_facts(session, case, unit=None):
     unit = unit or case.org_unit
     department = session.scalar(
         select(Task.id).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-        .where(Task.case_id == case.id, Task.state == "ready", OrgUnit.level == "department").limit(1))
+        .where(Task.case_id == case.id, Task.state == TaskState.READY, OrgUnit.level == "department").limit(1))
     move_to = session.scalar(select(OrgUnit.path).join(CaseTransfer, CaseTransfer.to_unit_id == OrgUnit.id)
-                             .where(CaseTransfer.case_id == case.id, CaseTransfer.state == "pending").limit(1))
+                             .where(CaseTransfer.case_id == case.id, CaseTransfer.state == TransferState.PENDING).limit(1))
     return CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level, route=case.route,
                      flagged=case.flagged_at is not None, has_unit_above=unit.parent_id is not None,
                      department_step=department is not None, move_to_path=move_to)
@@ -99,7 +100,7 @@ def _worker(actor, step, mine=None):
         return NotAllowed(step.id)
     if not unit_covers(actor.unit_path, step.unit_path):
         return NotAllowed(step.id)
-    if step.state != "ready":
+    if step.state != TaskState.READY:
         return _done(step)
     if step.assignee_id is not None and step.assignee_id != actor.user_id:
         return Conflict(Msg("Already claimed by %(who)s", who=step.assignee_name))
@@ -116,7 +117,7 @@ def _open_step(actor, step, action):
         return NotAllowed(action)
     if not unit_covers(actor.unit_path, step.unit_path):
         return NotFound(step.id)
-    if step.state != "ready":
+    if step.state != TaskState.READY:
         return Conflict(Msg("This step is finished"))
     return None
 
@@ -163,14 +164,14 @@ def _case(actor, case, action):
 
 def _open_case(actor, case, action):
     refusal = _case(actor, case, action)
-    if refusal is None and case.status != "open":
+    if refusal is None and case.status != CaseStatus.OPEN:
         refusal = Conflict(Msg("The case is closed"))
     return refusal
 
 
 def _move(actor, case, levels):
     refusal = _case(actor, case, "move_cases")
-    if refusal is None and case.status != "open":
+    if refusal is None and case.status != CaseStatus.OPEN:
         refusal = Conflict(Msg("A completed case cannot be moved"))
     if refusal is None and (case.route not in MOVABLE_ROUTES or case.unit_level not in levels or case.department_step):
         refusal = NotAllowed(NOT_MOVABLE)
@@ -198,7 +199,7 @@ def _acknowledge(actor, case):
 
 def _flag(actor, case, flagged):
     refusal = _case(actor, case, "supervise")
-    if refusal is None and flagged and case.status != "open":
+    if refusal is None and flagged and case.status != CaseStatus.OPEN:
         refusal = Conflict(Msg("The case is closed"))
     if refusal is None and case.flagged == flagged:
         refusal = Conflict(Msg("Already listed for supervision") if flagged
@@ -211,7 +212,7 @@ def _migrate(actor, case):
         return NotAllowed("design")
     if not unit_covers(actor.unit_path, case.unit_path):
         return NotFound(case.id)
-    if case.status != "open":
+    if case.status != CaseStatus.OPEN:
         return Conflict(Msg("not a running case"))
     return None
 
@@ -230,7 +231,7 @@ def _open(actor, case, step):
     """Open the step's page to work on it (claimed by another, it shows who holds it)."""
     if not may(actor.roles, "work_tasks") or step.role not in actor.roles:
         return NotAllowed(step.id)
-    return None if step.state == "ready" else _done(step)
+    return None if step.state == TaskState.READY else _done(step)
 
 
 # What may be done with one step of it.
@@ -275,7 +276,7 @@ def permitted_on_case(session, actor, case, tasks, extension_left=None):
     """For the case page: (what the actor may do with the case, {step id: what with that open
     step}). `extension_left` maps a step's element to the days its deadline may still gain."""
     facts = case_facts(session, case)
-    ready = [task for task in tasks if task.state == "ready"]
+    ready = [task for task in tasks if task.state == TaskState.READY]
     paths = {task_id: path for task_id, path in session.execute(
         select(Task.id, OrgUnit.path).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
         .where(Task.id.in_([task.id for task in ready])))} if ready else {}

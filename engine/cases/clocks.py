@@ -17,6 +17,7 @@ from engine.errors import Conflict
 from engine.messages import Msg
 from engine.persistence.models import Case, Task, Timer
 from engine.access.policy import SYSTEM
+from engine.persistence.states import EventKind, TaskState, TimerState
 
 # A stopped clock's timer waits for this date, which no case reaches.
 STOPPED = "9999-12-31T00:00:00+00:00"
@@ -28,7 +29,7 @@ def _step(act):
     version = catalog.version_info(session, case.process_version_id)
     deadlines = {element for element, d in version.meta["deadlines"].items() if d.get("attached_to") == task.spec_id}
     timers = session.scalars(select(Timer).where(Timer.case_id == case.id, Timer.spec_id.in_(deadlines),
-                                                 Timer.state.in_(("waiting", "stopped")))).all()
+                                                 Timer.state.in_((TimerState.WAITING, TimerState.STOPPED)))).all()
     if not timers:
         raise Conflict(Msg("This step has no running legal deadline"))
     workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
@@ -75,7 +76,7 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
         task.due_at, task.extended_days = new, (task.extended_days or 0) + days
         _rewarn(task)
         case.state = runtime.dump_state(workflow)
-        act.log.add(actor, "deadline_extended", task.spec_id, task.title, {
+        act.log.add(actor, EventKind.DEADLINE_EXTENDED, task.spec_id, task.title, {
             "days": days, "reason": reason[:1000], "approver": approver[:100], "from": old.isoformat(),
             "to": new.isoformat(), "basis": deadline.get("extension_basis")})
         return task
@@ -89,10 +90,10 @@ def stop_clock(session, actor, task_id, reason):
             raise Conflict(Msg("Say why the clock stops"))
         for timer in timers:
             _set_due(workflow, timer, STOPPED)
-            timer.state = "stopped"  # out of the sweep's way until the clock runs again
+            timer.state = TimerState.STOPPED  # out of the sweep's way until the clock runs again
         task.clock_stopped_at = Clock.now()
         case.state = runtime.dump_state(workflow)
-        act.log.add(actor, "clock_stopped", task.spec_id, task.title,
+        act.log.add(actor, EventKind.CLOCK_STOPPED, task.spec_id, task.title,
                     {"reason": reason.strip()[:1000], "due_at": as_utc(task.due_at).isoformat()})
         return task
 
@@ -103,12 +104,12 @@ def restart_clock(session, actor, task_id, note=""):
         task, case, _version, timers, workflow = _step(act)
         stopped = Clock.now() - as_utc(task.clock_stopped_at)
         for timer in timers:
-            timer.due_at, timer.state = as_utc(timer.due_at) + stopped, "waiting"
+            timer.due_at, timer.state = as_utc(timer.due_at) + stopped, TimerState.WAITING
             _set_due(workflow, timer, timer.due_at.isoformat())
         task.due_at, task.clock_stopped_at = as_utc(task.due_at) + stopped, None
         task.amber_at = lights.shift(task.amber_at, stopped)
         case.state = runtime.dump_state(workflow)
-        act.log.add(actor, "clock_restarted", task.spec_id, task.title, {
+        act.log.add(actor, EventKind.CLOCK_RESTARTED, task.spec_id, task.title, {
             "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat(),
             "note": (note or "").strip()[:1000]})
         return task
@@ -120,9 +121,9 @@ def recompute_provisional(session):
     Extensions and stopped time stay added. Returns how many deadlines changed."""
     changed = 0
     for timer_id in list(session.scalars(select(Timer.id).where(Timer.provisional.is_(True),
-                                                                Timer.state == "waiting"))):
+                                                                Timer.state == TimerState.WAITING))):
         with as_system(session):
-            timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
+            timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == TimerState.WAITING)
                                    .with_for_update(skip_locked=True))
             if timer is None:
                 continue
@@ -141,12 +142,12 @@ def recompute_provisional(session):
             old_due = as_utc(timer.due_at)
             timer.due_at, timer.base_due_at, timer.provisional = new_due, new_base, still
             spiff_task.internal_data["event_value"] = new_due.isoformat()
-            for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
+            for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == TaskState.READY,
                                                            Task.spec_id == deadline.get("attached_to"))):
                 task.due_at, task.due_provisional = new_due, still
                 _rewarn(task)
             case.state = runtime.dump_state(workflow)
-            store.AuditLog(session, case).add(SYSTEM, "deadline_recomputed", timer.spec_id, deadline.get("name"), {
+            store.AuditLog(session, case).add(SYSTEM, EventKind.DEADLINE_RECOMPUTED, timer.spec_id, deadline.get("name"), {
                 "from": old_due.isoformat(), "to": new_due.isoformat(), "provisional": still})
             changed += 1
     return changed

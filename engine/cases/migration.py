@@ -10,7 +10,7 @@ resetting timers would restart them)."""
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import select
 
 from engine.library import catalog
@@ -21,8 +21,9 @@ from engine.cases.acting import acting_on_case
 from engine.errors import Conflict, NotFound
 from engine.messages import Msg
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, Task
+from engine.persistence.states import CaseStatus, EventKind, TaskState
 
-_DONE_OR_STARTED = TaskState.COMPLETED | TaskState.STARTED
+_DONE_OR_STARTED = SpiffState.COMPLETED | SpiffState.STARTED
 
 
 @dataclass
@@ -61,7 +62,7 @@ def _reasons(workflow, top, called):
             reasons.append(Msg("the called pathway %(name)s is gone from the new version", name=where.spec.name))
             continue
         for task in diff.removed:
-            if task.state & (_DONE_OR_STARTED | TaskState.READY | TaskState.WAITING) and getattr(task.task_spec, "bpmn_id", None):
+            if task.state & (_DONE_OR_STARTED | SpiffState.READY | SpiffState.WAITING) and getattr(task.task_spec, "bpmn_id", None):
                 reasons.append(Msg("the step %(step)s was removed but the case has been there", step=_label(task)))
         for task in diff.changed:
             if task.state & _DONE_OR_STARTED and getattr(task.task_spec, "bpmn_id", None):
@@ -84,7 +85,7 @@ def dry_run(session, actor, version_id):
     target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
     cases = session.scalars(select(Case).join(ProcessVersion, ProcessVersion.id == Case.process_version_id)
                             .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-                            .where(ProcessVersion.process_key == target.process_key, Case.status == "open",
+                            .where(ProcessVersion.process_key == target.process_key, Case.status == CaseStatus.OPEN,
                                    Case.process_version_id != target.id, OrgUnit.path.startswith(actor.unit_path))
                             .order_by(Case.id)).all()
     plans = []
@@ -108,13 +109,13 @@ def _move(diff, workflow, spec):
         if new is not None:
             task.task_spec = new
     for task in diff.changed:
-        if task.state == TaskState.READY and task.id in workflow.tasks:
+        if task.state == SpiffState.READY and task.id in workflow.tasks:
             task.reset_branch(None)
 
 
 def _restate_open_steps(session, case_id, meta):
     """Open step rows take the new version's name, form and role for their element."""
-    for task in session.scalars(select(Task).where(Task.case_id == case_id, Task.state == "ready")):
+    for task in session.scalars(select(Task).where(Task.case_id == case_id, Task.state == TaskState.READY)):
         info = meta["tasks"].get(task.spec_id)
         if info and not info.get("department_from"):
             task.title, task.form_key, task.role = info["name"], info["form"], info["role"]
@@ -160,7 +161,7 @@ def _migrate_one(session, actor, case_id, target, target_specs):
             _move(diff, workflow.subprocesses[sub_id], subs[workflow.subprocesses[sub_id].spec.name])
         snap = runtime.snapshot(workflow, before)
         case.process_version_id = target.id
-        act.log.add(actor, "case_migrated", detail={"from": source.id, "to": target.id,
+        act.log.add(actor, EventKind.CASE_MIGRATED, detail={"from": source.id, "to": target.id,
                                                     "reopened_steps": [c.element for c in snap.changes
                                                                        if c.after == "READY"]})
         store.save(session, case, act.unit_path, workflow, snap, target, actor, act.log)

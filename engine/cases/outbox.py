@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from engine.legaltime.clock import Clock
 from engine.persistence.models import OutboxMessage
 from engine.cases.acting import as_system
+from engine.persistence.states import OutboxState
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -35,7 +36,7 @@ def gateway_name():
 def enqueue(session, body, user_id=None, unit_id=None, role=None, reminder_id=None, channel="sms"):
     session.connection().execute(insert(OutboxMessage.__table__), dict(
         channel=channel, recipient_user_id=user_id, recipient_unit_id=unit_id, recipient_role=role,
-        body=body[:2000], reminder_id=reminder_id, state="pending", attempts=0, created_at=Clock.now()))
+        body=body[:2000], reminder_id=reminder_id, state=OutboxState.PENDING, attempts=0, created_at=Clock.now()))
 
 
 def deliver(session, limit=200):
@@ -47,7 +48,7 @@ def deliver(session, limit=200):
         return 0
     sent = 0
     with as_system(session):
-        messages = session.scalars(select(OutboxMessage).where(OutboxMessage.state == "pending")
+        messages = session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING)
                                    .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)).all()
         for message in messages:
             message.attempts += 1
@@ -56,8 +57,8 @@ def deliver(session, limit=200):
             except Exception as exc:  # a gateway failing must not stop the sweep; it is retried
                 message.error = str(exc)[:2000]
                 if message.attempts >= MAX_ATTEMPTS:
-                    message.state = "failed"
+                    message.state = OutboxState.FAILED
                 continue
-            message.state, message.sent_at, message.error = "sent", Clock.now(), None
+            message.state, message.sent_at, message.error = OutboxState.SENT, Clock.now(), None
             sent += 1
     return sent

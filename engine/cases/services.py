@@ -18,6 +18,7 @@ from engine.workflow.scripting import ScriptRejected
 from engine.cases.acting import acting_on_case, acting_on_task, as_system, designing, filing, lock_case
 from engine.errors import Busy, Conflict, FormInvalid, NotAllowed, NotFound, StepFailed
 from engine.messages import Msg, in_chinese
+from engine.persistence.states import CaseStatus, EventKind, TaskState, TimerState
 
 __all__ = ["Conflict", "FormInvalid", "NotAllowed", "NotFound", "StepFailed"]  # the refusals callers catch
 
@@ -132,7 +133,7 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         case.code = store.new_case_code(case.id, now)
         act.begin(case)
         audit = act.log
-        audit.add(actor, "case_started", detail={"process": version.process_key, "version": version.id,
+        audit.add(actor, EventKind.CASE_STARTED, detail={"process": version.process_key, "version": version.id,
                                                   "code": case.code, "related": [c.code for c in repeats]})
         store.record_engine_changes(audit, actor, start_snap)
         first = start_snap.ready[0]
@@ -141,8 +142,8 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         session.connection().execute(insert(Task.__table__), dict(
             case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
             form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id, assignee_id=actor.user_id,
-            state="completed", created_at=now, completed_at=now, completed_by=actor.user_id))
-        audit.add(actor, "task_completed", first.task_spec.bpmn_id, info["name"], {"data": data})
+            state=TaskState.COMPLETED, created_at=now, completed_at=now, completed_by=actor.user_id))
+        audit.add(actor, EventKind.TASK_COMPLETED, first.task_spec.bpmn_id, info["name"], {"data": data})
         _record_intake_decisions(audit, actor, version, data, assessment, how)
         store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
         return case
@@ -159,13 +160,13 @@ def _assess_risk(session, version, data, case_id=None):
 def _record_intake_decisions(audit, actor, version, data, assessment, how):
     """The history keeps why the matter went where it went and why it has its colour."""
     if assessment is not None:
-        audit.add(actor, "risk_assessed", detail={
+        audit.add(actor, EventKind.RISK_ASSESSED, detail={
             "assessed": assessment.level, "level": data["risk_level"], "how": how,
             "reasons": [list(r) for r in assessment.reasons], "facts": assessment.facts,
             "reason": data.get("risk_reason") if how == "lowered" else None})
     decided = triage.decide(version, data)
     if decided is not None:
-        audit.add(actor, "triaged", detail=decided)
+        audit.add(actor, EventKind.TRIAGED, detail=decided)
 
 
 def record_repeat_visit(session, actor, process_key, case_id, post):
@@ -176,7 +177,7 @@ def record_repeat_visit(session, actor, process_key, case_id, post):
     with acting_on_case(session, actor, case_id, "record_repeat_visit") as act:
         version, info, _workflow, start_snap, data = _intake_data(session, actor, process_key, post, None)
         case, audit = act.case, act.log
-        audit.add(actor, "repeat_visit", start_snap.ready[0].task_spec.bpmn_id, info["name"], {"data": data})
+        audit.add(actor, EventKind.REPEAT_VISIT, start_snap.ready[0].task_spec.bpmn_id, info["name"], {"data": data})
         session.flush()
         assessment, how = _assess_risk(session, version, data, case_id=case.id)
         if assessment is not None:
@@ -189,21 +190,21 @@ def _reassess(session, actor, audit, case, data, assessment, how):
     before, level = case.risk_level, data["risk_level"]
     if risk.rank(level) < risk.rank(before) and how != "lowered":
         level = before  # a visit alone never lowers the colour
-    audit.add(actor, "risk_reassessed", detail={
+    audit.add(actor, EventKind.RISK_REASSESSED, detail={
         "before": before, "assessed": assessment.level, "level": level, "how": how,
         "reasons": [list(r) for r in assessment.reasons], "facts": assessment.facts,
         "reason": data.get("risk_reason") if how == "lowered" else None})
     if level == before:
         return
     case.risk_level = level
-    if level == "red" and case.status == "open":
+    if level == "red" and case.status == CaseStatus.OPEN:
         # The red follow-up step of the diagram is drawn at intake; a case that turns red later is
         # listed for supervision instead, and its open steps take the red case's earlier warning.
         if case.flagged_at is None:
             note = in_chinese(Msg("a repeat visit raised the risk to red"))  # a note as a supervisor writes one
             case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
-            audit.add(actor, "case_flagged", detail={"note": note})
-    for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready",
+            audit.add(actor, EventKind.CASE_FLAGGED, detail={"note": note})
+    for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == TaskState.READY,
                                                    Task.due_at.is_not(None))):
         task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at, risk=level)
 
@@ -223,7 +224,7 @@ def claim_task(session, actor, task_id):
         task.assignee_id = actor.user_id
         # The audit entry moves the case's chain head, so of two people claiming at once the
         # case's version column lets exactly one win.
-        act.log.add(actor, "task_claimed", task.spec_id, task.title)
+        act.log.add(actor, EventKind.TASK_CLAIMED, task.spec_id, task.title)
         return task
 
 
@@ -231,7 +232,7 @@ def release_task(session, actor, task_id):
     with acting_on_task(session, actor, task_id, "release") as act:
         task = act.task
         task.assignee_id = None
-        act.log.add(actor, "task_released", task.spec_id, task.title)
+        act.log.add(actor, EventKind.TASK_RELEASED, task.spec_id, task.title)
         return task
 
 
@@ -255,15 +256,15 @@ def complete_task(session, actor, task_id, post):
         workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, task.title)
         # Guarded on state so a concurrent submission of the same task cannot also succeed.
         done = session.connection().execute(update(Task.__table__).where(
-            Task.__table__.c.id == task.id, Task.__table__.c.state == "ready").values(
-            state="completed", completed_at=Clock.now(), completed_by=actor.user_id,
+            Task.__table__.c.id == task.id, Task.__table__.c.state == TaskState.READY).values(
+            state=TaskState.COMPLETED, completed_at=Clock.now(), completed_by=actor.user_id,
             assignee_id=task.assignee_id or actor.user_id)).rowcount
         if not done:
             raise _refreshed(session, task)
         audit = act.log
-        audit.add(actor, "task_completed", task.spec_id, task.title, {"data": data})
+        audit.add(actor, EventKind.TASK_COMPLETED, task.spec_id, task.title, {"data": data})
         if reopened:
-            audit.add(actor, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
+            audit.add(actor, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
         store.save(session, case, unit_path, workflow, snap, version, actor, audit,
                    completed_task_id=task.spiff_task_id, submitted=data)
         return case
@@ -272,7 +273,7 @@ def complete_task(session, actor, task_id, post):
 # ---- timers ----------------------------------------------------------------------------------
 
 def due_timer_ids(session, now, limit=500):
-    return list(session.scalars(select(Timer.id).where(Timer.state == "waiting", Timer.due_at <= now)
+    return list(session.scalars(select(Timer.id).where(Timer.state == TimerState.WAITING, Timer.due_at <= now)
                                 .order_by(Timer.due_at, Timer.id).limit(limit)))
 
 
@@ -280,7 +281,7 @@ def fire_timer(session, timer_id, routes=None):
     """Fire one due timer in its own transaction. Returns True if it fired here. A row locked by
     another worker is skipped (SKIP LOCKED), so two workers never fire the same timer."""
     with as_system(session):
-        timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == "waiting")
+        timer = session.scalar(select(Timer).where(Timer.id == timer_id, Timer.state == TimerState.WAITING)
                                .with_for_update(skip_locked=True))
         if timer is None:
             return False
@@ -297,10 +298,10 @@ def _fire(session, timer, case, unit_path, routes=None, writes=None):
         return False
     workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, timer.spec_id)
     audit = store.AuditLog(session, case, writes)
-    audit.add(SYSTEM, "timer_fired", timer.spec_id,
+    audit.add(SYSTEM, EventKind.TIMER_FIRED, timer.spec_id,
               version.meta["deadlines"].get(timer.spec_id, {}).get("name"), {"due_at": timer.due_at.isoformat()})
     if reopened:
-        audit.add(SYSTEM, "case_reopened", detail={"round": snap.data[runtime.ROUND]})
+        audit.add(SYSTEM, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
     store.save(session, case, unit_path, workflow, snap, version, SYSTEM, audit, routes=routes, writes=writes)
     return True
 
@@ -308,7 +309,7 @@ def _fire(session, timer, case, unit_path, routes=None, writes=None):
 def _fire_batch(session, timer_ids, routes):
     """Fire several due timers in the current transaction: their timers and cases are locked by
     two queries, and their new rows are inserted together at the end."""
-    timers = session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.state == "waiting")
+    timers = session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.state == TimerState.WAITING)
                              .order_by(Timer.due_at, Timer.id).with_for_update(skip_locked=True)).all()
     if not timers:
         return 0
@@ -334,9 +335,9 @@ def mark_case_failed(session, case_id, message, timer_id=None):
     with as_system(session):
         case = lock_case(session, case_id)[0]
         case.error = message[:2000]
-        store.AuditLog(session, case).add(SYSTEM, "step_failed", detail={"error": message[:2000]})
+        store.AuditLog(session, case).add(SYSTEM, EventKind.STEP_FAILED, detail={"error": message[:2000]})
         if timer_id is not None:
-            session.execute(update(Timer).where(Timer.id == timer_id).values(state="failed"))
+            session.execute(update(Timer).where(Timer.id == timer_id).values(state=TimerState.FAILED))
 
 
 def _fire_alone(session, timer_id, routes):

@@ -9,6 +9,7 @@ from engine.persistence.models import AuditEvent, CaseParty, Task, TaskDraft, Ti
 from engine.library.routing import unit_for_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
 from engine.persistence.keys import contact_key, normalize_id, normalize_phone
+from engine.persistence.states import CaseStatus, EventKind, TaskState, TimerState
 
 # Workflow data copied onto the case row so lists and searches never unpack the state.
 _CASE_FIELDS = ("kind", "category", "channel", "risk_level", "route", "outcome", "satisfaction")
@@ -84,7 +85,7 @@ class AuditLog:
 
 def record_engine_changes(log, actor, snap):
     log.add_all(actor, [
-        ("engine", change.element, change.name,
+        (EventKind.ENGINE, change.element, change.name,
          {"type": change.kind, "from": change.before, "to": change.after, "task_id": change.task_id})
         for change in snap.changes
     ])
@@ -119,7 +120,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         guessed = provisional(meta, element, now, due)
         if spiff_id not in snap.was_waiting:
             new_timers.append(dict(case_id=case.id, spiff_task_id=spiff_id, spec_id=element, due_at=due,
-                                   state="waiting", started_at=now, base_due_at=due, provisional=guessed))
+                                   state=TimerState.WAITING, started_at=now, base_due_at=due, provisional=guessed))
         deadline = meta["deadlines"].get(element)
         if deadline and deadline.get("attached_to"):
             target = deadline["attached_to"]
@@ -133,9 +134,10 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     # A deadline on a step (a boundary timer) that passed makes the case overdue; a plain wait does not.
     if any(meta["deadlines"].get(c.element, {}).get("attached_to") for c in snap.changes if c.task_id in fired):
         case.overdue = True
-    _close_rows(session, Timer, case.id, fired, ("waiting",), writes, state="fired", fired_at=now)
+    _close_rows(session, Timer, case.id, fired, (TimerState.WAITING,), writes, state=TimerState.FIRED, fired_at=now)
     # A step finished while its clock was stopped takes its stopped timer with it.
-    _close_rows(session, Timer, case.id, gone - fired, ("waiting", "stopped"), writes, state="cancelled")
+    _close_rows(session, Timer, case.id, gone - fired, (TimerState.WAITING, TimerState.STOPPED), writes,
+               state=TimerState.CANCELLED)
 
     ready = {str(task.id) for task in snap.ready}
     # Who holds which role where: looked up once per action, or once per sweep (`routes`).
@@ -151,7 +153,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         due, basis, guessed = due_by_task.get(element, (None, None, False))
         title = step_title(info, task)
         new_tasks.append(dict(
-            case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state="ready",
+            case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state=TaskState.READY,
             title=title[:200], form_key=info.get("form"), role=role,
             org_unit_id=unit_for_task(session, case, unit_path, info, role, task.data, units),
             due_at=due, amber_at=lights.amber_at(element, now, due, risk=case.risk_level), legal_basis=basis,
@@ -164,8 +166,8 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         writes.tasks.extend(new_tasks)
     elif new_tasks:
         session.connection().execute(insert(Task.__table__), new_tasks)
-    _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, ("ready",),
-                state="cancelled", completed_at=now)
+    _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, (TaskState.READY,),
+                state=TaskState.CANCELLED, completed_at=now)
     _drop_drafts(session, case.id, snap.was_ready - ready)
 
     case.state = runtime.dump_state(workflow)
@@ -173,7 +175,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     titles = [meta["tasks"].get(t.task_spec.bpmn_id, {}).get("name") or t.task_spec.bpmn_name for t in snap.ready]
     case.current_step = "、".join(dict.fromkeys(titles))[:200]
     if snap.completed:
-        case.status = "completed"
+        case.status = CaseStatus.COMPLETED
         case.closed_at = now
         case.current_step = ""
     if writes is None:
@@ -202,9 +204,9 @@ def _keep_with_handler(session, log, case, rows):
     last = {}
     for role, state, assignee_id, completed_by in connection.execute(
             select(Task.role, Task.state, Task.assignee_id, Task.completed_by)
-            .where(Task.case_id == case.id, Task.role.in_(roles), Task.state.in_(("ready", "completed")))
+            .where(Task.case_id == case.id, Task.role.in_(roles), Task.state.in_((TaskState.READY, TaskState.COMPLETED)))
             .order_by(Task.id.desc())):
-        last.setdefault(role, completed_by if state == "completed" else assignee_id)
+        last.setdefault(role, completed_by if state == TaskState.COMPLETED else assignee_id)
     wanted = {(row["role"], last[row["role"]], row["org_unit_id"]) for row in rows if last.get(row["role"])}
     if not wanted:
         return
@@ -216,7 +218,7 @@ def _keep_with_handler(session, log, case, rows):
         name = able.get((row["role"], last.get(row["role"]), row["org_unit_id"]))
         if name is not None:
             row["assignee_id"] = last[row["role"]]
-            log.add(SYSTEM, "task_assigned", row["spec_id"], row["title"],
+            log.add(SYSTEM, EventKind.TASK_ASSIGNED, row["spec_id"], row["title"],
                     {"to": name, "to_id": row["assignee_id"], "why": "previous_handler"})
 
 

@@ -14,6 +14,7 @@ from engine.errors import Conflict, NotFound
 from engine.messages import Msg, in_chinese
 from engine.persistence.models import Case, OrgUnit, Reminder, Task, User, UserRole
 from engine.reading.queries import amber_now, red_now
+from engine.persistence.states import EventKind, TaskState
 
 
 def _note(note):
@@ -45,7 +46,7 @@ def assign_task(session, actor, task_id, user_id, note):
         if before is not None and before.id == target.id:
             raise Conflict(Msg("Already with %(who)s", who=target.display_name))
         task.assignee_id = target.id
-        kind = "task_reassigned" if before is not None else "task_claimed_on_behalf"
+        kind = EventKind.TASK_REASSIGNED if before is not None else EventKind.TASK_CLAIMED_ON_BEHALF
         act.log.add(actor, kind, task.spec_id, task.title, {
             "from": before.display_name if before else None, "to": target.display_name, "note": note})
         _remind(session, actor, task, case, "assigned", note, user_id=target.id)
@@ -58,7 +59,7 @@ def flag_case(session, actor, case_id, note):
         case = act.case
         note = _note(note)
         case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
-        act.log.add(actor, "case_flagged", detail={"note": note})
+        act.log.add(actor, EventKind.CASE_FLAGGED, detail={"note": note})
         return case
 
 
@@ -67,7 +68,7 @@ def unflag_case(session, actor, case_id, note):
         case = act.case
         note = _note(note)
         case.flagged_at, case.flagged_by, case.flag_note = None, None, None
-        act.log.add(actor, "case_unflagged", detail={"note": note})
+        act.log.add(actor, EventKind.CASE_UNFLAGGED, detail={"note": note})
         return case
 
 
@@ -77,7 +78,7 @@ def remind(session, actor, task_id, note):
         task, case = act.task, act.case
         note = _note(note)
         _remind(session, actor, task, case, "manual", note, user_id=task.assignee_id)
-        act.log.add(actor, "reminder_sent", task.spec_id, task.title, {
+        act.log.add(actor, EventKind.REMINDER_SENT, task.spec_id, task.title, {
             "to": task.assignee.display_name if task.assignee else None, "note": note})
         return task
 
@@ -115,7 +116,7 @@ def sweep_reminders(session, now=None, limit=1000, batch=200):
         found = session.execute(
             select(Task.id, Task.org_unit_id, Task.role, Task.title, Task.due_at, Task.assignee_id,
                    Task.case_id, Case.code).join(Case, Case.id == Task.case_id)
-            .where(Task.state == "ready", due_now)
+            .where(Task.state == TaskState.READY, due_now)
             .order_by(Task.due_at).limit(limit)).all()
         rows = [(row, SimpleNamespace(id=row.case_id, code=row.code)) for row in found]
         for start in range(0, len(rows), batch):
@@ -145,7 +146,7 @@ def _sweep_remind(session, task, case, kind):
 def reminders_for(session, actor, unread_only=True):
     """Reminders addressed to me, or to the pool of a role I hold in my unit, newest first."""
     query = (select(Reminder).join(Task, Task.id == Reminder.task_id)
-             .where(Task.state == "ready",
+             .where(Task.state == TaskState.READY,
                     (Reminder.user_id == actor.user_id)
                     | (Reminder.user_id.is_(None) & (Reminder.org_unit_id == actor.unit_id)
                        & Reminder.role.in_(actor.roles))))

@@ -14,6 +14,7 @@ from engine.messages import Msg
 from engine.legaltime.clock import Clock, as_utc
 from engine.library.routing import unit_for_role
 from engine.persistence.models import CaseTransfer, OrgUnit, Task
+from engine.persistence.states import EventKind, TaskState, TransferState
 
 ACKNOWLEDGE_WITHIN = timedelta(hours=24)
 
@@ -23,7 +24,7 @@ def _move(session, case, target):
     that unit's role holders; one that stays where it was keeps its handler."""
     case.org_unit_id = target.id
     units = {}
-    for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "ready")):
+    for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == TaskState.READY)):
         unit_id = unit_for_role(session, target.id, target.path, task.role, units)
         if unit_id != task.org_unit_id:
             task.org_unit_id, task.assignee_id = unit_id, None
@@ -37,7 +38,7 @@ def _transfer(act, target, direction, note):
                             due_at=now + ACKNOWLEDGE_WITHIN)
     session.add(transfer)
     _move(session, case, target)
-    act.log.add(actor, "case_escalated" if direction == "up" else "case_assigned_down",
+    act.log.add(actor, EventKind.CASE_ESCALATED if direction == "up" else EventKind.CASE_ASSIGNED_DOWN,
                 detail={"from": unit.name, "to": target.name, "note": transfer.note,
                         "acknowledge_by": transfer.due_at.isoformat()})
     session.flush()
@@ -65,11 +66,11 @@ def acknowledge(session, actor, transfer_id):
         raise NotFound(transfer_id)
     with acting_on_case(session, actor, case_id, "acknowledge") as act:
         transfer = session.scalar(select(CaseTransfer).where(CaseTransfer.id == transfer_id,
-                                                             CaseTransfer.state == "pending").with_for_update())
+                                                             CaseTransfer.state == TransferState.PENDING).with_for_update())
         if transfer is None:
             raise Conflict(Msg("This move was already settled"))
-        transfer.state, transfer.settled_by, transfer.settled_at = "acknowledged", actor.user_id, Clock.now()
-        act.log.add(actor, "transfer_acknowledged", detail={"to": transfer.to_unit.name})
+        transfer.state, transfer.settled_by, transfer.settled_at = TransferState.ACKNOWLEDGED, actor.user_id, Clock.now()
+        act.log.add(actor, EventKind.TRANSFER_ACKNOWLEDGED, detail={"to": transfer.to_unit.name})
         return transfer
 
 
@@ -78,17 +79,17 @@ def return_unacknowledged(session, now=None):
     now = now or Clock.now()
     returned = 0
     for transfer_id, case_id in list(session.execute(select(CaseTransfer.id, CaseTransfer.case_id).where(
-            CaseTransfer.state == "pending", CaseTransfer.due_at <= now).order_by(CaseTransfer.due_at))):
+            CaseTransfer.state == TransferState.PENDING, CaseTransfer.due_at <= now).order_by(CaseTransfer.due_at))):
         with as_system(session) as act:
             # The case first, then its move, as an acknowledgement locks them: never a deadlock.
             case = act.begin(lock_case(session, case_id)[0])
             transfer = session.scalar(select(CaseTransfer).where(CaseTransfer.id == transfer_id,
-                                                                 CaseTransfer.state == "pending").with_for_update())
+                                                                 CaseTransfer.state == TransferState.PENDING).with_for_update())
             if transfer is None or as_utc(transfer.due_at) > now:
                 continue
-            transfer.state, transfer.settled_at = "returned", now
+            transfer.state, transfer.settled_at = TransferState.RETURNED, now
             _move(session, case, transfer.from_unit)
-            act.log.add(SYSTEM, "transfer_returned", detail={
+            act.log.add(SYSTEM, EventKind.TRANSFER_RETURNED, detail={
                 "from": transfer.to_unit.name, "to": transfer.from_unit.name})
             returned += 1
     return returned
@@ -98,10 +99,10 @@ def pending_for(session, actor):
     """Moves waiting for the actor's unit to acknowledge them."""
     if not may(actor.roles, "move_cases"):
         return []
-    return session.scalars(select(CaseTransfer).where(CaseTransfer.state == "pending",
+    return session.scalars(select(CaseTransfer).where(CaseTransfer.state == TransferState.PENDING,
                                                       CaseTransfer.to_unit_id == actor.unit_id)
                            .order_by(CaseTransfer.due_at)).all()
 
 
 def pending_of_case(session, case_id):
-    return session.scalar(select(CaseTransfer).where(CaseTransfer.case_id == case_id, CaseTransfer.state == "pending"))
+    return session.scalar(select(CaseTransfer).where(CaseTransfer.case_id == case_id, CaseTransfer.state == TransferState.PENDING))

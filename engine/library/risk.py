@@ -11,6 +11,7 @@ from engine.legaltime.clock import Clock
 from engine.messages import N_
 from engine.persistence.models import AuditEvent, Case, CaseParty
 from engine.persistence.keys import normalize_id, normalize_phone
+from engine.persistence.states import EventKind
 
 DECISION = "risk"  # bpmn/risk.dmn, applied by the engine before a case starts
 LEVELS = ("blue", "yellow", "red")
@@ -52,7 +53,7 @@ def history(session, parties, case_id=None, now=None):
     others = Case.id.in_(same) if case_id is None else (Case.id.in_(same) & (Case.id != case_id))
     filed = session.scalar(select(func.count(Case.id)).where(others, Case.created_at >= since)) or 0
     revisits = session.scalar(select(func.count(AuditEvent.id)).where(
-        AuditEvent.case_id.in_(same), AuditEvent.kind == "repeat_visit", AuditEvent.at >= since)) or 0
+        AuditEvent.case_id.in_(same), AuditEvent.kind == EventKind.REPEAT_VISIT, AuditEvent.at >= since)) or 0
     petitions = session.scalar(select(func.count(Case.id)).where(others, Case.kind == "petition")) or 0
     return filed + revisits, petitions
 

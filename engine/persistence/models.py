@@ -7,6 +7,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from engine.legaltime.clock import Clock
+from engine.persistence.states import CaseStatus, OutboxState, TaskState, TimerState, TransferState
 
 
 class Base(DeclarativeBase):
@@ -149,7 +150,7 @@ class Case(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.OPEN, index=True)
     kind: Mapped[str | None] = mapped_column(String(30))
     category: Mapped[str | None] = mapped_column(String(30))
     channel: Mapped[str | None] = mapped_column(String(30))
@@ -219,7 +220,7 @@ class Task(Base):
     role: Mapped[str] = mapped_column(String(30))
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    state: Mapped[str] = mapped_column(String(20), default="ready")
+    state: Mapped[str] = mapped_column(String(20), default=TaskState.READY)
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     legal_basis: Mapped[str | None] = mapped_column(String(200))
     # The deadline crosses a year whose holiday notice is not out yet: recomputed when it is.
@@ -274,7 +275,7 @@ class CaseTransfer(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    state: Mapped[str] = mapped_column(String(20), default="pending")
+    state: Mapped[str] = mapped_column(String(20), default=TransferState.PENDING)
     settled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -293,7 +294,7 @@ class Timer(Base):
     spiff_task_id: Mapped[str] = mapped_column(String(36))
     spec_id: Mapped[str] = mapped_column(String(100))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    state: Mapped[str] = mapped_column(String(20), default=TimerState.WAITING)
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The due time as the diagram's expression computed it; due_at differs by extensions and
@@ -363,7 +364,7 @@ class OutboxMessage(Base):
     recipient_role: Mapped[str | None] = mapped_column(String(30))
     body: Mapped[str] = mapped_column(Text)
     reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"))
-    state: Mapped[str] = mapped_column(String(20), default="pending")
+    state: Mapped[str] = mapped_column(String(20), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,7 @@ from engine.errors import NotFound
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, Task, User
 from engine.access.policy import unit_covers
 from engine.reading.queries import amber_now, red_now
+from engine.persistence.states import CaseStatus, TaskState
 
 RESOLVED_LEVELS = ("village", "township", "county")
 
@@ -40,7 +41,7 @@ class Row:
 
 
 def _open_in(unit):
-    return (Task.state == "ready", OrgUnit.path.startswith(unit.path))
+    return (Task.state == TaskState.READY, OrgUnit.path.startswith(unit.path))
 
 
 def by_unit(session, unit, now=None):
@@ -129,7 +130,7 @@ def indicators(session, unit, start, end):
             outcomes[outcome] = outcomes.get(outcome, 0) + n
         if satisfaction:
             ratings[satisfaction] = ratings.get(satisfaction, 0) + n
-        if status == "completed":
+        if status == CaseStatus.COMPLETED:
             closed_levels[level] = closed_levels.get(level, 0) + n
         if overdue:
             overdue_cases += n
@@ -164,7 +165,7 @@ def litigated_cases(session, unit, low, high):
     was completed in the period."""
     return session.scalar(select(func.count(func.distinct(Task.case_id))).join(Case, Case.id == Task.case_id)
                           .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-                          .where(Task.form_key == LITIGATION_FORM, Task.state == "completed",
+                          .where(Task.form_key == LITIGATION_FORM, Task.state == TaskState.COMPLETED,
                                  OrgUnit.path.startswith(unit.path),
                                  Task.completed_at >= low, Task.completed_at < high)) or 0
 
@@ -199,7 +200,7 @@ def stage_times(session, unit, start, end):
     tenths = sa_cast(func.round(_days_taken(session) * 10), Integer).label("tenths")
     rows = session.execute(select(Task.spec_id, func.min(Task.title), tenths, func.count(Task.id))
                            .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                           .where(Task.state == "completed", OrgUnit.path.startswith(unit.path),
+                           .where(Task.state == TaskState.COMPLETED, OrgUnit.path.startswith(unit.path),
                                   Task.completed_at >= low, Task.completed_at < high)
                            .group_by(Task.spec_id, tenths)).all()
     histograms, titles = {}, {}

@@ -11,6 +11,7 @@ from engine.library.forms import FormDef
 from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Task, User
 from engine.access.policy import mask_id_number, mask_phone, sees_personal_data, unit_covers
 from engine.persistence.keys import normalize_id, normalize_phone
+from engine.persistence.states import CaseStatus, EventKind, TaskState
 
 DUE_SOON = timedelta(days=3)
 PAGE_SIZE = 50
@@ -73,7 +74,7 @@ def inbox(session, actor):
     rows = session.scalars(
         select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
             joinedload(Task.case), joinedload(Task.org_unit)).where(
-            Task.state == "ready",
+            Task.state == TaskState.READY,
             or_(Task.assignee_id == actor.user_id,
                 and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles),
                      # Supervisors answer for every unit below theirs; others take their own unit's work.
@@ -100,7 +101,7 @@ def open_tasks(session, actor, page=1, only=None, flt=None):
     flt = flt or StepFilter(only=only)
     query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
         joinedload(Task.case), joinedload(Task.assignee), joinedload(Task.org_unit)).where(
-        Task.state == "ready", _in_subtree(actor)))
+        Task.state == TaskState.READY, _in_subtree(actor)))
     if flt.only == "red":
         query = query.where(red_now(now))
     elif flt.only == "amber":
@@ -123,7 +124,7 @@ def open_tasks(session, actor, page=1, only=None, flt=None):
 def light_counts(session, actor):
     now = Clock.now()
     base = (select(func.count()).select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-            .where(Task.state == "ready", _in_subtree(actor)))
+            .where(Task.state == TaskState.READY, _in_subtree(actor)))
     return {
         "red": session.scalar(base.where(red_now(now))),
         "amber": session.scalar(base.where(amber_now(now))),
@@ -200,7 +201,7 @@ def followed_case(session, code, phone):
 
 REPEAT_WINDOW = timedelta(days=90)
 # Events that carry data someone submitted: a completed step, or a repeat visit registered.
-DATA_EVENTS = ("task_completed", "repeat_visit")
+DATA_EVENTS = (EventKind.TASK_COMPLETED, EventKind.REPEAT_VISIT)
 
 
 def possible_repeats(session, actor, parties):
@@ -214,7 +215,7 @@ def possible_repeats(session, actor, parties):
     return session.scalars(
         select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(joinedload(Case.org_unit))
         .where(_in_subtree(actor), Case.id.in_(same_party),
-               or_(Case.status == "open", Case.created_at >= Clock.now() - REPEAT_WINDOW))
+               or_(Case.status == CaseStatus.OPEN, Case.created_at >= Clock.now() - REPEAT_WINDOW))
         .order_by(Case.created_at.desc()).limit(10)).all()
 
 
@@ -278,7 +279,7 @@ def submitted_steps(session, case, actor):
             for event in case_events(session, case.id, kinds=DATA_EVENTS)]
 
 
-INTAKE_DECISIONS = ("triaged", "risk_assessed", "risk_reassessed")
+INTAKE_DECISIONS = (EventKind.TRIAGED, EventKind.RISK_ASSESSED, EventKind.RISK_REASSESSED)
 
 
 def intake_decisions(session, case_id):

@@ -3,6 +3,8 @@ where it stands now, and when each step started and finished. Drawn over the cas
 of the diagrams on the auditor's trace page."""
 from dataclasses import dataclass, field
 
+from engine.persistence.states import EventKind
+
 _CURRENT = ("READY", "STARTED")
 
 
@@ -35,7 +37,7 @@ def path_of(meta, process_key, events):
                 times.setdefault("start", event.at)
                 times["done"] = event.at
                 path.taken.add(element)
-        elif event.kind == "task_completed":
+        elif event.kind == EventKind.TASK_COMPLETED:
             path.times.setdefault(element, {})["by"] = event.actor_name
     path.current = {e for e, state in last.items() if state in _CURRENT}
     path.waiting = {e for e, state in last.items() if state == "WAITING"}
