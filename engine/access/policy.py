@@ -122,14 +122,6 @@ def unit_covers(actor_path, unit_path):
     return unit_path.startswith(actor_path)
 
 
-def may_work_task(actor, task_role, task_unit_path, assignee_id):
-    if task_role not in actor.roles:
-        return False
-    if assignee_id is not None and assignee_id != actor.user_id:
-        return False
-    return unit_covers(actor.unit_path, task_unit_path)
-
-
 def mask_id_number(value):
     """Keep the first three and last four characters: enough to tell two people apart at the window."""
     return _mask(value, 3, 4)
