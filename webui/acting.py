@@ -24,16 +24,16 @@ def refusal_message(error):
     return say(error)
 
 
-def act_then_back(case_id, action, done, then=None, anchor=""):
+def act_then_back(case_id, action, done, then=None, anchor="", category="success"):
     """Run `action` (one service call, run again if the database was busy). Done: flash `done`
     (a text, or a function of the result) and go to `then` ((endpoint, values)) or back to the
-    case page. Refused: flash why and go back to the case page (at `anchor`)."""
+    case page (flashed as `category`). Refused: flash why and go back to the case page (at `anchor`)."""
     try:
         result = retrying_busy(action)
     except REFUSALS as refused:
         flash(refusal_message(refused), "error")
         return redirect(url_for("work.case", case_id=case_id) + anchor)
-    flash(done(result) if callable(done) else done, "success")
+    flash(done(result) if callable(done) else done, category)
     if then is not None:
         endpoint, values = then
         return redirect(url_for(endpoint, **values))
