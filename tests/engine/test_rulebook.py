@@ -150,6 +150,6 @@ def test_a_closed_case_does_not_move(session):
         complete(session, username, closed.id, spec, post)
     session.expire_all()
     assert session.get(Case, closed.id).status == "completed"
-    with pytest.raises(Conflict, match="已办结"):
+    with pytest.raises(Conflict, match="completed case cannot be moved"):
         transfers.escalate(session, actor(session, "clerk"), closed.id, "x")
     _unmoved(session, closed.id, closed.org_unit_id)
