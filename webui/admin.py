@@ -58,8 +58,8 @@ def user(user_id=None):
     errors, status = {}, 200
     if request.method == "POST":
         form = request.form
-        values = {"username": form.get("username", "").strip()[:30] if not found else found.username,
-                  "display_name": form.get("display_name", "")[:100], "unit_id": form.get("unit_id", type=int),
+        values = {"username": form.get("username", "").strip() if not found else found.username,
+                  "display_name": form.get("display_name", ""), "unit_id": form.get("unit_id", type=int),
                   "roles": form.getlist("roles"), "active": bool(form.get("active"))}
         try:
             saved = accounts.save_user(db.session, current_actor(), user_id, values["username"],

@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from engine.library import catalog
 from engine.legaltime import lights, workcalendar
 from engine.workflow import runtime, scripting
-from engine.cases import store
+from engine.cases import notes, store
 from engine.cases.acting import acting_on_task, as_system
 from engine.legaltime.clock import Clock, as_utc, china_date, end_of_day_in_china
 from engine.errors import Conflict
@@ -60,9 +60,8 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
     """A supervisor extends a step's deadline by `days`, within the diagram's legal maximum."""
     with acting_on_task(session, actor, task_id, "extend") as act:
         task, case, version, timers, workflow = _step(act)
-        reason, approver = (reason or "").strip(), (approver or "").strip()
-        if not reason or not approver:
-            raise Conflict(Msg("An extension needs a reason and an approver"))
+        needed = Msg("An extension needs a reason and an approver")
+        reason, approver = notes.note(reason, notes.REASON, needed), notes.note(approver, notes.APPROVER, needed)
         deadline = version.meta["deadlines"][timers[0].spec_id]
         allowed = deadline.get("max_extension_days", 0) - (task.extended_days or 0)
         if days < 1 or days > allowed:
@@ -77,7 +76,7 @@ def extend_deadline(session, actor, task_id, days, reason, approver):
         _rewarn(task)
         case.state = runtime.dump_state(workflow)
         act.log.add(actor, EventKind.DEADLINE_EXTENDED, task.spec_id, task.title, {
-            "days": days, "reason": reason[:1000], "approver": approver[:100], "from": old.isoformat(),
+            "days": days, "reason": reason, "approver": approver, "from": old.isoformat(),
             "to": new.isoformat(), "basis": deadline.get("extension_basis")})
         return task
 
@@ -86,21 +85,21 @@ def stop_clock(session, actor, task_id, reason):
     """The handler stops a step's clock: waiting for the party, or for an expert opinion."""
     with acting_on_task(session, actor, task_id, "stop_clock") as act:
         task, case, _version, timers, workflow = _step(act)
-        if not (reason or "").strip():
-            raise Conflict(Msg("Say why the clock stops"))
+        reason = notes.note(reason, notes.REASON, Msg("Say why the clock stops"))
         for timer in timers:
             _set_due(workflow, timer, STOPPED)
             timer.state = TimerState.STOPPED  # out of the sweep's way until the clock runs again
         task.clock_stopped_at = Clock.now()
         case.state = runtime.dump_state(workflow)
         act.log.add(actor, EventKind.CLOCK_STOPPED, task.spec_id, task.title,
-                    {"reason": reason.strip()[:1000], "due_at": as_utc(task.due_at).isoformat()})
+                    {"reason": reason, "due_at": as_utc(task.due_at).isoformat()})
         return task
 
 
 def restart_clock(session, actor, task_id, note=""):
     """The clock runs again; the deadline moves by the time it stood still."""
     with acting_on_task(session, actor, task_id, "restart_clock") as act:
+        note = notes.note(note, notes.REASON)
         task, case, _version, timers, workflow = _step(act)
         stopped = Clock.now() - as_utc(task.clock_stopped_at)
         for timer in timers:
@@ -111,7 +110,7 @@ def restart_clock(session, actor, task_id, note=""):
         case.state = runtime.dump_state(workflow)
         act.log.add(actor, EventKind.CLOCK_RESTARTED, task.spec_id, task.title, {
             "stopped_seconds": int(stopped.total_seconds()), "due_at": task.due_at.isoformat(),
-            "note": (note or "").strip()[:1000]})
+            "note": note})
         return task
 
 

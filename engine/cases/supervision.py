@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.cases import outbox
+from engine.cases import notes, outbox
 from engine.cases.acting import acting_on_case, acting_on_task, as_system, personal
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import Conflict, NotFound
@@ -18,10 +18,7 @@ from engine.persistence.states import EventKind, TaskState
 
 
 def _note(note):
-    note = (note or "").strip()
-    if not note:
-        raise Conflict(Msg("Write a note"))
-    return note[:1000]
+    return notes.note(note, notes.REASON, Msg("Write a note"))
 
 
 def handlers_for(session, actor, task):

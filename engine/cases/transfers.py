@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from engine.access.policy import SYSTEM, may
 from engine.access.rulebook import require_unit_below
+from engine.cases import notes
 from engine.cases.acting import acting_on_case, as_system, lock_case
 from engine.errors import Conflict, NotFound
 from engine.messages import Msg
@@ -34,7 +35,7 @@ def _transfer(act, target, direction, note):
     session, actor, case, unit = act.session, act.actor, act.case, act.unit
     now = Clock.now()
     transfer = CaseTransfer(case_id=case.id, from_unit_id=unit.id, to_unit_id=target.id, direction=direction,
-                            note=(note or "").strip()[:2000], created_by=actor.user_id, created_at=now,
+                            note=notes.note(note, notes.MOVE_NOTE), created_by=actor.user_id, created_at=now,
                             due_at=now + ACKNOWLEDGE_WITHIN)
     session.add(transfer)
     _move(session, case, target)

@@ -190,7 +190,7 @@ def test_the_mediator_claims_the_case_and_records_the_mediation(new_page, live_s
     expect(row).to_contain_text("人民调解")
     expect(row).to_contain_text("邻里")
     expect(row.locator(".risk")).to_have_text("黄色（较大）")  # re-assessed at the repeat visit
-    expect(mediator.locator("section.card:has(h2:has-text('我认领的')) .count")).to_have_text("0")
+    expect(mediator.locator("section.card:has(h2:has-text('由我承办')) .count")).to_have_text("0")
     shots(mediator, "mediator-pool")
     row.locator("button:has-text('认领')").click()
 

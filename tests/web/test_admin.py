@@ -100,3 +100,16 @@ def test_only_admins_and_only_within_their_units(client, login_as, session_facto
     login_as("admin")
     page = client.get("/admin/users/new").get_data(as_text=True)
     assert "清河县" in page and "示范市" not in page, "a county admin cannot place people in the city"
+
+
+def test_an_over_long_name_is_refused_not_cut(client, login_as, session_factory):
+    login_as("admin")
+    long_name, long_username = "长" * 101, "a" * 31
+    response = client.post("/admin/users/new", data={
+        "username": long_username, "display_name": long_name, "unit_id": _unit(session_factory, "C01-Q"),
+        "roles": ["clerk"], "password": "s3cret-pass", "active": "on"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'value="{long_name}"' in body and f'value="{long_username}"' in body, "what was typed is kept whole"
+    assert "请填写姓名（不超过100字）" in body and "用户名须为" in body
+    assert _user(session_factory, long_username[:30]) is None, "never stored cut to fit"

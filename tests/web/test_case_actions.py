@@ -147,3 +147,42 @@ def test_a_release_by_someone_else_and_a_second_acknowledgement_are_messages(cli
     login_as("supervisor")
     # The supervisor holds no mediator role: the release is not theirs to make (403), as forged.
     assert client.post(f"/tasks/{mediation}/release").status_code == 403
+
+
+# ---- notes are kept whole or refused, never cut ------------------------------------------------
+
+TOO_LONG = "久" * 1001  # one over the 1,000 characters of a reason or a supervisor's note
+
+
+def test_an_over_long_note_is_refused_whole_never_cut(client, login_as, filed_case, session_factory):
+    case_id, task_id, _version = filed_case()
+    login_as("supervisor")
+    refused = [
+        client.post(f"/tasks/{task_id}/deadline/extend", data={"days": 3, "reason": TOO_LONG, "approver": "主任"}),
+        client.post(f"/tasks/{task_id}/deadline/extend", data={"days": 3, "reason": "鉴定", "approver": "主" * 101}),
+        client.post(f"/supervision/cases/{case_id}/flag", data={"note": TOO_LONG}),
+        client.post(f"/supervision/tasks/{task_id}/remind", data={"note": TOO_LONG}),
+        client.post(f"/cases/{case_id}/escalate", data={"note": "移" * 2001}),
+    ]
+    login_as("mediator")
+    refused.append(client.post(f"/tasks/{task_id}/clock/stop", data={"reason": TOO_LONG}))
+    for response in refused:
+        _refused_on_case_page(response, case_id, "")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "请删减后再提交" in page and "flash-error" in page
+    with reading(session_factory) as session:
+        case, task = session.get(Case, case_id), session.get(Task, task_id)
+        assert (case.flagged_at, task.extended_days or 0, task.clock_stopped_at) == (None, 0, None)
+        assert session.scalar(sa.select(CaseTransfer.id).where(CaseTransfer.case_id == case_id)) is None
+    # The page counts the characters as one types instead of letting the browser cut a paste.
+    assert 'data-maxlength="1000"' in page and ' maxlength=' not in page and "counter.js" in page
+
+
+def test_a_note_at_its_limit_is_kept_whole(client, login_as, filed_case, session_factory):
+    case_id, task_id, _version = filed_case()
+    login_as("mediator")
+    assert client.post(f"/tasks/{task_id}/clock/stop", data={"reason": "等" * 1000}).status_code == 302
+    with reading(session_factory) as session:
+        stopped = session.scalar(sa.select(AuditEvent).where(AuditEvent.case_id == case_id,
+                                                             AuditEvent.kind == "clock_stopped"))
+        assert stopped.detail["reason"] == "等" * 1000

@@ -119,7 +119,7 @@ def test_claimed_task_cannot_be_submitted_by_another_mediator(
     # The holder can still do it.
     login_as("mediator")
     inbox = page(client.get("/tasks"))
-    mine = inbox.xpath('//section[h2[contains(., "我认领的")]]')[0].text_content()
+    mine = inbox.xpath('//section[h2[contains(., "由我承办")]]')[0].text_content()
     assert case_row(session_factory, case_id).code in mine
     assert client.post(f"/tasks/{task_id}", data=MEDIATION_SUCCESS).status_code == 302
     _only_one_mediation(session_factory, case_id, "mediator")

@@ -112,7 +112,7 @@ def test_valid_form_opens_the_case(client, login_as, session_factory):
     assert inbox.status_code == 200
     pool = page(inbox).xpath('//section[h2[contains(., "本单位待认领")]]')[0].text_content()
     assert code in pool and "人民调解" in pool
-    mine = page(inbox).xpath('//section[h2[contains(., "我认领的")]]')[0].text_content()
+    mine = page(inbox).xpath('//section[h2[contains(., "由我承办")]]')[0].text_content()
     assert code not in mine
 
 
