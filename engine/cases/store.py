@@ -114,6 +114,17 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     if submitted and submitted.get("parties"):
         _record_parties(session, case, submitted)
 
+    due_by_task = _save_timers(session, case, snap, meta, now, writes)
+    _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes)
+    _save_case_row(case, workflow, snap, meta, now)
+    if writes is None:
+        # Otherwise the case rows of the whole batch are written by the one flush at commit.
+        session.flush()
+
+
+def _save_timers(session, case, snap, meta, now, writes):
+    """Insert the new timer rows, close those that fired or went away; returns each step's
+    earliest deadline as {element: (due, legal basis, provisional)}."""
     due_by_task = {}
     new_timers = []
     for spiff_id, element, due in snap.timers:
@@ -138,7 +149,12 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     # A step finished while its clock was stopped takes its stopped timer with it.
     _close_rows(session, Timer, case.id, gone - fired, (TimerState.WAITING, TimerState.STOPPED), writes,
                state=TimerState.CANCELLED)
+    return due_by_task
 
+
+def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes):
+    """Insert a row for each new ready step (routed to its unit, kept with its handler where the
+    role allows), close the steps that went away and their drafts."""
     ready = {str(task.id) for task in snap.ready}
     # Who holds which role where: looked up once per action, or once per sweep (`routes`).
     units = {} if routes is None else routes
@@ -170,6 +186,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
                 state=TaskState.CANCELLED, completed_at=now)
     _drop_drafts(session, case.id, snap.was_ready - ready)
 
+
+def _save_case_row(case, workflow, snap, meta, now):
+    """The case row: its workflow state, the current step's name, and whether it is closed."""
     case.state = runtime.dump_state(workflow)
     case.updated_at = now
     titles = [meta["tasks"].get(t.task_spec.bpmn_id, {}).get("name") or t.task_spec.bpmn_name for t in snap.ready]
@@ -178,9 +197,6 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         case.status = CaseStatus.COMPLETED
         case.closed_at = now
         case.current_step = ""
-    if writes is None:
-        # Otherwise the case rows of the whole batch are written by the one flush at commit.
-        session.flush()
 
 
 def _drop_drafts(session, case_id, spiff_ids):
