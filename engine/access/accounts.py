@@ -139,40 +139,20 @@ def create_user(session, username, password_hash, display_name, unit_id, roles):
 def save_user(session, actor, user_id, username, display_name, unit_id, roles, password, active=True):
     """An administrator creates (user_id None) or changes a login, within their own unit and
     the units below it, granting only what policy.may_grant allows them (the README's rule).
-    Errors come back per field as (zh, en) pairs. A change of password, roles, unit or state
-    ends every session of the login."""
+    Errors come back per field as messages. A change of password, roles, unit or state ends
+    every session of the login."""
     if not may(actor.roles, "administer"):
         raise NotAllowed("administer")
     with UnitOfWork(session):
-        errors = {}
         user = session.get(User, user_id) if user_id else None
         if user_id and (user is None or not unit_covers(actor.unit_path, user.org_unit.path)):
             raise NotFound(user_id)
         if user is not None and not may_change_login(actor, user.roles, user.org_unit.level):
             raise NotAllowed("administer")
-        if user is None:
-            if not USERNAME.match(username or ""):
-                errors["username"] = Msg("3–30 lower-case letters, digits or _, starting with a letter")
-            elif session.scalar(select(User.id).where(User.username == username)):
-                errors["username"] = Msg("This user name is taken")
         display_name = (display_name or "").strip()
-        if not display_name or len(display_name) > 100:
-            errors["display_name"] = Msg("Enter a name (at most 100 characters)")
         unit = session.get(OrgUnit, unit_id) if unit_id else None
-        if unit is None or not unit_covers(actor.unit_path, unit.path):
-            errors["unit_id"] = Msg("Choose your unit or one below it")
         roles = sorted(set(roles or ()))
-        if not roles or not set(roles) <= set(ROLES):
-            errors["roles"] = Msg("Choose at least one role")
-        elif unit is not None and not all(may_grant(actor, r, unit.level) for r in roles):
-            errors["roles"] = Msg("You cannot grant these roles at this unit: only an administrator of the top unit "
-                                  "grants process design, to someone at a city or county unit, and a resident "
-                                  "department's unit holds the department role only")
-        if (user is None or password) and len(password or "") < MIN_PASSWORD:
-            errors["password"] = Msg("At least %(n)s characters", n=MIN_PASSWORD)
-        if user is not None and user.id == actor.user_id and (
-                not active or roles != sorted(user.roles) or unit is None or unit.id != user.org_unit_id):
-            errors["roles"] = Msg("You cannot change your own roles or unit, or disable yourself")
+        errors = _login_errors(session, actor, user, username, display_name, unit, roles, password, active)
         if errors:
             raise UserInvalid(errors)
         if user is None:
@@ -180,25 +160,57 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
             session.flush()
             kind, changes = "user_created", {"unit": unit.name, "roles": roles, "name": display_name}
         else:
-            before = {"unit": user.org_unit.name, "roles": sorted(user.roles), "name": user.display_name,
-                      "active": user.active}
-            moved = user.org_unit_id != unit.id
-            user.display_name, user.org_unit_id, user.active = display_name, unit.id, bool(active)
-            if password:
-                user.password_hash = passwords.hash_password(password)
-            user.role_rows = [row for row in user.role_rows if row.role in roles] + [
-                UserRole(role=r) for r in roles if r not in user.roles]
-            after = {"unit": unit.name, "roles": roles, "name": display_name, "active": bool(active)}
-            kind = "user_changed"
-            changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
-            if password:
-                changes["password"] = "reset"
-            if moved or set(changes) - {"name"}:
-                user.session_epoch = (user.session_epoch or 0) + 1
+            kind, changes = "user_changed", _change_login(user, display_name, unit, roles, password, active)
         session.add(AccountEvent(actor_id=actor.user_id, actor_name=actor.name, kind=kind, user_id=user.id,
                                  detail=changes))
         session.flush()
         return user
+
+
+def _login_errors(session, actor, user, username, display_name, unit, roles, password, active):
+    """What is wrong with a login as the administrator filled it in: {field: message}."""
+    errors = {}
+    if user is None:
+        if not USERNAME.match(username or ""):
+            errors["username"] = Msg("3–30 lower-case letters, digits or _, starting with a letter")
+        elif session.scalar(select(User.id).where(User.username == username)):
+            errors["username"] = Msg("This user name is taken")
+    if not display_name or len(display_name) > 100:
+        errors["display_name"] = Msg("Enter a name (at most 100 characters)")
+    if unit is None or not unit_covers(actor.unit_path, unit.path):
+        errors["unit_id"] = Msg("Choose your unit or one below it")
+    if not roles or not set(roles) <= set(ROLES):
+        errors["roles"] = Msg("Choose at least one role")
+    elif unit is not None and not all(may_grant(actor, r, unit.level) for r in roles):
+        errors["roles"] = Msg("You cannot grant these roles at this unit: only an administrator of the top unit "
+                              "grants process design, to someone at a city or county unit, and a resident "
+                              "department's unit holds the department role only")
+    if (user is None or password) and len(password or "") < MIN_PASSWORD:
+        errors["password"] = Msg("At least %(n)s characters", n=MIN_PASSWORD)
+    if user is not None and user.id == actor.user_id and (
+            not active or roles != sorted(user.roles) or unit is None or unit.id != user.org_unit_id):
+        errors["roles"] = Msg("You cannot change your own roles or unit, or disable yourself")
+    return errors
+
+
+def _change_login(user, display_name, unit, roles, password, active):
+    """Apply a checked change to a login; returns {field: [before, after]} for its history. A
+    change of anything but the name ends the login's sessions."""
+    before = {"unit": user.org_unit.name, "roles": sorted(user.roles), "name": user.display_name,
+              "active": user.active}
+    moved = user.org_unit_id != unit.id
+    user.display_name, user.org_unit_id, user.active = display_name, unit.id, bool(active)
+    if password:
+        user.password_hash = passwords.hash_password(password)
+    user.role_rows = [row for row in user.role_rows if row.role in roles] + [
+        UserRole(role=r) for r in roles if r not in user.roles]
+    after = {"unit": unit.name, "roles": roles, "name": display_name, "active": bool(active)}
+    changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    if password:
+        changes["password"] = "reset"
+    if moved or set(changes) - {"name"}:
+        user.session_epoch = (user.session_epoch or 0) + 1
+    return changes
 
 
 MAX_POPULATION = 50_000_000  # more residents than any city has is a typing mistake
