@@ -6,6 +6,7 @@ PORT           port for `run.py serve` (default 5000).
 YIZHAN_SCHEDULER  "on" (default for serve) runs the timer sweep inside the web process; "off" leaves it
                to `run.py worker`.
 SWEEP_SECONDS  how often the timer sweep runs (default 1).
+IDEMPOTENCY_HOURS  how long an API Idempotency-Key names the case its first request made (default 24).
 PUBLIC_BASE_URL  the address outside systems reach this site at (e.g. https://yizhan.example.cn): the
                API's returned URLs start with it, never with the request's Host header; unset, they
                are paths (/api/v1/cases/...).
@@ -16,6 +17,7 @@ YIZHAN_PROXIES how many reverse proxies stand in front (default 0); with 1 or mo
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,4 +61,6 @@ def flask_config():
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
         "SWEEP_SECONDS": float(os.environ.get("SWEEP_SECONDS", "1")),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
+        # How long an outside system's Idempotency-Key names the case its first request made.
+        "IDEMPOTENCY_KEPT": timedelta(hours=int(os.environ.get("IDEMPOTENCY_HOURS", "24"))),
     }

@@ -5,11 +5,13 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import Schema, fields
 
+import re
+
 from engine.access import accounts
 from engine.reading import queries
-from engine.cases import services
+from engine.cases import idempotency, services
 from engine.legaltime.clock import as_utc
-from engine.errors import NotAllowed
+from engine.errors import Conflict, NotAllowed
 from engine.persistence.states import TaskState
 
 from .extensions import csrf, db
@@ -43,6 +45,7 @@ class CaseSchema(Schema):
     risk_level = fields.String(allow_none=True)
     current_step = fields.String()
     overdue = fields.Boolean()
+    order_number = fields.String(attribute="external_ref", allow_none=True)
     outcome = fields.String(allow_none=True)
     satisfaction = fields.String(allow_none=True)
     unit = fields.Function(lambda case: case.org_unit.name)
@@ -53,6 +56,7 @@ class CaseSchema(Schema):
 
 class FiledSchema(Schema):
     code = fields.String()
+    order_number = fields.String(allow_none=True)
     status = fields.String()
     current_step = fields.String()
     url = fields.String()
@@ -81,26 +85,42 @@ def token_required(view):
     return wrapped
 
 
+# A hotline work order's number and an idempotency key: printable ASCII, no spaces, bounded.
+ORDER_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
 @bp.route("/matters", methods=["POST"])
 @token_required
 def file_matter():
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return _error(400, "the body must be a JSON object with the intake form's fields")
+    payload = dict(payload)
+    order_number = payload.pop("order_number", None)
+    if order_number is not None and not (isinstance(order_number, str) and ORDER_NUMBER.match(order_number)):
+        return _error(400, "order_number must be 1-64 letters, digits or . _ : / - (the filing system's own number)")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        return _error(400, "the Idempotency-Key header must be 1-200 printable ASCII characters without spaces")
     try:
         # A system cannot stop to ask a clerk: it files, and the related cases are named in the
-        # case's history for the clerk who picks it up.
-        case = services.start_case(db.session, g.api_actor, INTAKE_PROCESS, data=payload, new_despite_repeats=True)
+        # case's history for the clerk who picks it up. The same order or key twice makes one case.
+        case, first = idempotency.file_once(db.session, g.api_actor, INTAKE_PROCESS, payload, order_number, key,
+                                            current_app.config["IDEMPOTENCY_KEPT"])
     except services.FormInvalid as invalid:
         return _error(422, "the matter is not valid", fields={key: say_in("en", why) for key, why in invalid.errors.items()},
                       fields_zh={key: say_in("zh", why) for key, why in invalid.errors.items()})
     except NotAllowed:
         return _error(403, "this token's login may not file matters")
-    except services.StepFailed as failed:
-        return _error(422, str(failed))
+    except (services.StepFailed, Conflict) as failed:
+        return _error(422, str(failed), error_zh=say_in("zh", failed))
     body = FiledSchema().dump({"code": case.code, "status": case.status, "current_step": case.current_step,
-                               "url": public_url("api.case", code=case.code)})
-    return jsonify(body), 201
+                               "order_number": case.external_ref, "url": public_url("api.case", code=case.code)})
+    response = jsonify(body)
+    if not first:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201 if first else 200
 
 
 @bp.route("/cases/<code>")
@@ -125,6 +145,9 @@ def _spec(intake_schema):
     # The request body is the intake form's own JSON Schema, so the API and the window take the
     # same fields, validated the same way.
     matter = {key: value for key, value in intake_schema.items() if not key.startswith("x-")}
+    matter["properties"] = {**matter.get("properties", {}), "order_number": {
+        "type": "string", "pattern": ORDER_NUMBER.pattern,
+        "description": "the filing system's own number (a 12345 work order): one case per order of the same login"}}
     case_props = {name: {"type": "string"} for name in CaseSchema._declared_fields}
     case_props.update(overdue={"type": "boolean"}, steps={"type": "array", "items": {
         "type": "object", "properties": {name: {"type": "string"} for name in StepSchema._declared_fields}}})
@@ -140,9 +163,16 @@ def _spec(intake_schema):
             "/api/v1/matters": {"post": {
                 "summary": "File a matter (one-window intake) on behalf of the token's login",
                 "security": bearer,
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "description": "the same key and request again (within IDEMPOTENCY_HOURS) answer "
+                                               "with the case the first made",
+                                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Matter"}}}},
                 "responses": {"201": {"description": "filed; the body holds the case code"},
+                              "200": {"description": "filed before with this order number or key: the same case "
+                                                     "(header Idempotent-Replayed: true)"},
+                              "400": {"description": "not a JSON object, or a malformed order number or key"},
                               "401": {"description": "no valid token"},
                               "422": {"description": "invalid fields", "content": {"application/json": {
                                   "schema": {"$ref": "#/components/schemas/Error"}}}}}}},

@@ -32,7 +32,7 @@ KEYS = {
     "legal_channel": N_("Legal channel"), "department": N_("Department"), "body": N_("Competent body"),
     "override_reason": N_("Override reason"), "repeat_visits": N_("Repeat visits"),
     "earlier_petitions": N_("Earlier petitions"), "why": N_("Why"),
-    "risk_assessed": N_("Risk assessed"),
+    "risk_assessed": N_("Risk assessed"), "order": N_("Work order number"),
 }
 # Keys kept for machines (in the raw data and the export), not shown as rows.
 HIDDEN = {"rule", "to_id", "task_id", "type"}

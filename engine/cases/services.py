@@ -112,12 +112,15 @@ def _intake_data(session, actor, process_key, post, data):
     return version, info, workflow, start_snap, data
 
 
-def start_case(session, actor, process_key, post=None, data=None, new_despite_repeats=False):
+def start_case(session, actor, process_key, post=None, data=None, new_despite_repeats=False, external_ref=None,
+               remember=None):
     """File a new matter: start the pathway and complete its intake step with the posted form
     (`post`, flat names from a browser) or typed `data` (JSON from an outside system), in one
     transaction. Nothing is saved if the data is invalid, or if the parties have open or recent
     cases and the clerk has not yet said this is a new matter (PossibleRepeats). The risk colour
-    is assessed from the facts (bpmn/risk.dmn); lowering it below the assessment needs a reason."""
+    is assessed from the facts (bpmn/risk.dmn); lowering it below the assessment needs a reason.
+    `external_ref` is the filing system's own number for the matter; `remember(case)` runs in the
+    same transaction (an outside system's idempotency key, engine/cases/idempotency.py)."""
     with filing(session, actor) as act:
         # The freshly started workflow that told us the first step is the one the case runs.
         version, info, workflow, start_snap, data = _intake_data(session, actor, process_key, post, data)
@@ -127,14 +130,17 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         assessment, how = _assess_risk(session, version, data)
         now = Clock.now()
         case = Case(code=f"NEW-{now.timestamp()}", process_version_id=version.id, org_unit_id=actor.unit_id,
-                    state="", created_by=actor.user_id, created_at=now, updated_at=now)
+                    state="", created_by=actor.user_id, created_at=now, updated_at=now, external_ref=external_ref)
         session.add(case)
         session.flush()
         case.code = store.new_case_code(case.id, now)
         act.begin(case)
         audit = act.log
-        audit.add(actor, EventKind.CASE_STARTED, detail={"process": version.process_key, "version": version.id,
-                                                  "code": case.code, "related": [c.code for c in repeats]})
+        started = {"process": version.process_key, "version": version.id, "code": case.code,
+                   "related": [c.code for c in repeats]}
+        if external_ref:
+            started["order"] = external_ref  # the filing system's number, in the case's history too
+        audit.add(actor, EventKind.CASE_STARTED, detail=started)
         store.record_engine_changes(audit, actor, start_snap)
         first = start_snap.ready[0]
         snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data))
@@ -146,6 +152,8 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         audit.add(actor, EventKind.TASK_COMPLETED, first.task_spec.bpmn_id, info["name"], {"data": data})
         _record_intake_decisions(audit, actor, version, data, assessment, how)
         store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
+        if remember is not None:
+            remember(case)
         return case
 
 

@@ -88,6 +88,20 @@ class ApiToken(Base):
     user: Mapped["User"] = relationship()
 
 
+class ApiRequest(Base):
+    """A write an outside system made with an idempotency key: the same key from the same login
+    within the kept time answers with the case the first request made, never a second case."""
+    __tablename__ = "api_requests"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class AccountEvent(Base):
     """Who changed which login, when and how (roles, unit, password, enabled), and API tokens made:
     the history of access itself, append-only like the cases' own."""
@@ -175,6 +189,9 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The number the filing system gave the matter (a 12345 hotline work order): one case per
+    # order of the same login, and searchable.
+    external_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     # The head of the case's audit hash chain, so appending never reads the events back and a
     # deleted last event is still detectable.

@@ -156,7 +156,8 @@ def search_cases(session, actor, flt):
     if flt.text:
         text = flt.text.strip()
         like = f"%{text}%"
-        matches = [Case.code.like(like), Case.party_names.like(like), Case.summary.like(like)]
+        matches = [Case.code.like(like), Case.party_names.like(like), Case.summary.like(like),
+                   Case.external_ref == text]  # a hotline work order's number
         # A party's ID number or phone is matched exactly, on the indexed party rows.
         if normalize_id(text):
             matches.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.id_number == normalize_id(text))))
