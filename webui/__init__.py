@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from config.settings import flask_config
 from engine.messages import CATALOGUES
+from engine.cases import notes
 from engine.persistence.states import EventKind, TaskState
 from engine.reading.queries import DATA_EVENTS, task_light
 
@@ -71,6 +72,7 @@ def _template_globals(app):
         say=i18n.say, authored=i18n.authored, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
         field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=i18n.label, L=labels,
         may=_may_in_template, DATA_EVENTS=DATA_EVENTS, task_light=task_light, TaskState=TaskState, EventKind=EventKind,
+        NOTES=notes,  # the engine's limits on what people write with a case action
     )
 
 

@@ -1,11 +1,10 @@
 """REST API for outside systems (the 12345 hotline, grid workers' apps): file a matter, follow a
 case. Bearer-token authentication (`run.py token`), JSON in and out, no cookies, so no CSRF."""
+import re
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from marshmallow import Schema, fields
-
-import re
 
 from engine.access import accounts
 from engine.reading import queries
@@ -109,8 +108,8 @@ def file_matter():
         case, first = idempotency.file_once(db.session, g.api_actor, INTAKE_PROCESS, payload, order_number, key,
                                             current_app.config["IDEMPOTENCY_KEPT"])
     except services.FormInvalid as invalid:
-        return _error(422, "the matter is not valid", fields={key: say_in("en", why) for key, why in invalid.errors.items()},
-                      fields_zh={key: say_in("zh", why) for key, why in invalid.errors.items()})
+        return _error(422, "the matter is not valid", fields={name: say_in("en", why) for name, why in invalid.errors.items()},
+                      fields_zh={name: say_in("zh", why) for name, why in invalid.errors.items()})
     except NotAllowed:
         return _error(403, "this token's login may not file matters")
     except (services.StepFailed, Conflict) as failed:
