@@ -157,7 +157,7 @@ def test_the_administrator_sees_the_organisation_and_its_people(new_page, live_s
     expect(admin.locator("ul.tree li")).to_have_count(7 + 13)
     for username in ("clerk", "mediator", "supervisor", "auditor", "designer", "admin", "clerk_cg", "mediator_cg",
                      "clerk_dg", "clerk_ll"):  # other tests may have added people; the demo ones are all here
-        expect(admin.locator("table.list tbody tr", has=admin.locator(f"code:text-is('{username}')"))).to_have_count(1)
+        expect(admin.locator("#users tbody tr", has=admin.locator(f"code:text-is('{username}')"))).to_have_count(1)
     expect(admin.locator("table.list tbody tr", has_text="mediator_cg")).to_contain_text("吴调解（城关镇）")
     shots(admin, "admin")
     assert_clean(admin)

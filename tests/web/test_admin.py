@@ -89,6 +89,10 @@ def test_disabled_user_cannot_log_in_and_admin_cannot_disable_self(app, client, 
         session.close()
     page = client.get("/admin/").get_data(as_text=True)
     assert "账号变更记录" in page and "temp_clerk" in page
+    # The change reads as words: roles by name, before → after, never the stored JSON.
+    history = page[page.index("账号变更记录"):]
+    assert "可登录" in history and "是 → 否" in history and "受理员" in history and "调解员" in history
+    assert '{"' not in history and "[[" not in history
     _cleanup(session_factory, "temp_clerk")
 
 
