@@ -7,7 +7,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from engine.legaltime.clock import Clock
-from engine.persistence.states import CaseStatus, OutboxState, TaskState, TimerState, TransferState
+from engine.persistence.states import (
+    CaseStatus, OutboxState, SubmissionState, TaskState, TimerState, TransferState,
+)
 
 
 class Base(DeclarativeBase):
@@ -40,6 +42,20 @@ class OrgUnit(Base):
     parent: Mapped["OrgUnit | None"] = relationship(remote_side=[id])
 
 
+class Grid(Base):
+    """A grid (网格) of a village or community: the patch of households one or more grid workers
+    walk. Matters they report carry it, and the steps a pathway gives the grid go to its workers."""
+    __tablename__ = "grids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    org_unit: Mapped[OrgUnit] = relationship()
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -53,6 +69,8 @@ class User(Base):
     # Part of every session's login id: raised when the login logs out, its password, roles, unit
     # or state change, so every session (and saved cookie) of it ends.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A grid worker's grid (网格), within the village or community the login belongs to.
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
 
     org_unit: Mapped[OrgUnit] = relationship()
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -192,6 +210,9 @@ class Case(Base):
     # The number the filing system gave the matter (a 12345 hotline work order): one case per
     # order of the same login, and searchable.
     external_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The grid the matter lies in (reported by its grid worker, or set at acceptance), so the
+    # steps a pathway gives the grid (a visit, checking an agreement is kept) reach its workers.
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     # The head of the case's audit hash chain, so appending never reads the events back and a
     # deleted last event is still detectable.
@@ -381,8 +402,16 @@ class OutboxMessage(Base):
     recipient_role: Mapped[str | None] = mapped_column(String(30))
     body: Mapped[str] = mapped_column(Text)
     reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"))
+    # Where it goes when not to a login: a resident's phone number (one-time codes, notices) or an
+    # outside system's callback URL (the 12345 hotline told back).
+    address: Mapped[str | None] = mapped_column(String(500))
+    # What it is about (e.g. "otp", "notice", "callback"), and the case it concerns, if any.
+    topic: Mapped[str | None] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     state: Mapped[str] = mapped_column(String(20), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Not before this moment (growing delays between retries); NULL: at once.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
@@ -398,3 +427,93 @@ class DiagramDraft(Base):
     xml: Mapped[str] = mapped_column(Text)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CallbackEndpoint(Base):
+    """Where an outside system's login (the 12345 hotline) is told what became of the matters it
+    filed, and the shared secret those messages are signed with (HMAC-SHA256). The secret is
+    kept as given: signing needs it, so it cannot be a hash."""
+    __tablename__ = "callback_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    user: Mapped[User] = relationship()
+
+
+class Submission(Base):
+    """A matter reported from outside the window: by a resident through a unit's QR code, or by a
+    grid worker from the field. It waits in that unit's inbox until a clerk accepts it (it becomes
+    a case through the intake pathway), joins it to an open case of the same parties, or declines
+    it with a reason the resident is told."""
+    __tablename__ = "submissions"
+    __table_args__ = (Index("ix_submissions_unit_state", "org_unit_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The reference the resident keeps to follow it (with the phone number confirmed).
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    source: Mapped[str] = mapped_column(String(20))  # "resident" or "grid"
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    category: Mapped[str | None] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str] = mapped_column(String(200), default="")
+    claims: Mapped[str] = mapped_column(Text, default="")
+    # [{"name", "phone", "role"}]: as the reporter gave them, for the clerk to complete.
+    parties: Mapped[list] = mapped_column(JSON, default=list)
+    # The resident's own number, confirmed by a one-time code (to tell them what became of it),
+    # and its salted digest (engine/persistence/keys.py) to find what they filed.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    phone_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=SubmissionState.PENDING)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+    org_unit: Mapped[OrgUnit] = relationship()
+    case: Mapped["Case | None"] = relationship()
+
+
+class Attachment(Base):
+    """A photo or document given with a submission (and, once accepted, with its case). The bytes
+    are kept outside the web root (ATTACHMENTS_DIR) under their SHA-256; `media_type` is what the
+    content was found to be, never what the name or the browser claimed."""
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class PhoneCode(Base):
+    """A one-time code sent to a phone number to confirm the resident holds it. Only a hash of the
+    code is kept; it expires, allows a few tries, and the rows sent per phone and per client
+    address in a window are what throttles sending (so the limit holds across web processes)."""
+    __tablename__ = "phone_codes"
+    __table_args__ = (Index("ix_phone_codes_phone_created", "phone_key", "created_at"),
+                      Index("ix_phone_codes_client_created", "client_key", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_key: Mapped[str] = mapped_column(String(64))
+    client_key: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

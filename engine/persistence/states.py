@@ -38,6 +38,14 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
+class SubmissionState(StrEnum):
+    """A matter reported by a resident or a grid worker, in its unit's inbox."""
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    JOINED = "joined"
+    DECLINED = "declined"
+
+
 class EventKind(StrEnum):
     """What an entry in a case's history records (audit_events.kind)."""
     CASE_STARTED = "case_started"
