@@ -1,10 +1,17 @@
-"""How refusals reach people: an error page in their language, or JSON for the API."""
-from flask import jsonify, render_template, request
+"""How refusals reach people: an error page in their language, or JSON for the API. Under /api/
+every answer that is not a success is JSON ({"error": English, "error_zh": Chinese}), whatever
+raised it: an outside system parses the body, and an HTML page there is a broken contract."""
+import uuid
+
+from flask import current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
 
 from . import guard, i18n
+
+API_PREFIX = "/api/"
 
 
 def register(app):
@@ -19,8 +26,9 @@ def register(app):
         return error_page(404, Msg("Not found."))
 
     @app.errorhandler(405)
-    def not_allowed_here(_error):
-        return error_page(405, Msg("This address does not take that method."))
+    def not_allowed_here(error):
+        # The Allow header names the methods the address does take (RFC 9110 15.5.6).
+        return error_page(405, Msg("This address does not take that method."), headers=_headers_of(error))
 
     @app.errorhandler(Conflict)
     def conflict(error):
@@ -37,10 +45,60 @@ def register(app):
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         return error_page(413, Msg("The request is larger than the %(limit)s MB limit.", limit=limit))
 
+    @app.errorhandler(415)
+    def not_json(_error):
+        return error_page(415, Msg("The body must be JSON (Content-Type: application/json)."))
 
-def error_page(code, message):
+    @app.errorhandler(429)
+    def throttled(error):
+        return error_page(429, Msg("Too many requests; wait a moment and try again."), headers=_headers_of(error))
+
+    @app.errorhandler(500)
+    def unexpected(error):
+        # The reader gets a reference and nothing of the error itself (no traceback, no SQL);
+        # the log holds the traceback under the same reference.
+        reference = uuid.uuid4().hex[:12]
+        cause = getattr(error, "original_exception", None) or error
+        current_app.logger.error("unexpected error, reference %s, on %s %s", reference, request.method,
+                                 request.path, exc_info=(type(cause), cause, cause.__traceback__))
+        return error_page(500, Msg("Something went wrong on our side (reference %(reference)s); "
+                                   "nothing was saved. Please try again later.", reference=reference),
+                          reference=reference)
+
+    @app.errorhandler(HTTPException)
+    def other_http_error(error):
+        # Any other status werkzeug raises (411, 414, 416, 431, 501...): its English description
+        # is all there is, in one language, which still beats an HTML page under /api/.
+        if error.code is None or error.code < 400:
+            return error
+        return error_page(error.code, Msg("The request was refused (HTTP %(code)s).", code=error.code),
+                          headers=_headers_of(error))
+
+
+def _headers_of(error):
+    """Headers a werkzeug exception carries for the client (Allow, Retry-After), not its own
+    Content-Type: the body is ours."""
+    if not isinstance(error, HTTPException):
+        return {}
+    return {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+
+
+def is_api_request():
+    return request.path.startswith(API_PREFIX)
+
+
+def api_error(code, message, headers=None, **extra):
+    """An API refusal: the message (a Msg or an engine refusal) in English and Chinese, with any
+    extra fields (`fields` / `fields_zh` for invalid input, `reference` for an unexpected error)."""
+    response = jsonify(error=i18n.say_in("en", message), error_zh=i18n.say_in("zh", message), **extra)
+    response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def error_page(code, message, headers=None, **extra):
     """An error (a Msg or an engine refusal) as a page in the reader's language, or as JSON
     ({"error": English, "error_zh": Chinese}) for the API."""
-    if request.path.startswith("/api/"):
-        return jsonify(error=i18n.say_in("en", message), error_zh=i18n.say_in("zh", message)), code
-    return render_template("error.html", code=code, message=i18n.say(message)), code
+    if is_api_request():
+        return api_error(code, message, headers, **extra)
+    return render_template("error.html", code=code, message=i18n.say(message)), code, headers or {}

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.cases import services
+from engine.reading import queries
 from engine.errors import Conflict
 from engine.legaltime.clock import Clock, as_utc
 from engine.messages import Msg
@@ -56,8 +57,7 @@ def _earlier(session, actor, order_number, key, digest, kept):
                 raise Conflict(Msg("This Idempotency-Key was used with a different request"))
             return session.get(Case, row.case_id)
     if order_number:
-        return session.scalar(select(Case).where(Case.external_ref == order_number,
-                                                 Case.created_by == actor.user_id).order_by(Case.id).limit(1))
+        return queries.case_of_order(session, actor, order_number)
     return None
 
 

@@ -227,6 +227,14 @@ def visible_case_by_code(session, actor, code):
     return case
 
 
+def case_of_order(session, actor, order_number):
+    """The case the actor's login filed for an outside system's own order number (a 12345 work
+    order), or None: an order names a case for the login that sent it, whatever unit holds it now."""
+    return session.scalar(select(Case).options(joinedload(Case.org_unit))
+                          .where(Case.external_ref == order_number, Case.created_by == actor.user_id)
+                          .order_by(Case.id).limit(1))
+
+
 def visible_case(session, actor, case_id):
     """The case if the actor's unit covers it, else None (the web layer answers 403/404)."""
     case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))
