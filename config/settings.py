@@ -14,6 +14,10 @@ YIZHAN_HTTPS   "on" when served over HTTPS: the session cookie is sent with Secu
                (default off).
 YIZHAN_PROXIES how many reverse proxies stand in front (default 0); with 1 or more the client's
                address (log-in throttling) is read from X-Forwarded-For, set by the proxy.
+ATTACHMENTS_DIR  where uploaded photos and documents are kept, by their SHA-256, outside the web
+               root (default <YIZHAN_INSTANCE>/attachments).
+UPLOAD_MAX_MB  the largest photo or document a resident or grid worker may attach (default 10).
+UPLOAD_MAX_FILES  how many files one submission may carry (default 6).
 """
 import os
 import secrets
@@ -45,6 +49,19 @@ def secret_key():
     return path.read_text().strip()
 
 
+def attachments_dir():
+    """Read when asked (not at import), so a test's or a deployment's YIZHAN_INSTANCE counts."""
+    if os.environ.get("ATTACHMENTS_DIR"):
+        return Path(os.environ["ATTACHMENTS_DIR"])
+    return Path(os.environ.get("YIZHAN_INSTANCE", ROOT / "instance")) / "attachments"
+
+
+def upload_limits():
+    return {"ATTACHMENTS_DIR": str(attachments_dir()),
+            "UPLOAD_MAX_BYTES": int(float(os.environ.get("UPLOAD_MAX_MB", "10")) * 1024 * 1024),
+            "UPLOAD_MAX_FILES": int(os.environ.get("UPLOAD_MAX_FILES", "6"))}
+
+
 def flask_config():
     https = os.environ.get("YIZHAN_HTTPS", "off") == "on"
     return {
@@ -63,4 +80,5 @@ def flask_config():
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         # How long an outside system's Idempotency-Key names the case its first request made.
         "IDEMPOTENCY_KEPT": timedelta(hours=int(os.environ.get("IDEMPOTENCY_HOURS", "24"))),
+        **upload_limits(),
     }

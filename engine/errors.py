@@ -1,6 +1,7 @@
 """Refusals every verb may give, in one place, for the web layer to turn into pages and messages:
 NotAllowed (403), NotFound (404), Conflict and Busy (a message on the page the person came from),
-StepFailed and FormInvalid (the form again, with what was typed)."""
+StepFailed and FormInvalid (the form again, with what was typed), Throttled (429) and UploadRefused
+(a file that is not kept, with the reason)."""
 
 
 class NotAllowed(Exception):
@@ -35,3 +36,21 @@ class FormInvalid(Exception):
         super().__init__("the form has errors")
         self.errors = errors
         self.data = data
+
+
+class Throttled(Exception):
+    """Too many tries from one phone or one address in a while (HTTP 429). `retry_after` is the
+    number of seconds before the next try can succeed; the message says what to do."""
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class UploadRefused(ValueError):
+    """An uploaded file that is not kept: not a photo or a PDF by its content (whatever its name
+    says), damaged, empty, too large, or one too many. `kind` names why, for counting refusals."""
+
+    def __init__(self, message, kind):
+        super().__init__(message)
+        self.kind = kind

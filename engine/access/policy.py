@@ -48,6 +48,9 @@ ACTIONS = {
     "design": {"designer"},
     "administer": {"admin"},
     "move_cases": {"clerk", "mediator", "supervisor"},
+    # A submission from the field into a unit's inbox (engine/cases/submissions.py); residents
+    # report with no login at all. "grid" is the grid worker's role (网格员).
+    "report_matter": {"grid"},
 }
 
 LEVELS = {"city": N_("City"), "county": N_("County"),

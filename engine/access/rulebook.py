@@ -298,6 +298,18 @@ def require_filing(actor, lane_role=None):
         raise NotAllowed(lane_role or "file_matter")
 
 
+def may_report(actor):
+    """Reporting a matter from the field into a unit's inbox (a submission, not yet a case)."""
+    return may(actor.roles, "report_matter")
+
+
+def require_reporting(actor, unit_path=None):
+    """A reporter files into their own unit or a unit above it (a grid worker's village, or its
+    township), never into another village's inbox."""
+    if not may_report(actor) or (unit_path is not None and not unit_covers(unit_path, actor.unit_path)):
+        raise NotAllowed("report_matter")
+
+
 def may_design(actor):
     """The pathway library's powers: a designer at a center (policy.allowed)."""
     return allowed(actor, "design")

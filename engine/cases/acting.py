@@ -10,7 +10,8 @@ one transaction of the action (the unit of work, committed when the block ends, 
 raises) and hands over the case's audit log. Each user action and each timer firing is exactly
 one transaction.
 
-`filing` (a new matter, with no case yet), `designing` (the pathway library) and `as_system`
+`filing` (a new matter, with no case yet), `reporting` (a resident's or grid worker's
+submission, waiting for a clerk), `designing` (the pathway library) and `as_system`
 (the scheduler's sweeps, which lock their own rows with SKIP LOCKED and answer to no actor) open
 the transaction the same way for what has no case to load first."""
 from contextlib import contextmanager
@@ -109,6 +110,18 @@ def filing(session, actor):
     rulebook.require_filing(actor)
     with UnitOfWork(session):
         yield Act(session, actor)
+
+
+@contextmanager
+def reporting(session, reporter=None, unit=None):
+    """A matter reported from outside the window (a submission, its one-time phone code, its
+    photos kept while the form is being filled): by a resident, who has no login (`reporter` None:
+    the one-time code sent to their phone stands in for a login), or by a logged-in reporter (a
+    grid worker) whom the rulebook allows to report into `unit`."""
+    if reporter is not None:
+        rulebook.require_reporting(reporter, unit.path if unit is not None else None)
+    with UnitOfWork(session):
+        yield Act(session, reporter)
 
 
 @contextmanager

@@ -17,8 +17,10 @@ MAX_ATTEMPTS = 5
 
 
 def _log_gateway(message):
-    log.info("outbox %s to user=%s unit=%s role=%s: %s", message.channel, message.recipient_user_id,
-             message.recipient_unit_id, message.recipient_role, message.body)
+    # In development this line is how a one-time code reaches whoever is testing the filing page.
+    log.info("outbox %s [%s] to user=%s unit=%s role=%s address=%s: %s", message.channel, message.topic or "-",
+             message.recipient_user_id, message.recipient_unit_id, message.recipient_role, message.address,
+             message.body)
 
 
 GATEWAYS = {"log": _log_gateway}
@@ -33,10 +35,14 @@ def gateway_name():
     return os.environ.get("OUTBOX_GATEWAY", "log")
 
 
-def enqueue(session, body, user_id=None, unit_id=None, role=None, reminder_id=None, channel="sms"):
+def enqueue(session, body, user_id=None, unit_id=None, role=None, reminder_id=None, channel="sms",
+            address=None, topic=None, case_id=None):
+    """A message to a login (user_id), a unit's holders of a role, or an outside `address` (a
+    resident's phone, a callback URL); `topic` says what it is about ("otp", "notice", ...)."""
     session.connection().execute(insert(OutboxMessage.__table__), dict(
         channel=channel, recipient_user_id=user_id, recipient_unit_id=unit_id, recipient_role=role,
-        body=body[:2000], reminder_id=reminder_id, state=OutboxState.PENDING, attempts=0, created_at=Clock.now()))
+        body=body[:2000], reminder_id=reminder_id, state=OutboxState.PENDING, attempts=0, created_at=Clock.now(),
+        address=address[:500] if address else None, topic=topic, case_id=case_id))
 
 
 def deliver(session, limit=200):

@@ -15,3 +15,14 @@ def normalize_phone(value):
 
 def contact_key(code, phone):
     return hashlib.sha256(f"{code}:{normalize_phone(phone) or ''}".encode()).hexdigest()[:24]
+
+
+def phone_key(phone):
+    """A phone number's digest, the same however it was typed: what a resident's submissions and
+    one-time codes are found and counted by, without the number in the index."""
+    return hashlib.sha256(f"phone:{normalize_phone(phone) or ''}".encode()).hexdigest()
+
+
+def client_key(address):
+    """A client address's digest, for counting what one address asked for."""
+    return hashlib.sha256(f"client:{address or '?'}".encode()).hexdigest()
