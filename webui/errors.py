@@ -42,7 +42,7 @@ def register(app):
 
     @app.errorhandler(413)
     def too_large(_error):
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        limit = (request.max_content_length or app.config["MAX_CONTENT_LENGTH"]) // (1024 * 1024)
         return error_page(413, Msg("The request is larger than the %(limit)s MB limit.", limit=limit))
 
     @app.errorhandler(415)

@@ -4,7 +4,7 @@ JSON nested too deep; integers in paths, query strings and forms beyond the data
 range. Each refusal is a 400 with a message in both languages (JSON under /api/), never a 500."""
 from datetime import date
 
-from flask import Request, request
+from flask import Request, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
@@ -77,6 +77,22 @@ class Params(ImmutableMultiDict):
 
 class GuardedRequest(Request):
     parameter_storage_class = Params
+
+    @property
+    def max_content_length(self):
+        """MAX_CONTENT_LENGTH, unless the view takes larger requests (`takes_uploads`): known
+        from the route before anything of the body is read, this guard's own checks included."""
+        view = current_app.view_functions.get(self.endpoint) if self.url_rule is not None else None
+        room = getattr(view, "max_request_bytes", None)
+        return room() if room is not None else super().max_content_length
+
+
+def takes_uploads(size):
+    """A view whose form carries files: its requests may hold `size()` bytes."""
+    def mark(view):
+        view.max_request_bytes = size
+        return view
+    return mark
 
 
 class SafeJSONProvider(DefaultJSONProvider):

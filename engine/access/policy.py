@@ -51,6 +51,8 @@ ACTIONS = {
     # A submission from the field into a unit's inbox (engine/cases/submissions.py); residents
     # report with no login at all. "grid" is the grid worker's role (网格员).
     "report_matter": {"grid"},
+    # The QR posters residents file through, for the units at and below one's own.
+    "print_posters": {"clerk", "admin"},
 }
 
 LEVELS = {"city": N_("City"), "county": N_("County"),

@@ -63,6 +63,15 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def watched(page):
+    """The page records its script errors and the static files it could not load (assert_clean)."""
+    page.js_errors, page.failed_assets = [], []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    page.on("response", lambda r: page.failed_assets.append(f"{r.status} {r.url}")
+            if "/static/" in r.url and r.status >= 400 else None)
+    return page
+
+
 @pytest.fixture
 def new_page(request, browser, live_server):
     """new_page() -> a page in a fresh browser context (its own cookies, so its own login), as a
@@ -74,12 +83,7 @@ def new_page(request, browser, live_server):
                                       viewport={"width": 1366, "height": 860})
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
-        page = context.new_page()
-        page.js_errors, page.failed_assets = [], []
-        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-        page.on("response", lambda r: page.failed_assets.append(f"{r.status} {r.url}")
-                if "/static/" in r.url and r.status >= 400 else None)
-        return page
+        return watched(context.new_page())
 
     yield make
     for number, context in enumerate(contexts, 1):

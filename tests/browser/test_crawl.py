@@ -155,6 +155,11 @@ def test_residents_public_pages_work_on_a_phone(browser, live_server, a_case_at_
         page.goto("/follow")
         _fits_the_phone(page)
         visited, problems = crawl(page, page.url)
+        # A village's filing page, which its QR poster opens.
+        page.goto("/r/C01-Q-CG-DG")
+        _fits_the_phone(page)
+        more, more_problems = crawl(page, page.url)
+        visited, problems = visited + more, problems + more_problems
         # The look-up is a POST that changes nothing: a case found, and a code that is not.
         for code in (a_case_at_every_stage_seen.code, "MT0000000000000"):
             page.goto("/follow")
