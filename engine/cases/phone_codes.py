@@ -19,7 +19,7 @@ import secrets
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from engine.cases import outbox
 from engine.cases.acting import reporting
@@ -117,6 +117,13 @@ def send_code(session, phone, client_address, purpose=SUBMISSION):
                               "for it; do not tell it to anyone.", code=code, minutes=int(CODE_TTL.total_seconds() // 60)))
         outbox.enqueue(session, body, address=number, topic="otp")
     return expires
+
+
+def forget_old(session, now=None):
+    """Codes older than the longest throttling window say nothing any more. Returns how many went."""
+    now = now or Clock.now()
+    with reporting(session):
+        return session.execute(delete(PhoneCode).where(PhoneCode.created_at < now - DAY - HOUR)).rowcount
 
 
 def check_code(session, phone, code, purpose=SUBMISSION, use=False):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine.cases import clocks, outbox, services, supervision, transfers
+from engine.cases import attachments, clocks, outbox, phone_codes, services, supervision, transfers
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,25 @@ def sweep(session_factory):
         session.close()
 
 
+def housekeeping(session_factory):
+    """Hourly: files a resident's form kept and nobody filed within a day, and one-time codes
+    past every throttling window."""
+    session = session_factory()
+    try:
+        files = attachments.forget_pending(session, attachments.Limits.default())
+        codes = phone_codes.forget_old(session)
+        if files or codes:
+            log.info("housekeeping forgot %d unfiled attachment(s) and %d old phone code(s)", files, codes)
+    finally:
+        session.close()
+
+
 def make_scheduler(session_factory, interval_seconds=1.0, blocking=False):
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
     scheduler.add_job(sweep, "interval", args=[session_factory], seconds=interval_seconds,
                       id="timer-sweep", max_instances=1, coalesce=True,
                       # The first sweep runs at once: it fires what came due while we were down.
                       next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(housekeeping, "interval", args=[session_factory], hours=1, id="housekeeping",
+                      max_instances=1, coalesce=True)
     return scheduler

@@ -351,3 +351,20 @@ def test_resident_kinds_map_to_the_intake_forms_codes():
         kind, category = submissions.resident_kind(choice)
         assert kind in submissions.KINDS and category in submissions.CATEGORIES
     assert submissions.resident_kind("lawsuit") is None and submissions.resident_kind(["neighbour"]) is None
+
+
+def test_housekeeping_forgets_old_codes_and_unfiled_files_every_hour(session, session_factory, limits, monkeypatch):
+    from engine.cases import scheduler
+    monkeypatch.setattr(attachments.Limits, "default", classmethod(lambda cls: limits))
+    with time_machine.travel(START, tick=False) as traveller:
+        phone_codes.send_code(session, PHONE, "10.0.0.1")
+        attachments.keep_pending(session, [Upload("a.png", files.png())], limits)
+        traveller.shift(timedelta(hours=24, minutes=59))
+        scheduler.housekeeping(session_factory)
+        assert session.scalar(sa.select(sa.func.count()).select_from(PhoneCode)) == 1  # still counts for the day
+        assert session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
+        traveller.shift(timedelta(minutes=2))
+        scheduler.housekeeping(session_factory)
+        assert session.scalar(sa.select(sa.func.count()).select_from(PhoneCode)) == 0
+    job = scheduler.make_scheduler(session_factory).get_job("housekeeping")
+    assert job.trigger.interval == timedelta(hours=1)
