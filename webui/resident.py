@@ -69,14 +69,15 @@ def _room_for_uploads():
 
 
 def _typed(form):
-    """What the resident typed, as text, bounded so nothing huge is echoed back."""
-    def text(name, limit=4100):
+    """What the resident typed, as text. A text over its limit comes back whole with the error
+    (never cut); only what is far beyond any limit is bounded, so nothing huge is echoed back."""
+    def text(name, limit=20000):
         value = form.get(name, "")
         return value[:limit] if isinstance(value, str) else ""
     return {
-        "choice": text("choice", 40), "summary": text("summary"), "place": text("place", 300),
-        "claims": text("claims"), "name": text("name", 200), "phone": text("phone", 40), "code": text("code", 20),
-        "others": [{"name": text(f"other-{i}-name", 200), "phone": text(f"other-{i}-phone", 40)} for i in range(OTHERS)],
+        "choice": text("choice", 40), "summary": text("summary"), "place": text("place", 2000),
+        "claims": text("claims"), "name": text("name", 2000), "phone": text("phone", 40), "code": text("code", 20),
+        "others": [{"name": text(f"other-{i}-name", 2000), "phone": text(f"other-{i}-phone", 40)} for i in range(OTHERS)],
     }
 
 

@@ -267,3 +267,9 @@ def test_refusals_are_counted_by_kind(client, session_factory):
     post(client, action="send_code")
     post(client, action="send_code")
     assert phone_codes.THROTTLED["phone_gap"] == throttled + 1
+
+
+def test_a_text_over_its_limit_comes_back_whole_with_its_count(client):
+    long = "漏" * 4050
+    page = body(post(client, dict(TYPED, summary=long), action="file"))
+    assert f">{long}</textarea>" in page and "最多 4000 个字（现在 4050 个）" in page
