@@ -10,12 +10,15 @@ from tests.web.support import count
 # Signing in and out, choosing the language and changing one's own password change the session and
 # one's own login, not the records.
 SESSION_ROUTES = {"auth.login", "auth.logout", "auth.set_lang", "auth.password", "public.follow"}
+# The residents' own pages take anyone, logged in or not, as a resident: filing there makes a
+# submission for a clerk to accept (no case, no step) and needs a one-time code to the phone.
+PUBLIC_ROUTES = {"resident.file"}
 
 
 def _write_routes(app):
     for rule in app.url_map.iter_rules():
         methods = rule.methods - {"GET", "HEAD", "OPTIONS"}
-        if methods and rule.endpoint not in SESSION_ROUTES and not rule.rule.startswith("/api/"):
+        if methods and rule.endpoint not in SESSION_ROUTES | PUBLIC_ROUTES and not rule.rule.startswith("/api/"):
             yield rule
 
 
