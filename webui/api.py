@@ -176,6 +176,12 @@ ERROR_STATUSES = {
 }
 
 
+# Where a filed matter is followed: by its case code, or by the order number it was filed with.
+FILED_LINKS = {"case": {"operationId": "getCase", "parameters": {"code": "$response.body#/code"}},
+               "order": {"operationId": "getOrder", "parameters": {"order_number": "$response.body#/order_number"},
+                         "description": "when the matter was filed with an order number"}}
+
+
 def _errors(*statuses):
     return {str(status): {"description": ERROR_STATUSES[status], "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}} for status in statuses}
@@ -240,10 +246,9 @@ def _spec(intake_schema):
                     "schema": {"$ref": "#/components/schemas/Matter"}}}},
                 "responses": {
                     "201": _json("filed; the body holds the case code", {"$ref": "#/components/schemas/Filed"},
-                                 links={"case": {"operationId": "getCase",
-                                                 "parameters": {"code": "$response.body#/code"}}}),
+                                 links=FILED_LINKS),
                     "200": _json("filed before with this order number or key: the same case",
-                                 {"$ref": "#/components/schemas/Filed"},
+                                 {"$ref": "#/components/schemas/Filed"}, links=FILED_LINKS,
                                  headers={"Idempotent-Replayed": {"required": True, "schema": {"const": "true"}}}),
                     **_errors(400, 401, 403, 413, 415, 422, 500)}}},
             "/api/v1/cases/{code}": {"get": {

@@ -2,9 +2,11 @@
 WSGI app, no server): every operation, with data the document calls valid and data it calls
 invalid, with a valid bearer token and without one. Every answer must be documented (status,
 JSON content type, headers, body schema), schema-invalid input must be refused with a 4xx, and
-nothing may be a 5xx. Deterministic (derandomized) and bounded, so CI sees the same run each time.
-What it tried and what each operation answered is written to
-test-artifacts/api_fuzz_fuzzing.json and api_fuzz_coverage.json."""
+nothing may be a 5xx. Three of schemathesis's phases: fuzzing, coverage (each constraint at its
+edge, undocumented methods, other media types) and stateful (following the document's links from
+a filed matter). Deterministic (derandomized) and bounded, so CI sees the same run each time.
+What each phase tried and what each operation answered is written to
+test-artifacts/api_fuzz_<phase>.json."""
 import collections
 import json
 from pathlib import Path
@@ -16,7 +18,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure
 from schemathesis.specs.openapi.checks import (allow_header_conformance, content_type_conformance,
-                                               missing_required_header, negative_data_rejection,
+                                               ensure_resource_availability, missing_required_header,
+                                               negative_data_rejection,
                                                response_headers_conformance, response_schema_conformance,
                                                status_code_conformance, unsupported_method)
 
@@ -50,10 +53,10 @@ def _fuzz(operation, mode, headers, tally, failures, examples=EXAMPLES, **fixed)
     return label
 
 
-def _validate(case, response, headers, label, tally, failures, checks=CHECKS):
+def _validate(case, response, headers, label, tally, failures, checks=CHECKS, **context):
     tally[label][response.status_code] += 1
     try:
-        case.validate_response(response, checks=checks, headers=headers)
+        case.validate_response(response, checks=checks, headers=headers, **context)
     except (Failure, BaseExceptionGroup) as failure:
         failures.append(f"{label} -> {response.status_code}: {failure}"[:3000])
 
@@ -127,3 +130,24 @@ def _record(phase, tally, failures):
         "requests": sum(sum(statuses.values()) for statuses in tally.values()),
         "runs": {label: dict(sorted(statuses.items())) for label, statuses in sorted(tally.items())},
         "failures": failures}, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def test_a_filed_matter_is_found_where_its_links_say(api, token):
+    """schemathesis's stateful run: file matters, then follow the document's links from each
+    answer (the case code, the order number), checking every answer as above."""
+    tally, failures, key = collections.defaultdict(collections.Counter), [], token()
+
+    class Hotline(api.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": _auth(key)}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # ensure_resource_availability: what a 201 links to answers (no 404 for a case just made).
+            _validate(case, response, _auth(key), case.operation.label, tally, failures,
+                      [*CHECKS, ensure_resource_availability], recorder=self.recorder, transport_kwargs=kwargs)
+
+    Hotline.run(settings=settings(max_examples=15, stateful_step_count=4, derandomize=True, database=None,
+                                  deadline=None, suppress_health_check=list(HealthCheck)))
+    _record("stateful", tally, failures)
+    assert not failures, "\n\n".join(failures[:10])
+    assert tally["POST /api/v1/matters"][201] > 0 and tally["GET /api/v1/cases/{code}"][200] > 0
