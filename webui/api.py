@@ -86,7 +86,6 @@ def token_required(view):
 # A hotline work order's number and an idempotency key: printable ASCII, no spaces, bounded.
 ORDER_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-BAD_ORDER_NUMBER = Msg("order_number must be 1-64 letters, digits or . _ : / - (the filing system's own number).")
 
 
 @bp.route("/matters", methods=["POST"])
@@ -100,7 +99,7 @@ def file_matter():
     payload = dict(payload)
     order_number = payload.pop("order_number", None)
     if order_number is not None and not (isinstance(order_number, str) and ORDER_NUMBER.match(order_number)):
-        return api_error(400, BAD_ORDER_NUMBER)
+        return api_error(400, Msg("order_number must be 1-64 letters, digits or . _ : / - (the filing system's own number)."))
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         return api_error(400, Msg("The Idempotency-Key header must be 1-200 printable ASCII characters without spaces."))
@@ -159,7 +158,7 @@ def openapi():
 
 
 # The OpenAPI document. Every route of this blueprint is in it with every status it answers
-# (tests/web/test_api_fuzz.py walks the routes and fuzzes each operation against it).
+# (tests/web/test_api_errors.py walks the routes; test_api_fuzz.py fuzzes each operation against it).
 NULLABLE = {"type": ["string", "null"]}
 TIME = {"type": ["string", "null"], "format": "date-time"}
 ERROR_STATUSES = {
