@@ -39,6 +39,9 @@ bp = Blueprint("resident", __name__)
 # Posts of the filing page per client address per ten minutes, in this process: a resident
 # correcting a form a few times and asking for a code or two stays far below it.
 PAGE_POSTS = Throttle(attempts=30, seconds=600)
+# Files kept per client address per hour, in this process: five full forms' worth. Files not
+# filed are forgotten after a day; this bounds how fast one client can fill the disk before that.
+FILES_PER_ADDRESS = Throttle(attempts=30, seconds=3600)
 OTHERS = 3  # rows for the other side on the form
 KEPT_HOURS = 24  # pending files are forgotten after a day (attachments.forget_pending)
 
@@ -196,11 +199,16 @@ def _post(unit, typed, form, files):
     held = _held_files(form)
     uploads = _uploads(files, kept)
     errors = {}
+    allowed = [upload for upload in uploads if FILES_PER_ADDRESS.allow(client_address())]
+    if len(allowed) < len(uploads):
+        errors["files"] = _("Too many files from this network in the last hour; %(n)s were not kept. Try again "
+                            "later, or submit without them.", n=len(uploads) - len(allowed))
+    uploads = allowed
     if uploads:
         new, refused = retrying_busy(lambda: attachments.keep_pending(db.session, uploads, kept, already=len(held)))
         held = held + new
         if refused:
-            errors["files"] = " ".join(say(why) for _name, why in refused)
+            errors["files"] = " ".join([errors.get("files", "")] + [say(why) for _name, why in refused]).strip()
     if form.get("action") == "send_code":
         return _send_code(unit, typed, held, errors)
     facts, parties = _submission_input(typed)

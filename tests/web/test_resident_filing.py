@@ -23,8 +23,10 @@ TYPED = {"choice": "neighbour", "summary": "楼上装修漏水，把我家厨房
 @pytest.fixture(autouse=True)
 def fresh_page_throttle():
     resident.PAGE_POSTS._seen.clear()
+    resident.FILES_PER_ADDRESS._seen.clear()
     yield
     resident.PAGE_POSTS._seen.clear()
+    resident.FILES_PER_ADDRESS._seen.clear()
 
 
 def post(client, data=None, uploads=(), unit=VILLAGE, **extra):
@@ -273,3 +275,12 @@ def test_a_text_over_its_limit_comes_back_whole_with_its_count(client):
     long = "漏" * 4050
     page = body(post(client, dict(TYPED, summary=long), action="file"))
     assert f">{long}</textarea>" in page and "最多 4000 个字（现在 4050 个）" in page
+
+
+def test_files_per_address_are_bounded(client, session_factory, app, monkeypatch):
+    monkeypatch.setitem(app.config, "UPLOAD_MAX_FILES", 40)
+    for _ in range(5):
+        post(client, uploads=[(f"{n}.png", files.png()) for n in range(6)], action="file")
+    refused = body(post(client, uploads=[("late.png", files.png()), ("later.png", files.png())], action="file"))
+    assert "此网络一小时内上传的文件过多，2 个未保存" in refused
+    assert count(session_factory, Attachment) == 30
