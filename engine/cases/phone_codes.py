@@ -16,6 +16,7 @@ import hmac
 import logging
 import re
 import secrets
+import unicodedata
 from collections import Counter
 from datetime import timedelta
 
@@ -40,7 +41,7 @@ ADDRESS_PER_HOUR = 20
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 SUBMISSION = "submission"
 # A mobile number in mainland China: an SMS can reach it.
-MOBILE = re.compile(r"1[3-9]\d{9}")
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 # Sends refused, by which limit (the closing note's figures; each is logged too).
 THROTTLED = Counter()
@@ -50,7 +51,8 @@ def mobile(phone):
     """The normalised mobile number, or None if `phone` is not one an SMS can reach."""
     if not isinstance(phone, str):
         return None
-    digits = keys.normalize_phone(phone)
+    # Full-width digits typed on a Chinese keyboard become ASCII; other scripts' digits do not pass.
+    digits = keys.normalize_phone(unicodedata.normalize("NFKC", phone))
     if digits and len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]  # +86 typed in front
     return digits if digits and MOBILE.fullmatch(digits) else None
@@ -132,8 +134,8 @@ def check_code(session, phone, code, purpose=SUBMISSION, use=False):
     number = mobile(phone)
     if number is None:
         return Msg("Enter an 11-digit mobile number")
-    code = str(code or "").strip()
-    if not re.fullmatch(r"\d{6}", code):
+    code = unicodedata.normalize("NFKC", code).strip() if isinstance(code, str) else ""
+    if not re.fullmatch(r"[0-9]{6}", code):
         return Msg("Enter the 6-digit code sent to your phone")
     phone_key = keys.phone_key(number)
     row = session.scalars(select(PhoneCode).where(PhoneCode.phone_key == phone_key, PhoneCode.purpose == purpose,

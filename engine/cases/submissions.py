@@ -22,6 +22,7 @@ API:
         transaction commits before the refusal is raised).
 """
 import re
+import unicodedata
 
 from sqlalchemy import select
 
@@ -70,7 +71,7 @@ CLAIMS = (2, 4000)
 PLACE = (1, 200)
 NAME = (1, 100)
 MAX_PARTIES = 10
-PARTY_PHONE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")
+PARTY_PHONE = re.compile(r"1[0-9]{10}|0[0-9]{2,3}-?[0-9]{7,8}")
 
 
 def filing_unit(session, unit_code):
@@ -134,7 +135,7 @@ def _parties(parties, source, errors):
             errors[f"parties-{index}-role"] = Msg("Choose one of the options")
         row = {"role": role or "", "name": _text(name, NAME, errors, f"parties-{index}-name"), "phone": ""}
         if phone not in (None, ""):
-            digits = phone.strip().replace(" ", "") if isinstance(phone, str) else None
+            digits = unicodedata.normalize("NFKC", phone).strip().replace(" ", "") if isinstance(phone, str) else None
             if digits is None or not PARTY_PHONE.fullmatch(digits):
                 errors[f"parties-{index}-phone"] = Msg("Enter an 11-digit mobile number or a landline with area code")
                 row["phone"] = str(phone)[:40]
@@ -252,7 +253,7 @@ def _create(session, act, unit, source, data, held, grid):
 def of_code(session, code, phone):
     """A submission by its reference and the phone it was filed with (the resident following it);
     None when either does not match."""
-    if not isinstance(code, str) or not re.fullmatch(r"SQ\d{14,20}", code.strip().upper()):
+    if not isinstance(code, str) or not re.fullmatch(r"SQ[0-9]{14,20}", code.strip().upper()):
         return None
     number = phone_codes.mobile(phone)
     if number is None:

@@ -368,3 +368,9 @@ def test_housekeeping_forgets_old_codes_and_unfiled_files_every_hour(session, se
         assert session.scalar(sa.select(sa.func.count()).select_from(PhoneCode)) == 0
     job = scheduler.make_scheduler(session_factory).get_job("housekeeping")
     assert job.trigger.interval == timedelta(hours=1)
+
+
+def test_full_width_digits_are_read_as_the_number_and_other_scripts_digits_are_not():
+    assert phone_codes.mobile("１３８００１３８０００") == PHONE
+    assert phone_codes.mobile("١٣٨٠٠١٣٨٠٠٠") is None  # Arabic-Indic digits
+    assert phone_codes.mobile(["13800138000"]) is None
