@@ -2,6 +2,7 @@
 PostgreSQL alike. Each class is a corpus: NUL characters and lone surrogates in every form field,
 query parameter and JSON body; deep JSON; integers beyond the database's range in every integer
 route and parameter; diagrams the parser cannot take; an API body over the limit."""
+import io
 import json
 from pathlib import Path
 
@@ -92,6 +93,23 @@ def test_nul_in_the_residents_follow_page_and_the_login_form(client, session_fac
     filed_case()
     assert client.post("/follow", data={"code": "MT2026\x00", "phone": "13800138000"}).status_code == 400
     assert client.post("/login", data={"username": "clerk\x00", "password": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize("field", ["summary", "name", "phone", "code", "kept", "other-0-name", "summary\x00"])
+def test_nul_in_the_residents_filing_page_stores_nothing(client, session_factory, field):
+    """The QR filing page (no login): NUL in any field or in a file's name is a 400 before the view,
+    and no code, file or submission is written."""
+    from engine.persistence.models import Attachment, PhoneCode, Submission
+    from tests import files
+    form = {"choice": "neighbour", "summary": "楼上漏水泡坏天花板", "place": "东关村", "claims": "赔偿",
+            "name": "刘大妈", "phone": "13912345678", "action": "send_code"}
+    form[field] = "x\x00y"
+    response = client.post("/r/C01-Q-CG-DG", data=form, content_type="multipart/form-data")
+    assert response.status_code == 400 and "NUL" in text(response)
+    named = client.post("/r/C01-Q-CG-DG", content_type="multipart/form-data",
+                        data={**form, field: "ok", "files": [(io.BytesIO(files.jpeg()), "a\x00.jpg")]})
+    assert named.status_code == 400
+    assert [count(session_factory, model) for model in (PhoneCode, Attachment, Submission)] == [0, 0, 0]
 
 
 @pytest.mark.parametrize("body", [
