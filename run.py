@@ -8,6 +8,7 @@
   load     record bpmn/ and forms/ as new process versions where their content changed
   demo     the demo organisation and one login per role (migrates and loads first)
   token    make an API token for an outside system acting as a login (shown once)
+  callback set where a login (the 12345 hotline) is told back and the secret that signs it
   audit verify  check every case's hash chain; names the first altered, inserted or deleted event
   export   write the newest published version back to bpmn/ and forms/ (files and database agree)
 """
@@ -96,6 +97,40 @@ def cmd_token(args):
             print(f"no such user: {args.username}", file=sys.stderr)
             return 1
     print(f"API token for {args.username} ({args.name}); keep it secret, it is not shown again:\n{token}")
+    return 0
+
+
+def cmd_callback(args):
+    """`run.py callback hotline --url https://...`: the address and shared secret of a login's callbacks."""
+    from sqlalchemy import select
+
+    from config.settings import callback_allow_http
+    from engine.access.accounts import UserInvalid, set_callback
+    from engine.errors import NotFound
+    from engine.messages import in_chinese
+    from engine.persistence.models import User
+    from webui.extensions import db
+    if _refuse_unmigrated():
+        return 1
+    app = _app()
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.username == args.username))
+        try:
+            if user_id is None:
+                raise NotFound(args.username)
+            endpoint, made = set_callback(db.session, None, user_id, args.url, args.secret or "", args.new_secret,
+                                          active=not args.disable, allow_http=callback_allow_http())
+        except NotFound:
+            print(f"no such user: {args.username}", file=sys.stderr)
+            return 1
+        except UserInvalid as invalid:
+            for field, why in invalid.errors.items():
+                print(f"{field}: {why} / {in_chinese(why)}", file=sys.stderr)
+            return 1
+        state = "active" if endpoint.active else "disabled"
+    print(f"{args.username} is told back at {args.url} ({state})")
+    if made:
+        print(f"shared secret (HMAC-SHA256); give it to the receiver, it is not shown again:\n{made}")
     return 0
 
 
@@ -233,6 +268,13 @@ def main(argv=None):
     token = sub.add_parser("token", help="make an API token for an outside system (12345 hotline, grid app)")
     token.add_argument("username", help="the login the system acts as (its roles and unit apply)")
     token.add_argument("name", help="what the token is for, e.g. 12345热线")
+    callback = sub.add_parser("callback", help="set where a login (the 12345 hotline) is told back, and its secret")
+    callback.add_argument("username", help="the outside system's login, e.g. hotline")
+    callback.add_argument("--url", required=True, help="https:// address the signed callbacks are POSTed to")
+    secret = callback.add_mutually_exclusive_group()
+    secret.add_argument("--secret", help="the shared secret (16-200 characters); default: keep it, or make one")
+    secret.add_argument("--new-secret", action="store_true", help="make a new secret (printed once)")
+    callback.add_argument("--disable", action="store_true", help="stop telling this login back")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # One line a second from the sweep says nothing; the sweep logs what it fired itself.
@@ -240,7 +282,7 @@ def main(argv=None):
     if args.command is None:
         args = parser.parse_args(["serve"] + (argv or []))
     handlers = {"serve": cmd_serve, "worker": cmd_worker, "check": cmd_check, "migrate": cmd_migrate,
-                "load": cmd_load, "demo": cmd_demo, "token": cmd_token, "audit": cmd_audit,
+                "load": cmd_load, "demo": cmd_demo, "token": cmd_token, "callback": cmd_callback, "audit": cmd_audit,
                 "export": cmd_export}
     return handlers[args.command](args)
 

@@ -10,6 +10,10 @@ IDEMPOTENCY_HOURS  how long an API Idempotency-Key names the case its first requ
 PUBLIC_BASE_URL  the address outside systems reach this site at (e.g. https://yizhan.example.cn): the
                API's returned URLs start with it, never with the request's Host header; unset, they
                are paths (/api/v1/cases/...).
+CALLBACK_ALLOW_HTTP  "on" lets an administrator give an outside system's login (the 12345 hotline) a
+               plain http:// callback address; default "off": https:// only, since the callbacks
+               carry case details (turn it on for a receiver on the same host or in development).
+CALLBACK_TIMEOUT_SECONDS  how long the sweep waits for a callback receiver's answer (default 5).
 YIZHAN_HTTPS   "on" when served over HTTPS: the session cookie is sent with Secure, and HSTS is set
                (default off).
 YIZHAN_PROXIES how many reverse proxies stand in front (default 0); with 1 or more the client's
@@ -62,6 +66,10 @@ def upload_limits():
             "UPLOAD_MAX_FILES": int(os.environ.get("UPLOAD_MAX_FILES", "6"))}
 
 
+def callback_allow_http():
+    return os.environ.get("CALLBACK_ALLOW_HTTP", "off") == "on"
+
+
 def flask_config():
     https = os.environ.get("YIZHAN_HTTPS", "off") == "on"
     return {
@@ -79,6 +87,7 @@ def flask_config():
         "SWEEP_SECONDS": float(os.environ.get("SWEEP_SECONDS", "1")),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         # How long an outside system's Idempotency-Key names the case its first request made.
+        "CALLBACK_ALLOW_HTTP": callback_allow_http(),
         "IDEMPOTENCY_KEPT": timedelta(hours=int(os.environ.get("IDEMPOTENCY_HOURS", "24"))),
         **upload_limits(),
     }

@@ -42,6 +42,9 @@ USERS = [
     ("mediator_cg", "吴调解（城关镇）", "C01-Q-CG", ["mediator"]),
     ("clerk_dg", "郑受理（东关村）", "C01-Q-CG-DG", ["clerk"]),
     ("clerk_ll", "冯受理（柳林村）", "C01-Q-LL-LL", ["clerk"]),
+    # The 12345 hotline's system login: it files work orders through the API (`run.py token hotline
+    # 12345热线`) and is told back at the address `run.py callback hotline --url ...` sets.
+    ("hotline", "12345热线（系统接入）", "C01-Q", ["clerk"]),
 ]
 USERS += [(f"dept_{kind}", f"{in_chinese(name)}（入驻县中心）", f"C01-Q-D-{kind}", ["department"]) for kind, name in DEPARTMENTS.items()]
 

@@ -3,6 +3,7 @@ managing people within their scope, and API tokens for outside systems."""
 import hashlib
 import re
 import secrets
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 
@@ -10,7 +11,7 @@ from engine.access import login_throttle, passwords
 from engine.legaltime.clock import Clock
 from engine.errors import NotAllowed, NotFound
 from engine.messages import Msg
-from engine.persistence.models import AccountEvent, ApiToken, OrgUnit, User, UserRole
+from engine.persistence.models import AccountEvent, ApiToken, CallbackEndpoint, OrgUnit, User, UserRole
 from engine.access.policy import ROLES, Actor, may, may_change_login, may_grant, unit_covers
 from engine.persistence.uow import UnitOfWork
 
@@ -231,3 +232,80 @@ def set_population(session, actor, unit_id, value):
             raise NotFound(unit_id)
         unit.population = int(text) if text else None
         return unit
+
+
+# ---- where an outside system's login is told back (the 12345 hotline) ----------------------------
+
+MIN_SECRET, MAX_SECRET = 16, 200
+_SECRET = re.compile(r"^[\x21-\x7e]+$")
+
+
+def callback_endpoint(session, user_id):
+    return session.scalar(select(CallbackEndpoint).where(CallbackEndpoint.user_id == user_id))
+
+
+def url_problem(url, allow_http):
+    """What is wrong with a callback address, as a Msg; None if it will do. Only http(s), with a
+    host and no credentials in it (they would be shown on pages); plain http only where the
+    deployment allows it (CALLBACK_ALLOW_HTTP), since the callbacks carry case details."""
+    if not url or len(url) > 500 or any(c.isspace() or ord(c) < 32 for c in url):
+        return Msg("Enter the address (at most 500 characters, no spaces)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return Msg("Not a valid address")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return Msg("The address must start with https:// and name a host")
+    if parts.username or parts.password:
+        return Msg("Put no user name or password in the address: the shared secret signs each message")
+    if parts.scheme == "http" and not allow_http:
+        return Msg("Only https:// addresses are allowed here (CALLBACK_ALLOW_HTTP is off)")
+    return None
+
+
+def set_callback(session, actor, user_id, url, secret="", new_secret=False, active=True, allow_http=False):
+    """An administrator (or `run.py callback`, actor None) sets where a login is told back. An
+    empty `secret` keeps the one there is, or makes one (`new_secret` always makes one). Returns
+    (endpoint, the secret made or None): a secret made here is shown once and never again. The
+    change goes into the login's history, without the secret."""
+    if actor is not None and not may(actor.roles, "administer"):
+        raise NotAllowed("administer")
+    url, secret = (url or "").strip(), (secret or "").strip()
+    with UnitOfWork(session):
+        user = session.get(User, user_id)
+        if user is None or (actor is not None and not unit_covers(actor.unit_path, user.org_unit.path)):
+            raise NotFound(user_id)
+        if actor is not None and not may_change_login(actor, user.roles, user.org_unit.level):
+            raise NotAllowed("administer")
+        errors = {}
+        problem = url_problem(url, allow_http)
+        if problem:
+            errors["callback_url"] = problem
+        if secret and (not MIN_SECRET <= len(secret) <= MAX_SECRET or not _SECRET.match(secret)):
+            errors["callback_secret"] = Msg("%(min)s–%(max)s printable characters without spaces",
+                                            min=MIN_SECRET, max=MAX_SECRET)
+        if errors:
+            raise UserInvalid(errors)
+        endpoint = callback_endpoint(session, user.id)
+        made = None
+        if not secret and (new_secret or endpoint is None):
+            secret = made = secrets.token_urlsafe(32)
+        before = {"url": endpoint.url, "active": endpoint.active} if endpoint else {"url": None, "active": None}
+        created = endpoint is None
+        if created:
+            endpoint = CallbackEndpoint(user_id=user.id, url=url, secret="", created_at=Clock.now())
+            session.add(endpoint)
+        changes = {key: [before[key], value] for key, value in (("url", url), ("active", bool(active)))
+                   if before[key] != value}
+        if secret and secret != endpoint.secret:
+            changes["secret"] = "set" if created else "reset"  # never the secret itself
+        endpoint.url, endpoint.active, endpoint.updated_at = url, bool(active), Clock.now()
+        if secret:
+            endpoint.secret = secret
+        if changes:
+            session.add(AccountEvent(actor_id=actor.user_id if actor else None,
+                                     actor_name=actor.name if actor else "run.py callback", kind="callback_set",
+                                     user_id=user.id, detail=changes))
+        session.flush()
+        return endpoint, made

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from engine.access import rulebook
-from engine.cases import store
+from engine.cases import hotline, store
 from engine.errors import NotFound
 from engine.persistence.models import Case, OrgUnit, Task
 from engine.persistence.uow import UnitOfWork
@@ -74,8 +74,23 @@ def lock_case(session, case_id):
 
 
 @contextmanager
-def acting_on_case(session, actor, case_id, verb):
+def _transaction(session):
+    """The one transaction of an action: committed when the block ends, rolled back if it raises.
+    Before it commits, the outside systems that filed the cases it touched are told of their
+    milestones in the same transaction (engine/cases/hotline.py): nothing is told of what fails."""
+    hotline.begin(session)
     with UnitOfWork(session):
+        try:
+            yield
+        except BaseException:
+            hotline.discard(session)
+            raise
+        hotline.tell(session)
+
+
+@contextmanager
+def acting_on_case(session, actor, case_id, verb):
+    with _transaction(session):
         row = lock_case(session, case_id)
         if row is None:
             raise NotFound(case_id)
@@ -88,7 +103,7 @@ def acting_on_case(session, actor, case_id, verb):
 @contextmanager
 def acting_on_task(session, actor, task_id, verb):
     """A step's verb: the step, its case (row-locked) and both units in one query."""
-    with UnitOfWork(session):
+    with _transaction(session):
         row = session.execute(
             select(Task, Case, OrgUnit, TaskUnit.path)
             .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
@@ -108,7 +123,7 @@ def acting_on_task(session, actor, task_id, verb):
 def filing(session, actor):
     """A new matter (or a repeat visit found at intake): a clerk files in their own unit."""
     rulebook.require_filing(actor)
-    with UnitOfWork(session):
+    with _transaction(session):
         yield Act(session, actor)
 
 
@@ -135,7 +150,7 @@ def designing(session, actor, dry_run=False):
         finally:
             session.rollback()
         return
-    with UnitOfWork(session):
+    with _transaction(session):
         yield Act(session, actor)
 
 
@@ -143,7 +158,7 @@ def designing(session, actor, dry_run=False):
 def personal(session, actor):
     """A change to a person's own things that touches no case (marking a reminder read); the
     caller checks the thing is theirs."""
-    with UnitOfWork(session):
+    with _transaction(session):
         yield Act(session, actor)
 
 
@@ -151,6 +166,6 @@ def personal(session, actor):
 def as_system(session):
     """One transaction of the scheduler (a timer, a batch of timers, a sweep's step) or of the
     library's load from the folders: no actor and no rulebook, the rows are locked by the caller."""
-    with UnitOfWork(session):
+    with _transaction(session):
         yield Act(session, None)
 

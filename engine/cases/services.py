@@ -120,7 +120,10 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
     cases and the clerk has not yet said this is a new matter (PossibleRepeats). The risk colour
     is assessed from the facts (bpmn/risk.dmn); lowering it below the assessment needs a reason.
     `external_ref` is the filing system's own number for the matter; `remember(case)` runs in the
-    same transaction (an outside system's idempotency key, engine/cases/idempotency.py)."""
+    same transaction (an outside system's idempotency key, engine/cases/idempotency.py). Filed
+    by an outside system (`data`, through the API), nobody sits behind the login: the intake step
+    is not held by it, so the case's next clerk steps go to the unit's pool, not back to the system."""
+    data_from_person = data is None
     with filing(session, actor) as act:
         # The freshly started workflow that told us the first step is the one the case runs.
         version, info, workflow, start_snap, data = _intake_data(session, actor, process_key, post, data)
@@ -147,7 +150,8 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         # Written now, before the rows of the steps that follow it, so ids keep the order of events.
         session.connection().execute(insert(Task.__table__), dict(
             case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
-            form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id, assignee_id=actor.user_id,
+            form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id,
+            assignee_id=actor.user_id if data_from_person else None,
             state=TaskState.COMPLETED, created_at=now, completed_at=now, completed_by=actor.user_id))
         audit.add(actor, EventKind.TASK_COMPLETED, first.task_spec.bpmn_id, info["name"], {"data": data})
         _record_intake_decisions(audit, actor, version, data, assessment, how)

@@ -1,6 +1,7 @@
 """Saving a case after the engine acted: workflow state, task rows, timer rows, audit events."""
 from sqlalchemy import and_, delete, insert, or_, select, update
 
+from engine.cases import hotline
 from engine.legaltime import lights, workcalendar
 from engine.workflow import runtime
 from engine.legaltime.clock import Clock
@@ -73,8 +74,11 @@ class AuditLog:
         self.add_all(actor, [(kind, task_spec, task_title, detail)])
 
     def add_all(self, actor, events):
-        """Several events by one actor, in order: (kind, task_spec, task_title, detail) each."""
+        """Several events by one actor, in order: (kind, task_spec, task_title, detail) each. The
+        outside system that filed the case hears of its milestones from these (engine/cases/hotline.py)."""
         rows = [self._row(actor, *event) for event in events]
+        if rows:
+            hotline.kept(self.session, self.case, rows)
         if rows and self.writes is not None:
             self.writes.audit.extend(rows)
         elif rows:
@@ -218,11 +222,13 @@ def _keep_with_handler(session, log, case, rows):
     roles = {row["role"] for row in rows}
     connection = session.connection()
     last = {}
-    for role, state, assignee_id, completed_by in connection.execute(
-            select(Task.role, Task.state, Task.assignee_id, Task.completed_by)
+    # A done step keeps its holder (its completer) as assignee; an outside system's intake step has
+    # none (services.start_case), so nobody keeps the case for a login nobody sits behind.
+    for role, assignee_id in connection.execute(
+            select(Task.role, Task.assignee_id)
             .where(Task.case_id == case.id, Task.role.in_(roles), Task.state.in_((TaskState.READY, TaskState.COMPLETED)))
             .order_by(Task.id.desc())):
-        last.setdefault(role, completed_by if state == TaskState.COMPLETED else assignee_id)
+        last.setdefault(role, assignee_id)
     wanted = {(row["role"], last[row["role"]], row["org_unit_id"]) for row in rows if last.get(row["role"])}
     if not wanted:
         return
