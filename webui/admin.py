@@ -1,5 +1,5 @@
 """Administrators: the organisation tree, and the logins of their unit and the units below it."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -47,11 +47,7 @@ def population(unit_id):
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @requires("administer")
 def user(user_id=None):
-    found = db.session.get(User, user_id) if user_id else None
-    if user_id and (found is None or not unit_covers(current_actor().unit_path, found.org_unit.path)):
-        abort(404)
-    if found is not None and not may_change_login(current_actor(), found.roles, found.org_unit.level):
-        abort(403)
+    found = _found_user(user_id) if user_id else None
     values = {"username": found.username if found else "", "display_name": found.display_name if found else "",
               "unit_id": found.org_unit_id if found else current_actor().unit_id,
               "roles": sorted(found.roles) if found else [], "active": found.active if found else True}
@@ -70,7 +66,48 @@ def user(user_id=None):
         else:
             flash(_("Saved %(user)s", user=saved.username), "success")
             return redirect(url_for("admin.index"))
+    return _user_page(found, values, errors, status)
+
+
+def _user_page(found, values, errors, status, callback=None, callback_errors=None, secret_made=None):
     roles = {code: names for code, names in ROLES.items()
              if code in grantable_roles(current_actor()) or code in values["roles"]}
+    endpoint = accounts.callback_endpoint(db.session, found.id) if found else None
+    if callback is None:
+        callback = {"url": endpoint.url if endpoint else "", "active": endpoint.active if endpoint else True}
     return render_template("admin/user.html", user=found, values=values, errors=errors, units=_units(),
-                           roles=roles, levels=LEVELS), status
+                           roles=roles, levels=LEVELS, endpoint=endpoint, callback=callback,
+                           callback_errors=callback_errors or {}, secret_made=secret_made), status
+
+
+def _found_user(user_id):
+    found = db.session.get(User, user_id)
+    if found is None or not unit_covers(current_actor().unit_path, found.org_unit.path):
+        abort(404)
+    if not may_change_login(current_actor(), found.roles, found.org_unit.level):
+        abort(403)
+    return found
+
+
+@bp.route("/users/<int:user_id>/callback", methods=["POST"])
+@requires("administer")
+def callback(user_id):
+    """Where an outside system's login (the 12345 hotline) is told back. A secret made here is
+    shown on this one answer (never flashed into the session cookie, never shown again)."""
+    found = _found_user(user_id)
+    values = {"username": found.username, "display_name": found.display_name, "unit_id": found.org_unit_id,
+              "roles": sorted(found.roles), "active": found.active}
+    form = request.form
+    typed = {"url": form.get("callback_url", "").strip(), "active": bool(form.get("callback_active"))}
+    try:
+        _endpoint, made = accounts.set_callback(
+            db.session, current_actor(), user_id, typed["url"], form.get("callback_secret", ""),
+            new_secret=bool(form.get("new_secret")), active=typed["active"],
+            allow_http=current_app.config["CALLBACK_ALLOW_HTTP"])
+    except accounts.UserInvalid as invalid:
+        return _user_page(found, values, {}, 422, callback=typed,
+                          callback_errors={key: say(why) for key, why in invalid.errors.items()})
+    flash(_("Callback address of %(user)s saved", user=found.username), "success")
+    if made:
+        return _user_page(found, values, {}, 200, secret_made=made)
+    return redirect(url_for("admin.user", user_id=user_id) + "#callback")

@@ -14,6 +14,7 @@ from engine.errors import Conflict, NotAllowed
 from engine.messages import Msg
 from engine.persistence.states import TaskState
 
+from .api_webhooks import CALLBACK, webhooks
 from .errors import api_error
 from .extensions import csrf, db
 from .i18n import say_in
@@ -231,7 +232,9 @@ def _spec(intake_schema):
                                 "`error_zh` (Chinese), never an HTML page."},
         "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer",
                                                      "description": "a token made with `run.py token USER NAME`"}},
-                       "schemas": {"Matter": matter, "Filed": filed, "Case": case, "Step": step, "Error": error}},
+                       "schemas": {"Matter": matter, "Filed": filed, "Case": case, "Step": step, "Error": error,
+                                   "CaseEvent": CALLBACK}},
+        "webhooks": webhooks(),
         "paths": {
             "/api/v1/matters": {"post": {
                 "operationId": "fileMatter",

@@ -2,16 +2,19 @@
 dashboard (by unit, stage and handler); the centers' indicators; and actions on steps and cases."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from engine.library import catalog
-from engine.reading import dashboard, queries
-from engine.cases import supervision
+from engine.reading import callbacks, dashboard, queries
+from engine.cases import hotline, supervision
 from engine.legaltime.clock import Clock
 from engine.persistence.models import OrgUnit
-from engine.access.policy import LEVELS
+from engine.access.policy import LEVELS, may
 from engine.messages import N_
 
-from .acting import act_then_back, case_of_task
+from engine.persistence.uow import retrying_busy
+
+from .acting import REFUSALS, act_then_back, case_of_task, refusal_message
 from .auth import current_actor, requires
 from .csv_export import csv_response
 from .extensions import db
@@ -31,6 +34,14 @@ def _step_filter():
     return queries.StepFilter(only=args.get("only") if args.get("only") in ("red", "amber") else None,
                               unit_path=unit.path if unit else None, stage=args.get("stage") or None,
                               assignee=assignee), unit
+
+
+@bp.context_processor
+def _callback_trouble():
+    """The count beside the tab of failing callbacks, on every supervision page."""
+    if not current_user.is_authenticated or not may(current_actor().roles, "supervise"):
+        return {}  # an error page of this blueprint, for someone else
+    return {"callback_trouble": callbacks.troubled_count(db.session, current_actor().unit_path)}
 
 
 @bp.route("/")
@@ -217,3 +228,24 @@ def flag(case_id):
 def unflag(case_id):
     return act_then_back(case_id, lambda: supervision.unflag_case(db.session, current_actor(), case_id, request.form.get("note")),
                          _("No longer listed for supervision"), anchor="#supervise")
+
+
+# ---- the hotline's callbacks that keep failing ---------------------------------------------------
+
+@bp.route("/callbacks")
+@requires("supervise")
+def failing_callbacks():
+    return render_template("supervision/callbacks.html",
+                           rows=callbacks.troubled(db.session, current_actor().unit_path), now=Clock.now())
+
+
+@bp.route("/callbacks/<int:message_id>/retry", methods=["POST"])
+@requires("supervise")
+def retry_callback(message_id):
+    try:
+        retrying_busy(lambda: hotline.retry(db.session, current_actor(), message_id))
+    except REFUSALS as refused:
+        flash(refusal_message(refused), "error")
+    else:
+        flash(_("The callback goes again with the next sweep"), "success")
+    return redirect(url_for("supervision.failing_callbacks"))

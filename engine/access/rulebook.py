@@ -226,6 +226,9 @@ CASE_RULES = {
     "unflag": lambda actor, case: _flag(actor, case, False),
     "migrate": _migrate,
     "record_repeat_visit": lambda actor, case: _case(actor, case, "file_matter"),
+    # A callback to the outside system that filed the case, failing, sent again (closed cases too:
+    # the closing reply is the one the hotline most needs).
+    "retry_callback": lambda actor, case: _case(actor, case, "supervise"),
 }
 def _open(actor, case, step):
     """Open the step's page to work on it (claimed by another, it shows who holds it)."""

@@ -16,12 +16,13 @@ import uuid
 
 from sqlalchemy import select
 
-from engine.cases import outbox
-from engine.legaltime.clock import as_utc
+from engine.cases import acting, outbox
+from engine.errors import Conflict, NotFound
+from engine.legaltime.clock import Clock, as_utc
 from engine.library import catalog
 from engine.messages import N_, Msg, in_chinese
-from engine.persistence.models import CallbackEndpoint, OrgUnit, Task
-from engine.persistence.states import EventKind
+from engine.persistence.models import CallbackEndpoint, OrgUnit, OutboxMessage, Task
+from engine.persistence.states import EventKind, OutboxState
 
 # Where store.AuditLog keeps the events written in the current transaction: [(case, [row, ...])].
 WRITTEN = "audit_rows"
@@ -170,3 +171,21 @@ def _enum_label(form, field, value):
     labels = form.schema.get("properties", {}).get(field, {}).get("x-enum-labels", {})
     names = labels.get(value)
     return names[0] if isinstance(names, list) and names else ("" if value is None else str(value))
+
+
+def retry(session, actor, message_id):
+    """A supervisor has a failing callback sent again at the next sweep (its count of attempts
+    stays: one more failure past the last attempt fails it again). In the case's history."""
+    case_id = session.scalar(select(OutboxMessage.case_id).where(OutboxMessage.id == message_id,
+                                                                  OutboxMessage.topic == outbox.CALLBACK))
+    if case_id is None:
+        raise NotFound(message_id)
+    with acting.acting_on_case(session, actor, case_id, "retry_callback") as act:
+        message = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update())
+        if message.state == OutboxState.SENT:
+            raise Conflict(Msg("This callback was sent meanwhile"))
+        event = json.loads(message.body).get("event")
+        act.log.add(actor, EventKind.CALLBACK_RETRIED, detail={
+            "event": event, "attempts": message.attempts, "error": message.error, "state": message.state})
+        message.state, message.next_attempt_at = OutboxState.PENDING, Clock.now()
+        return message

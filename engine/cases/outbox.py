@@ -38,12 +38,11 @@ CALLBACK = "callback"
 # Callbacks: a receiver that is down for a night's maintenance still gets every message the next
 # morning, and nobody is hammered meanwhile: the delay doubles from a minute up to four hours, and
 # after twelve attempts (about 16 hours, 1+2+4+...+128+240*4 minutes) the row is FAILED and waits
-# for a supervisor (listed from the third failed attempt on, so a person sees it long before that).
+# for a supervisor (listed from the third failed attempt on, engine/reading/callbacks.py, so a
+# person sees it long before that).
 CALLBACK_MAX_ATTEMPTS = 12
 CALLBACK_FIRST_DELAY = timedelta(minutes=1)
 CALLBACK_MAX_DELAY = timedelta(hours=4)
-# Listed for supervisors from this many failed attempts (and every FAILED row).
-CALLBACK_TROUBLE_ATTEMPTS = 3
 # What one sweep spends on callbacks at most: a receiver that does not answer costs its timeout
 # once per sweep (the other rows for the same address wait), and never more than this many sends
 # or this much time, so the timers of the same sweep are never held up for long.

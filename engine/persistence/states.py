@@ -77,3 +77,5 @@ class EventKind(StrEnum):
     RISK_REASSESSED = "risk_reassessed"
     TRIAGED = "triaged"
     CASE_MIGRATED = "case_migrated"
+    # A supervisor had a failing callback to the outside system that filed the case sent again.
+    CALLBACK_RETRIED = "callback_retried"

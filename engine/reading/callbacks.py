@@ -1,0 +1,63 @@
+"""The hotline's callbacks that keep failing, for the supervisors of the cases they concern."""
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from engine.persistence.models import Case, OrgUnit, OutboxMessage
+from engine.persistence.states import OutboxState
+
+CALLBACK = "callback"
+# Listed from this many failed attempts on (engine/cases/outbox.py CALLBACK_TROUBLE_ATTEMPTS; the
+# read side does not import the case verbs).
+TROUBLE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Troubled:
+    id: int
+    case_id: int
+    case_code: str
+    order_number: str | None
+    event: str
+    state: str
+    attempts: int
+    error: str | None
+    next_attempt_at: datetime | None
+    address: str | None
+
+
+def _troubled(unit_path):
+    return (OutboxMessage.topic == CALLBACK, OrgUnit.path.startswith(unit_path),
+            or_(OutboxMessage.state == OutboxState.FAILED,
+                (OutboxMessage.state == OutboxState.PENDING) & (OutboxMessage.attempts >= TROUBLE_ATTEMPTS)))
+
+
+def troubled(session, unit_path, limit=200):
+    """Callbacks FAILED or failed TROUBLE_ATTEMPTS times or more, of cases in `unit_path` and below:
+    given up first, then the most tried."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.case_id, Case.code, Case.external_ref, OutboxMessage.body,
+               OutboxMessage.state, OutboxMessage.attempts, OutboxMessage.error, OutboxMessage.next_attempt_at,
+               OutboxMessage.address)
+        .join(Case, Case.id == OutboxMessage.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .where(*_troubled(unit_path))
+        .order_by((OutboxMessage.state == OutboxState.FAILED).desc(), OutboxMessage.attempts.desc(), OutboxMessage.id)
+        .limit(limit)).all()
+    return [Troubled(id=r.id, case_id=r.case_id, case_code=r.code, order_number=r.external_ref, event=_event(r.body),
+                     state=r.state, attempts=r.attempts, error=r.error, next_attempt_at=r.next_attempt_at,
+                     address=r.address) for r in rows]
+
+
+def troubled_count(session, unit_path):
+    return session.scalar(select(func.count()).select_from(OutboxMessage)
+                          .join(Case, Case.id == OutboxMessage.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                          .where(*_troubled(unit_path)))
+
+
+def _event(body):
+    try:
+        return str(json.loads(body).get("event", ""))
+    except (ValueError, AttributeError):
+        return ""
