@@ -11,7 +11,7 @@ import time_machine
 
 from engine.access import accounts
 from engine.cases import outbox, services, store, transfers
-from engine.persistence.models import CallbackEndpoint, OutboxMessage, User
+from engine.persistence.models import AccountEvent, CallbackEndpoint, OutboxMessage, User
 from tests.callback_receiver import Receiver
 
 from .helpers import (CLOSE, MEDIATION_SUCCESS, VISIT_BAD, WINDOW_NO, actor, complete, file_matter, open_specs,
@@ -39,6 +39,7 @@ def endpoint(session):
     yield user_id
     session.rollback()
     session.execute(sa.delete(CallbackEndpoint))
+    session.execute(sa.delete(AccountEvent).where(AccountEvent.kind == "callback_set"))
     session.commit()
 
 
