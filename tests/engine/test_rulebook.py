@@ -39,7 +39,7 @@ def case(**facts):
 MEDIATION = case()
 CASES = [
     # who, which case, what they may do with it
-    (SUPERVISOR, MEDIATION, {"escalate", "assign_down", "flag"}),
+    (SUPERVISOR, MEDIATION, {"escalate", "assign_down", "flag", "retry_callback"}),
     (CLERK, MEDIATION, {"escalate", "assign_down", "record_repeat_visit"}),
     (MEDIATOR, MEDIATION, {"escalate", "assign_down"}),
     (AUDITOR, MEDIATION, set()),
@@ -49,15 +49,17 @@ CASES = [
     (CLERK, case(route="petition"), {"escalate", "assign_down", "record_repeat_visit"}),
     # Reconsideration, arbitration, ruling, law-related matters stay with the body the law names.
     (CLERK, case(route="reconsideration"), {"record_repeat_visit"}),
-    (SUPERVISOR, case(route="reconsideration"), {"flag"}),
+    (SUPERVISOR, case(route="reconsideration"), {"flag", "retry_callback"}),
     (CLERK, case(route="arbitration"), {"record_repeat_visit"}),
     (CLERK, case(route="law_related"), {"record_repeat_visit"}),
     # A step with a resident department: the case is in its hands.
     (CLERK, case(department_step=True), {"record_repeat_visit"}),
     (CLERK, case(status="completed"), {"record_repeat_visit"}),
-    (SUPERVISOR, case(status="completed"), set()),
-    (SUPERVISOR, case(status="completed", flagged=True), {"unflag"}),
-    (SUPERVISOR, case(flagged=True), {"escalate", "assign_down", "unflag"}),
+    # A closed case's callback (the closing reply) may still be sent again.
+    (SUPERVISOR, case(status="completed"), {"retry_callback"}),
+    (SUPERVISOR, case(status="completed", flagged=True), {"unflag", "retry_callback"}),
+    (SUPERVISOR, case(flagged=True), {"escalate", "assign_down", "unflag", "retry_callback"}),
+    (person(11, {"supervisor"}, TOWNSHIP, "township"), MEDIATION, set()),
     # A move waiting: the receiving unit acknowledges it, nobody moves it again meanwhile.
     (CLERK, case(move_to_path=COUNTY), {"acknowledge", "record_repeat_visit"}),
     (CLERK, case(move_to_path=TOWNSHIP), {"acknowledge", "record_repeat_visit"}),
