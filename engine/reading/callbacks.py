@@ -9,8 +9,8 @@ from engine.persistence.models import Case, OrgUnit, OutboxMessage
 from engine.persistence.states import OutboxState
 
 CALLBACK = "callback"
-# Listed from this many failed attempts on (engine/cases/outbox.py CALLBACK_TROUBLE_ATTEMPTS; the
-# read side does not import the case verbs).
+# Listed from this many failed attempts on: about seven minutes of a receiver refusing (1 + 2 + 4,
+# engine/cases/outbox.py's schedule), long before the twelfth attempt gives up.
 TROUBLE_ATTEMPTS = 3
 
 
