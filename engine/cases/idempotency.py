@@ -36,7 +36,7 @@ def file_once(session, actor, process_key, data, order_number=None, key=None, ke
         return earlier, False
     try:
         return services.start_case(session, actor, process_key, data=data, new_despite_repeats=True,
-                                   external_ref=order_number,
+                                   external_ref=order_number, by_system=True,
                                    remember=(lambda case: _remember(session, actor, key, digest, case, kept))
                                    if key else None), True
     except IntegrityError:

@@ -113,7 +113,7 @@ def _intake_data(session, actor, process_key, post, data):
 
 
 def start_case(session, actor, process_key, post=None, data=None, new_despite_repeats=False, external_ref=None,
-               remember=None):
+               remember=None, by_system=False):
     """File a new matter: start the pathway and complete its intake step with the posted form
     (`post`, flat names from a browser) or typed `data` (JSON from an outside system), in one
     transaction. Nothing is saved if the data is invalid, or if the parties have open or recent
@@ -121,9 +121,8 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
     is assessed from the facts (bpmn/risk.dmn); lowering it below the assessment needs a reason.
     `external_ref` is the filing system's own number for the matter; `remember(case)` runs in the
     same transaction (an outside system's idempotency key, engine/cases/idempotency.py). Filed
-    by an outside system (`data`, through the API), nobody sits behind the login: the intake step
-    is not held by it, so the case's next clerk steps go to the unit's pool, not back to the system."""
-    data_from_person = data is None
+    `by_system` (an outside system's login, through the API), nobody sits behind the login: the
+    intake step is not held by it, so the case's next clerk steps go to the unit's pool."""
     with filing(session, actor) as act:
         # The freshly started workflow that told us the first step is the one the case runs.
         version, info, workflow, start_snap, data = _intake_data(session, actor, process_key, post, data)
@@ -151,7 +150,7 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         session.connection().execute(insert(Task.__table__), dict(
             case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
             form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id,
-            assignee_id=actor.user_id if data_from_person else None,
+            assignee_id=None if by_system else actor.user_id,
             state=TaskState.COMPLETED, created_at=now, completed_at=now, completed_by=actor.user_id))
         audit.add(actor, EventKind.TASK_COMPLETED, first.task_spec.bpmn_id, info["name"], {"data": data})
         _record_intake_decisions(audit, actor, version, data, assessment, how)

@@ -49,7 +49,7 @@ def _point_at(session, user_id, url, secret=SECRET):
 
 def _file_order(session, number="GD20261201-0007"):
     return services.start_case(session, actor(session, "hotline"), "intake", data=ORDER, new_despite_repeats=True,
-                               external_ref=number)
+                               external_ref=number, by_system=True)
 
 
 def _callbacks(session, case_id=None):
