@@ -21,6 +21,7 @@ class Troubled:
     case_code: str
     order_number: str | None
     event: str
+    milestone: str      # of a "progress" event: routed, escalated, department, result, ...
     state: str
     attempts: int
     error: str | None
@@ -45,8 +46,8 @@ def troubled(session, unit_path, limit=200):
         .where(*_troubled(unit_path))
         .order_by((OutboxMessage.state == OutboxState.FAILED).desc(), OutboxMessage.attempts.desc(), OutboxMessage.id)
         .limit(limit)).all()
-    return [Troubled(id=r.id, case_id=r.case_id, case_code=r.code, order_number=r.external_ref, event=_event(r.body),
-                     state=r.state, attempts=r.attempts, error=r.error, next_attempt_at=r.next_attempt_at,
+    return [Troubled(id=r.id, case_id=r.case_id, case_code=r.code, order_number=r.external_ref,
+                     event=_field(r.body, "event"), milestone=_field(r.body, "milestone"), state=r.state, attempts=r.attempts, error=r.error, next_attempt_at=r.next_attempt_at,
                      address=r.address) for r in rows]
 
 
@@ -56,8 +57,8 @@ def troubled_count(session, unit_path):
                           .where(*_troubled(unit_path)))
 
 
-def _event(body):
+def _field(body, name):
     try:
-        return str(json.loads(body).get("event", ""))
+        return str(json.loads(body).get(name) or "")
     except (ValueError, AttributeError):
         return ""

@@ -53,6 +53,7 @@ def test_the_administrator_sets_the_callback_and_a_supervisor_sends_a_failing_on
         expect(rows.first).to_contain_text(case.code)
         expect(rows.first).to_contain_text("GD20261201-0300")
         expect(rows.first).to_contain_text("HTTP 502")
+        expect(rows.nth(1)).to_contain_text("办理过程 · 分流")
         shots(supervisor, "hotline-failing-callbacks")
         rows.first.locator("button", has_text="重新发送").click()
         expect(supervisor.locator(".flash-success")).to_contain_text("下一轮")
