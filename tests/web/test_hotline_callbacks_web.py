@@ -1,6 +1,7 @@
 """The hotline's return channel on the web: the administrator sets where a login is told back (the
 secret shown once, then masked; https only unless CALLBACK_ALLOW_HTTP; in the login's history),
 and supervisors of the case's unit see the callbacks that keep failing and send them again."""
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -11,7 +12,7 @@ from werkzeug.security import generate_password_hash
 from engine.access import accounts
 from engine.cases import outbox, services
 from engine.demo import DEMO_PASSWORD
-from engine.persistence.models import AccountEvent, AuditEvent, CallbackEndpoint, OrgUnit, OutboxMessage, User
+from engine.persistence.models import AccountEvent, AuditEvent, CallbackEndpoint, OrgUnit, OutboxMessage, Task, User
 from tests.callback_receiver import Receiver
 from tests.engine.helpers import actor
 from tests.engine.test_hotline_callbacks import ORDER, SECRET
@@ -160,3 +161,25 @@ def test_the_openapi_document_describes_the_callback(client):
     assert hook["requestBody"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/CaseEvent"
     assert event["properties"]["event"]["enum"] == ["accepted", "progress", "closed", "rated"]
     assert {"order_number", "case_code", "status", "occurred_at", "message"} <= set(event["properties"])
+
+
+def test_an_order_filed_through_the_api_is_told_back_and_its_steps_go_to_the_clerks_pool(client, session_factory):
+    """End to end: the hotline's token files a work order; its acceptance waits in the outbox for
+    the hotline's address, and nobody sits behind the hotline's login, so the case's next clerk
+    step (the close) will go to the county clerks' pool, not to the hotline."""
+    with reading(session_factory) as session:
+        hotline = session.scalar(sa.select(User.id).where(User.username == "hotline"))
+        accounts.set_callback(session, None, hotline, "https://hotline.example.cn/cb", SECRET)
+        key = accounts.create_api_token(session, "hotline", "12345热线")
+    filed = client.post("/api/v1/matters", json={**ORDER, "order_number": "GD20261201-0500"},
+                        headers={"Authorization": f"Bearer {key}"})
+    assert filed.status_code == 201
+    with reading(session_factory) as session:
+        told = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.topic == "callback")
+                               .order_by(OutboxMessage.id)).all()
+        assert [m.address for m in told] == ["https://hotline.example.cn/cb"] * 2
+        first = json.loads(told[0].body)
+        assert (first["event"], first["order_number"], first["case_code"]) == (
+            "accepted", "GD20261201-0500", filed.get_json()["code"])
+        intake = session.scalar(sa.select(Task).where(Task.spec_id == "Task_intake"))
+        assert intake.completed_by == hotline and intake.assignee_id is None
