@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from engine.access.accounts import create_user
 from engine.access.passwords import hash_password
-from engine.persistence.models import OrgUnit, User
+from engine.persistence.models import Grid, OrgUnit, User
 from engine.access.policy import DEPARTMENTS
 from engine.messages import in_chinese
 from engine.persistence.uow import UnitOfWork
@@ -46,6 +46,22 @@ USERS = [
     # 12345热线`) and is told back at the address `run.py callback hotline --url ...` sets.
     ("hotline", "12345热线（系统接入）", "C01-Q", ["clerk"]),
 ]
+# The grids (网格) of villages and communities: code, name, unit code.
+GRIDS = [
+    ("C01-Q-CG-DG-G01", "东关村第一网格", "C01-Q-CG-DG"),
+    ("C01-Q-CG-DG-G02", "东关村第二网格", "C01-Q-CG-DG"),
+    ("C01-Q-CG-XG-G01", "西关社区第一网格", "C01-Q-CG-XG"),
+    ("C01-Q-LL-LL-G01", "柳林村第一网格", "C01-Q-LL-LL"),
+]
+# Grid workers: username, display name, unit code, roles, and (below) the grid each walks.
+USERS += [
+    ("grid_dg", "陈网格（东关村第一网格）", "C01-Q-CG-DG", ["grid_worker"]),
+    ("grid_dg2", "褚网格（东关村第二网格）", "C01-Q-CG-DG", ["grid_worker"]),
+    ("grid_xg", "卫网格（西关社区第一网格）", "C01-Q-CG-XG", ["grid_worker"]),
+    ("grid_ll", "蒋网格（柳林村第一网格）", "C01-Q-LL-LL", ["grid_worker"]),
+]
+GRID_OF = {"grid_dg": "C01-Q-CG-DG-G01", "grid_dg2": "C01-Q-CG-DG-G02", "grid_xg": "C01-Q-CG-XG-G01",
+           "grid_ll": "C01-Q-LL-LL-G01"}
 USERS += [(f"dept_{kind}", f"{in_chinese(name)}（入驻县中心）", f"C01-Q-D-{kind}", ["department"]) for kind, name in DEPARTMENTS.items()]
 
 
@@ -67,11 +83,19 @@ def load_demo(session, password=DEMO_PASSWORD):
             session.flush()
             unit.path = f"{parent.path if parent else '/'}{unit.id}/"
             units[code] = unit
+        grids = {g.code: g for g in session.scalars(select(Grid))}
+        for code, name, unit_code in GRIDS:
+            if code not in grids:
+                grids[code] = Grid(code=code, name=name, org_unit_id=units[unit_code].id)
+                session.add(grids[code])
+        session.flush()
         existing = set(session.scalars(select(User.username)))
         password_hash = None
         for username, display, unit_code, roles in USERS:
             if username in existing:
                 continue
             password_hash = password_hash or hash_password(password)
-            create_user(session, username, password_hash, display, units[unit_code].id, roles)
+            grid = grids.get(GRID_OF.get(username))
+            create_user(session, username, password_hash, display, units[unit_code].id, roles,
+                        grid.id if grid else None)
     return [(u, d, r, units[c].name) for u, d, c, r in USERS]

@@ -5,14 +5,15 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import object_session
 
 from engine.access import login_throttle, passwords
 from engine.legaltime.clock import Clock
 from engine.errors import NotAllowed, NotFound
 from engine.messages import Msg
-from engine.persistence.models import AccountEvent, ApiToken, CallbackEndpoint, OrgUnit, User, UserRole
-from engine.access.policy import ROLES, Actor, may, may_change_login, may_grant, unit_covers
+from engine.persistence.models import AccountEvent, ApiToken, CallbackEndpoint, Grid, OrgUnit, User, UserRole
+from engine.access.policy import GRID_LEVELS, GRID_ROLES, ROLES, Actor, may, may_change_login, may_grant, unit_covers
 from engine.persistence.uow import UnitOfWork
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
@@ -130,18 +131,20 @@ def actor_for_token(session, token):
     return Actor.of(user) if user is not None else None
 
 
-def create_user(session, username, password_hash, display_name, unit_id, roles):
-    user = User(username=username, password_hash=password_hash, display_name=display_name, org_unit_id=unit_id)
+def create_user(session, username, password_hash, display_name, unit_id, roles, grid_id=None):
+    user = User(username=username, password_hash=password_hash, display_name=display_name, org_unit_id=unit_id,
+                grid_id=grid_id)
     user.role_rows = [UserRole(role=r) for r in roles]
     session.add(user)
     return user
 
 
-def save_user(session, actor, user_id, username, display_name, unit_id, roles, password, active=True):
+def save_user(session, actor, user_id, username, display_name, unit_id, roles, password, active=True, grid_id=None):
     """An administrator creates (user_id None) or changes a login, within their own unit and
     the units below it, granting only what policy.may_grant allows them (the README's rule).
-    Errors come back per field as messages. A change of password, roles, unit or state ends
-    every session of the login."""
+    A grid worker needs `grid_id`, a grid of the login's own unit; a login without the role keeps
+    no grid. Errors come back per field as messages. A change of password, roles, unit, grid or
+    state ends every session of the login."""
     if not may(actor.roles, "administer"):
         raise NotAllowed("administer")
     with UnitOfWork(session):
@@ -154,14 +157,18 @@ def save_user(session, actor, user_id, username, display_name, unit_id, roles, p
         unit = session.get(OrgUnit, unit_id) if unit_id else None
         roles = sorted(set(roles or ()))
         errors = _login_errors(session, actor, user, username, display_name, unit, roles, password, active)
+        grid = _login_grid(session, unit, roles, grid_id, errors)
         if errors:
             raise UserInvalid(errors)
         if user is None:
-            user = create_user(session, username, passwords.hash_password(password), display_name, unit.id, roles)
+            user = create_user(session, username, passwords.hash_password(password), display_name, unit.id, roles,
+                               grid.id if grid else None)
             session.flush()
             kind, changes = "user_created", {"unit": unit.name, "roles": roles, "name": display_name}
+            if grid is not None:
+                changes["grid"] = grid.name
         else:
-            kind, changes = "user_changed", _change_login(user, display_name, unit, roles, password, active)
+            kind, changes = "user_changed", _change_login(user, display_name, unit, roles, password, active, grid)
         session.add(AccountEvent(actor_id=actor.user_id, actor_name=actor.name, kind=kind, user_id=user.id,
                                  detail=changes))
         session.flush()
@@ -194,24 +201,115 @@ def _login_errors(session, actor, user, username, display_name, unit, roles, pas
     return errors
 
 
-def _change_login(user, display_name, unit, roles, password, active):
+def _login_grid(session, unit, roles, grid_id, errors):
+    """The grid a login is given: a grid worker's must be a grid of the login's own unit (a
+    village or community); a login that is no grid worker has none. Adds to `errors`."""
+    if not set(roles) & GRID_ROLES:
+        return None
+    grid = session.get(Grid, grid_id) if isinstance(grid_id, int) else None
+    if unit is not None and (grid is None or grid.org_unit_id != unit.id):
+        errors["grid_id"] = Msg("A grid worker needs a grid of their own village or community")
+    return grid
+
+
+def _change_login(user, display_name, unit, roles, password, active, grid=None):
     """Apply a checked change to a login; returns {field: [before, after]} for its history. A
     change of anything but the name ends the login's sessions."""
     before = {"unit": user.org_unit.name, "roles": sorted(user.roles), "name": user.display_name,
-              "active": user.active}
-    moved = user.org_unit_id != unit.id
+              "active": user.active, "grid": _grid_name(object_session(user).get(Grid, user.grid_id) if user.grid_id else None)}
+    moved = user.org_unit_id != unit.id or user.grid_id != (grid.id if grid else None)
     user.display_name, user.org_unit_id, user.active = display_name, unit.id, bool(active)
+    user.grid_id = grid.id if grid else None
     if password:
         user.password_hash = passwords.hash_password(password)
     user.role_rows = [row for row in user.role_rows if row.role in roles] + [
         UserRole(role=r) for r in roles if r not in user.roles]
-    after = {"unit": unit.name, "roles": roles, "name": display_name, "active": bool(active)}
+    after = {"unit": unit.name, "roles": roles, "name": display_name, "active": bool(active), "grid": _grid_name(grid)}
     changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
     if password:
         changes["password"] = "reset"
     if moved or set(changes) - {"name"}:
         user.session_epoch = (user.session_epoch or 0) + 1
     return changes
+
+
+def _grid_name(grid):
+    return grid.name if grid is not None else None
+
+
+# ---- grids ---------------------------------------------------------------------------------------
+
+GRID_NAME_MAX = 100
+
+
+def grids_of(session, actor):
+    """The grids of the actor's units, with their workers: [(grid, unit, [users])], by unit."""
+    rows = session.execute(select(Grid, OrgUnit).join(OrgUnit, OrgUnit.id == Grid.org_unit_id)
+                           .where(OrgUnit.path.startswith(actor.unit_path))
+                           .order_by(OrgUnit.path, Grid.name, Grid.id)).all()
+    workers = {}
+    for user in session.scalars(select(User).where(User.grid_id.in_([grid.id for grid, _unit in rows]))
+                                .order_by(User.username)) if rows else ():
+        workers.setdefault(user.grid_id, []).append(user)
+    return [(grid, unit, workers.get(grid.id, [])) for grid, unit in rows]
+
+
+def _grid_unit(session, actor, unit_id):
+    unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None or not unit_covers(actor.unit_path, unit.path):
+        raise NotFound(unit_id)
+    if unit.level not in GRID_LEVELS:
+        raise ValueError(Msg("Grids are drawn within a village or community"))
+    return unit
+
+
+def _grid_name_checked(session, unit_id, name, grid_id=None):
+    name = (name or "").strip()
+    if not name or len(name) > GRID_NAME_MAX:
+        raise ValueError(Msg("Enter the grid's name (at most 100 characters)"))
+    same = select(Grid.id).where(Grid.org_unit_id == unit_id, func.lower(Grid.name) == name.lower())
+    if grid_id is not None:
+        same = same.where(Grid.id != grid_id)
+    if session.scalar(same.limit(1)) is not None:
+        raise ValueError(Msg("This village already has a grid of that name"))
+    return name
+
+
+def create_grid(session, actor, unit_id, name):
+    """An administrator draws a new grid in a village or community of theirs; the change is in the
+    account history (as the administrator's own entry: a grid is no login). Raises ValueError with
+    a Msg for a bad name or unit level."""
+    if not may(actor.roles, "administer"):
+        raise NotAllowed("administer")
+    with UnitOfWork(session):
+        unit = _grid_unit(session, actor, unit_id)
+        name = _grid_name_checked(session, unit.id, name)
+        taken = set(session.scalars(select(Grid.code).where(Grid.code.startswith(f"{unit.code}-G"))))
+        number = len(taken) + 1
+        while f"{unit.code}-G{number:02d}" in taken:
+            number += 1
+        grid = Grid(code=f"{unit.code}-G{number:02d}", name=name, org_unit_id=unit.id)
+        session.add(grid)
+        session.flush()
+        session.add(AccountEvent(actor_id=actor.user_id, actor_name=actor.name, kind="grid_created",
+                                 user_id=actor.user_id, detail={"grid": name, "unit": unit.name}))
+        return grid
+
+
+def rename_grid(session, actor, grid_id, name):
+    if not may(actor.roles, "administer"):
+        raise NotAllowed("administer")
+    with UnitOfWork(session):
+        grid = session.get(Grid, grid_id)
+        if grid is None or not unit_covers(actor.unit_path, grid.org_unit.path):
+            raise NotFound(grid_id)
+        name = _grid_name_checked(session, grid.org_unit_id, name, grid.id)
+        if name != grid.name:
+            session.add(AccountEvent(actor_id=actor.user_id, actor_name=actor.name, kind="grid_renamed",
+                                     user_id=actor.user_id,
+                                     detail={"grid": [grid.name, name], "unit": grid.org_unit.name}))
+            grid.name = name
+        return grid
 
 
 MAX_POPULATION = 50_000_000  # more residents than any city has is a typing mistake

@@ -10,6 +10,10 @@ ROLES = {
     "auditor": N_("Auditor"),
     "designer": N_("Process designer"),
     "admin": N_("Administrator"),
+    # A grid worker (网格员) walks one grid of a village or community: reports matters from the
+    # field and does the steps a pathway gives the grid (a visit after closing, checking that an
+    # agreement is kept). Held only at a village-level unit, with a grid of that unit.
+    "grid_worker": N_("Grid worker"),
 }
 
 # Lanes in the diagrams are named in Chinese for the people who read them; these names map
@@ -19,6 +23,7 @@ LANE_ALIASES = {
     "调解员": "mediator", "人民调解员": "mediator",
     "督办": "supervisor", "主管": "supervisor",
     "入驻部门": "department", "部门": "department",
+    "网格员": "grid_worker",
 }
 
 # The resident departments a center summons (kinds of department unit). A step for a department
@@ -41,8 +46,14 @@ DEPARTMENTS = {
 
 ACTIONS = {
     "file_matter": {"clerk"},
-    "work_tasks": {"clerk", "mediator", "department", "supervisor"},
-    "view_cases": {"clerk", "mediator", "department", "supervisor", "auditor", "admin"},
+    "work_tasks": {"clerk", "mediator", "department", "supervisor", "grid_worker"},
+    # A grid worker sees only the cases of their grid, those made from what they reported and
+    # those they were given a step of (engine/reading/queries.py), never the whole village's:
+    # decided so for every grid worker, 综治 ones included; a village official who needs the
+    # village's cases holds the clerk role beside it.
+    "view_cases": {"clerk", "mediator", "department", "supervisor", "auditor", "admin", "grid_worker"},
+    # Reporting a matter from the field: it waits in the village's inbox as a submission.
+    "report_matter": {"grid_worker"},
     "supervise": {"supervisor"},
     "audit": {"auditor"},
     "design": {"designer"},
@@ -68,11 +79,16 @@ LEVELS = {"city": N_("City"), "county": N_("County"),
 #   county); a designer placed lower (before this rule) holds no library power at all;
 # - a resident department's unit holds department logins only, and the department role is held
 #   only there;
+# - a grid worker is a login of a village or community (level "village") and holds a grid of that
+#   unit (accounts.save_user checks the grid);
 # - nobody changes their own roles, unit or enabled state, and an administrator changes a login
 #   only if they could have granted every role it holds.
 LIBRARY_ROLES = {"designer"}
 LIBRARY_ACTIONS = {"design"}
 LIBRARY_LEVELS = {"city", "county"}
+GRID_ROLES = {"grid_worker"}
+# Grids are drawn within villages and urban communities (社区), both units of level "village".
+GRID_LEVELS = {"village"}
 
 
 def is_top(unit_path):
@@ -85,6 +101,8 @@ def may_grant(actor, role, unit_level):
     if "admin" not in actor.roles or role not in ROLES:
         return False
     if (role == "department") != (unit_level == "department"):
+        return False
+    if role in GRID_ROLES and unit_level not in GRID_LEVELS:
         return False
     if role in LIBRARY_ROLES:
         return is_top(actor.unit_path) and unit_level in LIBRARY_LEVELS
@@ -149,27 +167,38 @@ class Actor:
     """The person (or system) doing something, as the services see them. Built by the web layer
     from the logged-in user; the services never read request globals."""
 
-    __slots__ = ("user_id", "name", "roles", "unit_id", "unit_path", "unit_level")
+    __slots__ = ("user_id", "name", "roles", "unit_id", "unit_path", "unit_level", "grid_id")
 
-    def __init__(self, user_id, name, roles, unit_id, unit_path, unit_level=None):
+    def __init__(self, user_id, name, roles, unit_id, unit_path, unit_level=None, grid_id=None):
         self.user_id = user_id
         self.name = name
         self.roles = frozenset(roles)
         self.unit_id = unit_id
         self.unit_path = unit_path
         self.unit_level = unit_level
+        self.grid_id = grid_id
 
     @classmethod
     def of(cls, user):
-        return cls(user.id, user.display_name, user.roles, user.org_unit_id, user.org_unit.path, user.org_unit.level)
+        return cls(user.id, user.display_name, user.roles, user.org_unit_id, user.org_unit.path, user.org_unit.level,
+                   user.grid_id)
 
 
 SYSTEM = Actor(None, "系统", (), None, "/")
 
 
 # Roles that handle a case and need to reach the parties; everyone else sees ID numbers and
-# phones masked.
-HANDLING_ROLES = {"clerk", "mediator", "department", "supervisor"}
+# phones masked. A grid worker visits the parties at home and sees only their own grid's cases.
+HANDLING_ROLES = {"clerk", "mediator", "department", "supervisor", "grid_worker"}
+
+# Roles that see every case of their units; a login holding none of them but the grid worker's
+# sees its grid's cases alone.
+UNIT_WIDE_ROLES = ACTIONS["view_cases"] - {"grid_worker"}
+
+
+def grid_only(actor):
+    """True when the actor sees cases as a grid worker only (no unit-wide role beside it)."""
+    return "grid_worker" in actor.roles and not actor.roles & UNIT_WIDE_ROLES
 
 
 def sees_personal_data(actor):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from engine.access.policy import allowed, may, unit_covers
+from engine.access.policy import GRID_ROLES, allowed, may, unit_covers
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
 from engine.persistence.models import CaseTransfer, OrgUnit, Task
@@ -64,6 +64,8 @@ class StepFacts:
     # Days the deadline may still be extended; None where the caller did not count them (the
     # extension itself then checks the figure).
     extension_left: int | None = None
+    # The grid the step's case lies in: a grid step is for that grid's workers alone.
+    grid_id: int | None = None
 
 
 def case_facts(session, case, unit=None):
@@ -84,7 +86,7 @@ def step_facts(task, unit_path, extension_left=None):
                      assignee_name=task.assignee.display_name if task.assignee_id else None,
                      completer_name=task.completer.display_name if task.completed_by else None,
                      clock_stopped=task.clock_stopped_at is not None, timed=task.due_at is not None,
-                     extension_left=extension_left)
+                     extension_left=extension_left, grid_id=task.case.grid_id)
 
 
 # ---- the rules ----------------------------------------------------------------------------------
@@ -94,9 +96,16 @@ def _done(step):
     return Conflict(Msg("This task was already completed by %(who)s", who=who))
 
 
+def _not_their_grid(actor, step):
+    """A grid step of a case in a grid is for that grid's workers: a worker of another grid of the
+    same village neither sees nor takes it. A case with no grid leaves it to the village's."""
+    return step.role in GRID_ROLES and step.grid_id is not None and step.grid_id != actor.grid_id
+
+
 def _worker(actor, step, mine=None):
-    """The step's own work (claim, release, submit): a holder of its role in a unit covering it."""
-    if not may(actor.roles, "work_tasks") or step.role not in actor.roles:
+    """The step's own work (claim, release, submit): a holder of its role in a unit covering it
+    (for a grid step, a worker of the case's grid)."""
+    if not may(actor.roles, "work_tasks") or step.role not in actor.roles or _not_their_grid(actor, step):
         return NotAllowed(step.id)
     if not unit_covers(actor.unit_path, step.unit_path):
         return NotAllowed(step.id)
@@ -232,7 +241,7 @@ CASE_RULES = {
 }
 def _open(actor, case, step):
     """Open the step's page to work on it (claimed by another, it shows who holds it)."""
-    if not may(actor.roles, "work_tasks") or step.role not in actor.roles:
+    if not may(actor.roles, "work_tasks") or step.role not in actor.roles or _not_their_grid(actor, step):
         return NotAllowed(step.id)
     return None if step.state == TaskState.READY else _done(step)
 

@@ -145,7 +145,7 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
         audit.add(actor, EventKind.CASE_STARTED, detail=started)
         store.record_engine_changes(audit, actor, start_snap)
         first = start_snap.ready[0]
-        snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data))
+        snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data, case_facts(case)))
         # Written now, before the rows of the steps that follow it, so ids keep the order of events.
         session.connection().execute(insert(Task.__table__), dict(
             case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
@@ -220,6 +220,11 @@ def _reassess(session, actor, audit, case, data, assessment, how):
         task.amber_at = lights.amber_at(task.spec_id, task.created_at, task.due_at, risk=level)
 
 
+def case_facts(case):
+    """What the workflow is told of the case's row with each step submitted (runtime.complete)."""
+    return {runtime.HAS_GRID: case.grid_id is not None}
+
+
 # ---- working on tasks ------------------------------------------------------------------------
 
 def _refreshed(session, task):
@@ -260,7 +265,8 @@ def complete_task(session, actor, task_id, post):
             raise FormInvalid(errors, data)
         workflow = runtime.load_state(case.state, _specs(version))
         try:
-            snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data))
+            snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data,
+                                                                     case_facts(case)))
         except runtime.TaskNotReady as exc:
             # Someone completed it while we waited for the case lock.
             raise _refreshed(session, task) from exc

@@ -7,7 +7,7 @@ from engine.workflow import runtime
 from engine.legaltime.clock import Clock
 from engine.access.policy import SYSTEM
 from engine.persistence.models import AuditEvent, CaseParty, Task, TaskDraft, Timer, User, UserRole
-from engine.library.routing import unit_for_task, step_title
+from engine.library.routing import route_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
 from engine.persistence.keys import contact_key, normalize_id, normalize_phone
 from engine.persistence.states import CaseStatus, EventKind, TaskState, TimerState
@@ -169,13 +169,14 @@ def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, com
             continue
         element = task.task_spec.bpmn_id
         info = meta["tasks"].get(element, {})
-        role = info.get("role") or "supervisor"
+        # A grid step with no grid worker to take it comes back with another role (routing.grid_step).
+        role, unit_id = route_task(session, case, unit_path, info, info.get("role") or "supervisor", task.data, units)
         due, basis, guessed = due_by_task.get(element, (None, None, False))
         title = step_title(info, task)
         new_tasks.append(dict(
             case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state=TaskState.READY,
             title=title[:200], form_key=info.get("form"), role=role,
-            org_unit_id=unit_for_task(session, case, unit_path, info, role, task.data, units),
+            org_unit_id=unit_id,
             due_at=due, amber_at=lights.amber_at(element, now, due, risk=case.risk_level), legal_basis=basis,
             due_provisional=guessed, created_at=now, assignee_id=None,
         ))

@@ -2,7 +2,8 @@
 holders of its role in that unit, or, where the unit has none (a village without a mediator),
 to the nearest unit above that has one: lower levels pass work upward, the county is the
 terminal station. A step for a resident department goes to the department of that kind stationed
-at the nearest unit above the case (the county center's court, say)."""
+at the nearest unit above the case (the county center's court, say). A step for the grid (a lane
+网格员) goes to the grid workers of the case's grid; see route_task."""
 from types import SimpleNamespace
 
 from sqlalchemy import select
@@ -10,7 +11,13 @@ from sqlalchemy import select
 from engine.access.policy import DEPARTMENTS
 from engine.messages import in_chinese
 
-from engine.persistence.models import OrgUnit, User, UserRole
+from engine.persistence.models import Grid, OrgUnit, User, UserRole
+
+GRID_ROLE = "grid_worker"
+# Who does a grid step that finds no grid worker to take it: the clerk, from the unit that would
+# have held it upward (unit_for_role). The clerk already does the return visit at every level
+# and can visit or call the parties; a step for nobody would sit unseen until its case stalled.
+GRID_FALLBACK_ROLE = "clerk"
 
 
 def unit_for_role(session, unit_id, unit_path, role, cache=None):
@@ -74,6 +81,45 @@ def unit_for_task(session, case, unit_path, info, role, data, cache):
         if found is not None:
             return found
     return unit_for_role(session, case.org_unit_id, unit_path, role, cache)
+
+
+def route_task(session, case, unit_path, info, role, data, cache):
+    """(role, unit id) of a new step: unit_for_task's unit, except for a grid step (see grid_step)."""
+    if role == GRID_ROLE:
+        return grid_step(session, case, unit_path, cache)
+    return role, unit_for_task(session, case, unit_path, info, role, data, cache)
+
+
+def grid_step(session, case, unit_path, cache=None):
+    """Where a step for the grid goes, as (role, unit id):
+    - the case has a grid: to the grid workers of that grid, at the grid's village (the rulebook
+      and the inbox let only the workers of the case's grid see and take it);
+    - the case has no grid but is a village's (or community's) case: to the grid workers of that
+      village, any of whom may take it;
+    - otherwise (no grid worker there, or the case lies at a township or above): to the clerk
+      (GRID_FALLBACK_ROLE) of the grid's village, or of the case's unit, or the nearest unit above
+      with one, so the visit or check still reaches someone who answers for the case."""
+    grid_id = getattr(case, "grid_id", None)
+    key = ("grid", grid_id, case.org_unit_id)
+    if cache is not None and key in cache:
+        return cache[key]
+    connection = session.connection()
+    workers = select(User.id).join(UserRole, UserRole.user_id == User.id).where(
+        UserRole.role == GRID_ROLE, User.active.is_(True))
+    if grid_id is not None:
+        start_id, start_path = connection.execute(select(OrgUnit.id, OrgUnit.path).join(
+            Grid, Grid.org_unit_id == OrgUnit.id).where(Grid.id == grid_id)).one()
+        found = connection.scalar(workers.where(User.grid_id == grid_id).limit(1))
+    else:
+        start_id, start_path = case.org_unit_id, unit_path
+        level = connection.scalar(select(OrgUnit.level).where(OrgUnit.id == case.org_unit_id))
+        found = connection.scalar(workers.where(User.org_unit_id == case.org_unit_id).limit(1)) \
+            if level == "village" else None
+    routed = ((GRID_ROLE, start_id) if found is not None else
+              (GRID_FALLBACK_ROLE, unit_for_role(session, start_id, start_path, GRID_FALLBACK_ROLE, cache)))
+    if cache is not None:
+        cache[key] = routed
+    return routed
 
 
 def _lookup(data, dotted):

@@ -8,8 +8,8 @@ from sqlalchemy.orm import aliased, joinedload
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.library.forms import FormDef
-from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Task, User
-from engine.access.policy import mask_id_number, mask_phone, sees_personal_data, unit_covers
+from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Submission, Task, User
+from engine.access.policy import GRID_ROLES, grid_only, mask_id_number, mask_phone, sees_personal_data, unit_covers
 from engine.persistence.keys import normalize_id, normalize_phone
 from engine.persistence.states import CaseStatus, EventKind, TaskState
 
@@ -56,10 +56,34 @@ def _in_subtree(actor):
     return OrgUnit.path.startswith(actor.unit_path)
 
 
+def _grid_cases(actor):
+    """What a grid worker sees (policy.grid_only): the cases of their grid, those made from what
+    they reported, those they held or did a step of, and a case with no grid whose grid step waits
+    in their village's pool. Never the rest of the village."""
+    seen = [Case.id.in_(select(Submission.case_id).where(Submission.reporter_id == actor.user_id,
+                                                         Submission.case_id.is_not(None))),
+            Case.id.in_(select(Task.case_id).where(or_(Task.assignee_id == actor.user_id,
+                                                       Task.completed_by == actor.user_id))),
+            and_(Case.grid_id.is_(None), Case.id.in_(select(Task.case_id).where(
+                Task.role.in_(GRID_ROLES), Task.state == TaskState.READY, Task.org_unit_id == actor.unit_id)))]
+    if actor.grid_id is not None:
+        seen.append(Case.grid_id == actor.grid_id)
+    return or_(*seen)
+
+
+def _grid_steps(actor):
+    """A grid step is for the workers of its case's grid, or of the village when the case has none."""
+    mine = [Case.grid_id.is_(None)] + ([Case.grid_id == actor.grid_id] if actor.grid_id is not None else [])
+    return or_(Task.role.not_in(GRID_ROLES), Task.case_id.in_(select(Case.id).where(or_(*mine))))
+
+
 def _cases_seen(actor):
     """The condition on a case (joined with its unit) for the actor to find it: a case of their
     unit or below; for a resident department, whose unit owns no cases, also a case it was given
-    a step of (held or done), so it finds what it worked on, and nothing else."""
+    a step of (held or done), so it finds what it worked on, and nothing else; for a grid worker,
+    _grid_cases."""
+    if grid_only(actor):
+        return _grid_cases(actor)
     if actor.unit_level != "department":
         return _in_subtree(actor)
     step_unit = aliased(OrgUnit)
@@ -77,6 +101,7 @@ def inbox(session, actor):
             Task.state == TaskState.READY,
             or_(Task.assignee_id == actor.user_id,
                 and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles),
+                     _grid_steps(actor) if actor.roles & GRID_ROLES else True,
                      # Supervisors answer for every unit below theirs; others take their own unit's work.
                      or_(Task.org_unit_id == actor.unit_id,
                          and_(Task.role == "supervisor", _in_subtree(actor))))),
@@ -241,6 +266,8 @@ def visible_case(session, actor, case_id):
                           .where(Case.id == case_id))
     if case is None:
         return None, False
+    if grid_only(actor):
+        return case, session.scalar(select(Case.id).where(Case.id == case_id, _grid_cases(actor))) is not None
     return case, unit_covers(actor.unit_path, case.org_unit.path) or _holds_a_step(session, actor, case_id)
 
 

@@ -247,12 +247,16 @@ def _latest_data(workflow, ready):
 # Every case starts with this variable: 1, then 2, 3... each time it is reopened. (Not "round":
 # a condition on a variable that is missing would quietly find Python's round() instead.)
 ROUND = "case_round"
+# Whether the case lies in a grid (cases.grid_id): given to the workflow with every step submitted,
+# so a diagram can give the grid a step (a visit after closing, checking an agreement is kept).
+HAS_GRID = "case_has_grid"
 
 
 def seed(workflow, data=None):
     """Give a new instance what the process starts with."""
     for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(data or {ROUND: 1})
+        # A case is in no grid until the engine says otherwise (runtime.complete's facts).
+        task.data.update({HAS_GRID: False, **(data or {ROUND: 1})})
 
 
 def start(specs, data=None):
@@ -278,13 +282,16 @@ def find_task(workflow, task_id):
     return workflow.get_task_from_id(UUID(task_id))
 
 
-def complete(workflow, task_id, data):
-    """Complete a READY user task with the submitted data and run the engine to the next wait."""
+def complete(workflow, task_id, data, facts=None):
+    """Complete a READY user task with the submitted data and run the engine to the next wait.
+    `facts` are what the engine knows of the case (HAS_GRID), set after the data so that no form
+    field can pass for one."""
     before = task_states(workflow)
     task = find_task(workflow, task_id)
     if task is None or task.state != TaskState.READY:
         raise TaskNotReady(task_id)
     task.data.update(data)
+    task.data.update(facts or {})
     task.run()
     workflow.do_engine_steps()
     return snapshot(workflow, before)
