@@ -62,8 +62,8 @@ def _init_extensions(app):
 
 
 def _register_blueprints(app):
-    from . import admin, api, audit, auth, clocks, designer, home, moves, public, resident, supervision, work
-    for module in (auth, home, public, resident, work, moves, clocks, supervision, audit, designer, admin, api):
+    from . import admin, api, audit, auth, clocks, designer, grid, home, moves, public, resident, supervision, work
+    for module in (auth, home, public, resident, work, moves, clocks, supervision, audit, designer, admin, api, grid):
         app.register_blueprint(module.bp)
 
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from engine.access import accounts
 from engine.persistence.models import OrgUnit, User
-from engine.access.policy import LEVELS, ROLES, grantable_roles, may_change_login, unit_covers
+from engine.access.policy import GRID_LEVELS, LEVELS, ROLES, grantable_roles, may_change_login, unit_covers
 
 from .auth import current_actor, requires
 from .extensions import db
@@ -50,17 +50,19 @@ def user(user_id=None):
     found = _found_user(user_id) if user_id else None
     values = {"username": found.username if found else "", "display_name": found.display_name if found else "",
               "unit_id": found.org_unit_id if found else current_actor().unit_id,
-              "roles": sorted(found.roles) if found else [], "active": found.active if found else True}
+              "roles": sorted(found.roles) if found else [], "active": found.active if found else True,
+              "grid_id": found.grid_id if found else None}
     errors, status = {}, 200
     if request.method == "POST":
         form = request.form
         values = {"username": form.get("username", "").strip() if not found else found.username,
                   "display_name": form.get("display_name", ""), "unit_id": form.get("unit_id", type=int),
-                  "roles": form.getlist("roles"), "active": bool(form.get("active"))}
+                  "roles": form.getlist("roles"), "active": bool(form.get("active")),
+                  "grid_id": form.get("grid_id", type=int)}
         try:
             saved = accounts.save_user(db.session, current_actor(), user_id, values["username"],
                                        values["display_name"], values["unit_id"], values["roles"],
-                                       form.get("password", ""), values["active"])
+                                       form.get("password", ""), values["active"], values["grid_id"])
         except accounts.UserInvalid as invalid:
             errors, status = {key: say(why) for key, why in invalid.errors.items()}, 422
         else:
@@ -77,7 +79,8 @@ def _user_page(found, values, errors, status, callback=None, callback_errors=Non
         callback = {"url": endpoint.url if endpoint else "", "active": endpoint.active if endpoint else True}
     return render_template("admin/user.html", user=found, values=values, errors=errors, units=_units(),
                            roles=roles, levels=LEVELS, endpoint=endpoint, callback=callback,
-                           callback_errors=callback_errors or {}, secret_made=secret_made), status
+                           callback_errors=callback_errors or {}, secret_made=secret_made,
+                           grids=accounts.grids_of(db.session, current_actor())), status
 
 
 def _found_user(user_id):
@@ -96,7 +99,7 @@ def callback(user_id):
     shown on this one answer (never flashed into the session cookie, never shown again)."""
     found = _found_user(user_id)
     values = {"username": found.username, "display_name": found.display_name, "unit_id": found.org_unit_id,
-              "roles": sorted(found.roles), "active": found.active}
+              "roles": sorted(found.roles), "active": found.active, "grid_id": found.grid_id}
     form = request.form
     typed = {"url": form.get("callback_url", "").strip(), "active": bool(form.get("callback_active"))}
     try:
@@ -111,3 +114,34 @@ def callback(user_id):
     if made:
         return _user_page(found, values, {}, 200, secret_made=made)
     return redirect(url_for("admin.user", user_id=user_id) + "#callback")
+
+
+@bp.route("/grids", methods=["GET", "POST"])
+@requires("administer")
+def grids():
+    """The grids of the administrator's villages and communities, who walks each, and a new one."""
+    values, error, status = {"unit_id": None, "name": ""}, None, 200
+    if request.method == "POST":
+        values = {"unit_id": request.form.get("unit_id", type=int), "name": request.form.get("name", "")}
+        try:
+            grid = accounts.create_grid(db.session, current_actor(), values["unit_id"], values["name"])
+        except ValueError as refused:
+            error, status = say(refused), 422
+        else:
+            flash(_("Grid %(grid)s made", grid=grid.name), "success")
+            return redirect(url_for("admin.grids") + f"#grid-{grid.id}")
+    villages = [unit for unit in _units() if unit.level in GRID_LEVELS]
+    return render_template("admin/grids.html", grids=accounts.grids_of(db.session, current_actor()),
+                           villages=villages, values=values, error=error), status
+
+
+@bp.route("/grids/<int:grid_id>", methods=["POST"])
+@requires("administer")
+def rename_grid(grid_id):
+    try:
+        grid = accounts.rename_grid(db.session, current_actor(), grid_id, request.form.get("name", ""))
+    except ValueError as refused:
+        flash(say(refused), "error")
+    else:
+        flash(_("Grid %(grid)s saved", grid=grid.name), "success")
+    return redirect(url_for("admin.grids") + f"#grid-{grid_id}")

@@ -14,7 +14,7 @@ bp = Blueprint("home", __name__)
 LANDING = [("clerk", "work_tasks", "work.inbox"), ("mediator", "work_tasks", "work.inbox"),
            ("department", "work_tasks", "work.inbox"), ("supervisor", "supervise", "supervision.overview"),
            ("auditor", "audit", "audit.search"), ("designer", "design", "designer.index"),
-           ("admin", "administer", "admin.index")]
+           ("admin", "administer", "admin.index"), ("grid_worker", "report_matter", "grid.home")]
 
 
 @bp.route("/favicon.ico")

@@ -191,8 +191,9 @@ def _login_errors(session, actor, user, username, display_name, unit, roles, pas
         errors["roles"] = Msg("Choose at least one role")
     elif unit is not None and not all(may_grant(actor, r, unit.level) for r in roles):
         errors["roles"] = Msg("You cannot grant these roles at this unit: only an administrator of the top unit "
-                              "grants process design, to someone at a city or county unit, and a resident "
-                              "department's unit holds the department role only")
+                              "grants process design, to someone at a city or county unit, a resident "
+                              "department's unit holds the department role only, and grid workers belong to a "
+                              "village or community")
     if (user is None or password) and len(password or "") < MIN_PASSWORD:
         errors["password"] = Msg("At least %(n)s characters", n=MIN_PASSWORD)
     if user is not None and user.id == actor.user_id and (
@@ -256,10 +257,8 @@ def grids_of(session, actor):
 
 def _grid_unit(session, actor, unit_id):
     unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) else None
-    if unit is None or not unit_covers(actor.unit_path, unit.path):
-        raise NotFound(unit_id)
-    if unit.level not in GRID_LEVELS:
-        raise ValueError(Msg("Grids are drawn within a village or community"))
+    if unit is None or not unit_covers(actor.unit_path, unit.path) or unit.level not in GRID_LEVELS:
+        raise ValueError(Msg("Grids are drawn within a village or community of yours: choose one"))
     return unit
 
 

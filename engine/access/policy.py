@@ -52,16 +52,14 @@ ACTIONS = {
     # decided so for every grid worker, 综治 ones included; a village official who needs the
     # village's cases holds the clerk role beside it.
     "view_cases": {"clerk", "mediator", "department", "supervisor", "auditor", "admin", "grid_worker"},
-    # Reporting a matter from the field: it waits in the village's inbox as a submission.
-    "report_matter": {"grid_worker"},
     "supervise": {"supervisor"},
     "audit": {"auditor"},
     "design": {"designer"},
     "administer": {"admin"},
     "move_cases": {"clerk", "mediator", "supervisor"},
     # A submission from the field into a unit's inbox (engine/cases/submissions.py); residents
-    # report with no login at all. "grid" is the grid worker's role (网格员).
-    "report_matter": {"grid"},
+    # report with no login at all. "grid_worker" is the grid worker's role (网格员).
+    "report_matter": {"grid_worker"},
     # The QR posters residents file through, for the units at and below one's own.
     "print_posters": {"clerk", "admin"},
 }

@@ -9,7 +9,7 @@ from engine.access import accounts, passwords
 from engine.cases import migration, services
 from engine.demo import DEMO_PASSWORD
 from engine.errors import NotAllowed
-from engine.persistence.models import AccountEvent, Case, OrgUnit, User
+from engine.persistence.models import AccountEvent, Case, Grid, OrgUnit, User
 from engine.access.policy import ROLES
 from tests.conftest import ROOT, wipe_cases
 from tests.engine.helpers import actor, file_matter
@@ -44,6 +44,8 @@ def expected(admin_level, unit_code, role):
         return LEVEL[unit_code] == "department" and role == "department"
     if role == "designer":
         return admin_level == "city" and LEVEL[unit_code] in ("city", "county")
+    if role == "grid_worker":
+        return LEVEL[unit_code] == "village"
     return True
 
 
@@ -112,9 +114,12 @@ def test_grant_matrix(client, login_as, session_factory, people, made, admin_lev
     made.append(username)
     with reading(session_factory) as s:
         unit = _unit_id(s, unit_code)
+        # A grid worker is given a grid of their village (the demo's first of it, if it has one).
+        grid = s.scalar(sa.select(Grid.id).where(Grid.org_unit_id == unit).order_by(Grid.code).limit(1))
     login_as(ADMINS[admin_level])
     response = client.post("/admin/users/new", data={"username": username, "display_name": "授权测试", "unit_id": unit,
-                                                     "roles": [role], "password": "grant-pass-1", "active": "on"})
+                                                     "roles": [role], "password": "grant-pass-1", "active": "on",
+                                                     "grid_id": grid or ""})
     created = _roles_of(session_factory, username)
     if unit_code not in TARGETS[admin_level]:
         assert response.status_code == 422 and created is None

@@ -21,7 +21,7 @@ from tests.web.support import location_path, page, reading, text
 from webui.home import LANDING
 
 START = {"clerk": "/tasks", "mediator": "/tasks", "department": "/tasks", "supervisor": "/supervision/",
-         "auditor": "/audit/cases", "designer": "/designer/", "admin": "/admin/"}
+         "auditor": "/audit/cases", "designer": "/designer/", "admin": "/admin/", "grid_worker": "/grid/"}
 WRONG_ZH = "用户名或密码不正确"
 
 
