@@ -328,7 +328,7 @@ def test_departments_take_no_submissions_and_unknown_units_are_none(session, lim
 
 def test_a_grid_worker_reports_into_their_village_and_no_further(session, limits):
     village = unit(session)
-    worker = Actor(None, "网格员", ["grid"], village.id, village.path, "village")
+    worker = Actor(None, "网格员", ["grid_worker"], village.id, village.path, "village")
     filed = submissions.file_submission(session, village, "grid", dict(FACTS, category=""), PARTIES[1:], reporter=worker,
                                         limits=limits, attachments=[Upload("现场.jpg", files.jpeg())])
     assert filed.source == "grid" and filed.phone is None and filed.category is None
