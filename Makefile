@@ -8,9 +8,11 @@ PORT   ?= 5000
 
 .PHONY: run test test-slow browser bench bench-scale check install install-dev assets translations layout clean
 
+# The demo serves on this machine, so the QR posters and the API's links name this machine's
+# address unless PUBLIC_BASE_URL says otherwise.
 run: install assets translations
 	$(PY) run.py demo
-	PORT=$(PORT) $(PY) run.py serve
+	PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} $(PY) run.py serve
 
 # Everything but the tests marked slow (the long versions of what `make test` already checks).
 test: install-dev assets translations browser
