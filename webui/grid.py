@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.cases import attachments as files, submissions
+from engine.cases import attachments as files, grids, submissions
 from engine.errors import FormInvalid
 from engine.library import catalog
 from engine.messages import N_
@@ -10,6 +10,7 @@ from engine.persistence.models import OrgUnit
 from engine.persistence.uow import retrying_busy
 from engine.reading import fieldwork, queries
 
+from .acting import act_then_back
 from .auth import current_actor, requires
 from .extensions import db
 from .i18n import say
@@ -32,6 +33,16 @@ def home():
                            grid=fieldwork.grid_of(db.session, actor),
                            reports=fieldwork.my_reports(db.session, actor), report_states=REPORT_STATES,
                            report_url=url_for("grid.report"))
+
+
+@bp.route("/cases/<int:case_id>/grid", methods=["POST"])
+@requires("place_in_grid")
+def place(case_id):
+    """A clerk or supervisor says which grid the case lies in (the case page's form)."""
+    chosen = request.form.get("grid_id", "")
+    grid_id = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 10 else None
+    return act_then_back(case_id, lambda: grids.place_in_grid(db.session, current_actor(), case_id, grid_id),
+                         _("The case's grid is saved"), anchor="#grid")
 
 
 # ---- reporting a matter from the field -----------------------------------------------------------

@@ -42,6 +42,7 @@ EVENT_KINDS = {
     "risk_assessed": N_("Risk assessed"), "risk_reassessed": N_("Risk re-assessed"),
     "triaged": N_("Routed"), "case_migrated": N_("Moved to another version"),
     "callback_retried": N_("Callback sent again"),
+    "grid_set": N_("Grid set"),
 }
 STATES = {"FUTURE": N_("not started"), "LIKELY": N_("not started"),
           "MAYBE": N_("not started"), "DEFINITE": N_("not started"), "READY": N_("ready"), "COMPLETED": N_("completed"), "WAITING": N_("waiting"),

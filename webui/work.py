@@ -5,8 +5,8 @@ from flask_babel import gettext as _
 from engine.access import rulebook
 from engine.library import catalog, forms as formlib, triage
 from engine.reading import queries
-from engine.cases import drafts, services, supervision, transfers
-from engine.persistence.models import OrgUnit, Task
+from engine.cases import drafts, grids, services, supervision, transfers
+from engine.persistence.models import Grid, OrgUnit, Task
 
 from .acting import act_then_back, case_of_task, submit_form as _submit
 from .auth import current_actor, requires
@@ -215,4 +215,6 @@ def case(case_id):
                            extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
                            round=queries.case_round(db.session, case_id),
                            decisions=queries.intake_decisions(db.session, case_id),
-                           below=queries.units_below(db.session, found.org_unit))
+                           below=queries.units_below(db.session, found.org_unit),
+                           grid=db.session.get(Grid, found.grid_id) if found.grid_id else None,
+                           grids=grids.grids_for(db.session, found.org_unit.path) if "place_in_grid" in allowed else [])

@@ -60,6 +60,8 @@ ACTIONS = {
     # A submission from the field into a unit's inbox (engine/cases/submissions.py); residents
     # report with no login at all. "grid_worker" is the grid worker's role (网格员).
     "report_matter": {"grid_worker"},
+    # Saying which grid a case lies in (its grid's workers then get the grid's steps).
+    "place_in_grid": {"clerk", "supervisor"},
     # The QR posters residents file through, for the units at and below one's own.
     "print_posters": {"clerk", "admin"},
 }

@@ -235,6 +235,7 @@ CASE_RULES = {
     "unflag": lambda actor, case: _flag(actor, case, False),
     "migrate": _migrate,
     "record_repeat_visit": lambda actor, case: _case(actor, case, "file_matter"),
+    "place_in_grid": lambda actor, case: _open_case(actor, case, "place_in_grid"),
     # A callback to the outside system that filed the case, failing, sent again (closed cases too:
     # the closing reply is the one the hotline most needs).
     "retry_callback": lambda actor, case: _case(actor, case, "supervise"),

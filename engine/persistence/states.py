@@ -79,3 +79,5 @@ class EventKind(StrEnum):
     CASE_MIGRATED = "case_migrated"
     # A supervisor had a failing callback to the outside system that filed the case sent again.
     CALLBACK_RETRIED = "callback_retried"
+    # The case was placed in a grid (or taken out of one) by a clerk or supervisor.
+    GRID_SET = "grid_set"

@@ -39,36 +39,36 @@ def case(**facts):
 MEDIATION = case()
 CASES = [
     # who, which case, what they may do with it
-    (SUPERVISOR, MEDIATION, {"escalate", "assign_down", "flag", "retry_callback"}),
-    (CLERK, MEDIATION, {"escalate", "assign_down", "record_repeat_visit"}),
+    (SUPERVISOR, MEDIATION, {"place_in_grid", "escalate", "assign_down", "flag", "retry_callback"}),
+    (CLERK, MEDIATION, {"place_in_grid", "escalate", "assign_down", "record_repeat_visit"}),
     (MEDIATOR, MEDIATION, {"escalate", "assign_down"}),
     (AUDITOR, MEDIATION, set()),
     (DESIGNER, MEDIATION, {"migrate"}),
     (COURT_DEPT, MEDIATION, set()),
     (TOWNSHIP_CLERK, MEDIATION, set()),  # a case of the unit above is out of reach
-    (CLERK, case(route="petition"), {"escalate", "assign_down", "record_repeat_visit"}),
+    (CLERK, case(route="petition"), {"place_in_grid", "escalate", "assign_down", "record_repeat_visit"}),
     # Reconsideration, arbitration, ruling, law-related matters stay with the body the law names.
-    (CLERK, case(route="reconsideration"), {"record_repeat_visit"}),
-    (SUPERVISOR, case(route="reconsideration"), {"flag", "retry_callback"}),
-    (CLERK, case(route="arbitration"), {"record_repeat_visit"}),
-    (CLERK, case(route="law_related"), {"record_repeat_visit"}),
+    (CLERK, case(route="reconsideration"), {"place_in_grid", "record_repeat_visit"}),
+    (SUPERVISOR, case(route="reconsideration"), {"place_in_grid", "flag", "retry_callback"}),
+    (CLERK, case(route="arbitration"), {"place_in_grid", "record_repeat_visit"}),
+    (CLERK, case(route="law_related"), {"place_in_grid", "record_repeat_visit"}),
     # A step with a resident department: the case is in its hands.
-    (CLERK, case(department_step=True), {"record_repeat_visit"}),
+    (CLERK, case(department_step=True), {"place_in_grid", "record_repeat_visit"}),
     (CLERK, case(status="completed"), {"record_repeat_visit"}),
     # A closed case's callback (the closing reply) may still be sent again.
     (SUPERVISOR, case(status="completed"), {"retry_callback"}),
     (SUPERVISOR, case(status="completed", flagged=True), {"unflag", "retry_callback"}),
-    (SUPERVISOR, case(flagged=True), {"escalate", "assign_down", "unflag", "retry_callback"}),
+    (SUPERVISOR, case(flagged=True), {"place_in_grid", "escalate", "assign_down", "unflag", "retry_callback"}),
     (person(11, {"supervisor"}, TOWNSHIP, "township"), MEDIATION, set()),
     # A move waiting: the receiving unit acknowledges it, nobody moves it again meanwhile.
-    (CLERK, case(move_to_path=COUNTY), {"acknowledge", "record_repeat_visit"}),
-    (CLERK, case(move_to_path=TOWNSHIP), {"acknowledge", "record_repeat_visit"}),
+    (CLERK, case(move_to_path=COUNTY), {"place_in_grid", "acknowledge", "record_repeat_visit"}),
+    (CLERK, case(move_to_path=TOWNSHIP), {"place_in_grid", "acknowledge", "record_repeat_visit"}),
     (TOWNSHIP_CLERK, case(unit_path=TOWNSHIP, unit_level="township", move_to_path=TOWNSHIP),
-     {"acknowledge", "record_repeat_visit"}),
-    (TOWNSHIP_CLERK, case(unit_path=TOWNSHIP, unit_level="township"), {"escalate", "assign_down", "record_repeat_visit"}),
-    (VILLAGE_CLERK, case(unit_path=VILLAGE, unit_level="village"), {"escalate", "record_repeat_visit"}),
-    (CITY_CLERK, case(unit_path=CITY, unit_level="city", has_unit_above=False), {"assign_down", "record_repeat_visit"}),
-    (CLERK, case(has_unit_above=False), {"assign_down", "record_repeat_visit"}),
+     {"place_in_grid", "acknowledge", "record_repeat_visit"}),
+    (TOWNSHIP_CLERK, case(unit_path=TOWNSHIP, unit_level="township"), {"place_in_grid", "escalate", "assign_down", "record_repeat_visit"}),
+    (VILLAGE_CLERK, case(unit_path=VILLAGE, unit_level="village"), {"place_in_grid", "escalate", "record_repeat_visit"}),
+    (CITY_CLERK, case(unit_path=CITY, unit_level="city", has_unit_above=False), {"place_in_grid", "assign_down", "record_repeat_visit"}),
+    (CLERK, case(has_unit_above=False), {"place_in_grid", "assign_down", "record_repeat_visit"}),
 ]
 
 

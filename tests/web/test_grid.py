@@ -7,7 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from engine.persistence.models import AccountEvent, Case, Grid, OrgUnit, User
+from engine.persistence.models import AccountEvent, AuditEvent, Case, Grid, OrgUnit, User
 from tests.engine.helpers import CLOSE, MEDIATION_SUCCESS, WINDOW_NO
 from tests.web.support import complete_steps, open_task_id, page, reading, text
 
@@ -205,3 +205,28 @@ def test_grid_pages_need_the_csrf_token(schema, session_factory):
     with reading(session_factory) as s:
         assert s.get(Grid, first).name == "东关村第一网格"
         assert s.scalar(sa.select(Grid.id).where(Grid.name == "无令牌网格")) is None
+
+
+def test_a_clerk_places_a_case_in_a_grid_and_its_worker_then_sees_it(login_as, session_factory, filed_case):
+    case_id, _task, _version = filed_case("clerk_dg")
+    first, xiguan = _grid(session_factory, "C01-Q-CG-DG-G01"), _grid(session_factory, "C01-Q-CG-XG-G01")
+    worker = login_as("grid_dg")
+    assert worker.get(f"/cases/{case_id}").status_code == 403
+    # A grid worker places nothing; a grid of another village is refused with a message.
+    assert worker.post(f"/grid/cases/{case_id}/grid", data={"grid_id": first}).status_code == 403
+    clerk = login_as("clerk_dg")
+    offered = page(clerk.get(f"/cases/{case_id}")).xpath('//form[contains(@class, "grid-place")]//option/@value')
+    assert str(first) in offered and str(xiguan) not in offered
+    refused = clerk.post(f"/grid/cases/{case_id}/grid", data={"grid_id": xiguan}, follow_redirects=True)
+    assert "请选择本案所属单位或其下级单位的网格" in text(refused)
+    placed = clerk.post(f"/grid/cases/{case_id}/grid", data={"grid_id": first})
+    assert placed.status_code == 302
+    with reading(session_factory) as s:
+        assert s.get(Case, case_id).grid_id == first
+        [detail] = s.scalars(sa.select(AuditEvent.detail).where(AuditEvent.case_id == case_id,
+                                                                 AuditEvent.kind == "grid_set")).all()
+    assert detail == {"grid": "东关村第一网格", "before": None}
+    assert login_as("grid_dg").get(f"/cases/{case_id}").status_code == 200
+    # Taken out of the grid again: the worker no longer finds it.
+    assert login_as("clerk_dg").post(f"/grid/cases/{case_id}/grid", data={"grid_id": ""}).status_code == 302
+    assert login_as("grid_dg").get(f"/cases/{case_id}").status_code == 403
