@@ -13,7 +13,8 @@ from tests.web.support import location_path, reading
 
 # The form each verb posts to, as a path pattern on the case page.
 CASE_FORMS = {"escalate": "/cases/{case}/escalate", "assign_down": "/cases/{case}/assign",
-              "flag": "/supervision/cases/{case}/flag", "unflag": "/supervision/cases/{case}/unflag"}
+              "flag": "/supervision/cases/{case}/flag", "unflag": "/supervision/cases/{case}/unflag",
+              "place_in_grid": "/grid/cases/{case}/grid"}
 STEP_FORMS = {"extend": "/tasks/{task}/deadline/extend", "stop_clock": "/tasks/{task}/clock/stop",
               "restart_clock": "/tasks/{task}/clock/restart", "remind": "/supervision/tasks/{task}/remind",
               "reassign": "/supervision/tasks/{task}/assign", "claim_on_behalf": "/supervision/tasks/{task}/assign"}
