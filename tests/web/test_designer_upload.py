@@ -111,7 +111,9 @@ def test_billion_laughs_is_refused_quickly(designer, session_factory):
     response = upload(designer, BILLION_LAUGHS, "bomb.bpmn")
     elapsed = time.monotonic() - started
     found = _refused(response, session_factory, before)
-    assert elapsed < 2, f"took {elapsed:.1f} s"
+    # Not a speed target: an expanded bomb takes minutes and gigabytes; refused, it takes well
+    # under a second, so 20 s only fails if the entities were expanded (a loaded machine stays far below).
+    assert elapsed < 20, f"took {elapsed:.1f} s"
     assert any(_refuses_entities(p) for p in found), found
     assert "lollol" not in response.get_data(as_text=True)
 
@@ -124,7 +126,7 @@ def test_billion_laughs_in_a_diagram_is_refused(designer, session_factory):
                        ('<bpmn:documentation>One-window intake:', '<bpmn:documentation>&lol9; One-window intake:'))
     started = time.monotonic()
     response = upload(designer, doctype + bomb)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 20  # as above: only an expansion takes this long
     found = _refused(response, session_factory, before)
     assert any(_refuses_entities(p) for p in found), found
 
