@@ -62,8 +62,10 @@ def _init_extensions(app):
 
 
 def _register_blueprints(app):
-    from . import admin, api, audit, auth, clocks, designer, grid, home, moves, public, resident, supervision, work
-    for module in (auth, home, public, resident, work, moves, clocks, supervision, audit, designer, admin, api, grid):
+    from . import (admin, api, audit, auth, clocks, designer, grid, home, moves, public, resident, supervision,
+                   unit_inbox, work)
+    for module in (auth, home, public, resident, work, unit_inbox, moves, clocks, supervision, audit, designer, admin,
+                   api, grid):
         app.register_blueprint(module.bp)
 
 
@@ -73,6 +75,7 @@ def _template_globals(app):
         field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=i18n.label, L=labels,
         may=_may_in_template, DATA_EVENTS=DATA_EVENTS, task_light=task_light, TaskState=TaskState, EventKind=EventKind,
         NOTES=notes,  # the engine's limits on what people write with a case action
+        inbox_waiting=_inbox_waiting,
     )
 
 
@@ -88,6 +91,12 @@ def _security_headers(app):
                                     "script-src 'self'; object-src 'none'; frame-ancestors 'none'")
         return response
     return security_headers
+
+
+def _inbox_waiting():
+    """Matters awaiting acceptance for the navigation's badge."""
+    from .unit_inbox import waiting_count
+    return waiting_count()
 
 
 def _may_in_template(action):

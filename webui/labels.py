@@ -2,18 +2,12 @@
 of case fields, taken from the forms of the case's own process version (designer data)."""
 from engine.messages import N_
 from engine.access.policy import ROLES  # noqa: F401  (a table for label() in templates)
+from engine.library.triage import ROUTES
 
 from .i18n import authored
 
 STATUS = {"open": N_("Being handled"), "completed": N_("Completed"), "error": N_("Error")}
-ROUTE = {"mediation": N_("People's mediation"), "petition": N_("Petition"),
-         "specialist": N_("Department handling (specialist, joint consultation)"),
-         "consultation": N_("Consultation"), "law_related": N_("Law-related, to the courts"),
-         "arbitration": N_("Guided to arbitration"), "reconsideration": N_("Administrative reconsideration"),
-         "ruling": N_("Administrative ruling"),
-         "redirect": N_("To the body that holds it, or another channel"),
-         # Cases filed before the pathway library kept this route.
-         "complaint": N_("Complaint or report")}
+ROUTE = ROUTES  # the engine's, also used in what residents are told
 COMMITTEE = {"general": N_("People's mediation committee"),
              "traffic": N_("Traffic accident mediation"),
              "medical": N_("Medical dispute mediation committee"),
@@ -43,7 +37,14 @@ EVENT_KINDS = {
     "triaged": N_("Routed"), "case_migrated": N_("Moved to another version"),
     "callback_retried": N_("Callback sent again"),
     "grid_set": N_("Grid set"),
+    "submission_accepted": N_("Accepted from the unit's inbox"),
+    "submission_joined": N_("A reported matter joined to this case"),
 }
+# Where a matter in the unit's inbox came from, and what became of it.
+SUBMISSION_SOURCE = {"resident": N_("Resident (QR code)"), "grid": N_("Grid worker")}
+PARTY_ROLE = {"applicant": N_("Applicant"), "respondent": N_("Respondent"), "third_party": N_("Third party")}
+SUBMISSION_STATE = {"pending": N_("Awaiting acceptance"), "accepted": N_("Accepted"),
+                    "joined": N_("Joined to a case"), "declined": N_("Declined")}
 STATES = {"FUTURE": N_("not started"), "LIKELY": N_("not started"),
           "MAYBE": N_("not started"), "DEFINITE": N_("not started"), "READY": N_("ready"), "COMPLETED": N_("completed"), "WAITING": N_("waiting"),
           "CANCELLED": N_("cancelled"), "STARTED": N_("started"), "ERROR": N_("error")}

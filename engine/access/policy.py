@@ -64,6 +64,9 @@ ACTIONS = {
     "place_in_grid": {"clerk", "supervisor"},
     # The QR posters residents file through, for the units at and below one's own.
     "print_posters": {"clerk", "admin"},
+    # The unit's inbox of matters residents and grid workers reported: clerks decide them,
+    # supervisors watch them (read-only).
+    "view_submissions": {"clerk", "supervisor"},
 }
 
 LEVELS = {"city": N_("City"), "county": N_("County"),
@@ -185,6 +188,10 @@ class Actor:
 
 
 SYSTEM = Actor(None, "系统", (), None, "/")
+# A resident acting on their own case without a login (rating the outcome online), after proving
+# a phone number of the case. No login can hold the role "resident" (accounts grant only ROLES),
+# so only engine/cases/acting.py's resident entry acts as it.
+RESIDENT = Actor(None, "当事人（网上）", ("resident",), None, "/")
 
 
 # Roles that handle a case and need to reach the parties; everyone else sees ID numbers and

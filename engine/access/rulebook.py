@@ -16,7 +16,7 @@ from engine.access.policy import GRID_ROLES, allowed, may, unit_covers
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
 from engine.persistence.models import CaseTransfer, OrgUnit, Task
-from engine.persistence.states import CaseStatus, TaskState, TransferState
+from engine.persistence.states import CaseStatus, SubmissionState, TaskState, TransferState
 
 # Which matters move between levels (DOMAIN.md, "Triage also fixes the level ... lower levels
 # escalate upward, the county is the terminal station; the city takes cross-county matters").
@@ -66,6 +66,8 @@ class StepFacts:
     extension_left: int | None = None
     # The grid the step's case lies in: a grid step is for that grid's workers alone.
     grid_id: int | None = None
+    # The step's form (the return visit's "visit.json" is the one a resident may fill in online).
+    form_key: str | None = None
 
 
 def case_facts(session, case, unit=None):
@@ -86,7 +88,8 @@ def step_facts(task, unit_path, extension_left=None):
                      assignee_name=task.assignee.display_name if task.assignee_id else None,
                      completer_name=task.completer.display_name if task.completed_by else None,
                      clock_stopped=task.clock_stopped_at is not None, timed=task.due_at is not None,
-                     extension_left=extension_left, grid_id=task.case.grid_id)
+                     extension_left=extension_left, grid_id=task.case.grid_id,
+                     form_key=task.form_key)
 
 
 # ---- the rules ----------------------------------------------------------------------------------
@@ -239,12 +242,28 @@ CASE_RULES = {
     # A callback to the outside system that filed the case, failing, sent again (closed cases too:
     # the closing reply is the one the hotline most needs).
     "retry_callback": lambda actor, case: _case(actor, case, "supervise"),
+    # A matter reported from outside is added to an open case of the same parties.
+    "join_submission": lambda actor, case: _open_case(actor, case, "file_matter"),
 }
 def _open(actor, case, step):
     """Open the step's page to work on it (claimed by another, it shows who holds it)."""
     if not may(actor.roles, "work_tasks") or step.role not in actor.roles or _not_their_grid(actor, step):
         return NotAllowed(step.id)
     return None if step.state == TaskState.READY else _done(step)
+
+
+# The step of a closed case a resident completes online (the return visit), and nothing else.
+VISIT_FORM = "visit.json"
+RESIDENT_FORMS = frozenset({VISIT_FORM})
+
+
+def _rate_online(actor, step):
+    """A resident (who proved a phone of the case) rates the outcome: the open return visit only."""
+    if "resident" not in actor.roles or step.form_key not in RESIDENT_FORMS:
+        return NotAllowed(step.id)
+    if step.state != TaskState.READY:
+        return Conflict(Msg("The outcome has already been rated"))
+    return None
 
 
 # What may be done with one step of it.
@@ -259,6 +278,7 @@ STEP_RULES = {
     "reassign": lambda actor, case, step: _assign(actor, step, claimed=True),
     "claim_on_behalf": lambda actor, case, step: _assign(actor, step, claimed=False),
     "remind": lambda actor, case, step: _open_step(actor, step, "supervise"),
+    "rate_online": lambda actor, case, step: _rate_online(actor, step),
 }
 VERBS = frozenset(CASE_RULES) | frozenset(STEP_RULES)
 
@@ -339,3 +359,51 @@ def require_unit_below(unit, target):
     if (target is None or target.id == unit.id or not unit_covers(unit.path, target.path)
             or target.level == "department"):
         raise NotAllowed(Msg("Only a unit below this one"))
+
+
+# ---- matters reported from outside (a unit's inbox) ------------------------------------------------
+
+@dataclass(frozen=True)
+class SubmissionFacts:
+    id: int
+    state: str
+    # The unit whose code was scanned (or the grid worker's), and the unit whose clerks decide it:
+    # that unit if it has an active clerk, else the nearest unit above that has one (as steps are
+    # routed, engine/library/routing.py).
+    unit_path: str
+    deciding_path: str
+    decided_by_name: str | None = None
+
+
+def _decide_submission(actor, submission):
+    """Accept, join or decline: a clerk of the deciding unit. A clerk or supervisor above sees the
+    matter (read-only); anyone else is not told it exists."""
+    if not may(actor.roles, "view_submissions") or not unit_covers(actor.unit_path, submission.unit_path):
+        return NotFound(submission.id)
+    if not may(actor.roles, "file_matter") or actor.unit_path != submission.deciding_path:
+        return NotAllowed(Msg("Only a clerk of the unit that takes this matter decides it"))
+    if submission.state != SubmissionState.PENDING:
+        who = submission.decided_by_name or Msg("the system")
+        return Conflict(Msg("This matter was already decided by %(who)s", who=who))
+    return None
+
+
+SUBMISSION_RULES = {
+    "accept": _decide_submission,
+    "join": _decide_submission,
+    "decline": _decide_submission,
+}
+
+
+def submission_refusal(actor, verb, submission):
+    return SUBMISSION_RULES[verb](actor, submission)
+
+
+def permitted_on_submission(actor, submission):
+    return frozenset(verb for verb in SUBMISSION_RULES if submission_refusal(actor, verb, submission) is None)
+
+
+def require_on_submission(actor, verb, submission):
+    refused = submission_refusal(actor, verb, submission)
+    if refused is not None:
+        raise refused

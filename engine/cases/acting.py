@@ -13,16 +13,22 @@ one transaction.
 `filing` (a new matter, with no case yet), `reporting` (a resident's or grid worker's
 submission, waiting for a clerk), `designing` (the pathway library) and `as_system`
 (the scheduler's sweeps, which lock their own rows with SKIP LOCKED and answer to no actor) open
-the transaction the same way for what has no case to load first."""
+the transaction the same way for what has no case to load first. `deciding` is a clerk's decision
+on a matter in the unit's inbox (`lock_submission` when the decision runs inside a case's own
+entry), and `as_resident` a resident acting on their case without a login (rating it online)."""
 from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from engine.access import rulebook
+from engine.access.policy import RESIDENT
 from engine.cases import hotline, store
-from engine.errors import NotFound
-from engine.persistence.models import Case, OrgUnit, Task
+from engine.errors import Conflict, NotFound
+from engine.messages import Msg
+from engine.persistence.models import Case, OrgUnit, Submission, Task
+from engine.persistence.states import CaseStatus
+from engine.reading import unit_inbox
 from engine.persistence.uow import UnitOfWork
 
 TaskUnit = aliased(OrgUnit)
@@ -47,6 +53,8 @@ class Act:
         if self._log is None:
             self._log = store.AuditLog(self.session, self.case)
         return self._log
+
+    submission = None
 
     def begin(self, case):
         """A case made within this action (filing) becomes the one acted on."""
@@ -169,3 +177,46 @@ def as_system(session):
     with _transaction(session):
         yield Act(session, None)
 
+
+
+def lock_submission(session, actor, submission_id, verb):
+    """A matter of a unit's inbox, row-locked on PostgreSQL, once the rulebook lets the actor
+    `verb` it (accept, join, decline): a second clerk deciding it meets a Conflict naming the first."""
+    row = session.execute(select(Submission, OrgUnit.path).join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
+                          .where(Submission.id == submission_id).with_for_update(of=Submission)).first()
+    if row is None:
+        raise NotFound(submission_id)
+    submission, unit_path = row
+    rulebook.require_on_submission(actor, verb, unit_inbox.facts(session, submission, unit_path))
+    return submission
+
+
+@contextmanager
+def deciding(session, actor, submission_id, verb):
+    """A clerk's decision on a matter in the unit's inbox that touches no case (declining it)."""
+    with _transaction(session):
+        act = Act(session, actor)
+        act.submission = lock_submission(session, actor, submission_id, verb)
+        yield act
+
+
+@contextmanager
+def as_resident(session, case_id, form_key, verb):
+    """A resident, who proved a phone number of the case, acts on its open step of `form_key` (the
+    return visit: rating the outcome online) as the rulebook allows a resident to."""
+    with _transaction(session):
+        row = lock_case(session, case_id)
+        if row is None:
+            raise NotFound(case_id)
+        case, unit = row
+        row = session.execute(select(Task, OrgUnit.path).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                              .where(Task.case_id == case.id, Task.form_key == form_key)
+                              .order_by(Task.id.desc()).limit(1)).first()
+        if row is None:
+            raise Conflict(Msg("The case is still being handled; you can rate it once it is closed")
+                           if case.status == CaseStatus.OPEN else Msg("There is nothing to rate on this case"))
+        task, task_unit_path = row
+        facts = rulebook.CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level,
+                                   route=case.route, flagged=case.flagged_at is not None)
+        _check(RESIDENT, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path))
+        yield Act(session, RESIDENT, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)

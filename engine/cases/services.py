@@ -256,35 +256,41 @@ def complete_task(session, actor, task_id, post):
     """Submit a task's form. Invalid data raises FormInvalid with what was typed; a task that
     someone else completed first raises Conflict naming them."""
     with acting_on_task(session, actor, task_id, "submit") as act:
-        task, case, unit_path = act.task, act.case, act.unit_path
-        version = catalog.version_info(session, case.process_version_id)
-        form = version.form(task.form_key)
-        data = formlib.data_from_post(form, post)
-        errors = formlib.validate(form, data)
-        if errors:
-            raise FormInvalid(errors, data)
-        workflow = runtime.load_state(case.state, _specs(version))
-        try:
-            snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data,
-                                                                     case_facts(case)))
-        except runtime.TaskNotReady as exc:
-            # Someone completed it while we waited for the case lock.
-            raise _refreshed(session, task) from exc
-        workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, task.title)
-        # Guarded on state so a concurrent submission of the same task cannot also succeed.
-        done = session.connection().execute(update(Task.__table__).where(
-            Task.__table__.c.id == task.id, Task.__table__.c.state == TaskState.READY).values(
-            state=TaskState.COMPLETED, completed_at=Clock.now(), completed_by=actor.user_id,
-            assignee_id=task.assignee_id or actor.user_id)).rowcount
-        if not done:
-            raise _refreshed(session, task)
-        audit = act.log
-        audit.add(actor, EventKind.TASK_COMPLETED, task.spec_id, task.title, {"data": data})
-        if reopened:
-            audit.add(actor, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
-        store.save(session, case, unit_path, workflow, snap, version, actor, audit,
-                   completed_task_id=task.spiff_task_id, submitted=data)
-        return case
+        return submit_step(session, act, post)
+
+
+def submit_step(session, act, post):
+    """Complete the step an entry of engine/cases/acting.py has locked and allowed (`act`) with
+    its form posted as `post`: the workflow moves on and every row of the case follows."""
+    actor, task, case, unit_path = act.actor, act.task, act.case, act.unit_path
+    version = catalog.version_info(session, case.process_version_id)
+    form = version.form(task.form_key)
+    data = formlib.data_from_post(form, post)
+    errors = formlib.validate(form, data)
+    if errors:
+        raise FormInvalid(errors, data)
+    workflow = runtime.load_state(case.state, _specs(version))
+    try:
+        snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data,
+                                                                 case_facts(case)))
+    except runtime.TaskNotReady as exc:
+        # Someone completed it while we waited for the case lock.
+        raise _refreshed(session, task) from exc
+    workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, task.title)
+    # Guarded on state so a concurrent submission of the same task cannot also succeed.
+    done = session.connection().execute(update(Task.__table__).where(
+        Task.__table__.c.id == task.id, Task.__table__.c.state == TaskState.READY).values(
+        state=TaskState.COMPLETED, completed_at=Clock.now(), completed_by=actor.user_id,
+        assignee_id=task.assignee_id or actor.user_id)).rowcount
+    if not done:
+        raise _refreshed(session, task)
+    audit = act.log
+    audit.add(actor, EventKind.TASK_COMPLETED, task.spec_id, task.title, {"data": data})
+    if reopened:
+        audit.add(actor, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
+    store.save(session, case, unit_path, workflow, snap, version, actor, audit,
+               completed_task_id=task.spiff_task_id, submitted=data)
+    return case
 
 
 # ---- timers ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from engine.legaltime import lights, workcalendar
 from engine.workflow import runtime
 from engine.legaltime.clock import Clock
 from engine.access.policy import SYSTEM
+from engine.access.rulebook import VISIT_FORM
 from engine.persistence.models import AuditEvent, CaseParty, Task, TaskDraft, Timer, User, UserRole
 from engine.library.routing import route_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
@@ -114,6 +115,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     now = Clock.now() if writes is None else writes.now
     meta = version.meta
     record_engine_changes(log, actor, snap)
+    route_before = case.route
     _copy_case_fields(case, snap.data)
     if submitted and submitted.get("parties"):
         _record_parties(session, case, submitted)
@@ -121,6 +123,7 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     due_by_task = _save_timers(session, case, snap, meta, now, writes)
     _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes)
     _save_case_row(case, workflow, snap, meta, now)
+    _tell_reporters(session, case, route_before, snap, meta)
     if writes is None:
         # Otherwise the case rows of the whole batch are written by the one flush at commit.
         session.flush()
@@ -190,6 +193,17 @@ def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, com
     _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, (TaskState.READY,),
                 state=TaskState.CANCELLED, completed_at=now)
     _drop_drafts(session, case.id, snap.was_ready - ready)
+
+
+def _tell_reporters(session, case, route_before, snap, meta):
+    """A resident or grid worker who reported the matter hears when its route is decided anew and
+    when it is closed (its return visit opens), in this same transaction."""
+    closed = any(meta["tasks"].get(task.task_spec.bpmn_id, {}).get("form") == VISIT_FORM
+                 for task in snap.ready if str(task.id) not in snap.was_ready)
+    if closed or (route_before is not None and case.route != route_before):
+        # Imported here: the notices send through the outbox, whose module needs this one loaded.
+        from engine.cases import resident_notices
+        resident_notices.case_moved(session, case, route_before, closed)
 
 
 def _save_case_row(case, workflow, snap, meta, now):

@@ -11,8 +11,18 @@ from engine.workflow import runtime
 from engine.library import routing
 from engine.legaltime.clock import Clock, china_date
 from engine.errors import NotFound
-from engine.messages import Msg
+from engine.messages import N_, Msg
 from engine.persistence.models import OrgUnit
+
+# Where triage sends a matter (the case's `route`), in plain words for staff and residents alike.
+ROUTES = {"mediation": N_("People's mediation"), "petition": N_("Petition"),
+          "specialist": N_("Department handling (specialist, joint consultation)"),
+          "consultation": N_("Consultation"), "law_related": N_("Law-related, to the courts"),
+          "arbitration": N_("Guided to arbitration"), "reconsideration": N_("Administrative reconsideration"),
+          "ruling": N_("Administrative ruling"),
+          "redirect": N_("To the body that holds it, or another channel"),
+          # Cases filed before the pathway library kept this route.
+          "complaint": N_("Complaint or report")}
 
 DECISION = "Task_triage"  # the business-rule step of intake.bpmn that runs bpmn/triage.dmn
 # Arbitration of a labour dispute must be applied for within one year of the day the worker knew

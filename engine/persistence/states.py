@@ -81,3 +81,6 @@ class EventKind(StrEnum):
     CALLBACK_RETRIED = "callback_retried"
     # The case was placed in a grid (or taken out of one) by a clerk or supervisor.
     GRID_SET = "grid_set"
+    # A matter a resident or grid worker reported became this case (accepted) or was added to it.
+    SUBMISSION_ACCEPTED = "submission_accepted"
+    SUBMISSION_JOINED = "submission_joined"

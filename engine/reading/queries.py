@@ -211,20 +211,6 @@ def search_cases(session, actor, flt):
     return rows, total
 
 
-def followed_case(session, code, phone):
-    """What a resident may see of a case: found by its code and the phone number of one of its
-    parties, or None (the same answer for a wrong code and a wrong phone)."""
-    from engine.persistence.keys import contact_key
-    code = (code or "").strip().upper()
-    if not code or not phone:
-        return None
-    case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))
-                          .where(Case.code == code))
-    if case is None or contact_key(case.code, phone) not in case.contact_keys.split():
-        return None
-    return case
-
-
 REPEAT_WINDOW = timedelta(days=90)
 # Events that carry data someone submitted: a completed step, or a repeat visit registered.
 DATA_EVENTS = (EventKind.TASK_COMPLETED, EventKind.REPEAT_VISIT)

@@ -4,9 +4,9 @@ import pytest
 import sqlalchemy as sa
 
 from engine.access.policy import Actor
-from engine.access.rulebook import CaseFacts, StepFacts, permitted
+from engine.access.rulebook import CaseFacts, StepFacts, SubmissionFacts, permitted, permitted_on_submission, submission_refusal
 from engine.cases import transfers
-from engine.errors import Conflict, NotAllowed
+from engine.errors import Conflict, NotAllowed, NotFound
 from engine.persistence.models import Case, CaseTransfer
 
 from .helpers import (CLOSE, MEDIATION_FAILURE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO, actor, complete, file_matter,
@@ -40,20 +40,20 @@ MEDIATION = case()
 CASES = [
     # who, which case, what they may do with it
     (SUPERVISOR, MEDIATION, {"place_in_grid", "escalate", "assign_down", "flag", "retry_callback"}),
-    (CLERK, MEDIATION, {"place_in_grid", "escalate", "assign_down", "record_repeat_visit"}),
+    (CLERK, MEDIATION, {"place_in_grid", "escalate", "assign_down", "record_repeat_visit", "join_submission"}),
     (MEDIATOR, MEDIATION, {"escalate", "assign_down"}),
     (AUDITOR, MEDIATION, set()),
     (DESIGNER, MEDIATION, {"migrate"}),
     (COURT_DEPT, MEDIATION, set()),
     (TOWNSHIP_CLERK, MEDIATION, set()),  # a case of the unit above is out of reach
-    (CLERK, case(route="petition"), {"place_in_grid", "escalate", "assign_down", "record_repeat_visit"}),
+    (CLERK, case(route="petition"), {"place_in_grid", "escalate", "assign_down", "record_repeat_visit", "join_submission"}),
     # Reconsideration, arbitration, ruling, law-related matters stay with the body the law names.
-    (CLERK, case(route="reconsideration"), {"place_in_grid", "record_repeat_visit"}),
+    (CLERK, case(route="reconsideration"), {"place_in_grid", "record_repeat_visit", "join_submission"}),
     (SUPERVISOR, case(route="reconsideration"), {"place_in_grid", "flag", "retry_callback"}),
-    (CLERK, case(route="arbitration"), {"place_in_grid", "record_repeat_visit"}),
-    (CLERK, case(route="law_related"), {"place_in_grid", "record_repeat_visit"}),
+    (CLERK, case(route="arbitration"), {"place_in_grid", "record_repeat_visit", "join_submission"}),
+    (CLERK, case(route="law_related"), {"place_in_grid", "record_repeat_visit", "join_submission"}),
     # A step with a resident department: the case is in its hands.
-    (CLERK, case(department_step=True), {"place_in_grid", "record_repeat_visit"}),
+    (CLERK, case(department_step=True), {"place_in_grid", "record_repeat_visit", "join_submission"}),
     (CLERK, case(status="completed"), {"record_repeat_visit"}),
     # A closed case's callback (the closing reply) may still be sent again.
     (SUPERVISOR, case(status="completed"), {"retry_callback"}),
@@ -61,17 +61,18 @@ CASES = [
     (SUPERVISOR, case(flagged=True), {"place_in_grid", "escalate", "assign_down", "unflag", "retry_callback"}),
     (person(11, {"supervisor"}, TOWNSHIP, "township"), MEDIATION, set()),
     # A move waiting: the receiving unit acknowledges it, nobody moves it again meanwhile.
-    (CLERK, case(move_to_path=COUNTY), {"place_in_grid", "acknowledge", "record_repeat_visit"}),
-    (CLERK, case(move_to_path=TOWNSHIP), {"place_in_grid", "acknowledge", "record_repeat_visit"}),
+    (CLERK, case(move_to_path=COUNTY), {"place_in_grid", "acknowledge", "record_repeat_visit", "join_submission"}),
+    (CLERK, case(move_to_path=TOWNSHIP), {"place_in_grid", "acknowledge", "record_repeat_visit", "join_submission"}),
     (TOWNSHIP_CLERK, case(unit_path=TOWNSHIP, unit_level="township", move_to_path=TOWNSHIP),
-     {"place_in_grid", "acknowledge", "record_repeat_visit"}),
-    (TOWNSHIP_CLERK, case(unit_path=TOWNSHIP, unit_level="township"), {"place_in_grid", "escalate", "assign_down", "record_repeat_visit"}),
-    (VILLAGE_CLERK, case(unit_path=VILLAGE, unit_level="village"), {"place_in_grid", "escalate", "record_repeat_visit"}),
-    (CITY_CLERK, case(unit_path=CITY, unit_level="city", has_unit_above=False), {"place_in_grid", "assign_down", "record_repeat_visit"}),
-    (CLERK, case(has_unit_above=False), {"place_in_grid", "assign_down", "record_repeat_visit"}),
+     {"place_in_grid", "acknowledge", "record_repeat_visit", "join_submission"}),
+    (TOWNSHIP_CLERK, case(unit_path=TOWNSHIP, unit_level="township"), {"place_in_grid", "escalate", "assign_down", "record_repeat_visit", "join_submission"}),
+    (VILLAGE_CLERK, case(unit_path=VILLAGE, unit_level="village"), {"place_in_grid", "escalate", "record_repeat_visit", "join_submission"}),
+    (CITY_CLERK, case(unit_path=CITY, unit_level="city", has_unit_above=False), {"place_in_grid", "assign_down", "record_repeat_visit", "join_submission"}),
+    (CLERK, case(has_unit_above=False), {"place_in_grid", "assign_down", "record_repeat_visit", "join_submission"}),
 ]
 
 
+# The case a reported matter is joined to must be open: the same rule as the case page's actions.
 @pytest.mark.parametrize("who, facts, verbs", CASES)
 def test_what_may_be_done_with_a_case(who, facts, verbs):
     assert permitted(who, facts) == verbs
@@ -106,6 +107,38 @@ STEPS = [
 @pytest.mark.parametrize("who, facts, verbs", STEPS)
 def test_what_may_be_done_with_a_step(who, facts, verbs):
     assert permitted(who, MEDIATION, facts) == verbs
+
+
+def matter(**facts):
+    base = dict(id=5, state="pending", unit_path=VILLAGE, deciding_path=VILLAGE)
+    return SubmissionFacts(**{**base, **facts})
+
+
+DECIDE = {"accept", "join", "decline"}
+SUBMISSIONS = [
+    # who, which matter in a unit's inbox, what they may do with it
+    (VILLAGE_CLERK, matter(), DECIDE),
+    (CLERK, matter(), set()),                                     # sees it from above, read-only
+    (SUPERVISOR, matter(), set()),
+    (TOWNSHIP_CLERK, matter(deciding_path=TOWNSHIP), DECIDE),     # the village has no clerk
+    (VILLAGE_CLERK, matter(state="accepted", decided_by_name="王受理"), set()),
+    (MEDIATOR, matter(unit_path=COUNTY, deciding_path=COUNTY), set()),
+    (AUDITOR, matter(unit_path=COUNTY, deciding_path=COUNTY), set()),
+    (person(12, {"clerk"}, "/1/2/3/5/", "village"), matter(), set()),  # another village's clerk
+]
+
+
+@pytest.mark.parametrize("who, facts, verbs", SUBMISSIONS)
+def test_who_decides_a_reported_matter(who, facts, verbs):
+    assert permitted_on_submission(who, facts) == verbs
+
+
+def test_a_reported_matter_is_refused_by_kind():
+    """Outside the units: not there at all; from above: not theirs to decide; decided: who did."""
+    assert isinstance(submission_refusal(person(12, {"clerk"}, "/1/2/3/5/", "village"), "accept", matter()), NotFound)
+    assert isinstance(submission_refusal(CLERK, "accept", matter()), NotAllowed)
+    decided = submission_refusal(VILLAGE_CLERK, "join", matter(state="declined", decided_by_name="王受理"))
+    assert isinstance(decided, Conflict) and "王受理" in str(decided)
 
 
 def test_refusals_say_why():

@@ -9,7 +9,7 @@ from tests.web.support import count
 
 # Signing in and out, choosing the language and changing one's own password change the session and
 # one's own login, not the records.
-SESSION_ROUTES = {"auth.login", "auth.logout", "auth.set_lang", "auth.password", "public.follow"}
+SESSION_ROUTES = {"auth.login", "auth.logout", "auth.set_lang", "auth.password", "public.follow", "public.rate"}
 # The residents' own pages take anyone, logged in or not, as a resident: filing there makes a
 # submission for a clerk to accept (no case, no step) and needs a one-time code to the phone.
 PUBLIC_ROUTES = {"resident.file"}
