@@ -24,13 +24,7 @@ FOLLOWED = "followed"
 
 
 def _found(code, proof):
-    """(case, submission) the proof opens: a case by its code, or a reported matter by its
-    reference (and its case once accepted or joined)."""
-    case = following.case_for_resident(db.session, code, proof)
-    if case is not None:
-        return case, None
-    submission = following.submission_for_resident(db.session, code, proof)
-    return (submission.case if submission is not None else None), submission
+    return following.found(db.session, code, proof)
 
 
 def _page(code, case, submission, status=200, tried=False, throttled=False, errors=None, typed=None):
@@ -71,7 +65,8 @@ def rate():
     satisfaction = request.form.get("satisfaction", "")[:40]
     words = request.form.get("feedback", "")
     try:
-        retrying_busy(lambda: rating.rate_online(db.session, case.code, remembered["proof"], satisfaction, words))
+        retrying_busy(lambda: rating.rate_online(db.session, remembered["code"], remembered["proof"], satisfaction,
+                                                 words))
     except FormInvalid as invalid:
         errors = {key: say(why) for key, why in invalid.errors.items()}
         return _page(remembered["code"], case, submission, status=422, errors=errors,

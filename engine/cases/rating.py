@@ -15,9 +15,9 @@ WORDS = 500
 
 
 def rate_online(session, code, proof, satisfaction, words=""):
-    """Rate the case `code` as the resident who proved a party's or the reporter's phone
-    (`proof`, engine/reading/follow.proof_of)."""
-    case = follow.case_for_resident(session, code, proof)
+    """Rate the case of `code` (its code, or the reference of the report that became or joined
+    it) as the resident who proved a party's or the reporter's phone (`proof`, follow.proof_of)."""
+    case, _submission = follow.found(session, code, proof)
     if case is None:
         raise NotFound(code)
     words = (words or "").strip()

@@ -58,6 +58,16 @@ def submission_for_resident(session, code, proof):
     return submission if submission is not None and _proved(submission.code, submission.phone, proof) else None
 
 
+def found(session, code, proof):
+    """(case, submission) that a reference and a proof open: a case by its code, or a reported
+    matter by its reference together with the case it became or joined, if any."""
+    case = case_for_resident(session, code, proof)
+    if case is not None:
+        return case, None
+    submission = submission_for_resident(session, code, proof)
+    return (submission.case if submission is not None else None), submission
+
+
 @dataclass
 class Progress:
     """A case as its resident sees it."""
