@@ -1,11 +1,11 @@
 """The unit's inbox of matters reported from outside the window (a resident's QR filing, a grid
 worker's report): the list, a matter's page, and the clerk's three decisions (accept through the
 intake form filled in with what the reporter said, join to an open case, decline with a reason)."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_timedelta, gettext as _
 
 from engine.access import rulebook
-from engine.cases import inbox, services
+from engine.cases import attachments, inbox, services
 from engine.legaltime.clock import Clock, as_utc
 from engine.library import catalog
 from engine.persistence.models import Attachment
@@ -48,7 +48,7 @@ def show(submission_id):
     return render_template("unit_inbox/show.html", submission=submission, unit=unit, facts=facts, allowed=allowed,
                            parties=unit_inbox.parties(submission, reveal_phone=bool(allowed)),
                            phone=unit_inbox.shown_phone(submission.phone, reveal=bool(allowed)),
-                           attachments=unit_inbox.attachments(db.session, submission.id), candidates=candidates,
+                           attachments=attachments.of_submission(db.session, submission.id), candidates=candidates,
                            decline_limit=inbox.DECLINE_REASON)
 
 
@@ -166,8 +166,11 @@ def _may_see(found):
 
 
 def _stored_file(found):
-    """Where the bytes are kept (engine/cases/attachments.py keeps them by SHA-256)."""
-    return None
+    """Where the bytes are kept (engine/cases/attachments.py keeps them by SHA-256), or None."""
+    try:
+        return attachments.path_of(found, attachments.Limits.from_config(current_app.config))
+    except ValueError:  # a row whose hash is not one: nothing to send
+        return None
 
 
 def waiting_count():

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from engine.access import rulebook
 from engine.library import catalog, forms as formlib, triage
 from engine.reading import queries, unit_inbox
-from engine.cases import drafts, grids, services, supervision, transfers
+from engine.cases import attachments, drafts, grids, services, supervision, transfers
 from engine.persistence.models import Grid, OrgUnit, Task
 
 from .acting import act_then_back, case_of_task, submit_form as _submit
@@ -216,7 +216,7 @@ def case(case_id):
                            round=queries.case_round(db.session, case_id),
                            decisions=queries.intake_decisions(db.session, case_id),
                            reported=unit_inbox.of_case(db.session, case_id),
-                           attachments=unit_inbox.case_attachments(db.session, case_id),
+                           attachments=attachments.of_case(db.session, case_id),
                            below=queries.units_below(db.session, found.org_unit),
                            grid=db.session.get(Grid, found.grid_id) if found.grid_id else None,
                            grids=grids.grids_for(db.session, found.org_unit.path) if "place_in_grid" in allowed else [])

@@ -7,7 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.access import rulebook
-from engine.cases import notes, resident_notices, services
+from engine.cases import attachments, notes, resident_notices, services
 from engine.cases.acting import acting_on_case, deciding, lock_submission
 from engine.cases.store import AuditLog
 from engine.legaltime.clock import Clock, as_utc
@@ -67,7 +67,7 @@ def accept(session, actor, submission_id, post, new_despite_repeats=False):
 def _history(session, submission):
     return {"submission": submission.code, "source": submission.source,
             "filed_at": as_utc(submission.created_at).isoformat(),
-            "attachments": len(unit_inbox.attachments(session, submission.id))}
+            "attachments": len(attachments.of_submission(session, submission.id))}
 
 
 def join(session, actor, submission_id, case_id):

@@ -14,8 +14,9 @@ from sqlalchemy import func, or_, select
 from engine.access.policy import mask_phone, may, unit_covers
 from engine.access.rulebook import SubmissionFacts
 from engine.legaltime.clock import Clock
+from engine.library.routing import unit_for_role
 from engine.persistence.keys import normalize_phone
-from engine.persistence.models import Attachment, Case, CaseParty, OrgUnit, Submission, User, UserRole
+from engine.persistence.models import Attachment, Case, CaseParty, OrgUnit, Submission, User
 from engine.persistence.states import CaseStatus, SubmissionState
 
 # The channel of the intake form a reported matter is registered with.
@@ -24,24 +25,14 @@ CHANNELS = {"resident": "online", "grid": "grid"}
 RECENT = timedelta(days=30)
 
 
-def _chain(path):
-    return [int(part) for part in path.strip("/").split("/") if part]
-
-
 def deciding_paths(session, unit_paths):
-    """{unit path: path of the unit whose clerks decide its matters} for the given unit paths."""
-    chains = {path: _chain(path) for path in unit_paths}
-    ids = {unit_id for chain in chains.values() for unit_id in chain}
-    if not ids:
-        return {}
-    with_clerk = set(session.scalars(
-        select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == "clerk", User.active.is_(True), User.org_unit_id.in_(ids))))
-    found = {}
-    for path, chain in chains.items():
-        # The unit itself, else the nearest above with a clerk; with none anywhere, the unit itself.
-        depth = next((i for i in range(len(chain), 0, -1) if chain[i - 1] in with_clerk), len(chain))
-        found[path] = "/" + "/".join(str(unit_id) for unit_id in chain[:depth]) + "/"
+    """{unit path: path of the unit whose clerks decide its matters} for the given unit paths: the
+    unit itself if it has an active clerk, else the nearest above that has one, as steps go."""
+    found, holders = {}, {}
+    for path in unit_paths:
+        unit_id = int(path.strip("/").rsplit("/", 1)[-1])
+        deciding = unit_for_role(session, unit_id, path, "clerk", holders)
+        found[path] = path[:path.index(f"/{deciding}/") + len(str(deciding)) + 2]
     return found
 
 
@@ -120,18 +111,9 @@ def visible(session, actor, submission_id):
     return submission, unit, facts(session, submission, unit.path)
 
 
-def attachments(session, submission_id):
-    return session.scalars(select(Attachment).where(Attachment.submission_id == submission_id)
-                           .order_by(Attachment.id)).all()
-
-
 def of_case(session, case_id):
     """The reported matters that became or joined the case, in order."""
     return session.scalars(select(Submission).where(Submission.case_id == case_id).order_by(Submission.id)).all()
-
-
-def case_attachments(session, case_id):
-    return session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id)).all()
 
 
 def shown_phone(phone, reveal):

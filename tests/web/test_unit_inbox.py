@@ -248,3 +248,55 @@ def test_a_party_at_the_window_still_follows_with_their_phone(client, filed_case
         code = s.get(Case, case_id).code
     assert _follow(client, code, INTAKE["parties-0-phone"]).status_code == 200
     assert _follow(client, code, RESIDENT_PHONE).status_code == 404
+
+
+# ---- attachments -------------------------------------------------------------------------------
+
+@pytest.fixture
+def with_files(app, session_factory):
+    """Real files kept for a matter the way the filing page keeps them: a photo and a PDF."""
+    from engine.cases import attachments
+    from tests.files import jpeg, pdf
+
+    def keep(submission_id):
+        limits = attachments.Limits.from_config(app.config)
+        session = session_factory()
+        try:
+            rows = [attachments.keep(session, attachments.Upload("现场照片.jpg", jpeg()), limits, submission_id=submission_id),
+                    attachments.keep(session, attachments.Upload("协议.pdf", pdf()), limits, submission_id=submission_id)]
+            session.commit()
+            return [row.id for row in rows]
+        finally:
+            session.close()
+    return keep
+
+
+def test_attachments_are_served_only_to_who_may_see_the_matter_or_its_case(client, login_as, matter, with_files,
+                                                                           session_factory):
+    from tests.files import jpeg
+    submission_id, _code = matter("C01-Q-CG-DG")
+    photo, document = with_files(submission_id)
+    assert location_path(client.get(f"/attachments/{photo}")).startswith("/login")
+    login_as("clerk_dg")
+    shown = client.get(f"/attachments/{photo}")
+    assert shown.status_code == 200 and shown.data == jpeg()
+    assert shown.headers["Content-Type"] == "image/jpeg" and shown.headers["X-Content-Type-Options"] == "nosniff"
+    assert shown.headers["Content-Disposition"].startswith("inline") and "no-store" in shown.headers["Cache-Control"]
+    pdf_shown = client.get(f"/attachments/{document}")
+    assert pdf_shown.headers["Content-Type"] == "application/pdf" and "sandbox" in pdf_shown.headers["Content-Security-Policy"]
+    assert f"/attachments/{photo}" in client.get(f"/submissions/{submission_id}").get_data(as_text=True)
+    for other in ("clerk_ll", "mediator_cg"):
+        login_as(other)
+        assert client.get(f"/attachments/{photo}").status_code == 404
+    login_as("clerk")  # the county sees the village's matters, read-only, and their files
+    assert client.get(f"/attachments/{photo}").status_code == 200
+    assert client.get("/attachments/999999").status_code == 404
+    # Accepted by the village: the case's people see them on the case, the other village still not.
+    login_as("clerk_dg")
+    done = client.post(f"/submissions/{submission_id}/accept", data=accept_post(session_factory, submission_id))
+    case_id = int(location_path(done).rsplit("/", 1)[1])
+    assert f"/attachments/{document}" in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    login_as("mediator_cg")
+    assert client.get(f"/attachments/{photo}").status_code == 200
+    login_as("clerk_ll")
+    assert client.get(f"/attachments/{photo}").status_code == 404
