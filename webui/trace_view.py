@@ -13,7 +13,7 @@ from engine.messages import N_
 from engine.reading import queries, trace
 
 from .i18n import authored, enum_label, field_title, label
-from .labels import CHANNEL, COMMITTEE, EVENT_KINDS, ROUTE, STATES
+from .labels import CHANNEL, COMMITTEE, EVENT_KINDS, ROUTE, STATES, SUBMISSION_SOURCE
 
 # What the auditor chooses to see: what people did (the default), or every engine transition too.
 VIEWS = ("people", "all")
@@ -33,6 +33,10 @@ KEYS = {
     "override_reason": N_("Override reason"), "repeat_visits": N_("Repeat visits"),
     "earlier_petitions": N_("Earlier petitions"), "why": N_("Why"),
     "risk_assessed": N_("Risk assessed"), "order": N_("Work order number"),
+    # A matter reported from outside that became or joined the case.
+    "submission": N_("Reference"), "source": N_("Source"), "filed_at": N_("Reported on"),
+    "attachments": N_("Attachments"), "kind": N_("Kind"), "category": N_("Category"), "place": N_("Place"),
+    "summary": N_("What happened"), "claims": N_("Claims"),
 }
 # Keys kept for machines (in the raw data and the export), not shown as rows.
 HIDDEN = {"rule", "to_id", "task_id", "type"}
@@ -47,7 +51,7 @@ OTHER_ELEMENT = N_("element")
 # Values that are a vocabulary's code, by key.
 TABLES = {"route": ROUTE, "committee": COMMITTEE, "legal_channel": CHANNEL, "assessed": RISK_NAMES,
           "risk_assessed": RISK_NAMES, "level": RISK_NAMES, "before": RISK_NAMES, "how": HOW, "why": WHY,
-          "department": DEPARTMENTS}
+          "department": DEPARTMENTS, "source": SUBMISSION_SOURCE}
 
 
 def view_of(args):
@@ -128,7 +132,9 @@ def _detail_value(key, value, event, version):
         intake = _intake_schema(version)
         return ("pairs", [(field_title(intake.get(name, {})) or label(KEYS, name),
                            form_value(intake.get(name), item)) for name, item in value.items()])
-    if key in ("due_at", "acknowledge_by") or (key in ("from", "to") and event.kind in (
+    if key in ("kind", "category") and isinstance(value, str):
+        return form_value(_intake_schema(version).get(key), value)
+    if key in ("due_at", "acknowledge_by", "filed_at") or (key in ("from", "to") and event.kind in (
             "deadline_extended", "deadline_recomputed")):
         return _text(china_time(value))
     if key == "stopped_seconds" and isinstance(value, int):

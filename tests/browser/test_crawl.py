@@ -106,7 +106,26 @@ def a_case_at_every_stage_seen(session_factory, live_server):
 
     from .conftest import Story
     wipe_cases(session_factory)
-    return Story(session_factory).file().repeat_visit().mediate()
+    story = Story(session_factory).file().repeat_visit().mediate()
+    _a_matter_awaiting_acceptance(session_factory)
+    return story
+
+
+def _a_matter_awaiting_acceptance(session_factory):
+    """A resident's report in the county center's inbox, so the crawl opens the inbox's pages."""
+    import sqlalchemy as sa
+
+    from engine.persistence.models import OrgUnit, Submission
+    session = session_factory()
+    try:
+        county = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == "C01-Q"))
+        session.add(Submission(code="SQ20261123000777", org_unit_id=county.id, source="resident", kind="dispute",
+                               category="neighbour", place="东关村三组", summary="排水沟又堵了。", claims="尽快疏通",
+                               parties=[{"name": "张三", "phone": "13800138000", "role": "applicant"}],
+                               phone="13800138000"))
+        session.commit()
+    finally:
+        session.close()
 
 
 def _landed(page):

@@ -300,3 +300,13 @@ def test_attachments_are_served_only_to_who_may_see_the_matter_or_its_case(clien
     assert client.get(f"/attachments/{photo}").status_code == 200
     login_as("clerk_ll")
     assert client.get(f"/attachments/{photo}").status_code == 404
+
+
+def test_the_trace_names_the_reported_matter(client, login_as, matter, filed_case, session_factory):
+    case_id, _task, _version = filed_case()
+    submission_id, code = matter()
+    login_as("clerk")
+    client.post(f"/submissions/{submission_id}/join", data={"case_id": case_id})
+    login_as("auditor")
+    trace = text(client.get(f"/audit/cases/{case_id}"))
+    assert "群众反映事项并入本案" in trace and code in trace and "群众扫码" in trace and "邻里" in trace
