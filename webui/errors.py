@@ -10,6 +10,7 @@ from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
 
 from . import guard, i18n
+from .extensions import db
 
 API_PREFIX = "/api/"
 
@@ -61,6 +62,9 @@ def register(app):
         cause = getattr(error, "original_exception", None) or error
         current_app.logger.error("unexpected error, reference %s, on %s %s", reference, request.method,
                                  request.path, exc_info=(type(cause), cause, cause.__traceback__))
+        # A failed statement leaves PostgreSQL's transaction aborted: whatever the answer still
+        # reads (a lazy relation in the page's top bar) must not fail on it.
+        db.session.rollback()
         return error_page(500, Msg("Something went wrong on our side (reference %(reference)s); "
                                    "nothing was saved. Please try again later.", reference=reference),
                           reference=reference)
