@@ -4,6 +4,7 @@ import re
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
+from jsonschema import Draft202012Validator
 from marshmallow import Schema, fields
 
 from engine.access import accounts
@@ -205,12 +206,46 @@ def _case_schemas():
     return step, case
 
 
+def _null_as_left_out(schema):
+    """The form's fields, saying what the API takes: a null for a field that is not required is
+    read as the field left out (engine.library.forms.data_from_json), as JSON clients often send."""
+    required = set(schema.get("required", []))
+    properties = {}
+    for name, field in schema.get("properties", {}).items():
+        if name not in required and isinstance(field.get("type"), str):
+            field = {**field, "type": [field["type"], "null"]}
+            if "enum" in field:
+                field["enum"] = [*field["enum"], None]
+        properties[name] = field
+    return properties
+
+
+def _null_in_condition(rule, schema):
+    """A form's rule (`if` some fields hold, `then` ...), saying how the API reads a null in a
+    field the `if` tests: as the field's default where it has one, otherwise as the field left out
+    (so the `if` fails when it requires the field)."""
+    condition = rule.get("if")
+    if not isinstance(condition, dict) or not isinstance(condition.get("properties"), dict):
+        return rule
+    tests = {}
+    for name, test in condition["properties"].items():
+        field = schema.get("properties", {}).get(name, {})
+        if "default" in field:
+            null_holds = Draft202012Validator(test).is_valid(field["default"])
+        else:
+            null_holds = name not in condition.get("required", [])
+        tests[name] = {"anyOf": [{"type": "null"}, test]} if null_holds else {"allOf": [{"not": {"type": "null"}}, test]}
+    return {**rule, "if": {**condition, "properties": tests}}
+
+
 def _spec(intake_schema):
     # The request body is the intake form's own JSON Schema, so the API and the window take the
     # same fields, validated the same way.
     matter = {key: value for key, value in intake_schema.items() if not key.startswith("x-")}
-    matter["properties"] = {**matter.get("properties", {}), "order_number": {
-        "type": "string", "pattern": ORDER_NUMBER.pattern,
+    if "allOf" in matter:
+        matter["allOf"] = [_null_in_condition(rule, matter) for rule in matter["allOf"]]
+    matter["properties"] = {**_null_as_left_out(matter), "order_number": {
+        "type": ["string", "null"], "pattern": ORDER_NUMBER.pattern,
         "description": "the filing system's own number (a 12345 work order): one case per order of the same login"}}
     step, case = _case_schemas()
     filed = {"type": "object", "required": list(FiledSchema._declared_fields), "properties": {

@@ -33,6 +33,9 @@ def file_once(session, actor, process_key, data, order_number=None, key=None, ke
     digest = request_hash(data, order_number)
     earlier = _earlier(session, actor, order_number, key, digest, kept)
     if earlier is not None:
+        # A copy of the order whose body is no longer valid is told so (422), not answered as if
+        # it had been read.
+        services.check_matter(session, process_key, data)
         return earlier, False
     try:
         return services.start_case(session, actor, process_key, data=data, new_despite_repeats=True,

@@ -106,10 +106,22 @@ def _intake_data(session, actor, process_key, post, data):
     version, info, form, workflow, start_snap = _intake(session, process_key)
     rulebook.require_filing(actor, info["role"])
     data = formlib.data_from_post(form, post) if data is None else formlib.data_from_json(form, data)
+    _valid_or_refused(form, data)
+    return version, info, workflow, start_snap, data
+
+
+def check_matter(session, process_key, data):
+    """Judge an outside system's JSON as start_case would judge it (the intake form), saving
+    nothing: raises FormInvalid. A work order sent again is answered with its case only when what
+    was sent is still a matter the API takes (engine/cases/idempotency.py)."""
+    _version, _info, form = intake_step(session, process_key)
+    _valid_or_refused(form, formlib.data_from_json(form, data))
+
+
+def _valid_or_refused(form, data):
     errors = formlib.validate(form, data)
     if errors:
         raise FormInvalid(errors, data)
-    return version, info, workflow, start_snap, data
 
 
 def start_case(session, actor, process_key, post=None, data=None, new_despite_repeats=False, external_ref=None,

@@ -175,3 +175,44 @@ def test_an_order_is_found_only_by_the_login_that_sent_it(client, token):
                        (token("clerk"), "-GD-9"), (token("clerk"), "G" * 65)):
         body = _json_error(client.get(f"/api/v1/orders/{order}", headers=_auth(key)), 404)
         assert "order number" in body["error"]
+
+
+def test_a_null_for_a_field_not_required_is_the_field_left_out_as_documented(app, client, token):
+    """The fuzz sent `risk_reason: null` and the matter was filed while the document said a
+    string: the document now says what the API takes, and the API still refuses a null where a
+    field is required."""
+    spec, _paths = _documented(app)
+    matter = spec["components"]["schemas"]["Matter"]
+    assert matter["properties"]["risk_reason"]["type"] == ["string", "null"]
+    assert None in matter["properties"]["route_override"]["enum"]
+    assert matter["properties"]["summary"]["type"] == "string" and "summary" in matter["required"]
+    assert client.post("/api/v1/matters", json={**MATTER, "risk_reason": None, "order_number": None,
+                                                "occurred_on": None}, headers=_auth(token())).status_code == 201
+    body = _json_error(client.post("/api/v1/matters", json={**MATTER, "summary": None}, headers=_auth(token())), 422)
+    assert set(body["fields"]) == {"summary"}
+
+
+def test_an_order_sent_again_with_an_invalid_body_is_refused_not_answered_with_its_case(client, token):
+    """The deep fuzz (400 examples an operation) sent an order number already filed with
+    `amount: -1`: the answer was 200 and the first case, as if the body had been read."""
+    key = token()
+    first = client.post("/api/v1/matters", json={**MATTER, "order_number": "GD-5"}, headers=_auth(key))
+    again = client.post("/api/v1/matters", json={**MATTER, "order_number": "GD-5"}, headers=_auth(key))
+    assert (first.status_code, again.status_code) == (201, 200) and again.get_json() == first.get_json()
+    broken = client.post("/api/v1/matters", json={**MATTER, "order_number": "GD-5", "amount": -1}, headers=_auth(key))
+    assert set(_json_error(broken, 422)["fields"]) == {"amount"} and "Idempotent-Replayed" not in broken.headers
+
+
+def test_a_null_in_a_field_a_rule_tests_reads_as_the_api_reads_it(app, client, token):
+    """The deep fuzz sent `route_override: null` with a two-letter override reason: the API read
+    the null as the default (no override, no reason needed) and filed it, while the document
+    judged the null as an override needing a reason. The document now reads it as the API does."""
+    from jsonschema import Draft202012Validator
+    spec, _paths = _documented(app)
+    matter = Draft202012Validator({**spec["components"]["schemas"]["Matter"], "components": spec["components"]})
+    lenient = {**MATTER, "route_override": None, "override_reason": "ab"}
+    strict = {**MATTER, "route_override": "petition", "override_reason": "ab"}
+    assert matter.is_valid(lenient) and not matter.is_valid(strict)
+    assert client.post("/api/v1/matters", json=lenient, headers=_auth(token())).status_code == 201
+    assert set(_json_error(client.post("/api/v1/matters", json=strict, headers=_auth(token())), 422)["fields"]) == \
+        {"override_reason"}

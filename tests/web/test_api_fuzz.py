@@ -9,6 +9,7 @@ What each phase tried and what each operation answered is written to
 test-artifacts/api_fuzz_<phase>.json."""
 import collections
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ from tests.conftest import wipe_cases
 from tests.web.test_api import MATTER, _auth, token  # noqa: F401 (the token fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = 40  # per operation, generation mode and token: 480 requests, about 12 s of CPU
+# Per operation, generation mode and token: 480 requests, about 12 s of CPU. A deeper run, by hand:
+# API_FUZZ_EXAMPLES=1000 pytest tests/web/test_api_fuzz.py -k fuzzing
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "40"))
 
 # Not `positive_data_acceptance`: the intake form refuses more than its JSON Schema can say (a
 # date before 1900 or after today, an ID number that must match its type), and those answers are
