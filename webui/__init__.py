@@ -33,6 +33,10 @@ def _configure(app, overrides):
         BABEL_DEFAULT_LOCALE="zh",  # also the language of what is written outside a request
         BABEL_TRANSLATION_DIRECTORIES=str(CATALOGUES),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        # The session is a signed cookie: answered on every request, a late answer to a background
+        # request (the intake preview as the clerk types) would put back the cookie as it was before
+        # a form's post, and lose what the post stored in it (its flash message). Set only when changed.
+        SESSION_REFRESH_EACH_REQUEST=False,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
     )
     if overrides:

@@ -88,6 +88,19 @@ def test_every_demo_login_lands_on_its_start_page(app, username, roles):
     assert client.get(location_path(start)).status_code == 200
 
 
+def test_a_request_that_changes_nothing_in_the_session_does_not_set_its_cookie(app):
+    """A background request answered late (the intake preview) must not put back an older session
+    cookie over the one a form's post just set (which holds the post's flash message)."""
+    client = app.test_client()
+    post_login(client, "clerk")
+    assert client.get("/tasks").status_code == 200  # the CSRF token and the rest are in place now
+    preview = client.post("/matters/preview", data={"csrf_token": "x"})
+    quiet = client.get("/tasks")
+    assert not any(h.startswith("session=") for h in quiet.headers.getlist("Set-Cookie")), quiet.headers
+    assert preview.status_code in (200, 400)
+    assert not any(h.startswith("session=") for h in preview.headers.getlist("Set-Cookie"))
+
+
 # ---- no redirect leaves the site ----------------------------------------------------------------
 
 HOSTILE = [
