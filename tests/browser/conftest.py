@@ -195,3 +195,12 @@ def story(live_server, session_factory):
     """A database with no cases, and the means to build the walkthrough's case up to any point."""
     wipe_cases(session_factory)
     return Story(session_factory)
+
+
+@pytest.fixture
+def no_cases_left(live_server, session_factory):
+    """The live server is shared by every scenario, and some count what they find: a module that
+    files cases starts and ends with none (pytestmark = pytest.mark.usefixtures("no_cases_left"))."""
+    wipe_cases(session_factory)
+    yield
+    wipe_cases(session_factory)

@@ -9,18 +9,13 @@ from playwright.sync_api import expect
 
 from engine.persistence.models import Attachment, Case, Grid, Submission
 from tests.browser.pages import assert_clean, choose, login
-from tests.conftest import wipe_cases
 from tests.files import jpeg, png
 from tests.engine.helpers import MEDIATION_SUCCESS, WINDOW_NO, complete, file_matter, open_task
 
 PHONE = {"width": 375, "height": 667}
 
 
-@pytest.fixture(autouse=True)
-def no_cases_left(live_server, session_factory):
-    wipe_cases(session_factory)
-    yield
-    wipe_cases(session_factory)
+pytestmark = pytest.mark.usefixtures("no_cases_left")
 
 
 @pytest.fixture

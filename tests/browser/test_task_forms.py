@@ -5,16 +5,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pages import choose, field_of, login
-from tests.conftest import wipe_cases
 from tests.engine.helpers import file_matter, open_task
 
 
-@pytest.fixture(autouse=True)
-def no_cases_left(live_server, session_factory):
-    """The live server is shared with the walkthrough, which reads the dashboard's first rows."""
-    wipe_cases(session_factory)
-    yield
-    wipe_cases(session_factory)
+pytestmark = pytest.mark.usefixtures("no_cases_left")
 
 
 @pytest.fixture

@@ -10,18 +10,12 @@ from engine.cases import services
 from engine.persistence.models import OrgUnit, Submission, Task, User
 from engine.persistence.states import SubmissionState
 from tests.browser.pages import assert_clean, choose, login
-from tests.conftest import wipe_cases
 
 PHONE = {"width": 375, "height": 667}
 RESIDENT_PHONE = "13700137055"
 
 
-@pytest.fixture(autouse=True)
-def no_cases_left(live_server, session_factory):
-    """The live server is shared with the other scenarios, which count what they find."""
-    wipe_cases(session_factory)
-    yield
-    wipe_cases(session_factory)
+pytestmark = pytest.mark.usefixtures("no_cases_left")
 
 
 def _report(session_factory):
