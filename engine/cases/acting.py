@@ -178,7 +178,6 @@ def as_system(session):
         yield Act(session, None)
 
 
-
 def lock_submission(session, actor, submission_id, verb):
     """A matter of a unit's inbox, row-locked on PostgreSQL, once the rulebook lets the actor
     `verb` it (accept, join, decline): a second clerk deciding it meets a Conflict naming the first."""
