@@ -254,6 +254,8 @@ def _open(actor, case, step):
 
 # The step of a closed case a resident completes online (the return visit), and nothing else.
 VISIT_FORM = "visit.json"
+# The closing step's form: what follows it is told to residents and the hotline as the case closed.
+CLOSE_FORM = "close.json"
 RESIDENT_FORMS = frozenset({VISIT_FORM})
 
 

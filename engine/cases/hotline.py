@@ -16,6 +16,7 @@ import uuid
 
 from sqlalchemy import select
 
+from engine.access.rulebook import CLOSE_FORM, VISIT_FORM
 from engine.cases import acting, outbox
 from engine.errors import Conflict, NotFound
 from engine.legaltime.clock import Clock, as_utc
@@ -33,7 +34,6 @@ RESULT_FIELDS = {
     "decision.json": "result", "ruling_result.json": "result", "specialist.json": "specialist_result",
     "joint.json": "joint_decision", "acceptance.json": "acceptance", "recon_accept.json": "acceptance",
 }
-CLOSE_FORM, VISIT_FORM = "close.json", "visit.json"
 # A case moved between levels: the milestone and what the caller is told.
 MOVES = {
     EventKind.CASE_ESCALATED: ("escalated", N_("It was escalated to %(unit)s.")),
@@ -84,15 +84,17 @@ def tell(session):
     return told
 
 
-def _unit_name(session, unit_id):
-    return session.scalar(select(OrgUnit.name).where(OrgUnit.id == unit_id))
+def _unit_name(session, case):
+    # By the id on the row, not case.org_unit: a move between levels in this same transaction has
+    # changed the id and not the loaded relationship. session.get answers from the identity map.
+    return session.get(OrgUnit, case.org_unit_id).name
 
 
 def _payload(session, case, row, event, status, message, **extra):
     body = {"event": event, "event_id": uuid.uuid4().hex, "order_number": case.external_ref,
             "case_code": case.code, "status": status, "occurred_at": as_utc(row["at"]).isoformat(),
             "sequence": row["seq"], "message": in_chinese(message),
-            "handling_unit": _unit_name(session, case.org_unit_id)}
+            "handling_unit": _unit_name(session, case)}
     body.update(extra)
     return body
 
@@ -106,7 +108,7 @@ def _events(session, case, row):
     if kind == EventKind.CASE_STARTED:
         return [_payload(session, case, row, "accepted", "accepted",
                          Msg("Your matter was accepted as %(code)s and is handled by %(unit)s.", code=case.code,
-                             unit=_unit_name(session, case.org_unit_id)),
+                             unit=_unit_name(session, case)),
                          accepted_at=as_utc(row["at"]).isoformat())]
     if kind == EventKind.TRIAGED:
         how = detail.get("description") or detail.get("route") or ""

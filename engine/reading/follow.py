@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine.access.rulebook import VISIT_FORM
+from engine.access.rulebook import CLOSE_FORM, VISIT_FORM
 from engine.persistence.keys import contact_key, normalize_phone
 from engine.persistence.models import AuditEvent, Case, Submission, Task
 from engine.persistence.states import EventKind, SubmissionState, TaskState
 
-CLOSE_FORM = "close.json"
 # The steps that follow a closing: the return visit and the supervisor's review of a bad rating.
 AFTER_CLOSING = frozenset({VISIT_FORM, "review.json"})
 
