@@ -22,7 +22,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from markupsafe import Markup
 
 import segno
-from engine.access.policy import LEVELS, unit_covers
+from engine.access.policy import LEVELS, mask_phone, unit_covers
 from engine.cases import attachments, phone_codes, submissions
 from engine.errors import FormInvalid, Throttled
 from engine.persistence.models import OrgUnit
@@ -238,10 +238,6 @@ def _send_code(unit, typed, held, errors):
     return _page(unit, typed, held, errors, code_sent={"phone": mask_phone(phone_codes.mobile(typed["phone"])),
                                                        "minutes": int(phone_codes.CODE_TTL.total_seconds() // 60),
                                                        "expires": expires})
-
-
-def mask_phone(phone):
-    return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) >= 7 else "****"
 
 
 @bp.route("/report/received")
