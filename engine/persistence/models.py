@@ -498,6 +498,9 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # What the file is for a case beyond evidence: "dossier" for a judicial-confirmation dossier
+    # the server generated (its hash is in the case's history).
+    purpose: Mapped[str | None] = mapped_column(String(20))
 
 
 class PhoneCode(Base):
@@ -517,3 +520,165 @@ class PhoneCode(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DepartmentKind(Base):
+    """A kind of resident department or social organisation a center can station and summon
+    (人社局, 法院, 妇联, 法律援助中心...). Diagrams name a kind by its code (property `department`),
+    the whistle's form offers the active kinds, and a department unit (org_units.department_kind)
+    is one kind stationed at one center. Kept by administrators; the 13 kinds the first version
+    knew are the initial rows (migration). A kind with `service` set is also a service a step can
+    refer a party to (legal aid, psychological counselling: see Referral)."""
+    __tablename__ = "department_kinds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    # "legal_aid" or "counselling" when the kind provides a service parties are referred to.
+    service: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_department_kinds_created_by"))
+
+
+class Resolver(Base):
+    """A person who resolves disputes, in the registry of a unit: a people's mediator (full- or
+    part-time, of a committee, graded), or an expert the center can summon (lawyer, judge,
+    prosecutor, police officer, psychologist, doctor...). `user_id` links the login they work
+    with, so a mediation step can be given to them by name."""
+    __tablename__ = "resolvers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", name="fk_resolvers_org_unit"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_resolvers_user"), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # mediator, lawyer, judge, prosecutor, police, psychologist, doctor, expert
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    # For a mediator: "full_time" (专职) or "part_time" (兼职).
+    employment: Mapped[str | None] = mapped_column(String(20))
+    # The mediation committee (调委会) or professional body they belong to, and their team.
+    committee: Mapped[str] = mapped_column(String(100), default="")
+    team: Mapped[str] = mapped_column(String(100), default="")
+    # The current grade (from the latest ResolverGrading), for a mediator.
+    grade: Mapped[str | None] = mapped_column(String(20))
+    # Dispute categories they are good at (the intake form's category codes).
+    specialties: Mapped[list] = mapped_column(JSON, default=list)
+    certificate: Mapped[str] = mapped_column(String(60), default="")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    org_unit: Mapped[OrgUnit] = relationship()
+    user: Mapped["User | None"] = relationship()
+
+
+class ResolverGrading(Base):
+    """The grade a center gave a mediator in its yearly assessment (人民调解员等级评定)."""
+    __tablename__ = "resolver_gradings"
+    __table_args__ = (UniqueConstraint("resolver_id", "year", name="uq_resolver_gradings_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resolver_id: Mapped[int] = mapped_column(ForeignKey("resolvers.id", name="fk_resolver_gradings_resolver"))
+    year: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str] = mapped_column(String(20))
+    basis: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_resolver_gradings_recorded_by"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Meeting(Base):
+    """A joint meeting of a center (联席会议): the daily consultation, the weekly analysis, the
+    monthly assessment. Its agenda is cases (MeetingItem); once held it has minutes, and each
+    item's decision becomes a step or an action on its case."""
+    __tablename__ = "meetings"
+    __table_args__ = (Index("ix_meetings_unit_scheduled", "org_unit_id", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", name="fk_meetings_org_unit"))
+    # daily, weekly, monthly
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    scheduled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_meetings_chair"))
+    # scheduled, held, cancelled
+    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    # Who attended: [{"user_id"|"resolver_id"|"unit_id": id, "name": ...}] as recorded.
+    attendees: Mapped[list] = mapped_column(JSON, default=list)
+    minutes: Mapped[str] = mapped_column(Text, default="")
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_meetings_created_by"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    org_unit: Mapped[OrgUnit] = relationship()
+    items: Mapped[list["MeetingItem"]] = relationship(order_by="MeetingItem.position",
+                                                      cascade="all, delete-orphan", back_populates="meeting")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class MeetingItem(Base):
+    """A case on a meeting's agenda, why it is there (overdue, red risk, under supervision,
+    unresolved after the whistle, added by hand), what was said and what was decided."""
+    __tablename__ = "meeting_items"
+    __table_args__ = (UniqueConstraint("meeting_id", "case_id", name="uq_meeting_items_case"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", name="fk_meeting_items_meeting"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", name="fk_meeting_items_case"), index=True)
+    reason: Mapped[str] = mapped_column(String(30))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    discussion: Mapped[str] = mapped_column(Text, default="")
+    # What the meeting decided for the case (None until decided), a note, and what it became
+    # (e.g. "task:123", "flag", "whistle"), so the minutes link to the step it made.
+    decision: Mapped[str | None] = mapped_column(String(30))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    result_ref: Mapped[str | None] = mapped_column(String(60))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_meeting_items_decided_by"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="items")
+    case: Mapped[Case] = relationship()
+
+
+class Referral(Base):
+    """A party referred by a step to a service (legal aid, psychological counselling), to a unit
+    of a service kind or a registered expert, with what came of it."""
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", name="fk_referrals_case"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", name="fk_referrals_task"))
+    # "legal_aid" or "counselling"
+    service: Mapped[str] = mapped_column(String(20))
+    party_name: Mapped[str] = mapped_column(String(100), default="")
+    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", name="fk_referrals_to_unit"), index=True)
+    to_resolver_id: Mapped[int | None] = mapped_column(ForeignKey("resolvers.id", name="fk_referrals_to_resolver"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # referred, accepted, completed, declined
+    state: Mapped[str] = mapped_column(String(20), default="referred", index=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    outcome_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_referrals_outcome_by"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_referrals_created_by"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ConfirmationConsent(Base):
+    """One party's confirmation, by a one-time code on the residents' pages, that they apply
+    jointly for judicial confirmation of the case's agreement (人民调解法 第三十三条). When every
+    party of the step has confirmed, the joint application is made."""
+    __tablename__ = "confirmation_consents"
+    __table_args__ = (UniqueConstraint("task_id", "party_id", name="uq_confirmation_consents_party"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", name="fk_confirmation_consents_case"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", name="fk_confirmation_consents_task"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id", name="fk_confirmation_consents_party"))
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
