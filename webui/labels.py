@@ -65,6 +65,13 @@ def vocab(version):
     return found
 
 
+def category_name(version, code):
+    """A case category's label in the reader's language from a version's forms; the code itself
+    when the version does not know it."""
+    labels = vocab(version).get("category", {}) if version else {}
+    return authored(labels[code]) if code in labels else code
+
+
 def case_label(case, field):
     value = getattr(case, field)
     if value is None:

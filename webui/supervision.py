@@ -19,8 +19,8 @@ from .auth import current_actor, requires
 from .csv_export import csv_response
 from .extensions import db
 from .guard import date_param, int_param
-from .i18n import authored, label, unit_name
-from .labels import vocab
+from .i18n import label, unit_name
+from .labels import category_name
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -146,9 +146,7 @@ def indicators():
 def _series_name(dimension, name):
     if dimension != "category":
         return name
-    version = catalog.latest_version(db.session, "intake")
-    labels = vocab(version).get("category", {}) if version else {}
-    return authored(labels[name]) if name in labels else name
+    return category_name(catalog.latest_version(db.session, "intake"), name)
 
 
 @bp.route("/indicators.csv")

@@ -67,6 +67,9 @@ ACTIONS = {
     # The unit's inbox of matters residents and grid workers reported: clerks decide them,
     # supervisors watch them (read-only).
     "view_submissions": {"clerk", "supervisor"},
+    # The unit's periodic report (day, week, month) for the center's meetings: supervisors who
+    # run them and auditors who check the figures; read-only, scoped to one's unit and below.
+    "view_reports": {"supervisor", "auditor"},
 }
 
 LEVELS = {"city": N_("City"), "county": N_("County"),

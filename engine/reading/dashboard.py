@@ -103,7 +103,8 @@ def period(start=None, end=None, today=None):
     return start, end
 
 
-def _bounds(start, end):
+def china_bounds(start, end):
+    """The days [start, end] in China as [low, high) moments in UTC."""
     return (as_utc(datetime.combine(start, time(0, 0), CHINA)),
             as_utc(datetime.combine(end + timedelta(days=1), time(0, 0), CHINA)))
 
@@ -116,7 +117,7 @@ def indicators(session, unit, start, end):
     """The figures the centers report, for cases of `unit` and below filed in [start, end]. One
     grouped pass over the cases (the combinations of the fields counted are few), one count of
     the steps overdue now."""
-    low, high = _bounds(start, end)
+    low, high = china_bounds(start, end)
     groups = session.execute(
         select(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue, func.count(Case.id))
         .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
@@ -196,7 +197,7 @@ def stage_times(session, unit, start, end):
     days to a tenth, beside the legal period the diagram gives it. The database counts the steps
     per stage and tenth of a day (a histogram, a few hundred rows); the ranks are read off it, so
     no step rows come back and nothing is sorted by duration."""
-    low, high = _bounds(start, end)
+    low, high = china_bounds(start, end)
     tenths = sa_cast(func.round(_days_taken(session) * 10), Integer).label("tenths")
     rows = session.execute(select(Task.spec_id, func.min(Task.title), tenths, func.count(Task.id))
                            .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
@@ -235,22 +236,26 @@ def _legal_periods(session):
 
 
 def _bucket_sql(session, bucket):
-    """The China-time week (its Monday) or month of Case.created_at, as text, in SQL."""
+    """The China-time day, week (its Monday) or month of Case.created_at, as text, in SQL."""
     if _dialect(session) == "postgresql":
         local = func.timezone("Asia/Shanghai", Case.created_at)
         if bucket == "month":
             return func.to_char(local, "YYYY-MM")
+        if bucket == "day":
+            return func.to_char(local, "YYYY-MM-DD")
         return func.to_char(func.date_trunc("week", local), "YYYY-MM-DD")
     if bucket == "month":
         return func.strftime("%Y-%m", Case.created_at, "+8 hours")
+    if bucket == "day":
+        return func.date(Case.created_at, "+8 hours")
     return func.date(Case.created_at, "+8 hours", "-6 days", "weekday 1")
 
 
 def trend(session, unit, start, end, bucket="week", dimension="category"):
-    """Cases filed per week or month, split by category or by the unit directly below `unit`
+    """Cases filed per day, week or month, split by category or by the unit directly below `unit`
     they belong to (the "dispute trend chart"). Counted in the database by bucket; returns
     (bucket labels, {series: counts})."""
-    low, high = _bounds(start, end)
+    low, high = china_bounds(start, end)
     label = _bucket_sql(session, bucket).label("bucket")
     in_scope = (OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
     if dimension == "place":
@@ -276,6 +281,8 @@ def trend(session, unit, start, end, bucket="week", dimension="category"):
 def _bucket_of(day, bucket):
     if bucket == "month":
         return f"{day:%Y-%m}"
+    if bucket == "day":
+        return f"{day:%Y-%m-%d}"
     monday = day - timedelta(days=day.weekday())
     return f"{monday:%Y-%m-%d}"
 

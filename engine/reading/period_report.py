@@ -1,0 +1,330 @@
+"""A unit's periodic report (日报、周报、月报) for the center's daily, weekly and monthly meetings:
+the dashboard's indicators for one day, one ISO week (Monday to Sunday) or one calendar month in
+China, beside the period before; the trend over the period; the steps overdue and the red-risk
+cases as they stood when the period ended; the cases filed by category and closed by level.
+
+A period that has ended is reported as it stood at its end (24:00 on its last day, China time),
+so last week's report reads the same on Monday and on Friday; the period still running is
+reported as it stands now. The counts of cases filed in a period (closed, rated, resolved) are
+the indicators' own: those cases as they are when the report is made.
+
+Everything is counted in the database by grouped queries over indexed columns (dashboard.py);
+the two lists are one page of rows each, with their totals."""
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+
+from engine.legaltime.clock import CHINA, Clock, as_utc
+from engine.messages import N_, Msg
+from engine.persistence.models import AuditEvent, Case, OrgUnit, Task, User
+from engine.persistence.states import EventKind, TaskState
+from engine.reading import dashboard
+from engine.reading.queries import red_now
+
+KINDS = {"day": N_("Daily report"), "week": N_("Weekly report"), "month": N_("Monthly report")}
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+# Rows of each list on the page (and in print); the download holds up to FULL_LIST.
+LIST_LIMIT, FULL_LIST = 100, 10_000
+RISK_EVENTS = (EventKind.RISK_ASSESSED, EventKind.RISK_REASSESSED)
+LEVEL_ORDER = ("village", "township", "county", "city")
+
+# The indicators compared with the period before: (key in dashboard.indicators, label, kind).
+FIGURES = [
+    ("filed", N_("Matters filed"), "count"),
+    ("petitions", N_("Petitions"), "count"),
+    ("resolution_rate", N_("Mediation success rate"), "share"),
+    ("village_share", N_("Resolved at village level"), "share"),
+    ("three_levels_share", N_("Resolved within three levels"), "share"),
+    ("satisfaction_rate", N_("Satisfaction rate"), "share"),
+    ("overdue_cases", N_("Cases ever overdue"), "count"),
+    ("overdue_steps", N_("Steps overdue at the period's end"), "count"),
+    ("litigated", N_("Matters that went to litigation"), "count"),
+    ("litigation_per_10k", N_("Litigation per 10,000 residents"), "per_10k"),
+]
+
+
+class BadPeriod(ValueError):
+    """A period kind or code that names no period one can report on; `message` says why."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    start: date
+    end: date  # the last day, included
+
+    @property
+    def code(self):
+        """How the period is written in an address: 2026-11-23, 2026-W48 (ISO week), 2026-11."""
+        if self.kind == "day":
+            return self.start.isoformat()
+        if self.kind == "week":
+            year, week, _day = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return f"{self.start:%Y-%m}"
+
+    def previous(self):
+        return period_of(self.kind, self.start - timedelta(days=1))
+
+    def following(self):
+        return period_of(self.kind, self.end + timedelta(days=1))
+
+    def bounds(self):
+        """[low, high) in UTC: from 00:00 on the first day to 24:00 on the last, China time."""
+        return dashboard.china_bounds(self.start, self.end)
+
+
+def period_of(kind, day):
+    """The day, the ISO week (Monday to Sunday) or the calendar month that holds `day`."""
+    if kind == "day":
+        return Period("day", day, day)
+    if kind == "week":
+        monday = day - timedelta(days=day.weekday())
+        return Period("week", monday, monday + timedelta(days=6))
+    if kind == "month":
+        first = day.replace(day=1)
+        return Period("month", first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1))
+    raise ValueError(kind)
+
+
+def today_in_china(now=None):
+    return (now or Clock.now()).astimezone(CHINA).date()
+
+
+def last_complete(kind, now=None):
+    """The default: the last day, week or month that has ended."""
+    return period_of(kind, today_in_china(now)).previous()
+
+
+_FORMS = {"day": re.compile(r"(\d{4})-(\d{2})-(\d{2})"), "week": re.compile(r"(\d{4})-W(\d{2})"),
+          "month": re.compile(r"(\d{4})-(\d{2})")}
+_EXAMPLES = {"day": "2026-11-23", "week": "2026-W48", "month": "2026-11"}
+
+
+def parse(kind, code, now=None):
+    """The period `code` names (see Period.code), or the last complete one when there is none.
+    A period that has not begun yet, or lies outside 2000-2100, is refused."""
+    if kind not in KINDS:
+        raise BadPeriod(Msg("A report is daily, weekly or monthly, not “%(kind)s”", kind=str(kind)[:20]))
+    if not code:
+        return last_complete(kind, now)
+    match = _FORMS[kind].fullmatch(code.strip())
+    try:
+        if match is None:
+            raise ValueError(code)
+        numbers = [int(n) for n in match.groups()]
+        if kind == "day":
+            first = date(*numbers)
+        elif kind == "week":
+            first = date.fromisocalendar(numbers[0], numbers[1], 1)
+        else:
+            first = date(numbers[0], numbers[1], 1)
+    except ValueError:
+        raise BadPeriod(Msg("“%(code)s” is not a period of this kind; write it as %(example)s",
+                            code=str(code)[:20], example=_EXAMPLES[kind])) from None
+    found = period_of(kind, first)
+    if not EARLIEST <= found.start <= LATEST:
+        raise BadPeriod(Msg("Reports cover the years 2000 to 2100"))
+    if found.start > today_in_china(now):
+        raise BadPeriod(Msg("The period %(code)s has not begun yet", code=found.code))
+    return found
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    kind: str
+    value: object
+    before: object
+
+    @property
+    def change(self):
+        if self.value is None or self.before is None:
+            return None
+        return self.value - self.before
+
+
+@dataclass
+class Report:
+    unit: OrgUnit
+    period: Period
+    previous: Period
+    as_of: datetime           # when the lists and "overdue at the end" are judged (UTC)
+    complete: bool            # the period has ended
+    figures: dict             # dashboard.indicators for the period, overdue steps as at as_of
+    before: dict              # the same for the previous period, as at its end
+    rows: list                # [Figure] the indicators with the previous period's
+    trend_labels: list
+    trend: dict               # {category: [count per day, or per week for a month]}
+    categories: list          # [(category, filed, filed the period before)]
+    levels: list              # [(level, closed, share of those closed)]
+    overdue: list             # [OverdueStep], longest overdue first
+    overdue_total: int
+    red: list                 # [RedCase], oldest first
+    red_total: int
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class OverdueStep:
+    task_id: int
+    case_id: int
+    code: str
+    category: str
+    step: str
+    unit: OrgUnit
+    handler: str
+    due_at: datetime
+    days_over: float          # at as_of
+    done_at: datetime | None  # completed (or closed) since as_of; None while still open
+
+
+@dataclass
+class RedCase:
+    case_id: int
+    code: str
+    category: str
+    unit: OrgUnit
+    filed_at: datetime
+    current_step: str
+    closed_at: datetime | None  # closed since as_of
+    flagged: bool
+
+
+def build(session, unit, period, now=None, limit=LIST_LIMIT):
+    """The report of `unit` and the units below it for `period`."""
+    now = now or Clock.now()
+    low, high = period.bounds()
+    as_of = min(high, now)
+    previous = period.previous()
+    figures = dashboard.indicators(session, unit, period.start, period.end)
+    before = dashboard.indicators(session, unit, previous.start, previous.end)
+    overdue, overdue_total = overdue_steps(session, unit, as_of, now, limit)
+    figures["overdue_steps"] = overdue_total
+    before["overdue_steps"] = overdue_count(session, unit, previous.bounds()[1], now)
+    rows = [Figure(key, label, kind, figures.get(key), before.get(key)) for key, label, kind in FIGURES]
+    labels, trend = _trend(session, unit, period)
+    red, red_total = red_cases(session, unit, as_of, now, limit)
+    return Report(unit=unit, period=period, previous=previous, as_of=as_of, complete=high <= now,
+                  figures=figures, before=before, rows=rows, trend_labels=labels, trend=trend,
+                  categories=_categories(session, unit, period, previous), levels=_levels(figures),
+                  overdue=overdue, overdue_total=overdue_total, red=red, red_total=red_total)
+
+
+def _trend(session, unit, period):
+    """By day over a week (and over the week up to a day: one bar says little), by week over a
+    month; each week of a month is labelled by its days within the month."""
+    if period.kind == "month":
+        labels, series = dashboard.trend(session, unit, period.start, period.end, "week")
+        names = []
+        for monday in labels:
+            first = max(date.fromisoformat(monday), period.start)
+            last = min(date.fromisoformat(monday) + timedelta(days=6), period.end)
+            names.append(f"{first:%m-%d}–{last:%m-%d}")
+        return names, series
+    start = period.end - timedelta(days=6)
+    labels, series = dashboard.trend(session, unit, start, period.end, "day")
+    return [text[5:] for text in labels], series
+
+
+def _filed_by_category(session, unit, period):
+    low, high = period.bounds()
+    return dict(session.execute(select(Case.category, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                                .where(OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
+                                .group_by(Case.category)).all())
+
+
+def _categories(session, unit, period, previous):
+    now, before = _filed_by_category(session, unit, period), _filed_by_category(session, unit, previous)
+    keys = sorted(set(now) | set(before), key=lambda k: (-now.get(k, 0), -before.get(k, 0), k or ""))
+    return [(key or "other", now.get(key, 0), before.get(key, 0)) for key in keys]
+
+
+def _levels(figures):
+    closed = figures["closed_levels"]
+    total = sum(closed.values())
+    order = [level for level in LEVEL_ORDER if level in closed] + sorted(set(closed) - set(LEVEL_ORDER))
+    return [(level, closed[level], closed[level] / total) for level in order]
+
+
+# ---- the lists, as at a moment ----------------------------------------------------------------------
+
+def _overdue_at(moment, now):
+    """Steps overdue at `moment`: open then (created before it, not yet completed or cancelled by
+    it), past their deadline, the clock not stopped. Now, that is the dashboard's red light. The
+    deadline is the step's as it stands (an extension granted after `moment` counts)."""
+    if moment >= now:
+        return and_(Task.state == TaskState.READY, red_now(now))
+    return and_(Task.created_at < moment, Task.due_at < moment,
+                or_(Task.state == TaskState.READY, Task.completed_at >= moment),
+                or_(Task.clock_stopped_at.is_(None), Task.clock_stopped_at > moment))
+
+
+def _steps_in(unit):
+    return OrgUnit.path.startswith(unit.path)
+
+
+def overdue_count(session, unit, moment, now=None):
+    now = now or Clock.now()
+    return session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                          .where(_steps_in(unit), _overdue_at(moment, now))) or 0
+
+
+def overdue_steps(session, unit, moment, now=None, limit=LIST_LIMIT):
+    """([OverdueStep], total) of the steps of `unit` and below overdue at `moment`."""
+    now = now or Clock.now()
+    rows = session.execute(
+        select(Task.id, Task.case_id, Case.code, Case.category, Task.title, OrgUnit, User.display_name, Task.due_at,
+               Task.completed_at)
+        .join(OrgUnit, OrgUnit.id == Task.org_unit_id).join(Case, Case.id == Task.case_id)
+        .outerjoin(User, User.id == Task.assignee_id)
+        .where(_steps_in(unit), _overdue_at(moment, now)).order_by(Task.due_at, Task.id).limit(limit)).all()
+    found = [OverdueStep(task_id, case_id, code, category or "other", title.split("（")[0], step_unit, handler or "",
+                         as_utc(due), (moment - as_utc(due)).total_seconds() / 86400, as_utc(done))
+             for task_id, case_id, code, category, title, step_unit, handler, due, done in rows]
+    total = len(found) if len(found) < limit else overdue_count(session, unit, moment, now)
+    return found, total
+
+
+def red_cases(session, unit, moment, now=None, limit=LIST_LIMIT):
+    """([RedCase], total): cases of `unit` and below open at `moment` whose risk was red then.
+    The colour only rises by itself (a repeat visit); a case red now that was not red yet at
+    `moment` (its last assessment before then says so) is left out. A colour lowered from red
+    after `moment`, which only a clerk does with a reason, is not looked for."""
+    now = now or Clock.now()
+    rows = session.execute(
+        select(Case.id, Case.code, Case.category, OrgUnit, Case.created_at, Case.current_step, Case.closed_at,
+               Case.flagged_at)
+        .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+        .where(OrgUnit.path.startswith(unit.path), Case.risk_level == "red", Case.created_at < moment,
+               or_(Case.closed_at.is_(None), Case.closed_at >= moment))
+        .order_by(Case.created_at, Case.id)).all()
+    if moment < now and rows:
+        then = _risk_at(session, [row[0] for row in rows], moment)
+        rows = [row for row in rows if then.get(row[0], "red") == "red"]
+    found = [RedCase(case_id, code, category or "other", case_unit, as_utc(filed), step or "", as_utc(closed),
+                     flagged is not None)
+             for case_id, code, category, case_unit, filed, step, closed, flagged in rows[:limit]]
+    return found, len(rows)
+
+
+def _risk_at(session, case_ids, moment):
+    """{case id: its risk colour after its last assessment before `moment`}."""
+    level = {}
+    for start in range(0, len(case_ids), 500):
+        chunk = case_ids[start:start + 500]
+        for case_id, detail in session.execute(
+                select(AuditEvent.case_id, AuditEvent.detail)
+                .where(AuditEvent.case_id.in_(chunk), AuditEvent.kind.in_(RISK_EVENTS), AuditEvent.at < moment)
+                .order_by(AuditEvent.case_id, AuditEvent.seq)).all():
+            level[case_id] = (detail or {}).get("level") or level.get(case_id)
+    return level
