@@ -5,7 +5,7 @@ case states."""
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import Integer, case as when, cast as sa_cast, func, select
+from sqlalchemy import Integer, and_, case as when, cast as sa_cast, func, or_, select
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import NotFound
@@ -113,10 +113,10 @@ def _ratio(part, whole):
     return None if not whole else part / whole
 
 
-def indicators(session, unit, start, end):
+def indicators(session, unit, start, end, overdue_at=None):
     """The figures the centers report, for cases of `unit` and below filed in [start, end]. One
     grouped pass over the cases (the combinations of the fields counted are few), one count of
-    the steps overdue now."""
+    the steps overdue now (or at the moment `overdue_at`, for a report of a past period)."""
     low, high = china_bounds(start, end)
     groups = session.execute(
         select(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue, func.count(Case.id))
@@ -136,9 +136,7 @@ def indicators(session, unit, start, end):
         if overdue:
             overdue_cases += n
     closed = sum(closed_levels.values())
-    now = Clock.now()
-    overdue_steps = session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                                   .where(*_open_in(unit), red_now(now))) or 0
+    overdue_steps = steps_overdue_count(session, unit, overdue_at)
     success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
     satisfied = ratings.get("satisfied", 0) + ratings.get("basically_satisfied", 0)
     litigated = litigated_cases(session, unit, low, high)
@@ -154,6 +152,27 @@ def indicators(session, unit, start, end):
         "satisfaction_rate": _ratio(satisfied, sum(ratings.values())), "rated": sum(ratings.values()),
         "overdue_cases": overdue_cases, "overdue_steps": overdue_steps,
     }
+
+
+def overdue_parts(moment, now):
+    """The steps overdue at `moment` as conditions that each take the index on (state, due_at):
+    the steps open now that were open then, past their deadline, the clock running; and the
+    steps completed or cancelled since `moment` that were overdue then. At `moment` now, that is
+    the red light. A deadline is the step's as it stands (an extension granted since counts)."""
+    if moment >= now:
+        return [and_(Task.state == TaskState.READY, red_now(now))]
+    return [and_(Task.state == TaskState.READY, Task.due_at < moment, Task.created_at < moment,
+                 or_(Task.clock_stopped_at.is_(None), Task.clock_stopped_at > moment)),
+            and_(Task.state.in_((TaskState.COMPLETED, TaskState.CANCELLED)), Task.due_at < moment,
+                 Task.completed_at >= moment, Task.created_at < moment)]
+
+
+def steps_overdue_count(session, unit, moment=None, now=None):
+    """How many steps of `unit` and below were overdue at `moment` (by default now)."""
+    now = now or Clock.now()
+    return sum(session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                              .where(OrgUnit.path.startswith(unit.path), part)) or 0
+               for part in overdue_parts(min(moment or now, now), now))
 
 
 # A step that records a filing in court carries this form, whatever pathway it is in (court link

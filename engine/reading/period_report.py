@@ -11,17 +11,16 @@ the indicators' own: those cases as they are when the report is made.
 Everything is counted in the database by grouped queries over indexed columns (dashboard.py);
 the two lists are one page of rows each, with their totals."""
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.messages import N_, Msg
 from engine.persistence.models import AuditEvent, Case, OrgUnit, Task, User
-from engine.persistence.states import EventKind, TaskState
+from engine.persistence.states import EventKind
 from engine.reading import dashboard
-from engine.reading.queries import red_now
 
 KINDS = {"day": N_("Daily report"), "week": N_("Weekly report"), "month": N_("Monthly report")}
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -160,7 +159,7 @@ class Report:
     previous: Period
     as_of: datetime           # when the lists and "overdue at the end" are judged (UTC)
     complete: bool            # the period has ended
-    figures: dict             # dashboard.indicators for the period, overdue steps as at as_of
+    figures: dict             # dashboard.indicators for the period, its overdue steps at as_of
     before: dict              # the same for the previous period, as at its end
     rows: list                # [Figure] the indicators with the previous period's
     trend_labels: list
@@ -171,7 +170,6 @@ class Report:
     overdue_total: int
     red: list                 # [RedCase], oldest first
     red_total: int
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -203,21 +201,19 @@ class RedCase:
 def build(session, unit, period, now=None, limit=LIST_LIMIT):
     """The report of `unit` and the units below it for `period`."""
     now = now or Clock.now()
-    low, high = period.bounds()
+    high = period.bounds()[1]
     as_of = min(high, now)
     previous = period.previous()
-    figures = dashboard.indicators(session, unit, period.start, period.end)
-    before = dashboard.indicators(session, unit, previous.start, previous.end)
-    overdue, overdue_total = overdue_steps(session, unit, as_of, now, limit)
-    figures["overdue_steps"] = overdue_total
-    before["overdue_steps"] = overdue_count(session, unit, previous.bounds()[1], now)
+    figures = dashboard.indicators(session, unit, period.start, period.end, overdue_at=as_of)
+    before = dashboard.indicators(session, unit, previous.start, previous.end, overdue_at=previous.bounds()[1])
     rows = [Figure(key, label, kind, figures.get(key), before.get(key)) for key, label, kind in FIGURES]
     labels, trend = _trend(session, unit, period)
     red, red_total = red_cases(session, unit, as_of, now, limit)
     return Report(unit=unit, period=period, previous=previous, as_of=as_of, complete=high <= now,
                   figures=figures, before=before, rows=rows, trend_labels=labels, trend=trend,
                   categories=_categories(session, unit, period, previous), levels=_levels(figures),
-                  overdue=overdue, overdue_total=overdue_total, red=red, red_total=red_total)
+                  overdue=overdue_steps(session, unit, as_of, now, limit), overdue_total=figures["overdue_steps"],
+                  red=red, red_total=red_total)
 
 
 def _trend(session, unit, period):
@@ -258,41 +254,22 @@ def _levels(figures):
 
 # ---- the lists, as at a moment ----------------------------------------------------------------------
 
-def _overdue_at(moment, now):
-    """Steps overdue at `moment`: open then (created before it, not yet completed or cancelled by
-    it), past their deadline, the clock not stopped. Now, that is the dashboard's red light. The
-    deadline is the step's as it stands (an extension granted after `moment` counts)."""
-    if moment >= now:
-        return and_(Task.state == TaskState.READY, red_now(now))
-    return and_(Task.created_at < moment, Task.due_at < moment,
-                or_(Task.state == TaskState.READY, Task.completed_at >= moment),
-                or_(Task.clock_stopped_at.is_(None), Task.clock_stopped_at > moment))
-
-
-def _steps_in(unit):
-    return OrgUnit.path.startswith(unit.path)
-
-
-def overdue_count(session, unit, moment, now=None):
-    now = now or Clock.now()
-    return session.scalar(select(func.count(Task.id)).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                          .where(_steps_in(unit), _overdue_at(moment, now))) or 0
-
-
 def overdue_steps(session, unit, moment, now=None, limit=LIST_LIMIT):
-    """([OverdueStep], total) of the steps of `unit` and below overdue at `moment`."""
+    """[OverdueStep] of `unit` and below overdue at `moment`, the longest overdue first, at most
+    `limit`: the first of each part of dashboard.overdue_parts in the order of its index, merged."""
     now = now or Clock.now()
-    rows = session.execute(
-        select(Task.id, Task.case_id, Case.code, Case.category, Task.title, OrgUnit, User.display_name, Task.due_at,
-               Task.completed_at)
-        .join(OrgUnit, OrgUnit.id == Task.org_unit_id).join(Case, Case.id == Task.case_id)
-        .outerjoin(User, User.id == Task.assignee_id)
-        .where(_steps_in(unit), _overdue_at(moment, now)).order_by(Task.due_at, Task.id).limit(limit)).all()
-    found = [OverdueStep(task_id, case_id, code, category or "other", title.split("（")[0], step_unit, handler or "",
-                         as_utc(due), (moment - as_utc(due)).total_seconds() / 86400, as_utc(done))
-             for task_id, case_id, code, category, title, step_unit, handler, due, done in rows]
-    total = len(found) if len(found) < limit else overdue_count(session, unit, moment, now)
-    return found, total
+    rows = []
+    for part in dashboard.overdue_parts(min(moment, now), now):
+        rows += session.execute(
+            select(Task.id, Task.case_id, Case.code, Case.category, Task.title, OrgUnit, User.display_name, Task.due_at,
+                   Task.completed_at)
+            .join(OrgUnit, OrgUnit.id == Task.org_unit_id).join(Case, Case.id == Task.case_id)
+            .outerjoin(User, User.id == Task.assignee_id)
+            .where(OrgUnit.path.startswith(unit.path), part).order_by(Task.due_at, Task.id).limit(limit)).all()
+    rows.sort(key=lambda row: (as_utc(row.due_at), row.id))
+    return [OverdueStep(task_id, case_id, code, category or "other", title.split("（")[0], step_unit, handler or "",
+                        as_utc(due), (moment - as_utc(due)).total_seconds() / 86400, as_utc(done))
+            for task_id, case_id, code, category, title, step_unit, handler, due, done in rows[:limit]]
 
 
 def red_cases(session, unit, moment, now=None, limit=LIST_LIMIT):
