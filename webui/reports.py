@@ -73,10 +73,14 @@ def _formatted(figure, value):
     if value is None:
         return "—"
     if figure.kind == "share":
-        return f"{value * 100:.1f}%"
+        return _share(value)
     if figure.kind == "per_10k":
         return per_10k(value)
     return str(value)
+
+
+def _share(value):
+    return "" if value is None else f"{value * 100:.1f}%"
 
 
 def _change(figure):
@@ -127,7 +131,7 @@ def report_csv():
     rows += [[], [_("Category"), _("This period"), _("Previous period")]]
     rows += [[name_of(code), n, before] for code, n, before in found.categories]
     rows += [[], [_("Level"), _("Closed"), _("Share")]]
-    rows += [[label(LEVELS, level), n, f"{share * 100:.1f}%"] for level, n, share in found.levels]
+    rows += [[label(LEVELS, level), n, _share(share)] for level, n, share in found.levels]
     rows += [[], [_("Steps overdue at the period's end"), found.overdue_total],
              [_("Case"), _("Category"), _("Step"), _("Unit"), _("Handler"), _("Due"), _("Days overdue"),
               _("Done since")]]
@@ -138,5 +142,11 @@ def report_csv():
               _("Listed for supervision")]]
     rows += [[c.code, name_of(c.category), unit_name(c.unit), when(c.filed_at), c.current_step, when(c.closed_at),
               _("yes") if c.flagged else ""] for c in found.red]
+    rows += [[], [_("Mediators"), len(found.mediators)],
+             [_("Mediator"), _("Unit"), _("Grade"), _("Matters handled"), _("Agreements"), _("Success rate"),
+              _("Within the legal period"), _("With a legal period"), _("Median days"), _("Median legal period (days)"),
+              _("Satisfaction"), _("Rated")]]
+    rows += [[m.name, m.unit_name, m.grade or "", m.handled, m.succeeded, _share(m.success_rate), m.within_period, m.timed,
+              m.median_days, m.median_period_days, _share(m.satisfaction_rate), m.rated] for m in found.mediators]
     head, body = rows[0], rows[1:]
     return csv_response(f"report-{found.unit.code}-{period.code}.csv", head, body)

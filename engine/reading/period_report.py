@@ -1,7 +1,8 @@
 """A unit's periodic report (日报、周报、月报) for the center's daily, weekly and monthly meetings:
 the dashboard's indicators for one day, one ISO week (Monday to Sunday) or one calendar month in
 China, beside the period before; the trend over the period; the steps overdue and the red-risk
-cases as they stood when the period ended; the cases filed by category and closed by level.
+cases as they stood when the period ended; the cases filed by category and closed by level; the
+registered mediators' figures for the period (resolver_figures.py).
 
 A period that has ended is reported as it stood at its end (24:00 on its last day, China time),
 so last week's report reads the same on Monday and on Friday; the period still running is
@@ -20,7 +21,7 @@ from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.messages import N_, Msg
 from engine.persistence.models import AuditEvent, Case, OrgUnit, Task, User
 from engine.persistence.states import EventKind
-from engine.reading import dashboard
+from engine.reading import dashboard, resolver_figures
 
 KINDS = {"day": N_("Daily report"), "week": N_("Weekly report"), "month": N_("Monthly report")}
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -170,6 +171,8 @@ class Report:
     overdue_total: int
     red: list                 # [RedCase], oldest first
     red_total: int
+    mediators: list           # [resolver_figures.MediatorFigures] of those who handled a matter
+    idle_mediators: int       # registered mediators (active) who handled none
 
 
 @dataclass
@@ -209,11 +212,20 @@ def build(session, unit, period, now=None, limit=LIST_LIMIT):
     rows = [Figure(key, label, kind, figures.get(key), before.get(key)) for key, label, kind in FIGURES]
     labels, trend = _trend(session, unit, period)
     red, red_total = red_cases(session, unit, as_of, now, limit)
+    mediators, idle = _mediators(session, unit, period)
     return Report(unit=unit, period=period, previous=previous, as_of=as_of, complete=high <= now,
                   figures=figures, before=before, rows=rows, trend_labels=labels, trend=trend,
                   categories=_categories(session, unit, period, previous), levels=_levels(figures),
                   overdue=overdue_steps(session, unit, as_of, now, limit), overdue_total=figures["overdue_steps"],
-                  red=red, red_total=red_total)
+                  red=red, red_total=red_total, mediators=mediators, idle_mediators=idle)
+
+
+def _mediators(session, unit, period):
+    """The mediators of `unit` and below who handled a matter in the period, most matters first,
+    and how many active ones handled none."""
+    everyone = resolver_figures.mediator_figures(session, unit, *period.bounds())
+    busy = sorted((m for m in everyone if m.handled), key=lambda m: (-m.handled, m.name, m.resolver_id))
+    return busy, sum(1 for m in everyone if not m.handled and m.active)
 
 
 def _trend(session, unit, period):

@@ -11,6 +11,7 @@ from engine.reading import period_report
 from engine.reading.period_report import BadPeriod, Period, last_complete, parse, period_of
 
 from .helpers import MEDIATION_SUCCESS, complete, file_matter
+from .test_resolver_figures import people  # noqa: F401  (three registered mediators, removed after)
 
 
 def china(y, m, d, hh=0, mm=0):
@@ -198,3 +199,16 @@ def test_closed_levels_are_shares_of_what_closed_village_first():
     assert period_report._levels({"closed_levels": {"township": 1, "village": 3}}) == [
         ("village", 3, 0.75), ("township", 1, 0.25)]
     assert period_report._levels({"closed_levels": {}}) == []
+
+
+def test_the_mediators_who_handled_a_matter_in_the_week_are_listed(session, people):
+    with time_machine.travel(china(2026, 11, 23, 10), tick=False) as traveller:
+        case = file_matter(session)
+        traveller.move_to(china(2026, 11, 25, 10))
+        complete(session, "mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
+        traveller.move_to(china(2026, 12, 1, 10))
+        report = period_report.build(session, county(session), parse("week", "2026-W48"))
+        before = period_report.build(session, county(session), parse("week", "2026-W47"))
+    assert [(m.name, m.handled, m.succeeded, m.within_period) for m in report.mediators] == [("测试甲", 1, 1, 1)]
+    assert report.idle_mediators >= 2, "测试乙 and 测试丙 are registered and handled nothing"
+    assert before.mediators == []

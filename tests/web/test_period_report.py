@@ -12,7 +12,9 @@ from werkzeug.security import generate_password_hash
 from engine.access import accounts
 from engine.demo import DEMO_PASSWORD
 from engine.persistence.models import OrgUnit, Task, User
-from tests.web.support import page, text
+from tests.engine.helpers import MEDIATION_SUCCESS
+from tests.engine.test_resolver_figures import people  # noqa: F401  (registered mediators, removed after)
+from tests.web.support import complete_steps, page, text
 
 CHINA = timezone(timedelta(hours=8))
 TOWNSHIP_SUPERVISOR = "supervisor_cg_report"
@@ -150,3 +152,20 @@ def test_the_running_week_says_its_lists_are_as_of_now(app):
     assert "本期尚未结束" in text(running)
     assert not page(running).xpath('//a[contains(., "下一期")]'), "no period after the running one"
     assert rows[1] == ["清单截至", "2026-11-25 09:00"]
+
+
+def test_the_mediators_figures_are_on_the_page_and_in_the_download(app, filed_case, session_factory, people):
+    with time_machine.travel(datetime(2026, 11, 17, 10, tzinfo=CHINA), tick=False) as traveller:
+        case_id, _t, _v = filed_case("clerk")
+        traveller.move_to(datetime(2026, 11, 19, 10, tzinfo=CHINA))
+        complete_steps(session_factory, case_id, ("mediator", "Task_mediate", MEDIATION_SUCCESS))
+        traveller.move_to(datetime(2026, 11, 25, 10, tzinfo=CHINA))
+        client = _logged_in(app, "supervisor")
+        shown = client.get("/reports/?kind=week&period=2026-W47")
+        rows = _rows(client.get("/reports/report.csv?kind=week&period=2026-W47"))
+    cells = [td.text_content().strip() for td in page(shown).xpath('//section[@id="mediators"]//tbody/tr[1]/td')]
+    assert cells[:5] == ["测试甲", "清河县", "1", "1", "100.0%"]
+    assert "名在册调解员本期未办理事项" in text(shown)
+    listed = rows.index(["调解员", "1"])
+    assert rows[listed + 1][:4] == ["调解员", "单位", "等级", "办理事项"]
+    assert rows[listed + 2][:6] == ["测试甲", "清河县", "", "1", "1", "100.0%"]
