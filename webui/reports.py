@@ -109,7 +109,8 @@ def css_string(text):
     """`text` as a CSS string literal for the printed page's running header: every character that
     is not a letter, a digit or a space is written as a CSS escape, so nothing in a unit's name
     can end the string or the style element."""
-    escaped = "".join(ch if ch.isalnum() or ch == " " else f"\\{ord(ch):06x}" for ch in text)
+    # The space after each escape ends it (CSS takes one whitespace after a hex escape as its end).
+    escaped = "".join(ch if ch.isalnum() or ch == " " else f"\\{ord(ch):06x} " for ch in text)
     return Markup(f'"{escaped}"')
 
 

@@ -169,3 +169,12 @@ def test_the_mediators_figures_are_on_the_page_and_in_the_download(app, filed_ca
     listed = rows.index(["调解员", "1"])
     assert rows[listed + 1][:4] == ["调解员", "单位", "等级", "办理事项"]
     assert rows[listed + 2][:6] == ["测试甲", "清河县", "", "1", "1", "100.0%"]
+
+
+def test_the_printed_page_header_cannot_be_broken_out_of():
+    from webui.reports import css_string
+    written = str(css_string('村"}</style><script>x</script> · A'))
+    assert written.startswith('"') and written.endswith('"')
+    inside = written[1:-1]
+    assert not set('"}<>/;\n') & set(inside.replace("\\", "")), inside
+    assert inside.startswith("村\\000022 \\00007d ") and inside.endswith("\\0000b7  A")
