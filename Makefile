@@ -47,7 +47,9 @@ bench: install-dev
 bench-scale: install-dev
 	$(PY) -m bench.scale $(if $(BENCH_DB),--db $(BENCH_DB))
 
+# The check judges the diagrams' departments by the registry kept in the database.
 check: install translations
+	$(PY) run.py migrate
 	$(PY) run.py check
 
 install: $(VENV)/.installed

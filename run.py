@@ -3,7 +3,8 @@
 
   serve    (default) the web application on 127.0.0.1:$PORT (5000), with the timer sweep
   worker   the timer sweep alone, for production with several web workers
-  check    validate every diagram and form; prints file:line: message, exits 1 on problems
+  check    validate every diagram and form (departments by the database's registry); prints
+           file:line: message, exits 1 on problems
   migrate  apply database migrations (Alembic)
   load     record bpmn/ and forms/ as new process versions where their content changed
   demo     the demo organisation and one login per role (migrates and loads first)
@@ -24,9 +25,19 @@ def _app():
 
 
 def cmd_check(args):
+    """The diagrams' departments are judged by the registry in the database (department kinds an
+    administrator keeps), so the database must be migrated first."""
     from config.settings import BPMN_DIR, FORMS_DIR
+    from engine.access import department_kinds
     from engine.library.catalog import check_folder
-    drafts, problems = check_folder(args.bpmn or BPMN_DIR, args.forms or FORMS_DIR)
+    if _refuse_unmigrated():
+        return 1
+    session = _session_factory()()
+    try:
+        kinds = department_kinds.read(session)
+    finally:
+        session.close()
+    drafts, problems = check_folder(args.bpmn or BPMN_DIR, args.forms or FORMS_DIR, kinds)
     for problem in problems:
         print(problem)
     if problems:

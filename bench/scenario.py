@@ -7,6 +7,7 @@ from engine.library import catalog
 from engine.workflow import runtime
 from engine.library.forms import data_from_post, parse_form
 from tests.engine.helpers import CLOSE, INTAKE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO
+from tests.kinds import SEEDED
 
 ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = ROOT / "bpmn"
@@ -32,7 +33,7 @@ class Library:
     """The intake pathway checked and compiled once, as services.sync_library does."""
 
     def __init__(self):
-        drafts, problems = catalog.check_folder(BPMN_DIR, FORMS_DIR)
+        drafts, problems = catalog.check_folder(BPMN_DIR, FORMS_DIR, SEEDED)
         if problems:
             raise SystemExit("the library does not check:\n" + "\n".join(map(str, problems)))
         self.draft = next(d for d in drafts if d.process_key == PROCESS_KEY)

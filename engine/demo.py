@@ -3,9 +3,7 @@ from sqlalchemy import select
 
 from engine.access.accounts import create_user
 from engine.access.passwords import hash_password
-from engine.persistence.models import Grid, OrgUnit, User
-from engine.access.policy import DEPARTMENTS
-from engine.messages import in_chinese
+from engine.persistence.models import DepartmentKind, Grid, OrgUnit, User
 from engine.persistence.uow import UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
@@ -27,8 +25,18 @@ UNITS = [
     ("C01-Q-LL-WZ", "王庄村", "Wangzhuang Village", "village", "C01-Q-LL"),
 ]
 
-# The resident departments stationed at the county center: one unit of each kind, one login each.
-UNITS += [(f"C01-Q-D-{kind}", f"县{in_chinese(name)}", f"County {name}", "department", "C01-Q") for kind, name in DEPARTMENTS.items()]
+# Kinds the demo adds to the registry's initial thirteen (the migration's), as an administrator
+# would: code, name, English name, the service parties are referred to.
+KINDS = [
+    ("legal_aid", "法律援助中心", "Legal aid center", "legal_aid"),
+    ("counselling", "心理服务站", "Psychological service station", "counselling"),
+    ("education", "教育局", "Education bureau", None),
+]
+# The kinds stationed at the county center, each a unit "县<name>" with one login "dept_<code>"; their
+# names are the registry's.
+STATIONED = ("labour", "agriculture", "arbitration", "justice", "petition", "court", "procuratorate", "police",
+             "natural_resources", "housing", "market", "health", "environment", "legal_aid", "counselling",
+             "education")
 
 # username, display name, unit code, roles
 USERS = [
@@ -38,6 +46,9 @@ USERS = [
     ("auditor", "赵审计", "C01-Q", ["auditor"]),
     ("designer", "钱设计", "C01-Q", ["designer"]),
     ("admin", "孙管理员", "C01-Q", ["admin"]),
+    # The top unit's administrator keeps what every unit shares: the department registry, and
+    # the designer's role (policy.may_keep_kinds, may_grant).
+    ("city_admin", "林管理员（示范市）", "C01", ["admin"]),
     ("clerk_cg", "周受理（城关镇）", "C01-Q-CG", ["clerk"]),
     ("mediator_cg", "吴调解（城关镇）", "C01-Q-CG", ["mediator"]),
     ("clerk_dg", "郑受理（东关村）", "C01-Q-CG-DG", ["clerk"]),
@@ -62,14 +73,35 @@ USERS += [
 ]
 GRID_OF = {"grid_dg": "C01-Q-CG-DG-G01", "grid_dg2": "C01-Q-CG-DG-G02", "grid_xg": "C01-Q-CG-XG-G01",
            "grid_ll": "C01-Q-LL-LL-G01"}
-USERS += [(f"dept_{kind}", f"{in_chinese(name)}（入驻县中心）", f"C01-Q-D-{kind}", ["department"]) for kind, name in DEPARTMENTS.items()]
+# One login per stationed department; its display name is made from the registry's name at loading.
+USERS += [(f"dept_{code}", None, f"C01-Q-D-{code}", ["department"]) for code in STATIONED]
+
+
+def _kinds(session):
+    """The registry with the demo's kinds added: {code: (name, English name)} of the active kinds."""
+    known = {kind.code: kind for kind in session.scalars(select(DepartmentKind))}
+    position = max((kind.position for kind in known.values()), default=0)
+    for code, name, name_en, service in KINDS:
+        if code not in known:
+            position += 1
+            known[code] = DepartmentKind(code=code, name=name, name_en=name_en, service=service, active=True,
+                                         position=position)
+            session.add(known[code])
+    return {code: (kind.name, kind.name_en) for code, kind in known.items() if kind.active}
 
 
 def load_demo(session, password=DEMO_PASSWORD):
     """Create what is missing. Returns the list of (username, display name, roles, unit) created or found."""
     with UnitOfWork(session):
+        kinds = _kinds(session)
+        # The resident departments stationed at the county center, named as the registry names them.
+        units_wanted = UNITS + [(f"C01-Q-D-{code}", f"县{kinds[code][0]}", f"County {kinds[code][1]}", "department",
+                                 "C01-Q") for code in STATIONED if code in kinds]
+        users_wanted = [(username, display or f"{kinds[unit_code.rsplit('-', 1)[1]][0]}（入驻县中心）", unit_code, roles)
+                        for username, display, unit_code, roles in USERS
+                        if display or unit_code.rsplit("-", 1)[1] in kinds]
         units = {u.code: u for u in session.scalars(select(OrgUnit))}
-        for code, name, name_en, level, parent_code in UNITS:
+        for code, name, name_en, level, parent_code in units_wanted:
             if code in units:
                 if units[code].population is None and code in POPULATION:
                     units[code].population = POPULATION[code]
@@ -91,11 +123,11 @@ def load_demo(session, password=DEMO_PASSWORD):
         session.flush()
         existing = set(session.scalars(select(User.username)))
         password_hash = None
-        for username, display, unit_code, roles in USERS:
+        for username, display, unit_code, roles in users_wanted:
             if username in existing:
                 continue
             password_hash = password_hash or hash_password(password)
             grid = grids.get(GRID_OF.get(username))
             create_user(session, username, password_hash, display, units[unit_code].id, roles,
                         grid.id if grid else None)
-    return [(u, d, r, units[c].name) for u, d, c, r in USERS]
+    return [(u, d, r, units[c].name) for u, d, c, r in users_wanted]

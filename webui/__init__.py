@@ -66,10 +66,10 @@ def _init_extensions(app):
 
 
 def _register_blueprints(app):
-    from . import (admin, api, audit, auth, clocks, designer, grid, home, moves, public, reports, resident,
-                   supervision, unit_inbox, work)
+    from . import (admin, api, audit, auth, clocks, designer, grid, home, moves, public, referrals, reports,
+                   resident, supervision, unit_inbox, work)
     for module in (auth, home, public, resident, work, unit_inbox, moves, clocks, supervision, reports, audit, designer,
-                   admin, api, grid):
+                   admin, api, grid, referrals):
         app.register_blueprint(module.bp)
 
 
@@ -79,7 +79,7 @@ def _template_globals(app):
         field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=i18n.label, L=labels,
         may=_may_in_template, DATA_EVENTS=DATA_EVENTS, task_light=task_light, TaskState=TaskState, EventKind=EventKind,
         NOTES=notes,  # the engine's limits on what people write with a case action
-        inbox_waiting=_inbox_waiting,
+        inbox_waiting=_inbox_waiting, referrals_waiting=_referrals_waiting,
     )
 
 
@@ -100,6 +100,12 @@ def _security_headers(app):
 def _inbox_waiting():
     """Matters awaiting acceptance for the navigation's badge."""
     from .unit_inbox import waiting_count
+    return waiting_count()
+
+
+def _referrals_waiting():
+    """Referrals waiting for the department, for the navigation's badge."""
+    from .referrals import waiting_count
     return waiting_count()
 
 

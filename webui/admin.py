@@ -4,13 +4,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine.access import accounts
+from engine.access import accounts, department_kinds
 from engine.persistence.models import OrgUnit, User
-from engine.access.policy import GRID_LEVELS, LEVELS, ROLES, grantable_roles, may_change_login, unit_covers
+from engine.access.policy import (
+    GRID_LEVELS, LEVELS, ROLES, grantable_roles, may_change_login, may_keep_kinds, unit_covers,
+)
 
 from .auth import current_actor, requires
 from .extensions import db
 from .i18n import say, unit_name
+from .labels import KIND_EVENTS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -28,7 +31,7 @@ def index():
                                .where(OrgUnit.path.startswith(current_actor().unit_path))
                                .options(joinedload(User.org_unit)).order_by(OrgUnit.path, User.username)).all()
     return render_template("admin/users.html", units=_units(), users=users, roles=ROLES, levels=LEVELS,
-                           history=accounts.account_history(db.session, current_actor()))
+                           history=accounts.account_history(db.session, current_actor()), kind_events=KIND_EVENTS)
 
 
 @bp.route("/units/<int:unit_id>/population", methods=["POST"])
@@ -49,10 +52,12 @@ def population(unit_id):
 def user(user_id=None):
     found = _found_user(user_id) if user_id else None
     values = {"username": found.username if found else "", "display_name": found.display_name if found else "",
-              "unit_id": found.org_unit_id if found else current_actor().unit_id,
+              "unit_id": found.org_unit_id if found else (request.args.get("unit_id", type=int) or current_actor().unit_id),
               "roles": sorted(found.roles) if found else [], "active": found.active if found else True,
               "grid_id": found.grid_id if found else None}
     errors, status = {}, 200
+    if found is None and (chosen := db.session.get(OrgUnit, values["unit_id"])) is not None and chosen.level == "department":
+        values["roles"] = ["department"]  # a stationed department's unit holds that role alone
     if request.method == "POST":
         form = request.form
         values = {"username": form.get("username", "").strip() if not found else found.username,
@@ -145,3 +150,75 @@ def rename_grid(grid_id):
     else:
         flash(_("Grid %(grid)s saved", grid=grid.name), "success")
     return redirect(url_for("admin.grids") + f"#grid-{grid_id}")
+
+
+# ---- the department registry ------------------------------------------------------------------
+
+def _departments_page(errors=None, values=None, status=200):
+    actor = current_actor()
+    centers = [unit for unit in _units() if unit.level in department_kinds.STATION_LEVELS]
+    return render_template("admin/departments.html", kinds=list(department_kinds.read(db.session)),
+                           stations=department_kinds.stations(db.session, actor), centers=centers,
+                           keeps=may_keep_kinds(actor), services=department_kinds.SERVICES,
+                           errors=errors or {}, values=values or {"code": "", "name": "", "name_en": "", "service": ""},
+                           history=department_kinds.history(db.session, actor), kind_events=KIND_EVENTS), status
+
+
+@bp.route("/departments", methods=["GET", "POST"])
+@requires("administer")
+def departments():
+    """The kinds of resident department every unit shares, where they are stationed among the
+    administrator's units; a new kind (top unit's administrator), stationing one at a center."""
+    if request.method == "GET":
+        return _departments_page()
+    form = request.form
+    values = {key: form.get(key, "").strip() for key in ("code", "name", "name_en", "service")}
+    try:
+        kind = department_kinds.add_kind(db.session, current_actor(), values["code"], values["name"],
+                                         values["name_en"], values["service"])
+    except department_kinds.KindInvalid as invalid:
+        return _departments_page({key: say(why) for key, why in invalid.errors.items()}, values, 422)
+    flash(_("Department kind %(kind)s added; station it at a center to make its logins", kind=kind.name), "success")
+    return redirect(url_for("admin.departments") + f"#kind-{kind.id}")
+
+
+@bp.route("/departments/<int:kind_id>", methods=["POST"])
+@requires("administer")
+def change_department(kind_id):
+    form = request.form
+    try:
+        kind = department_kinds.change_kind(db.session, current_actor(), kind_id, form.get("name", ""),
+                                            form.get("name_en", ""), form.get("service", ""))
+    except department_kinds.KindInvalid as invalid:
+        for why in invalid.errors.values():
+            flash(say(why), "error")
+    else:
+        flash(_("Department kind %(kind)s saved", kind=kind.name), "success")
+    return redirect(url_for("admin.departments") + f"#kind-{kind_id}")
+
+
+@bp.route("/departments/<int:kind_id>/active", methods=["POST"])
+@requires("administer")
+def department_active(kind_id):
+    active = request.form.get("active") == "1"
+    try:
+        kind = department_kinds.set_active(db.session, current_actor(), kind_id, active)
+    except ValueError as refused:
+        flash(say(refused), "error")
+    else:
+        flash(_("%(kind)s can be named and summoned again", kind=kind.name) if active else
+              _("%(kind)s is no longer offered; its stationed departments and their logins stay", kind=kind.name),
+              "success")
+    return redirect(url_for("admin.departments") + f"#kind-{kind_id}")
+
+
+@bp.route("/departments/<int:kind_id>/station", methods=["POST"])
+@requires("administer")
+def station_department(kind_id):
+    try:
+        unit = department_kinds.station(db.session, current_actor(), kind_id, request.form.get("center_id", type=int))
+    except ValueError as refused:
+        flash(say(refused), "error")
+        return redirect(url_for("admin.departments") + f"#kind-{kind_id}")
+    flash(_("%(unit)s stationed; now make its logins (role: resident department)", unit=unit_name(unit)), "success")
+    return redirect(url_for("admin.user") + f"?unit_id={unit.id}")

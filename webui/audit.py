@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from sqlalchemy import select
 
+from engine.access import department_kinds
 from engine.reading import queries, trace
 from engine.persistence.models import OrgUnit
 from engine.legaltime.clock import Clock, as_utc
@@ -70,11 +71,11 @@ def _step_times(path):
 
 def _trace_events(case_id, actor, case):
     """The case's events as plain data, submitted data masked as on the page."""
-    found = []
+    found, kinds = [], department_kinds.read(db.session)
     for event in queries.case_events(db.session, case_id):
         detail = dict(event.detail or {})
         if event.kind in queries.DATA_EVENTS:
-            detail["data"] = queries.event_data(case.process_version, event, actor)[1]
+            detail["data"] = queries.event_data(case.process_version, event, actor, kinds)[1]
         found.append({"seq": event.seq, "at": as_utc(event.at).isoformat(), "actor": event.actor_name,
                       "actor_id": event.actor_id, "unit_id": event.org_unit_id, "kind": event.kind,
                       "element": event.task_spec, "step": event.task_title, "detail": detail,

@@ -7,15 +7,17 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import gettext as _, ngettext
 from sqlalchemy import select
 
-from engine.library import catalog, forms as formlib
+from engine.library import catalog, form_options, forms as formlib
 from engine.cases import migration, services
 from engine.reading import queries
 from engine.persistence.models import DiagramDraft, ProcessVersion
-from engine.access.policy import DEPARTMENTS, ROLES
+from engine.access import department_kinds
+from engine.access.policy import ROLES
 
 from .auth import current_actor, requires
 from .csv_export import xml_attachment
 from .extensions import db
+from .i18n import authored
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
 
@@ -24,7 +26,8 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\.(bpmn|dmn)$")
 
 def _render_index(problems=None, uploaded=None, status=200):
     versions = queries.versions(db.session)
-    _drafts, folder_problems = catalog.check_folder(current_app.config["BPMN_DIR"], current_app.config["FORMS_DIR"])
+    _drafts, folder_problems = catalog.check_folder(current_app.config["BPMN_DIR"], current_app.config["FORMS_DIR"],
+                                                    department_kinds.read(db.session))
     counts = queries.version_case_counts(db.session, current_actor().unit_path)
     return render_template("designer/library.html", versions=versions, counts=counts,
                            folder_problems=folder_problems, problems=problems, uploaded=uploaded), status
@@ -75,7 +78,7 @@ def version(version_id):
         shown = catalog.diagram_file(found.meta, found.process_key) or next(
             (name for name in found.files if name.endswith(".bpmn")), None)
     return render_template("designer/version.html", version=found, main_file=shown, diagrams=diagrams, roles=ROLES,
-                           departments=DEPARTMENTS)
+                           departments=department_kinds.read(db.session).labels())
 
 
 @bp.route("/versions/<int:version_id>/files/<path:name>")
@@ -152,7 +155,11 @@ def edit(filename):
     files = sorted(Path(n).name for n in newest.files)
     # A decision table (triage) opens in dmn-js's table editor, a diagram in the BPMN modeler.
     template = "designer/dmn.html" if filename.endswith(".dmn") else "designer/edit.html"
+    # The modeler's department list: the registry's active kinds, by code, in the reader's language.
+    departments = [[kind.code, authored(kind.labels)] for kind in department_kinds.read(db.session).active()]
+    services = [[code, _(name)] for code, name in department_kinds.SERVICES.items()]
     return render_template(template, filename=filename, draft=draft, forms=sorted(newest.forms),
+                           departments=departments, services=services,
                            diagrams=[f for f in files if f.endswith(".bpmn")], tables=[f for f in files if f.endswith(".dmn")])
 
 
@@ -236,7 +243,8 @@ def form_preview(key):
     """The form as a clerk would see it, or where its JSON is wrong (line and message)."""
     _form_text(key)
     try:
-        form = formlib.FormDef(key, formlib.parse_form(key, request.form.get("text", "")).definition)
+        form = formlib.FormDef(key, form_options.fill(formlib.parse_form(key, request.form.get("text", "")).definition,
+                                                      department_kinds.read(db.session)))
     except formlib.FormDefinitionError as exc:
         return jsonify(problems=[f"forms/{key}:{exc.line}: {exc}"], html="")
     return jsonify(problems=[], html=render_template("designer/_form_preview.html", form=form))

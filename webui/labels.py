@@ -1,6 +1,7 @@
 """Display labels: the English names of codes (translated where shown, i18n.label), and the labels
 of case fields, taken from the forms of the case's own process version (designer data)."""
 from engine.messages import N_
+from engine.access.department_kinds import SERVICES  # noqa: F401  (a table for label() in templates)
 from engine.access.policy import ROLES  # noqa: F401  (a table for label() in templates)
 from engine.library.triage import ROUTES
 
@@ -39,7 +40,16 @@ EVENT_KINDS = {
     "grid_set": N_("Grid set"),
     "submission_accepted": N_("Accepted from the unit's inbox"),
     "submission_joined": N_("A reported matter joined to this case"),
+    "referral_made": N_("Referred to a service"), "referral_accepted": N_("Referral taken on"),
+    "referral_declined": N_("Referral turned down"), "referral_completed": N_("Referral outcome recorded"),
 }
+REFERRAL_STATE = {"referred": N_("Waiting to be taken on"), "accepted": N_("Taken on"),
+                  "declined": N_("Turned down"), "completed": N_("Done")}
+# Changes to the department registry (account history).
+KIND_EVENTS = {"department_kind_added": N_("Kind added"), "department_kind_changed": N_("Kind changed"),
+               "department_kind_activated": N_("Kind reactivated"),
+               "department_kind_deactivated": N_("Kind deactivated"),
+               "department_stationed": N_("Stationed at a center")}
 # Where a matter in the unit's inbox came from, and what became of it.
 SUBMISSION_SOURCE = {"resident": N_("Resident (QR code)"), "grid": N_("Grid worker")}
 PARTY_ROLE = {"applicant": N_("Applicant"), "respondent": N_("Respondent"), "third_party": N_("Third party")}

@@ -6,14 +6,15 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from engine.access.policy import DEPARTMENTS
+from engine.access import department_kinds
 from engine.legaltime.clock import CHINA, as_utc
 from engine.library.risk import NAMES as RISK_NAMES
 from engine.messages import N_
 from engine.reading import queries, trace
 
+from .extensions import db
 from .i18n import authored, enum_label, field_title, label
-from .labels import CHANNEL, COMMITTEE, EVENT_KINDS, ROUTE, STATES, SUBMISSION_SOURCE
+from .labels import CHANNEL, COMMITTEE, EVENT_KINDS, ROUTE, SERVICES, STATES, SUBMISSION_SOURCE
 
 # What the auditor chooses to see: what people did (the default), or every engine transition too.
 VIEWS = ("people", "all")
@@ -37,9 +38,11 @@ KEYS = {
     "submission": N_("Reference"), "source": N_("Source"), "filed_at": N_("Reported on"),
     "attachments": N_("Attachments"), "kind": N_("Kind"), "category": N_("Category"), "place": N_("Place"),
     "summary": N_("What happened"), "claims": N_("Claims"),
+    # A referral to legal aid or counselling and the receiving department's answer.
+    "service": N_("Service"), "party": N_("Party"), "referred_to": N_("Referred to"), "outcome": N_("Outcome"),
 }
 # Keys kept for machines (in the raw data and the export), not shown as rows.
-HIDDEN = {"rule", "to_id", "task_id", "type"}
+HIDDEN = {"rule", "to_id", "task_id", "type", "referral"}
 HOW = {"assessed": N_("as assessed"), "raised": N_("raised by the clerk"), "lowered": N_("lowered by the clerk")}
 WHY = {"previous_handler": N_("the handler of the case's previous step of this role")}
 ELEMENT_TYPES = {"startEvent": N_("start"), "endEvent": N_("end"), "exclusiveGateway": N_("decision"),
@@ -51,7 +54,16 @@ OTHER_ELEMENT = N_("element")
 # Values that are a vocabulary's code, by key.
 TABLES = {"route": ROUTE, "committee": COMMITTEE, "legal_channel": CHANNEL, "assessed": RISK_NAMES,
           "risk_assessed": RISK_NAMES, "level": RISK_NAMES, "before": RISK_NAMES, "how": HOW, "why": WHY,
-          "department": DEPARTMENTS, "source": SUBMISSION_SOURCE}
+          "source": SUBMISSION_SOURCE, "service": SERVICES}
+# Values that are a code of the department registry (read once per request), by key.
+REGISTRY_KEYS = {"department"}
+CODED = set(TABLES) | REGISTRY_KEYS
+
+
+def _coded(key, value):
+    if key in REGISTRY_KEYS:
+        return _text(authored(department_kinds.read(db.session).labels().get(value, value)))
+    return _text(label(TABLES[key], value))
 
 
 def view_of(args):
@@ -118,14 +130,14 @@ def form_rows(schema, data):
     properties = schema.get("properties", {}) if schema else {}
     rows = [(field_title(prop) or name, form_value(prop, data.get(name))) for name, prop in properties.items()
             if data.get(name) not in (None, "", [], False) and data.get(name) != prop.get("default")]
-    rows += [(label(KEYS, name), _text(label(TABLES[name], value)) if name in TABLES else _plain(value))
+    rows += [(label(KEYS, name), _coded(name, value) if name in CODED and isinstance(value, str) else _plain(value))
              for name, value in data.items() if name not in properties and value not in (None, "", [])]
     return ("pairs", rows)
 
 
 def _detail_value(key, value, event, version):
-    if key in TABLES and isinstance(value, str):
-        return _text(label(TABLES[key], value))
+    if key in CODED and isinstance(value, str):
+        return _coded(key, value)
     if key == "reasons" and isinstance(value, list):
         return ("text", "; ".join(authored(reason[:2]) for reason in value if isinstance(reason, list)) or "—")
     if key == "facts" and isinstance(value, dict):
@@ -204,7 +216,8 @@ def rows(session, case, events, actor, units, view):
     """Each event shown, as a plain dict for the templates: when (China), who, unit, what, step,
     the detail's rows, the submitted data's rows, the changes since the last submission."""
     version = case.process_version
-    submitted = {e.id: queries.event_data(version, e, actor) for e in events if e.kind in queries.DATA_EVENTS}
+    kinds = department_kinds.read(session)
+    submitted = {e.id: queries.event_data(version, e, actor, kinds) for e in events if e.kind in queries.DATA_EVENTS}
     changed = trace.changes_since_last([(e.id, e.task_spec, submitted[e.id][1]) for e in events if e.id in submitted])
     found = []
     for event in events:

@@ -3,15 +3,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from engine.access import rulebook
-from engine.library import catalog, forms as formlib, triage
+from engine.library import catalog, form_options, forms as formlib, triage
 from engine.reading import queries, unit_inbox
-from engine.cases import attachments, drafts, grids, services, supervision, transfers
+from engine.cases import attachments, drafts, grids, referrals, services, supervision, transfers
+from engine.persistence.uow import retrying_busy
+from engine.reading import referrals as referral_reads
 from engine.persistence.models import Grid, OrgUnit, Task
 
-from .acting import act_then_back, case_of_task, submit_form as _submit
+from .acting import REFUSALS, act_then_back, case_of_task, submit_form as _submit
 from .auth import current_actor, requires
 from .extensions import db
 from .guard import date_param, int_param
+from .i18n import say, unit_name
 from .labels import vocab
 
 bp = Blueprint("work", __name__)
@@ -90,7 +93,7 @@ def task(task_id):
     case, visible = queries.visible_case(db.session, current_actor(), row.case_id)
     if not visible or row.role not in current_actor().roles:
         abort(403)
-    form = catalog.version_info(db.session, case.process_version_id).form(row.form_key)
+    form = form_options.form_of(db.session, catalog.version_info(db.session, case.process_version_id), row.form_key)
     data, errors, status = {}, {}, 200
     if request.method == "POST" and request.form.get("save_draft"):
         # Kept as typed, unvalidated, to finish later; too large a text is refused as on submit.
@@ -108,11 +111,60 @@ def task(task_id):
     draft = drafts.of_task(db.session, current_actor(), row)
     if request.method == "GET" and draft is not None:
         data = draft.data
+    return _task_page(row, case, form, data, errors, status, draft)
+
+
+def _task_page(row, case, form, data, errors, status, draft, referral_typed=None, referral_errors=None):
     steps = queries.submitted_steps(db.session, case, current_actor())
-    _case_verbs, step_verbs = rulebook.permitted_on_case(db.session, current_actor(), case, [row])
+    offered = catalog.version_info(db.session, case.process_version_id).meta["tasks"].get(
+        row.spec_id, {}).get("referrals") or []
+    _case_verbs, step_verbs = rulebook.permitted_on_case(db.session, current_actor(), case, [row],
+                                                         referrals={row.spec_id: offered})
+    allowed = step_verbs.get(row.id, frozenset())
+    panel = _referral_panel(case, offered, referral_typed, referral_errors) if "refer" in allowed else None
     return render_template("work/form.html", form=form, data=data, errors=errors, title=row.title,
-                           action=url_for("work.task", task_id=task_id), case=case, task=row, steps=steps,
-                           light=queries.light, draft=draft, allowed=step_verbs.get(row.id, frozenset())), status
+                           action=url_for("work.task", task_id=row.id), case=case, task=row, steps=steps,
+                           light=queries.light, draft=draft, allowed=allowed, referral=panel,
+                           referrals=referral_reads.of_case(db.session, case.id)), status
+
+
+def _referral_panel(case, offered, typed=None, errors=None):
+    """What the 转介 panel of a step offers: the case's parties, the step's services, and per service
+    the departments providing it that serve the case's area (nearest first)."""
+    return {"parties": referral_reads.party_names(db.session, case.id), "services": offered,
+            "units": {service: referral_reads.receiving_units(db.session, case.org_unit.path, service)
+                      for service in offered},
+            "typed": typed or {}, "errors": errors or {}}
+
+
+@bp.route("/tasks/<int:task_id>/refer", methods=["POST"])
+@requires("refer")
+def refer(task_id):
+    """Refer a party of the step's case to legal aid or counselling; the step stays open."""
+    row = db.session.get(Task, task_id)
+    if row is None:
+        abort(404)
+    # One choice names the service and the department providing it ("legal_aid:42").
+    service, _sep, unit_id = request.form.get("service_unit", "").partition(":")
+    typed = {"party_name": request.form.get("party_name", ""), "service": service,
+             "to_unit_id": int_param(unit_id) if unit_id.isdigit() else None, "reason": request.form.get("reason", "")}
+    try:
+        referral = retrying_busy(lambda: referrals.refer(db.session, current_actor(), task_id, typed["party_name"],
+                                                         typed["service"], typed["to_unit_id"], typed["reason"]))
+    except referrals.ReferralInvalid as invalid:
+        case = visible_case_or_abort(row.case_id)
+        form = form_options.form_of(db.session, catalog.version_info(db.session, case.process_version_id), row.form_key)
+        return _task_page(row, case, form, {}, {}, 422, drafts.of_task(db.session, current_actor(), row), typed,
+                          {key: say(why) for key, why in invalid.errors.items()})
+    except REFUSALS as refused:
+        flash(say(refused), "error")
+        return redirect(url_for("work.task", task_id=task_id))
+    flash(_("Referred to %(unit)s; the step stays open", unit=unit_name(referral_unit(referral))), "success")
+    return redirect(url_for("work.task", task_id=task_id) + "#referrals")
+
+
+def referral_unit(referral):
+    return db.session.get(OrgUnit, referral.to_unit_id)
 
 
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
@@ -217,6 +269,7 @@ def case(case_id):
                            decisions=queries.intake_decisions(db.session, case_id),
                            reported=unit_inbox.of_case(db.session, case_id),
                            attachments=attachments.of_case(db.session, case_id),
+                           referrals=referral_reads.of_case(db.session, case_id),
                            below=queries.units_below(db.session, found.org_unit),
                            grid=db.session.get(Grid, found.grid_id) if found.grid_id else None,
                            grids=grids.grids_for(db.session, found.org_unit.path) if "place_in_grid" in allowed else [])

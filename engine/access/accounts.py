@@ -3,6 +3,7 @@ managing people within their scope, and API tokens for outside systems."""
 import hashlib
 import re
 import secrets
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
@@ -103,6 +104,17 @@ def account_history(session, actor, limit=100):
         select(AccountEvent, User.username).join(User, User.id == AccountEvent.user_id)
         .join(OrgUnit, OrgUnit.id == User.org_unit_id).where(OrgUnit.path.startswith(actor.unit_path))
         .order_by(AccountEvent.at.desc(), AccountEvent.id.desc()).limit(limit)).all()
+
+
+@contextmanager
+def administering(session, actor, also=None):
+    """One administrator's change that is no login's (the department registry): the policy's
+    "administer" (and `also(actor)` where the change reaches beyond their units), then one
+    transaction."""
+    if not may(actor.roles, "administer") or (also is not None and not also(actor)):
+        raise NotAllowed("administer")
+    with UnitOfWork(session):
+        yield
 
 
 def create_api_token(session, username, name):

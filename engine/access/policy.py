@@ -26,24 +26,6 @@ LANE_ALIASES = {
     "网格员": "grid_worker",
 }
 
-# The resident departments a center summons (kinds of department unit). A step for a department
-# goes to the unit of that kind nearest above the case: see engine/library/routing.py.
-DEPARTMENTS = {
-    "labour": N_("Human resources and social security (labour arbitration)"),
-    "agriculture": N_("Agriculture and rural affairs (land contract arbitration)"),
-    "arbitration": N_("Arbitration commission"),
-    "justice": N_("Justice bureau (administrative reconsideration)"),
-    "petition": N_("Petitions bureau"),
-    "court": N_("People's court"),
-    "procuratorate": N_("People's procuratorate"),
-    "police": N_("Public security (traffic police)"),
-    "natural_resources": N_("Natural resources bureau"),
-    "housing": N_("Housing and urban-rural development"),
-    "market": N_("Market regulation"),
-    "health": N_("Health commission"),
-    "environment": N_("Ecology and environment"),
-}
-
 ACTIONS = {
     "file_matter": {"clerk"},
     "work_tasks": {"clerk", "mediator", "department", "supervisor", "grid_worker"},
@@ -70,6 +52,10 @@ ACTIONS = {
     # The unit's periodic report (day, week, month) for the center's meetings: supervisors who
     # run them and auditors who check the figures; read-only, scoped to one's unit and below.
     "view_reports": {"supervisor", "auditor"},
+    # Referring a party from a step to a service (legal aid, counselling): whoever works the step.
+    "refer": {"clerk", "mediator", "department", "supervisor"},
+    # Taking on, turning down and recording the outcome of a referral: the receiving department.
+    "handle_referrals": {"department"},
 }
 
 LEVELS = {"city": N_("City"), "county": N_("County"),
@@ -100,6 +86,13 @@ GRID_LEVELS = {"village"}
 def is_top(unit_path):
     """The root of the organisation tree ("/1/")."""
     return unit_path.count("/") == 2
+
+
+def may_keep_kinds(actor):
+    """Adding, renaming or deactivating a kind of resident department changes what every unit
+    stations and every diagram may name (engine/access/department_kinds.py): like granting the
+    library's designer role, it is for an administrator of the top unit."""
+    return "admin" in actor.roles and is_top(actor.unit_path)
 
 
 def may_grant(actor, role, unit_level):

@@ -16,7 +16,7 @@ from engine.access.policy import GRID_ROLES, allowed, may, unit_covers
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
 from engine.persistence.models import CaseTransfer, OrgUnit, Task
-from engine.persistence.states import CaseStatus, SubmissionState, TaskState, TransferState
+from engine.persistence.states import CaseStatus, ReferralState, SubmissionState, TaskState, TransferState
 
 # Which matters move between levels (DOMAIN.md, "Triage also fixes the level ... lower levels
 # escalate upward, the county is the terminal station; the city takes cross-county matters").
@@ -68,6 +68,8 @@ class StepFacts:
     grid_id: int | None = None
     # The step's form (the return visit's "visit.json" is the one a resident may fill in online).
     form_key: str | None = None
+    # The services the step may refer a party to (its diagram's property `referrals`).
+    referrals: tuple = ()
 
 
 def case_facts(session, case, unit=None):
@@ -83,13 +85,13 @@ def case_facts(session, case, unit=None):
                      department_step=department is not None, move_to_path=move_to)
 
 
-def step_facts(task, unit_path, extension_left=None):
+def step_facts(task, unit_path, extension_left=None, referrals=()):
     return StepFacts(id=task.id, state=task.state, role=task.role, unit_path=unit_path, assignee_id=task.assignee_id,
                      assignee_name=task.assignee.display_name if task.assignee_id else None,
                      completer_name=task.completer.display_name if task.completed_by else None,
                      clock_stopped=task.clock_stopped_at is not None, timed=task.due_at is not None,
                      extension_left=extension_left, grid_id=task.case.grid_id,
-                     form_key=task.form_key)
+                     form_key=task.form_key, referrals=tuple(referrals or ()))
 
 
 # ---- the rules ----------------------------------------------------------------------------------
@@ -268,6 +270,14 @@ def _rate_online(actor, step):
     return None
 
 
+def _refer(actor, step):
+    """A party is referred from a step that offers referrals (its diagram's property `referrals`)
+    by whoever may work that step; the referral does not finish or hold the step."""
+    if not may(actor.roles, "refer") or not step.referrals:
+        return NotAllowed(step.id)
+    return _worker(actor, step)
+
+
 # What may be done with one step of it.
 STEP_RULES = {
     "open": _open,
@@ -281,6 +291,7 @@ STEP_RULES = {
     "claim_on_behalf": lambda actor, case, step: _assign(actor, step, claimed=False),
     "remind": lambda actor, case, step: _open_step(actor, step, "supervise"),
     "rate_online": lambda actor, case, step: _rate_online(actor, step),
+    "refer": lambda actor, case, step: _refer(actor, step),
 }
 VERBS = frozenset(CASE_RULES) | frozenset(STEP_RULES)
 
@@ -307,17 +318,18 @@ def require(actor, verb, case, step=None):
         raise refused
 
 
-def permitted_on_case(session, actor, case, tasks, extension_left=None):
+def permitted_on_case(session, actor, case, tasks, extension_left=None, referrals=None):
     """For the case page: (what the actor may do with the case, {step id: what with that open
-    step}). `extension_left` maps a step's element to the days its deadline may still gain."""
+    step}). `extension_left` maps a step's element to the days its deadline may still gain,
+    `referrals` to the services it may refer a party to."""
     facts = case_facts(session, case)
     ready = [task for task in tasks if task.state == TaskState.READY]
     paths = {task_id: path for task_id, path in session.execute(
         select(Task.id, OrgUnit.path).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
         .where(Task.id.in_([task.id for task in ready])))} if ready else {}
-    extension_left = extension_left or {}
+    extension_left, referrals = extension_left or {}, referrals or {}
     steps = {task.id: permitted(actor, facts, step_facts(task, paths[task.id], extension_left.get(task.spec_id, 0)
-                                                          - (task.extended_days or 0)))
+                                                          - (task.extended_days or 0), referrals.get(task.spec_id)))
              for task in ready}
     return permitted(actor, facts), steps
 
@@ -397,15 +409,58 @@ SUBMISSION_RULES = {
 }
 
 
+def _verbs_allowed(rules, actor, facts):
+    return frozenset(verb for verb, rule in rules.items() if rule(actor, facts) is None)
+
+
+def _required(rules, actor, verb, facts):
+    refused = rules[verb](actor, facts)
+    if refused is not None:
+        raise refused
+
+
 def submission_refusal(actor, verb, submission):
     return SUBMISSION_RULES[verb](actor, submission)
 
 
 def permitted_on_submission(actor, submission):
-    return frozenset(verb for verb in SUBMISSION_RULES if submission_refusal(actor, verb, submission) is None)
+    return _verbs_allowed(SUBMISSION_RULES, actor, submission)
 
 
 def require_on_submission(actor, verb, submission):
-    refused = submission_refusal(actor, verb, submission)
-    if refused is not None:
-        raise refused
+    _required(SUBMISSION_RULES, actor, verb, submission)
+
+
+# ---- referrals to a service (legal aid, counselling) --------------------------------------------------
+
+@dataclass(frozen=True)
+class ReferralFacts:
+    id: int
+    state: str
+    # The receiving department's unit: its logins take the referral on and record what came of it.
+    to_unit_path: str | None
+
+
+def _receiving(actor, referral, states):
+    """The receiving department's logins; anyone else is not told the referral exists."""
+    if (not may(actor.roles, "handle_referrals") or referral.to_unit_path is None
+            or not unit_covers(actor.unit_path, referral.to_unit_path)):
+        return NotFound(referral.id)
+    if referral.state not in states:
+        return Conflict(Msg("This referral was already settled; reload to see how"))
+    return None
+
+
+REFERRAL_RULES = {
+    "accept": lambda actor, referral: _receiving(actor, referral, {ReferralState.REFERRED}),
+    "decline": lambda actor, referral: _receiving(actor, referral, {ReferralState.REFERRED}),
+    "complete": lambda actor, referral: _receiving(actor, referral, {ReferralState.ACCEPTED}),
+}
+
+
+def permitted_on_referral(actor, referral):
+    return _verbs_allowed(REFERRAL_RULES, actor, referral)
+
+
+def require_on_referral(actor, verb, referral):
+    _required(REFERRAL_RULES, actor, verb, referral)

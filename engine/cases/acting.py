@@ -26,7 +26,8 @@ from engine.access.policy import RESIDENT
 from engine.cases import hotline, store
 from engine.errors import Conflict, NotFound
 from engine.messages import Msg
-from engine.persistence.models import Case, OrgUnit, Submission, Task
+from engine.library import catalog
+from engine.persistence.models import Case, OrgUnit, Referral, Submission, Task
 from engine.persistence.states import CaseStatus
 from engine.reading import unit_inbox
 from engine.persistence.uow import UnitOfWork
@@ -55,6 +56,7 @@ class Act:
         return self._log
 
     submission = None
+    referral = None
 
     def begin(self, case):
         """A case made within this action (filing) becomes the one acted on."""
@@ -123,8 +125,34 @@ def acting_on_task(session, actor, task_id, verb):
         # The step's rules read the step; the case's own facts (moves, departments) are not asked.
         facts = rulebook.CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level,
                                    route=case.route, flagged=case.flagged_at is not None)
-        _check(actor, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path))
+        _check(actor, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path, referrals=_referrals(session, case, task)))
         yield Act(session, actor, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)
+
+
+def _referrals(session, case, task):
+    """The services the step's diagram lets it refer a party to (its version's metadata, kept in memory)."""
+    return catalog.version_info(session, case.process_version_id).meta["tasks"].get(task.spec_id, {}).get("referrals")
+
+
+@contextmanager
+def acting_on_referral(session, actor, referral_id, verb):
+    """The receiving department's verb on a referral (accept, decline, complete): the referral and
+    its case (row-locked), as the rulebook allows; act.referral is the referral."""
+    with _transaction(session):
+        case_id = session.scalar(select(Referral.case_id).where(Referral.id == referral_id))
+        locked = lock_case(session, case_id) if case_id is not None else None
+        if locked is None:
+            raise NotFound(referral_id)
+        # Read again under the case's lock: two people of the department answering at once get one success.
+        referral, to_path = session.execute(
+            select(Referral, OrgUnit.path).outerjoin(OrgUnit, OrgUnit.id == Referral.to_unit_id)
+            .where(Referral.id == referral_id).execution_options(populate_existing=True)).one()
+        rulebook.require_on_referral(actor, verb, rulebook.ReferralFacts(id=referral.id, state=referral.state,
+                                                                         to_unit_path=to_path))
+        case, unit = locked
+        act = Act(session, actor, case=case, unit=unit)
+        act.referral = referral
+        yield act
 
 
 @contextmanager

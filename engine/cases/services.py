@@ -5,14 +5,14 @@ import logging
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import insert, select, update
 
-from engine.library import catalog, forms as formlib, risk, triage
+from engine.library import catalog, form_options, forms as formlib, risk, triage
 from engine.legaltime import lights
 from engine.reading import queries
 from engine.workflow import runtime
 from engine.cases import store
 from engine.legaltime.clock import Clock
 from engine.persistence.models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
-from engine.access import rulebook
+from engine.access import department_kinds, rulebook
 from engine.access.policy import SYSTEM
 from engine.workflow.scripting import ScriptRejected
 from engine.cases.acting import acting_on_case, acting_on_task, as_system, designing, filing, lock_case
@@ -83,7 +83,7 @@ def _intake(session, process_key):
         raise NotFound(process_key)
     workflow, snap = runtime.start(_specs(version))
     info = version.meta["tasks"][snap.ready[0].task_spec.bpmn_id]
-    return version, info, version.form(info["form"]), workflow, snap
+    return version, info, form_options.form_of(session, version, info["form"]), workflow, snap
 
 
 def intake_step(session, process_key):
@@ -276,7 +276,7 @@ def submit_step(session, act, post):
     its form posted as `post`: the workflow moves on and every row of the case follows."""
     actor, task, case, unit_path = act.actor, act.task, act.case, act.unit_path
     version = catalog.version_info(session, case.process_version_id)
-    form = version.form(task.form_key)
+    form = form_options.form_of(session, version, task.form_key)
     data = formlib.data_from_post(form, post)
     errors = formlib.validate(form, data)
     if errors:
@@ -422,7 +422,7 @@ def sync_library(session, bpmn_dir, forms_dir, actor_id=None):
     """Record a version for each pathway in the folders whose content is new. Returns
     (created versions, problems); nothing is recorded when there are problems."""
     with as_system(session):
-        drafts, problems = catalog.check_folder(bpmn_dir, forms_dir)
+        drafts, problems = catalog.check_folder(bpmn_dir, forms_dir, department_kinds.read(session))
         if problems:
             return [], problems
         return catalog.record_versions(session, drafts, actor_id), []
@@ -435,7 +435,7 @@ def _library_with(session, filename, data, bpmn_dir, forms_dir):
     for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
         diagrams.update({name: text.encode("utf-8") for name, text in version.files.items()})
     diagrams[f"bpmn/{filename}"] = data
-    return catalog.compile_library(diagrams, form_texts)
+    return catalog.compile_library(diagrams, form_texts, department_kinds.read(session))
 
 
 def _publish_file(session, actor, filename, data, bpmn_dir, forms_dir):
@@ -461,7 +461,7 @@ def publish_form(session, actor, key, text, bpmn_dir, forms_dir):
             diagrams.update({name: body.encode("utf-8") for name, body in newest.files.items()})
             form_texts.update({name: json.dumps(definition, ensure_ascii=False) for name, definition in newest.forms.items()})
         form_texts[key] = text
-        drafts, problems = catalog.compile_library(diagrams, form_texts)
+        drafts, problems = catalog.compile_library(diagrams, form_texts, department_kinds.read(session))
         if problems:
             return [], problems
         return catalog.record_versions(session, drafts, actor.user_id, source="upload"), []

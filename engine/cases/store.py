@@ -8,6 +8,7 @@ from engine.legaltime.clock import Clock
 from engine.access.policy import SYSTEM
 from engine.access.rulebook import VISIT_FORM
 from engine.persistence.models import AuditEvent, CaseParty, Task, TaskDraft, Timer, User, UserRole
+from engine.access import department_kinds
 from engine.library.routing import route_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
 from engine.persistence.keys import contact_key, normalize_id, normalize_phone
@@ -175,7 +176,7 @@ def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, com
         # A grid step with no grid worker to take it comes back with another role (routing.grid_step).
         role, unit_id = route_task(session, case, unit_path, info, info.get("role") or "supervisor", task.data, units)
         due, basis, guessed = due_by_task.get(element, (None, None, False))
-        title = step_title(info, task)
+        title = step_title(info, task, department_kinds.read(session))
         new_tasks.append(dict(
             case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state=TaskState.READY,
             title=title[:200], form_key=info.get("form"), role=role,

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from engine.library import forms as formlib
 from engine.workflow import instance_limits
 from engine.persistence.models import ProcessVersion
-from engine.access.policy import DEPARTMENTS, role_for_lane
+from engine.access.department_kinds import SERVICES
+from engine.access.policy import role_for_lane
 from engine.workflow.runtime import spec_to_json
 from engine.workflow.scripting import ScriptRejected, check_decision_cell, check_source, check_timer_expression
 from engine.library.xmlsafe import UnsafeXml, parse_xml
@@ -175,7 +176,7 @@ def _gateway_names(filename, root, problems):
                                     f'name it as a question in Chinese ending in "？" (it is "{name[:40]}")'))
 
 
-def _lint_bpmn(filename, root, form_texts, problems):
+def _lint_bpmn(filename, root, form_texts, kinds, problems):
     """Our own rules, beyond the XSD and the parser. Returns element metadata for the version."""
     _unbounded_loops(filename, root, problems)
     _gateway_names(filename, root, problems)
@@ -183,7 +184,7 @@ def _lint_bpmn(filename, root, form_texts, problems):
     _unrunnable(filename, root, problems)
     _too_long(filename, root, problems)
     _elements_and_flows(filename, root, meta, problems)
-    _user_tasks(filename, root, form_texts, meta, problems)
+    _user_tasks(filename, root, form_texts, kinds, meta, problems)
     _scripts(filename, root, problems)
     _deadlines(filename, root, meta, problems)
     for end in root.xpath(".//bpmn:endEvent", namespaces=NS):
@@ -213,9 +214,10 @@ def _elements_and_flows(filename, root, meta, problems):
                                         f"condition of {flow.get('id')} is not allowed: {exc}"))
 
 
-def _user_tasks(filename, root, form_texts, meta, problems):
-    """A user task names an existing form, sits in a lane naming a role, and names a department
-    only in the department lane."""
+def _user_tasks(filename, root, form_texts, kinds, meta, problems):
+    """A user task names an existing form, sits in a lane naming a role, names a department only
+    in the department lane and only an active kind of the registry (`kinds`), and refers parties
+    only to known services."""
     lanes = _lanes(root)
     for task in root.xpath(".//bpmn:userTask", namespaces=NS):
         task_id = task.get("id")
@@ -234,14 +236,33 @@ def _user_tasks(filename, root, form_texts, meta, problems):
             where = f'lane "{lane}" is not a known role' if lanes and lane else "is in no lane naming a role"
             problems.append(Problem(filename, task.sourceline, f"user task {task_id} {where}"))
         department, department_from = (props.get("department") or "").strip(), (props.get("departmentFrom") or "").strip()
-        if department and department not in DEPARTMENTS:
-            problems.append(Problem(filename, task.sourceline, f'user task {task_id}: department "{department}" is not '
-                                    f'one of {", ".join(DEPARTMENTS)}'))
+        if department and not kinds.is_active(department):
+            what = "is deactivated in" if department in kinds else "is not a kind of"
+            problems.append(Problem(filename, task.sourceline, f'user task {task_id}: department "{department[:40]}" '
+                                    f'{what} the department registry (active kinds: '
+                                    f'{", ".join(kind.code for kind in kinds.active())})'))
+        referrals = _referrals(filename, task, props, problems)
         if (department or department_from) and role != "department":
             problems.append(Problem(filename, task.sourceline,
                                     f"user task {task_id} names a department but is not in the department lane"))
         meta["tasks"][task_id] = {"name": task.get("name") or task_id, "form": form_file, "role": role,
-                                  "department": department or None, "department_from": department_from or None}
+                                  "department": department or None, "department_from": department_from or None,
+                                  "referrals": referrals}
+
+
+REFERRALS_PROPERTY = "referrals"
+
+
+def _referrals(filename, task, props, problems):
+    """The services (engine/access/department_kinds.SERVICES) a step may refer a party to, from its
+    property `referrals` ("legal_aid,counselling"); the step's page then offers a referral."""
+    found = [part.strip() for part in (props.get(REFERRALS_PROPERTY) or "").split(",") if part.strip()]
+    unknown = [part for part in found if part not in SERVICES]
+    if unknown:
+        problems.append(Problem(filename, task.sourceline, f"user task {task.get('id')}: referrals to "
+                                f"{', '.join(part[:40] for part in unknown)} are not services "
+                                f"(one or more of {', '.join(SERVICES)})"))
+    return [part for part in dict.fromkeys(found) if part in SERVICES]
 
 
 def _scripts(filename, root, problems):
@@ -324,13 +345,14 @@ def _line_for_id(roots, filename, element_id):
     return 1
 
 
-def compile_library(diagrams, form_texts):
+def compile_library(diagrams, form_texts, kinds):
     """Check everything and build one Draft per top-level process. Returns (drafts, problems);
-    no draft may be published while there are problems."""
+    no draft may be published while there are problems. `kinds` is the department registry
+    (engine/access/department_kinds.read) the diagrams' departments are judged by."""
     problems = []
     parsed_forms = _parse_forms(form_texts, problems)
     parser = SpiffBpmnParser(validator=VALIDATOR)
-    roots, metas, called = _read_diagrams(parser, diagrams, form_texts, problems)
+    roots, metas, called = _read_diagrams(parser, diagrams, form_texts, kinds, problems)
     _check_unique_ids(roots, problems)
     if problems:
         return [], problems
@@ -354,7 +376,7 @@ def _parse_forms(form_texts, problems):
     return parsed
 
 
-def _read_diagrams(parser, diagrams, form_texts, problems):
+def _read_diagrams(parser, diagrams, form_texts, kinds, problems):
     """Parse every file safely, hand it to SpiffWorkflow's parser and lint it. Returns the parsed
     roots, each diagram's metadata and the processes other diagrams call."""
     roots, metas, called = {}, {}, set()
@@ -378,7 +400,7 @@ def _read_diagrams(parser, diagrams, form_texts, problems):
                 _lint_dmn(filename, root, problems)
             else:
                 parser.add_bpmn_xml(root, filename)
-                metas[filename] = _lint_bpmn(filename, root, form_texts, problems)
+                metas[filename] = _lint_bpmn(filename, root, form_texts, kinds, problems)
                 called.update(e.get("calledElement") for e in root.xpath(".//bpmn:callActivity", namespaces=NS))
         except ValidationException as exc:
             problems.append(Problem(exc.file_name or filename, exc.line_number or
@@ -491,9 +513,9 @@ def _content_hash(process_key, files, forms):
     return digest.hexdigest()
 
 
-def check_folder(bpmn_dir, forms_dir):
+def check_folder(bpmn_dir, forms_dir, kinds):
     diagrams, form_texts = read_folder(bpmn_dir, forms_dir)
-    return compile_library(diagrams, form_texts)
+    return compile_library(diagrams, form_texts, kinds)
 
 
 def record_versions(session, drafts, actor_id=None, source="files"):
@@ -563,7 +585,7 @@ class Comparison:
     files: list = field(default_factory=list)      # files whose text differs
 
 
-_STEP_FIELDS = {"tasks": ("form", "role", "department", "department_from", "name"),
+_STEP_FIELDS = {"tasks": ("form", "role", "department", "department_from", "referrals", "name"),
                 "deadlines": ("expression", "legal_basis", "max_extension_days", "extension_basis", "attached_to",
                               "interrupting")}
 

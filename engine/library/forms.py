@@ -22,6 +22,12 @@ ITEM_KEY = re.compile(r"^(?P<field>[a-z_][a-z0-9_]*)-(?P<index>\d{1,3})-(?P<sub>
 MAX_ITEMS = 200
 
 
+# Where a field's options may come from instead of its own "enum" (engine/library/form_options.py
+# fills them in when the form is shown and when it is judged): "department_kinds", the active kinds
+# of the department registry.
+OPTION_SOURCES = ("department_kinds",)
+
+
 class FormDefinitionError(ValueError):
     def __init__(self, message, line=1):
         super().__init__(message)
@@ -220,6 +226,9 @@ def parse_form(key, text):
     for name, prop in _all_fields(schema):
         if "title" not in prop:
             raise FormDefinitionError(f'field "{name}" has no "title"', _line_of(text, f'"{name}"'))
+        if "x-options" in prop and prop["x-options"] not in OPTION_SOURCES:
+            raise FormDefinitionError(f'field "{name}": "x-options" names {str(prop["x-options"])[:40]!r}, not one of '
+                                      f'{", ".join(OPTION_SOURCES)}', _line_of(text, '"x-options"'))
         labels = prop.get("x-enum-labels")
         if "enum" in prop and labels is not None:
             missing = [v for v in prop["enum"] if v not in labels]

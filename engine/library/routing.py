@@ -8,9 +8,6 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
-from engine.access.policy import DEPARTMENTS
-from engine.messages import in_chinese
-
 from engine.persistence.models import Grid, OrgUnit, User, UserRole
 
 GRID_ROLE = "grid_worker"
@@ -55,13 +52,15 @@ def _chain(unit_path):
     return [int(part) for part in unit_path.strip("/").split("/") if part]
 
 
-def step_title(info, task):
+def step_title(info, task, kinds):
+    """A step's title; a step of one summoned department says whose it is. `kinds` is the
+    department registry (engine/access/department_kinds.read)."""
     title = info.get("name") or task.task_spec.bpmn_name or task.task_spec.bpmn_id
     summoned = _lookup(task.data, info.get("department_from"))
-    if summoned in DEPARTMENTS:
+    if isinstance(summoned, str) and summoned in kinds:
         # One step per summoned department (a multi-instance task): say whose it is, in the
         # language the diagram's step names are written in.
-        title = f"{title}（{in_chinese(DEPARTMENTS[summoned])}）"
+        title = f"{title}（{kinds.name(summoned)}）"
     return title
 
 

@@ -6,7 +6,8 @@ warnings such as a limitation period running out."""
 from dataclasses import dataclass, field
 from datetime import date
 
-from engine.library import catalog, decisions, forms as formlib, risk
+from engine.access import department_kinds
+from engine.library import catalog, decisions, form_options, forms as formlib, risk
 from engine.workflow import runtime
 from engine.library import routing
 from engine.legaltime.clock import Clock, china_date
@@ -111,7 +112,7 @@ def preview(session, actor, process_key, post=None, data=None):
     workflow, start_snap = runtime.start(specs)
     first = start_snap.ready[0]
     info = version.meta["tasks"][first.task_spec.bpmn_id]
-    form = version.form(info["form"])
+    form = form_options.form_of(session, version, info["form"])
     data = formlib.data_from_post(form, post or {}) if data is None else formlib.data_from_json(form, data)
     found = Preview(warnings=labour_limitation(data))
     if decisions.has_decision(version, DECISION):
@@ -152,6 +153,6 @@ def _steps(session, actor, version, snap):
         info = meta["tasks"].get(element, {})
         unit_id = routing.unit_for_step(session, actor.unit_id, actor.unit_path, info, task.data)
         when, basis, clock = due.get(element, (None, "", ""))
-        steps.append(Step(title=routing.step_title(info, task), role=info.get("role") or "", unit=session.get(OrgUnit, unit_id),
+        steps.append(Step(title=routing.step_title(info, task, department_kinds.read(session)), role=info.get("role") or "", unit=session.get(OrgUnit, unit_id),
                           due_at=when, legal_basis=basis, clock=clock))
     return steps

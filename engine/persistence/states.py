@@ -84,3 +84,18 @@ class EventKind(StrEnum):
     # A matter a resident or grid worker reported became this case (accepted) or was added to it.
     SUBMISSION_ACCEPTED = "submission_accepted"
     SUBMISSION_JOINED = "submission_joined"
+    # A party was referred from a step to a service (legal aid, counselling), and what the receiving
+    # department made of it (engine/cases/referrals.py). A referral never holds the pathway.
+    REFERRAL_MADE = "referral_made"
+    REFERRAL_ACCEPTED = "referral_accepted"
+    REFERRAL_DECLINED = "referral_declined"
+    REFERRAL_COMPLETED = "referral_completed"
+
+
+class ReferralState(StrEnum):
+    """A referral (referrals.state): made, taken on or turned down by the receiving department,
+    done with its outcome."""
+    REFERRED = "referred"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COMPLETED = "completed"

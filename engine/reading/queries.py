@@ -7,6 +7,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
+from engine.access import department_kinds
+from engine.library import form_options
 from engine.library.forms import FormDef
 from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Submission, Task, User
 from engine.access.policy import GRID_ROLES, grid_only, mask_id_number, mask_phone, sees_personal_data, unit_covers
@@ -297,7 +299,8 @@ def _mask_value(name, value):
 
 def submitted_steps(session, case, actor):
     """What each completed step recorded, in order, masked as the actor may see it."""
-    return [(event, *event_data(case.process_version, event, actor))
+    kinds = department_kinds.read(session)
+    return [(event, *event_data(case.process_version, event, actor, kinds))
             for event in case_events(session, case.id, kinds=DATA_EVENTS)]
 
 
@@ -313,10 +316,11 @@ def intake_decisions(session, case_id):
     return found
 
 
-def event_data(version, event, actor):
-    """The form a data event was submitted on and its data, masked as the actor may see it."""
+def event_data(version, event, actor, kinds):
+    """The form a data event was submitted on (its options filled from the department registry
+    `kinds`, so a department reads by name) and its data, masked as the actor may see it."""
     form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")
-    definition = version.forms.get(form_key) if form_key else None
+    definition = form_options.fill(version.forms.get(form_key), kinds) if form_key else None
     return definition, mask_data(definition, (event.detail or {}).get("data", {}), actor)
 
 

@@ -153,8 +153,9 @@ def test_the_administrator_sees_the_organisation_and_its_people(new_page, live_s
     admin = new_page()
     login(admin, "admin")
     expect(admin).to_have_url(f"{live_server}/admin/")
-    # The county, its townships and villages, and the thirteen departments stationed at its center.
-    expect(admin.locator("ul.tree li")).to_have_count(7 + 13)
+    # The county, its townships and villages, and the sixteen departments stationed at its center
+    # (the registry's first thirteen kinds, and legal aid, counselling and education the demo adds).
+    expect(admin.locator("ul.tree li")).to_have_count(7 + 16)
     for username in ("clerk", "mediator", "supervisor", "auditor", "designer", "admin", "clerk_cg", "mediator_cg",
                      "clerk_dg", "clerk_ll"):  # other tests may have added people; the demo ones are all here
         expect(admin.locator("#users tbody tr", has=admin.locator(f"code:text-is('{username}')"))).to_have_count(1)

@@ -5,6 +5,7 @@ from engine.workflow import runtime
 from engine.persistence.models import Case
 
 from ..conftest import ROOT
+from tests.kinds import SEEDED
 
 TAKEN = set()
 _library = {}
@@ -13,7 +14,7 @@ _library = {}
 def library_flows():
     """{process key: {flow id: [source, target]}} for every pathway in bpmn/."""
     if not _library:
-        drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
+        drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms", SEEDED)
         assert not problems, problems
         _library.update({d.process_key: d.meta["flows"] for d in drafts})
     return _library

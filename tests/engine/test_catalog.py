@@ -1,4 +1,5 @@
 """The library check: XSD, the engine's parser and our lint, reported as file:line: message."""
+import os
 import re
 import shutil
 import subprocess
@@ -8,30 +9,32 @@ from engine.library import catalog
 from engine.library.xmlsafe import UnsafeXml, parse_xml
 
 from ..conftest import ROOT
+from tests.kinds import SEEDED
 
 INTAKE = (ROOT / "bpmn" / "intake.bpmn").read_bytes()
 MEDIATION = (ROOT / "bpmn" / "mediation.bpmn").read_bytes()
 
 
-def _check(replacements, form_texts=None, file="intake.bpmn"):
+def _check(replacements, form_texts=None, file="intake.bpmn", kinds=SEEDED):
     diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     text = diagrams[f"bpmn/{file}"].decode()
     for old, new in replacements:
         assert old in text, old
         text = text.replace(old, new)
     diagrams[f"bpmn/{file}"] = text.encode()
-    return catalog.compile_library(diagrams, form_texts or forms)
+    return catalog.compile_library(diagrams, form_texts or forms, kinds)
 
 
 def test_repository_library_is_valid():
-    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
+    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms", SEEDED)
     assert problems == []
     # Every pathway is called from the one-window intake, so it is the only top-level process.
     assert [d.process_key for d in drafts] == ["intake"]
     intake = drafts[0]
     assert intake.meta["deadlines"]["Timer_mediation_deadline"]["legal_basis"] == "人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条"
     assert intake.meta["tasks"]["Task_mediate"] == {"name": "人民调解", "form": "mediation.json", "role": "mediator",
-                                                    "department": None, "department_from": None}
+                                                    "department": None, "department_from": None,
+                                                    "referrals": ["legal_aid", "counselling"]}
     assert intake.meta["tasks"]["Task_court_confirm"]["department"] == "court"
     assert intake.meta["tasks"]["Task_report"]["department_from"] == "summon.department"
     assert intake.meta["deadlines"]["Timer_medical_deadline"]["expression"] == "working_days(30)"
@@ -98,8 +101,37 @@ def test_unknown_department_and_unsafe_post_script():
                                  '\n      </bpmn:extensionElements>\n      <bpmn:incoming>Flow_court_accepted')],
                                file="court_link.bpmn")
     messages = [p.message for p in problems]
-    assert any('department "temple" is not one of' in m for m in messages)
+    assert any('department "temple" is not a kind of the department registry (active kinds: labour, ' in m
+               for m in messages)
     assert any(m.startswith("postScript is not allowed") and "open" in m for m in messages)
+
+
+def test_the_check_reads_the_registry_it_is_given():
+    """A kind an administrator added may be named; a deactivated one may not (the check is pure:
+    the registry is passed in)."""
+    from engine.access.department_kinds import Kind, Kinds
+    swap = [('name="department" value="court"', 'name="department" value="education"')]
+    with_education = Kinds([*SEEDED, Kind("education", "教育局", "Education bureau", None, True, 99)])
+    assert _check(swap, file="court_link.bpmn", kinds=with_education)[1] == []
+    retired = Kinds([*SEEDED, Kind("education", "教育局", "Education bureau", None, False, 99)])
+    problems = _check(swap, file="court_link.bpmn", kinds=retired)[1]
+    # The court's three steps (acceptance, confirmation, pre-filing mediation) now name the deactivated kind.
+    assert [p.message.split(":")[0] for p in problems] == ["user task Task_court_accept", "user task Task_court_confirm",
+                                                          "user task Task_prefiling"]
+    assert all(p.file == "bpmn/court_link.bpmn" and 'department "education" is deactivated in the department registry'
+               in p.message for p in problems)
+    assert [p.message for p in _check(swap, file="court_link.bpmn")[1]][0].startswith(
+        'user task Task_court_accept: department "education" is not a kind of')
+
+
+def test_referrals_name_known_services():
+    drafts, problems = _check([('name="referrals" value="legal_aid,counselling"', 'name="referrals" value="legal_aid,astrology"')],
+                              file="court_link.bpmn")
+    assert [p.message for p in problems] == [
+        "user task Task_litigation: referrals to astrology are not services (one or more of legal_aid, counselling)"]
+    drafts, problems = _check([])
+    assert drafts[0].meta["tasks"]["Task_litigation"]["referrals"] == ["legal_aid", "counselling"]
+    assert drafts[0].meta["tasks"]["Task_close"]["referrals"] == []
 
 
 def test_an_id_used_in_two_diagrams_is_a_problem():
@@ -136,15 +168,17 @@ def test_xml_bomb_and_external_entities_are_refused():
             raise AssertionError("accepted")
 
 
-def test_run_py_check_exit_codes(tmp_path):
-    ok = subprocess.run([sys.executable, "run.py", "check"], cwd=ROOT, capture_output=True, text=True)
+def test_run_py_check_exit_codes(tmp_path, schema):
+    # The check reads the department registry from the (migrated) database.
+    env = dict(os.environ, DATABASE_URL=schema)
+    ok = subprocess.run([sys.executable, "run.py", "check"], cwd=ROOT, capture_output=True, text=True, env=env)
     assert ok.returncode == 0 and "intake" in ok.stdout
     broken = tmp_path / "bpmn"
     shutil.copytree(ROOT / "bpmn", broken)
     text = (broken / "close_followup.bpmn").read_text(encoding="utf-8")
     (broken / "close_followup.bpmn").write_text(text.replace('value="visit.json"', 'value="gone.json"'), encoding="utf-8")
     bad = subprocess.run([sys.executable, "run.py", "check", "--bpmn", str(broken)], cwd=ROOT,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     line = next(n for n, l in enumerate(text.splitlines(), 1) if 'id="Task_visit"' in l)
     assert bad.returncode == 1
     assert bad.stdout.splitlines() == [f"bpmn/close_followup.bpmn:{line}: user task Task_visit: form forms/gone.json does not exist"]
@@ -154,7 +188,7 @@ def test_form_definition_errors_have_lines():
     diagrams, forms = catalog.read_folder(ROOT / "bpmn", ROOT / "forms")
     forms = dict(forms)
     forms["visit.json"] = forms["visit.json"].replace('"title": "满意度", ', "")
-    _drafts, problems = catalog.compile_library(diagrams, forms)
+    _drafts, problems = catalog.compile_library(diagrams, forms, SEEDED)
     assert len(problems) == 1
     assert re.match(r'forms/visit\.json:\d+: field "satisfaction" has no "title"', str(problems[0]))
 

@@ -13,6 +13,7 @@ from engine.persistence.models import AuditEvent, Case, Timer
 
 from ..conftest import ROOT
 from .helpers import MEDIATION_SUCCESS, actor, complete, file_matter, open_specs, open_task
+from tests.kinds import SEEDED
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -95,7 +96,7 @@ def test_an_extendable_deadline_must_cite_its_basis():
         '<spiffworkflow:property name="legalBasis" value="人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条" />\n'
         '          <spiffworkflow:property name="maxExtensionDays" value="30" />')
     diagrams["bpmn/mediation.bpmn"] = text.encode()
-    _drafts, problems = catalog.compile_library(diagrams, forms)
+    _drafts, problems = catalog.compile_library(diagrams, forms, SEEDED)
     assert [p.message for p in problems] == [
         "deadline Timer_mediation_deadline may be extended but cites no basis (property extensionBasis)"]
 

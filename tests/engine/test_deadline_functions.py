@@ -11,6 +11,7 @@ from engine.workflow.scripting import natural_days, working_days
 from ..conftest import ROOT
 from .test_runtime import _typed
 from .helpers import INTAKE
+from tests.kinds import SEEDED
 
 
 def test_working_days_across_national_day():
@@ -31,7 +32,7 @@ def test_a_diagram_timer_in_working_days():
     text = diagrams["bpmn/mediation.bpmn"].decode()
     text = text.replace('<bpmn:timeDate>months(1)</bpmn:timeDate>', "<bpmn:timeDate>working_days(5)</bpmn:timeDate>")
     diagrams["bpmn/mediation.bpmn"] = text.encode()
-    drafts, problems = catalog.compile_library(diagrams, forms)
+    drafts, problems = catalog.compile_library(diagrams, forms, SEEDED)
     assert not problems
     specs = runtime.spec_from_json(drafts[0].spec_json)
     with time_machine.travel(datetime(2026, 9, 30, 2, 0, tzinfo=timezone.utc), tick=False):

@@ -23,6 +23,7 @@ from .helpers import (
     complete, file_matter, open_specs, prefiling,
 )
 from .test_pathways import RECON_APPLIED, RECON_NOT_YET, ruling
+from tests.kinds import SEEDED
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # Monday, 17:00 in China
 CLOSED = [("clerk", "Task_close", CLOSE), ("clerk", "Task_visit", VISIT_OK)]
@@ -110,7 +111,7 @@ def test_the_general_mediation_period_is_one_calendar_month_moved_off_rest_days(
 # ---- traffic: who mediates decides the period -------------------------------------------------------
 
 def _library():
-    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
+    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms", SEEDED)
     assert not problems
     [draft] = drafts
     return draft, runtime.spec_from_json(draft.spec_json)

@@ -13,6 +13,7 @@ from engine.persistence.models import AuditEvent, Timer
 
 from ..conftest import ROOT
 from .helpers import file_matter, open_task
+from tests.kinds import SEEDED
 
 # Monday 21 December 2026, 9:00 in Beijing.
 START = datetime(2026, 12, 21, 1, 0, tzinfo=timezone.utc)
@@ -23,7 +24,7 @@ def _publish_working_day_deadline(session):
     text = diagrams["bpmn/mediation.bpmn"].decode().replace(
         '<bpmn:timeDate>months(1)</bpmn:timeDate>', "<bpmn:timeDate>working_days(10)</bpmn:timeDate>")
     diagrams["bpmn/mediation.bpmn"] = text.encode()
-    drafts, problems = catalog.compile_library(diagrams, forms)
+    drafts, problems = catalog.compile_library(diagrams, forms, SEEDED)
     assert not problems
     catalog.record_versions(session, drafts, source="upload")
     session.commit()

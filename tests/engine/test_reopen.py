@@ -17,6 +17,7 @@ from .helpers import (
     WINDOW_NO, actor, complete, file_matter, open_specs, open_task, petition_register, prefiling,
 )
 from .test_runtime import _typed
+from tests.kinds import SEEDED
 
 REOPEN = dict(REVIEW, decision="reopen", finding="调解协议未履行，重新调解。")
 
@@ -93,7 +94,7 @@ def test_a_case_reopened_400_times_still_works(session):
 @pytest.mark.parametrize("save_between", [False, True], ids=["in-memory", "save-reload"])
 def test_the_round_that_ends_takes_the_reopen_flows(save_between):
     """On the runtime alone, so the flows of the round that ends are seen before it is gone."""
-    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
+    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms", SEEDED)
     draft = next(d for d in drafts if d.process_key == "intake")
     specs = runtime.spec_from_json(draft.spec_json)
     workflow, snap = runtime.start(specs)

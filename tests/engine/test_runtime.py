@@ -11,11 +11,12 @@ from engine.library.forms import data_from_post, parse_form
 
 from .helpers import CLOSE, INTAKE, MEDIATION_SUCCESS, VISIT_OK, WINDOW_NO
 from ..conftest import ROOT
+from tests.kinds import SEEDED
 
 
 @pytest.fixture(scope="module")
 def specs():
-    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms")
+    drafts, problems = catalog.check_folder(ROOT / "bpmn", ROOT / "forms", SEEDED)
     assert not problems
     draft = next(d for d in drafts if d.process_key == "intake")
     return runtime.spec_from_json(draft.spec_json), draft

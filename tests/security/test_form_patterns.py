@@ -1,6 +1,7 @@
 """Issue 9, part 2: a designer's pattern can never freeze the server. Patterns run on RE2 (time
 linear in the input); a pattern RE2 cannot run is refused at check and publish, the field named."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from engine.library import catalog, forms
 from engine.messages import in_chinese
 from tests.conftest import ROOT
 from tests.web.support import count, text
+from tests.kinds import SEEDED
 
 # Each of these takes exponential time in a backtracking engine on a near-miss input.
 CATASTROPHIC = [
@@ -103,7 +105,7 @@ def test_the_library_patterns_behave_as_before():
 
 @pytest.mark.parametrize("pattern", REFUSED)
 def test_a_pattern_re2_cannot_run_is_refused_with_the_field_named(pattern):
-    drafts, problems = catalog.compile_library(*_library_with_form("visit.json", _visit_with_pattern(pattern)))
+    drafts, problems = catalog.compile_library(*_library_with_form("visit.json", _visit_with_pattern(pattern)), SEEDED)
     assert drafts == []
     found = [str(p) for p in problems if "forms/visit.json" in str(p)]
     assert found
@@ -122,11 +124,11 @@ def _library_with_form(key, body):
     return diagrams, texts
 
 
-def test_run_py_check_refuses_a_backreference_naming_the_field(tmp_path):
+def test_run_py_check_refuses_a_backreference_naming_the_field(tmp_path, schema):
     shutil.copytree(ROOT / "forms", tmp_path / "forms")
     (tmp_path / "forms" / "visit.json").write_text(_visit_with_pattern(r"^(\w)\1$"), encoding="utf-8")
     result = subprocess.run([sys.executable, "run.py", "check", "--forms", str(tmp_path / "forms")], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, env=dict(os.environ, DATABASE_URL=schema))
     assert result.returncode == 1
     line = next(line for line in result.stdout.splitlines() if "forms/visit.json" in line)
     assert 'field "feedback"' in line and "backreferences" in line

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from engine.persistence.models import AuditEvent, Case, ProcessVersion, Task, User
+from tests.engine.helpers import file_matter
 
 ROOT = Path(__file__).resolve().parents[2]
 INTAKE_BPMN = (ROOT / "bpmn" / "intake.bpmn").read_text(encoding="utf-8")
@@ -164,5 +165,15 @@ def complete_steps(factory, case_id, *steps):
     try:
         for username, spec_id, post in steps:
             complete(session, username, case_id, spec_id, post)
+    finally:
+        session.close()
+
+
+def whistle_step(session_factory):
+    """A complex matter's case, at the supervisor's whistle: (case id, the whistle step's id)."""
+    session = session_factory()
+    try:
+        case = file_matter(session, complex="on")
+        return case.id, session.scalar(sa.select(Task.id).where(Task.case_id == case.id, Task.spec_id == "Task_whistle"))
     finally:
         session.close()

@@ -7,6 +7,9 @@
   var panel = document.getElementById("properties");
   var status = document.getElementById("modeler-status");
   var forms = JSON.parse(holder.getAttribute("data-forms") || "[]");
+  // [[code, name]] of the department registry's active kinds, and of the services a step may refer to.
+  var departments = JSON.parse(holder.getAttribute("data-departments") || "[]");
+  var services = JSON.parse(holder.getAttribute("data-services") || "[]");
   var csrf = holder.getAttribute("data-csrf");
   var T = JSON.parse(holder.getAttribute("data-labels") || "{}");
   var SPIFF = {
@@ -115,6 +118,30 @@
         moveToLane(element, lanes.filter(function (l) { return l.id === pickLane.value; })[0] || null);
       });
       field(T.lane, pickLane);
+      var dept = document.createElement("select"); dept.name = "department";
+      var named = getProp(bo, "department");
+      [["", "—"]].concat(departments).concat(named && !departments.some(function (d) { return d[0] === named; })
+        ? [[named, named]] : []).forEach(function (pair) {
+        var option = document.createElement("option"); option.value = pair[0];
+        option.textContent = pair[0] ? pair[1] + " (" + pair[0] + ")" : pair[1]; dept.appendChild(option);
+      });
+      dept.value = named;
+      dept.addEventListener("change", function () { setProp(element, "department", dept.value); });
+      field(T.department, dept);
+      var chosen = getProp(bo, "referrals").split(",").map(function (s) { return s.trim(); });
+      var box = document.createElement("fieldset"); box.className = "field checks";
+      var legend = document.createElement("legend"); legend.textContent = T.referrals; box.appendChild(legend);
+      services.forEach(function (pair) {
+        var wrap = document.createElement("label"), tick = document.createElement("input");
+        tick.type = "checkbox"; tick.value = pair[0]; tick.name = "referrals"; tick.checked = chosen.indexOf(pair[0]) >= 0;
+        tick.addEventListener("change", function () {
+          var picked = Array.prototype.filter.call(box.querySelectorAll("input"), function (i) { return i.checked; })
+            .map(function (i) { return i.value; });
+          setProp(element, "referrals", picked.join(","));
+        });
+        wrap.appendChild(tick); wrap.appendChild(document.createTextNode(" " + pair[1])); box.appendChild(wrap);
+      });
+      panel.appendChild(box);
     }
     var timer = timerOf(bo);
     if (timer) {

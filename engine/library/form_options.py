@@ -1,0 +1,55 @@
+"""Options a form takes from the database rather than from its own JSON: a field marked
+`"x-options": "department_kinds"` offers the active kinds of the department registry, so a kind an
+administrator adds (教育局, 妇联) can be summoned without editing the form. The options are filled
+into a copy of the form (as "enum" and "x-enum-labels") wherever the form is shown or judged, so
+jsonschema still does the judging."""
+import copy
+
+from engine.access import department_kinds
+from engine.library.forms import FormDef
+
+# A few copies per form and state of the registry; the registry changes rarely.
+_FILLED = {}
+_MAX_FILLED = 256
+
+
+def _fields(schema):
+    for prop in schema.get("properties", {}).values():
+        yield prop
+        yield from prop.get("items", {}).get("properties", {}).values()
+
+
+def needs_options(definition):
+    return any("x-options" in prop for prop in _fields(definition.get("schema", {})))
+
+
+def fill(definition, kinds):
+    """A copy of a form definition with its x-options fields filled from `kinds` (a
+    department_kinds.Kinds): the active kinds to choose from, every kind's label (a step recorded
+    before a kind was deactivated still reads by name). The definition itself is left alone."""
+    if not definition or not needs_options(definition):
+        return definition
+    filled = copy.deepcopy(definition)
+    for prop in _fields(filled["schema"]):
+        if prop.get("x-options") == "department_kinds":
+            prop["enum"] = [kind.code for kind in kinds.active()]
+            prop["x-enum-labels"] = kinds.labels()
+    return filled
+
+
+def filled_form(form, kinds):
+    """`form` (a FormDef) with its options filled, kept while neither changes."""
+    if not needs_options(form.definition):
+        return form
+    key = (form.key, id(form.definition), kinds.fingerprint)
+    found = _FILLED.get(key)
+    if found is None or found[0] is not form.definition:
+        if len(_FILLED) >= _MAX_FILLED:
+            _FILLED.clear()
+        found = _FILLED[key] = (form.definition, FormDef(form.key, fill(form.definition, kinds)))
+    return found[1]
+
+
+def form_of(session, version, key):
+    """The form of step `key` in a version (catalog.VersionInfo), options filled from the registry."""
+    return filled_form(version.form(key), department_kinds.read(session))
