@@ -32,7 +32,7 @@ class OrgUnit(Base):
     level: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     path: Mapped[str] = mapped_column(String(400), index=True, default="/")
-    # For a resident department (level "department"): which kind it is (policy.DEPARTMENTS), so
+    # For a resident department (level "department"): which kind it is (a code of the department_kinds registry), so
     # a diagram can name "the court" and the step goes to the court stationed above the case.
     department_kind: Mapped[str | None] = mapped_column(String(40), index=True)
     # Residents living in the unit's area (a village's, a township's, the county's own total), for
