@@ -44,6 +44,10 @@ def test_designer_changes_a_deadline_in_the_modeler(new_page, live_server, shots
         designer.locator("#modeler .djs-element[data-element-id=Task_mediate]").click()
         expect(panel.locator("select[name=form]")).to_have_value("mediation.json")
         expect(panel.locator("select[name=lane] option:checked")).to_have_text("调解员")
+        # Its department list is the registry's active kinds; its referrals are ticked as the diagram says.
+        expect(panel.locator("select[name=department] option[value=legal_aid]")).to_have_text("法律援助中心 (legal_aid)")
+        expect(panel.locator("input[name=referrals][value=legal_aid]")).to_be_checked()
+        expect(panel.locator("input[name=referrals][value=counselling]")).to_be_checked()
         designer.click("#check-draft")
         expect(designer.locator("#modeler-status")).to_contain_text("校验通过")
         shots(designer, "modeler")
@@ -56,6 +60,7 @@ def test_designer_changes_a_deadline_in_the_modeler(new_page, live_server, shots
             newest = session.scalar(sa.select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1))
             assert newest.source == "upload" and "natural_days(20)" in newest.files["bpmn/mediation.bpmn"]
             # Everything else in the file is as it was: the modeler kept our extensions.
+            assert 'name="referrals" value="legal_aid,counselling"' in newest.files["bpmn/mediation.bpmn"]
             assert 'name="legalBasis" value="人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条"' in newest.files["bpmn/mediation.bpmn"]
             new_case = file_matter(session).id
         finally:
