@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 VENDOR := webui/static/vendor
 PORT   ?= 5000
 
-.PHONY: run test test-slow browser bench bench-scale check install install-dev assets translations layout clean
+.PHONY: run test test-slow browser pdf-system bench bench-scale check install install-dev assets translations layout clean
 
 # The demo serves on this machine, so the QR posters and the API's links name this machine's
 # address unless PUBLIC_BASE_URL says otherwise.
@@ -21,24 +21,37 @@ test: install-dev assets translations browser
 test-slow: install-dev translations
 	$(PY) -m pytest -m slow tests
 
-# The browser tests drive Debian's Chromium and need CJK fonts to draw Chinese: installed here when
-# missing (as root, or through sudo), so a fresh machine runs every test. If they cannot be
-# installed the browser tests skip, which CI (the CI variable set) counts as a failure.
-browser:
-	@need=""; \
-	command -v chromium >/dev/null 2>&1 || need=" chromium"; \
-	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need="$$need fonts-noto-cjk"; \
+# Debian packages installed when missing (as root, or through sudo): $(1) the packages wanted
+# (found missing by the caller), $(2) what they are for, $(3) what happens without them.
+define apt_install
+	@need=$$(echo $(1)); \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
 	  else sudo="none"; fi; \
-	  echo "installing$$need for the browser tests"; \
+	  echo "installing $$need for $(strip $(2))"; \
 	  if [ "$$sudo" = none ] || ! { $$sudo apt-get update -qq && \
-	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$need >/dev/null; }; then \
-	    echo "warning: could not install$$need (run as root: apt-get install$$need);" \
-	         "the browser tests will be skipped, and fail in CI" >&2; \
+	      $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; }; then \
+	    echo "warning: could not install $$need (run as root: apt-get install $$need); $(strip $(3))" >&2; \
 	  fi; \
 	fi
+endef
+
+# The browser tests drive Debian's Chromium and need CJK fonts to draw Chinese: installed here when
+# missing, so a fresh machine runs every test. If they cannot be installed the browser tests skip,
+# which CI (the CI variable set) counts as a failure.
+browser:
+	$(call apt_install,$$(command -v chromium >/dev/null 2>&1 || echo chromium) \
+	  $$(fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || echo fonts-noto-cjk),the browser tests,\
+	  the browser tests will be skipped and fail in CI)
+
+# The judicial-confirmation dossier is rendered to PDF on the server by WeasyPrint, which loads
+# Pango (libpango-1.0-0, libpangoft2-1.0-0) and draws Chinese with Debian's fonts-noto-cjk.
+pdf-system:
+	$(call apt_install,$$(ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so.0" || echo libpango-1.0-0) \
+	  $$(ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0.so.0" || echo libpangoft2-1.0-0) \
+	  $$(fc-list 2>/dev/null | grep -qi "Noto Serif CJK" || echo fonts-noto-cjk),the court dossier (PDF),\
+	  dossiers cannot be made until they are)
 
 bench: install-dev
 	$(PY) -m bench
@@ -52,9 +65,9 @@ check: install translations
 	$(PY) run.py migrate
 	$(PY) run.py check
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed pdf-system
 
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev pdf-system
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

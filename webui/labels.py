@@ -42,6 +42,8 @@ EVENT_KINDS = {
     "submission_joined": N_("A reported matter joined to this case"),
     "referral_made": N_("Referred to a service"), "referral_accepted": N_("Referral taken on"),
     "referral_declined": N_("Referral turned down"), "referral_completed": N_("Referral outcome recorded"),
+    "dossier_generated": N_("Judicial-confirmation dossier made"),
+    "consent_given": N_("A party confirmed the joint application online"),
 }
 REFERRAL_STATE = {"referred": N_("Waiting to be taken on"), "accepted": N_("Taken on"),
                   "declined": N_("Turned down"), "completed": N_("Done")}

@@ -40,11 +40,17 @@ KEYS = {
     "summary": N_("What happened"), "claims": N_("Claims"),
     # A referral to legal aid or counselling and the receiving department's answer.
     "service": N_("Service"), "party": N_("Party"), "referred_to": N_("Referred to"), "outcome": N_("Outcome"),
+    # The judicial-confirmation dossier (the file, its hash) and a party's online confirmation.
+    "attachment": N_("Attachment"), "filename": N_("File"), "sha256": N_("SHA-256"), "size": N_("Size (bytes)"),
+    "confirmed_by": N_("Confirmed by"), "confirmed_at": N_("Confirmed at"),
 }
 # Keys kept for machines (in the raw data and the export), not shown as rows.
-HIDDEN = {"rule", "to_id", "task_id", "type", "referral"}
+HIDDEN = {"rule", "to_id", "task_id", "type", "referral", "render_ms", "party_id"}
 HOW = {"assessed": N_("as assessed"), "raised": N_("raised by the clerk"), "lowered": N_("lowered by the clerk")}
-WHY = {"previous_handler": N_("the handler of the case's previous step of this role")}
+WHY = {"previous_handler": N_("the handler of the case's previous step of this role"),
+       "applied": N_("the joint application recorded at the window"),
+       "online": N_("every party confirmed the joint application online"),
+       "regenerated": N_("made again after the case's data was corrected")}
 ELEMENT_TYPES = {"startEvent": N_("start"), "endEvent": N_("end"), "exclusiveGateway": N_("decision"),
                  "parallelGateway": N_("parallel"), "inclusiveGateway": N_("decision"),
                  "callActivity": N_("called pathway"), "scriptTask": N_("automatic step"),

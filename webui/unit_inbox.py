@@ -11,6 +11,7 @@ from engine.library import catalog
 from engine.persistence.models import Attachment
 from engine.persistence.uow import retrying_busy
 from engine.reading import queries, unit_inbox
+from engine.reading.dossier import DOSSIER
 
 from .acting import REFUSALS, refusal_message, submit_form
 from .auth import current_actor, requires
@@ -158,6 +159,8 @@ INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "application/
 
 def _may_see(found):
     actor = current_actor()
+    if found.purpose == DOSSIER and not rulebook.may_see_dossier(db.session, actor):
+        return False
     if found.case_id is not None:
         _case, visible = queries.visible_case(db.session, actor, found.case_id)
         if visible:

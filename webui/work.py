@@ -4,8 +4,10 @@ from flask_babel import gettext as _
 
 from engine.access import rulebook
 from engine.library import catalog, form_options, forms as formlib, triage
-from engine.reading import queries, unit_inbox
-from engine.cases import attachments, drafts, grids, referrals, services, supervision, transfers
+from engine.reading import dossier as dossiers, queries, unit_inbox
+from engine.cases import (
+    attachments, dossier as dossier_making, drafts, grids, phone_codes, referrals, services, supervision, transfers,
+)
 from engine.persistence.uow import retrying_busy
 from engine.reading import referrals as referral_reads
 from engine.persistence.models import Grid, OrgUnit, Task
@@ -125,7 +127,8 @@ def _task_page(row, case, form, data, errors, status, draft, referral_typed=None
     return render_template("work/form.html", form=form, data=data, errors=errors, title=row.title,
                            action=url_for("work.task", task_id=row.id), case=case, task=row, steps=steps,
                            light=queries.light, draft=draft, allowed=allowed, referral=panel,
-                           referrals=referral_reads.of_case(db.session, case.id)), status
+                           referrals=referral_reads.of_case(db.session, case.id),
+                           dossiers=case_dossiers(case), standing=application_standing(case, row)), status
 
 
 def _referral_panel(case, offered, typed=None, errors=None):
@@ -165,6 +168,22 @@ def refer(task_id):
 
 def referral_unit(referral):
     return db.session.get(OrgUnit, referral.to_unit_id)
+
+
+def case_dossiers(case):
+    """The case's judicial-confirmation dossiers, for those who may have them (else none)."""
+    if not rulebook.may_see_dossier(db.session, current_actor()):
+        return []
+    return dossiers.dossiers_of(db.session, case.id)
+
+
+def application_standing(case, task):
+    """On the open step of the parties' joint application: where each party stands (who has
+    confirmed it online, and when), so the mediator sees it before recording the application."""
+    meta = catalog.version_info(db.session, case.process_version_id).meta
+    if task.state != "ready" or not meta["tasks"].get(task.spec_id, {}).get("dossier"):
+        return None
+    return dossiers.application_standing(db.session, case, task, lambda phone: phone_codes.mobile(phone) is not None)
 
 
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
@@ -268,8 +287,18 @@ def case(case_id):
                            round=queries.case_round(db.session, case_id),
                            decisions=queries.intake_decisions(db.session, case_id),
                            reported=unit_inbox.of_case(db.session, case_id),
-                           attachments=attachments.of_case(db.session, case_id),
                            referrals=referral_reads.of_case(db.session, case_id),
+                           attachments=[a for a in attachments.of_case(db.session, case_id) if a.purpose is None],
+                           dossiers=case_dossiers(found),
                            below=queries.units_below(db.session, found.org_unit),
                            grid=db.session.get(Grid, found.grid_id) if found.grid_id else None,
                            grids=grids.grids_for(db.session, found.org_unit.path) if "place_in_grid" in allowed else [])
+
+
+@bp.route("/cases/<int:case_id>/dossier", methods=["POST"])
+@requires("make_dossier")
+def regenerate_dossier(case_id):
+    """Make the judicial-confirmation dossier again from the case's data as corrected: a new
+    version, the earlier ones kept."""
+    return act_then_back(case_id, lambda: dossier_making.regenerate(db.session, current_actor(), case_id),
+                         _("The dossier was made again as a new version"), anchor="#dossier")

@@ -56,7 +56,15 @@ ACTIONS = {
     "refer": {"clerk", "mediator", "department", "supervisor"},
     # Taking on, turning down and recording the outcome of a referral: the receiving department.
     "handle_referrals": {"department"},
+    # The judicial-confirmation dossier (personal data unmasked, for the court): those who handle
+    # or audit the case at the center, and of the resident departments only the court
+    # (rulebook.may_see_dossier), never a grid worker or an administrator.
+    "view_dossier": {"clerk", "mediator", "department", "supervisor", "auditor"},
+    # Making the dossier again after the case's data was corrected (a new version; the old stays).
+    "make_dossier": {"clerk", "mediator"},
 }
+# The department kind that receives the dossier.
+COURT = "court"
 
 LEVELS = {"city": N_("City"), "county": N_("County"),
           "township": N_("Township"), "village": N_("Village"),

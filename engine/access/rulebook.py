@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from engine.access.policy import GRID_ROLES, allowed, may, unit_covers
+from engine.access.policy import ACTIONS, COURT, GRID_ROLES, allowed, may, unit_covers
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
-from engine.persistence.models import CaseTransfer, OrgUnit, Task
+from engine.persistence.models import Attachment, CaseTransfer, OrgUnit, Task
 from engine.persistence.states import CaseStatus, ReferralState, SubmissionState, TaskState, TransferState
 
 # Which matters move between levels (DOMAIN.md, "Triage also fixes the level ... lower levels
@@ -47,6 +47,8 @@ class CaseFacts:
     department_step: bool = False
     # The unit path a move waiting for acknowledgement goes to, if there is one.
     move_to_path: str | None = None
+    # A judicial-confirmation dossier was made for the case (it may be made again, corrected).
+    has_dossier: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class StepFacts:
     form_key: str | None = None
     # The services the step may refer a party to (its diagram's property `referrals`).
     referrals: tuple = ()
+    # The step records the parties' joint application for judicial confirmation (diagram property
+    # `dossier`): the one a party may confirm online.
+    dossier: bool = False
 
 
 def case_facts(session, case, unit=None):
@@ -80,18 +85,20 @@ def case_facts(session, case, unit=None):
         .where(Task.case_id == case.id, Task.state == TaskState.READY, OrgUnit.level == "department").limit(1))
     move_to = session.scalar(select(OrgUnit.path).join(CaseTransfer, CaseTransfer.to_unit_id == OrgUnit.id)
                              .where(CaseTransfer.case_id == case.id, CaseTransfer.state == TransferState.PENDING).limit(1))
+    dossier = session.scalar(select(Attachment.id).where(Attachment.case_id == case.id, Attachment.purpose == "dossier")
+                             .limit(1))
     return CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level, route=case.route,
                      flagged=case.flagged_at is not None, has_unit_above=unit.parent_id is not None,
-                     department_step=department is not None, move_to_path=move_to)
+                     department_step=department is not None, move_to_path=move_to, has_dossier=dossier is not None)
 
 
-def step_facts(task, unit_path, extension_left=None, referrals=()):
+def step_facts(task, unit_path, extension_left=None, referrals=(), dossier=False):
     return StepFacts(id=task.id, state=task.state, role=task.role, unit_path=unit_path, assignee_id=task.assignee_id,
                      assignee_name=task.assignee.display_name if task.assignee_id else None,
                      completer_name=task.completer.display_name if task.completed_by else None,
                      clock_stopped=task.clock_stopped_at is not None, timed=task.due_at is not None,
                      extension_left=extension_left, grid_id=task.case.grid_id,
-                     form_key=task.form_key, referrals=tuple(referrals or ()))
+                     form_key=task.form_key, referrals=tuple(referrals or ()), dossier=dossier)
 
 
 # ---- the rules ----------------------------------------------------------------------------------
@@ -231,6 +238,13 @@ def _migrate(actor, case):
     return None
 
 
+def _regenerate_dossier(actor, case):
+    refusal = _case(actor, case, "make_dossier")
+    if refusal is None and not case.has_dossier:
+        refusal = Conflict(Msg("No joint application has been made on this case yet"))
+    return refusal
+
+
 # What may be done with a case as a whole.
 CASE_RULES = {
     "escalate": _escalate,
@@ -246,6 +260,8 @@ CASE_RULES = {
     "retry_callback": lambda actor, case: _case(actor, case, "supervise"),
     # A matter reported from outside is added to an open case of the same parties.
     "join_submission": lambda actor, case: _open_case(actor, case, "file_matter"),
+    # The judicial-confirmation dossier made again (a new version) after the data was corrected.
+    "regenerate_dossier": _regenerate_dossier,
 }
 def _open(actor, case, step):
     """Open the step's page to work on it (claimed by another, it shows who holds it)."""
@@ -276,10 +292,20 @@ def _refer(actor, step):
     if not may(actor.roles, "refer") or not step.referrals:
         return NotAllowed(step.id)
     return _worker(actor, step)
+def _consent_online(actor, step):
+    """A party (who proved their own phone of the case by a one-time code) confirms the joint
+    application for judicial confirmation while its step is open (人民调解法 第三十三条: within the
+    30 days the step's timer counts; once it fired, or the application was recorded, it is closed)."""
+    if "resident" not in actor.roles or not step.dossier:
+        return NotAllowed(step.id)
+    if step.state != TaskState.READY:
+        return Conflict(Msg("The application for judicial confirmation is closed"))
+    return None
 
 
 # What may be done with one step of it.
 STEP_RULES = {
+    "consent_online": lambda actor, case, step: _consent_online(actor, step),
     "open": _open,
     "claim": lambda actor, case, step: _worker(actor, step, mine=False),
     "release": lambda actor, case, step: _worker(actor, step, mine=True),
@@ -332,6 +358,16 @@ def permitted_on_case(session, actor, case, tasks, extension_left=None, referral
                                                           - (task.extended_days or 0), referrals.get(task.spec_id)))
              for task in ready}
     return permitted(actor, facts), steps
+
+
+def may_see_dossier(session, actor):
+    """The judicial-confirmation dossier of a case the actor may see: a clerk, mediator,
+    supervisor or auditor, or the court's department (no other department: it is for the court)."""
+    if actor.roles & (ACTIONS["view_dossier"] - {"department"}):
+        return True
+    if not may(actor.roles, "view_dossier"):
+        return False
+    return session.scalar(select(OrgUnit.department_kind).where(OrgUnit.id == actor.unit_id)) == COURT
 
 
 def may_file(actor):

@@ -25,6 +25,7 @@ from engine.access import rulebook
 from engine.access.policy import RESIDENT
 from engine.cases import hotline, store
 from engine.errors import Conflict, NotFound
+from engine.library import catalog
 from engine.messages import Msg
 from engine.library import catalog
 from engine.persistence.models import Case, OrgUnit, Referral, Submission, Task
@@ -228,22 +229,28 @@ def deciding(session, actor, submission_id, verb):
 
 
 @contextmanager
-def as_resident(session, case_id, form_key, verb):
+def as_resident(session, case_id, form_key, verb, task_id=None):
     """A resident, who proved a phone number of the case, acts on its open step of `form_key` (the
-    return visit: rating the outcome online) as the rulebook allows a resident to."""
+    return visit: rating the outcome online), or on its step `task_id` (the joint application for
+    judicial confirmation), as the rulebook allows a resident to."""
     with _transaction(session):
         row = lock_case(session, case_id)
         if row is None:
             raise NotFound(case_id)
         case, unit = row
+        which = Task.id == task_id if task_id is not None else Task.form_key == form_key
         row = session.execute(select(Task, OrgUnit.path).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                              .where(Task.case_id == case.id, Task.form_key == form_key)
+                              .where(Task.case_id == case.id, which)
                               .order_by(Task.id.desc()).limit(1)).first()
+        if row is None and task_id is not None:
+            raise NotFound(task_id)
         if row is None:
             raise Conflict(Msg("The case is still being handled; you can rate it once it is closed")
                            if case.status == CaseStatus.OPEN else Msg("There is nothing to rate on this case"))
         task, task_unit_path = row
         facts = rulebook.CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level,
                                    route=case.route, flagged=case.flagged_at is not None)
-        _check(RESIDENT, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path))
+        dossier = bool(catalog.version_info(session, case.process_version_id).meta["tasks"]
+                       .get(task.spec_id, {}).get("dossier"))
+        _check(RESIDENT, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path, dossier=dossier))
         yield Act(session, RESIDENT, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)

@@ -254,14 +254,15 @@ def _write(data, sha, limits):
     return target
 
 
-def keep(session, upload, limits, submission_id=None, case_id=None, uploaded_by=None):
+def keep(session, upload, limits, submission_id=None, case_id=None, uploaded_by=None, purpose=None):
     """Check an upload and keep it: the file by its hash and a row, within the caller's
-    transaction (acting.reporting). Raises UploadRefused."""
+    transaction (acting.reporting; a dossier the server made: the step's own). Raises UploadRefused."""
     media_type, name = check(upload, limits)
     sha = hashlib.sha256(upload.data).hexdigest()
     _write(upload.data, sha, limits)
     row = Attachment(submission_id=submission_id, case_id=case_id, filename=name, media_type=media_type,
-                     size=len(upload.data), sha256=sha, uploaded_by=uploaded_by, created_at=Clock.now())
+                     size=len(upload.data), sha256=sha, uploaded_by=uploaded_by, created_at=Clock.now(),
+                     purpose=purpose)
     session.add(row)
     session.flush()
     return row

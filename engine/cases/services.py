@@ -9,7 +9,7 @@ from engine.library import catalog, form_options, forms as formlib, risk, triage
 from engine.legaltime import lights
 from engine.reading import queries
 from engine.workflow import runtime
-from engine.cases import store
+from engine.cases import dossier, store
 from engine.legaltime.clock import Clock
 from engine.persistence.models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
 from engine.access import department_kinds, rulebook
@@ -266,9 +266,22 @@ def release_task(session, actor, task_id):
 
 def complete_task(session, actor, task_id, post):
     """Submit a task's form. Invalid data raises FormInvalid with what was typed; a task that
-    someone else completed first raises Conflict naming them."""
-    with acting_on_task(session, actor, task_id, "submit") as act:
-        return submit_step(session, act, post)
+    someone else completed first raises Conflict naming them. The step that records the parties'
+    joint application for judicial confirmation also stores the court's dossier, rendered before
+    the transaction (engine/cases/dossier.py says why) and kept within it."""
+    for _attempt in range(dossier.ATTEMPTS):
+        prepared = dossier.for_step(session, actor, task_id, post)
+        try:
+            with acting_on_task(session, actor, task_id, "submit") as act:
+                if prepared is not None:
+                    dossier.still_current(session, act, prepared)
+                case = submit_step(session, act, post)
+                if prepared is not None:
+                    dossier.keep(session, act, prepared, "applied")
+                return case
+        except dossier.Stale:
+            continue
+    raise Conflict(Msg("The case changed while its dossier was being made; submit again"))
 
 
 def submit_step(session, act, post):

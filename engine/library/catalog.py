@@ -28,6 +28,9 @@ NS = {
 log = logging.getLogger(__name__)
 FORM_PROPERTY = "formJsonSchemaFilename"
 LEGAL_BASIS_PROPERTY = "legalBasis"
+# The value of a user task's property `dossier` that makes it the step recording the parties' joint
+# application for judicial confirmation (engine/cases/dossier.py); the only kind of dossier there is.
+DOSSIER_KIND = "judicial_confirmation"
 
 
 @dataclass(frozen=True)
@@ -245,9 +248,15 @@ def _user_tasks(filename, root, form_texts, kinds, meta, problems):
         if (department or department_from) and role != "department":
             problems.append(Problem(filename, task.sourceline,
                                     f"user task {task_id} names a department but is not in the department lane"))
+        # The step where the parties' joint application for judicial confirmation is recorded:
+        # completing it with an application makes the court's dossier (engine/cases/dossier.py).
+        dossier = (props.get("dossier") or "").strip()
+        if dossier and dossier != DOSSIER_KIND:
+            problems.append(Problem(filename, task.sourceline, f'user task {task_id}: dossier "{dossier}" is not '
+                                    f'"{DOSSIER_KIND}"'))
         meta["tasks"][task_id] = {"name": task.get("name") or task_id, "form": form_file, "role": role,
                                   "department": department or None, "department_from": department_from or None,
-                                  "referrals": referrals}
+                                  "referrals": referrals, "dossier": dossier or None}
 
 
 REFERRALS_PROPERTY = "referrals"

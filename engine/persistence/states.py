@@ -90,6 +90,10 @@ class EventKind(StrEnum):
     REFERRAL_ACCEPTED = "referral_accepted"
     REFERRAL_DECLINED = "referral_declined"
     REFERRAL_COMPLETED = "referral_completed"
+    # The judicial-confirmation dossier was generated (its attachment, SHA-256 and size).
+    DOSSIER_GENERATED = "dossier_generated"
+    # A party confirmed the joint application for judicial confirmation online, by a one-time code.
+    CONSENT_GIVEN = "consent_given"
 
 
 class ReferralState(StrEnum):

@@ -56,11 +56,11 @@ def fits_the_phone(page):
     assert width <= PHONE["width"], f"{page.url} is {width}px wide on a {PHONE['width']}px phone"
 
 
-def code_from_outbox(session_factory):
+def code_from_outbox(session_factory, phone=MOBILE):
     session = session_factory()
     try:
         body = session.scalars(sa.select(OutboxMessage.body).where(OutboxMessage.topic == "otp",
-                                                                   OutboxMessage.address == MOBILE)
+                                                                   OutboxMessage.address == phone)
                                .order_by(OutboxMessage.id.desc())).first()
     finally:
         session.close()

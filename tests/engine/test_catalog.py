@@ -34,7 +34,7 @@ def test_repository_library_is_valid():
     assert intake.meta["deadlines"]["Timer_mediation_deadline"]["legal_basis"] == "人民调解工作若干规定（司法部令第75号，2002年11月1日施行）第三十三条；期间计算：民法典（2021年1月1日施行）第二百零一条至第二百零三条"
     assert intake.meta["tasks"]["Task_mediate"] == {"name": "人民调解", "form": "mediation.json", "role": "mediator",
                                                     "department": None, "department_from": None,
-                                                    "referrals": ["legal_aid", "counselling"]}
+                                                    "referrals": ["legal_aid", "counselling"], "dossier": None}
     assert intake.meta["tasks"]["Task_court_confirm"]["department"] == "court"
     assert intake.meta["tasks"]["Task_report"]["department_from"] == "summon.department"
     assert intake.meta["deadlines"]["Timer_medical_deadline"]["expression"] == "working_days(30)"

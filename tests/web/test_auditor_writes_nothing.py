@@ -11,8 +11,9 @@ from tests.web.support import count
 # one's own login, not the records.
 SESSION_ROUTES = {"auth.login", "auth.logout", "auth.set_lang", "auth.password", "public.follow", "public.rate"}
 # The residents' own pages take anyone, logged in or not, as a resident: filing there makes a
-# submission for a clerk to accept (no case, no step) and needs a one-time code to the phone.
-PUBLIC_ROUTES = {"resident.file"}
+# submission for a clerk to accept (no case, no step) and needs a one-time code to the phone; a
+# party's confirmation of the joint application needs a code sent to a party's own phone.
+PUBLIC_ROUTES = {"resident.file", "public.application_code", "public.application_confirm"}
 
 
 def _write_routes(app):
