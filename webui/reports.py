@@ -6,14 +6,14 @@ from markupsafe import Markup
 
 from engine.access.policy import LEVELS, may
 from engine.library import catalog
-from engine.legaltime.clock import Clock
+from engine.legaltime.clock import CHINA, Clock
 from engine.reading import dashboard, period_report, queries
 
 from .auth import current_actor, requires
 from .csv_export import csv_response
 from .extensions import db
 from .guard import BadInput, int_param
-from .i18n import label, say, unit_name, when
+from .i18n import label, say, unit_name
 from .labels import category_name
 from .supervision import per_10k
 
@@ -34,8 +34,16 @@ def _report(limit):
 
 
 def _categories():
+    """code -> the category's name in the reader's language, each looked up once (a download
+    names thousands of rows' categories)."""
     version = catalog.latest_version(db.session, "intake")
-    return lambda code: category_name(version, code)
+    names = {}
+
+    def name_of(code):
+        if code not in names:
+            names[code] = category_name(version, code)
+        return names[code]
+    return name_of
 
 
 @bp.route("/")
@@ -49,6 +57,7 @@ def report():
     following = found.period.following()
     return render_template("reports/report.html", r=found, chart=chart, category=name_of, levels=LEVELS,
                            units=_choosable_units(), kinds=period_report.KINDS, fmt=_formatted, change=_change,
+                           full_list=period_report.FULL_LIST,
                            next_period=following if following.start <= period_report.today_in_china() else None,
                            # an auditor reads a case as its trace, everyone else on its page
                            case_endpoint="audit.history" if may(current_actor().roles, "audit") else "work.case",
@@ -77,6 +86,12 @@ def _formatted(figure, value):
     if figure.kind == "per_10k":
         return per_10k(value)
     return str(value)
+
+
+def _china(moment):
+    """A moment in China time for a spreadsheet cell (the lists run to thousands of rows: plain
+    formatting, not the page's localised one)."""
+    return "" if moment is None else f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}"
 
 
 def _share(value):
@@ -118,13 +133,19 @@ def css_string(text):
 @requires("view_reports")
 def report_csv():
     """The whole report as one CSV (UTF-8 with a byte-order mark for Excel): a head naming the
-    unit and the period, then each table after a blank line; the lists in full."""
+    unit and the period, then each table after a blank line; the lists up to FULL_LIST rows."""
     found = _report(period_report.FULL_LIST)
-    name_of = _categories()
+    name_of, unclaimed, yes = _categories(), _("unclaimed"), _("yes")
+    unit_names = {}
+
+    def unit_of(unit):
+        if unit.id not in unit_names:
+            unit_names[unit.id] = unit_name(unit)
+        return unit_names[unit.id]
     period = found.period
     rows = [[unit_name(found.unit), _(period_report.KINDS[period.kind]), period.code, period.start.isoformat(),
              period.end.isoformat()],
-            [_("Lists as at"), f"{period.end.isoformat()} 24:00" if found.complete else when(found.as_of)], [],
+            [_("Lists as at"), f"{period.end.isoformat()} 24:00" if found.complete else _china(found.as_of)], [],
             [_("Indicator"), _("This period"), _("Previous period"), _("Change (shares in percentage points)")]]
     rows += [[say(f.label), _formatted(f, f.value), _formatted(f, f.before), _change_number(f)] for f in found.rows]
     rows += [[], [_("Matters filed by day or week")] + found.trend_labels]
@@ -136,13 +157,13 @@ def report_csv():
     rows += [[], [_("Steps overdue at the period's end"), found.overdue_total],
              [_("Case"), _("Category"), _("Step"), _("Unit"), _("Handler"), _("Due"), _("Days overdue"),
               _("Done since")]]
-    rows += [[s.code, name_of(s.category), s.step, unit_name(s.unit), s.handler or _("unclaimed"), when(s.due_at),
-              f"{s.days_over:.1f}", when(s.done_at)] for s in found.overdue]
+    rows += [[s.code, name_of(s.category), s.step, unit_of(s.unit), s.handler or unclaimed, _china(s.due_at),
+              f"{s.days_over:.1f}", _china(s.done_at)] for s in found.overdue]
     rows += [[], [_("Red-risk cases open at the period's end"), found.red_total],
              [_("Case"), _("Category"), _("Unit"), _("Filed"), _("Current step"), _("Closed since"),
               _("Listed for supervision")]]
-    rows += [[c.code, name_of(c.category), unit_name(c.unit), when(c.filed_at), c.current_step, when(c.closed_at),
-              _("yes") if c.flagged else ""] for c in found.red]
+    rows += [[c.code, name_of(c.category), unit_of(c.unit), _china(c.filed_at), c.current_step, _china(c.closed_at),
+              yes if c.flagged else ""] for c in found.red]
     rows += [[], [_("Mediators"), len(found.mediators)],
              [_("Mediator"), _("Unit"), _("Grade"), _("Matters handled"), _("Agreements"), _("Success rate"),
               _("Within the legal period"), _("With a legal period"), _("Median days"), _("Median legal period (days)"),
