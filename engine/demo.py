@@ -1,9 +1,12 @@
 """The demo organisation and one login per role. Safe to run any number of times."""
+from datetime import time
+
 from sqlalchemy import select
 
 from engine.access.accounts import create_user
 from engine.access.passwords import hash_password
-from engine.persistence.models import DepartmentKind, Grid, OrgUnit, User
+from engine.persistence.models import DepartmentKind, Grid, Meeting, OrgUnit, User
+from engine.reading import meetings as meeting_days
 from engine.persistence.uow import UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
@@ -130,4 +133,24 @@ def load_demo(session, password=DEMO_PASSWORD):
             grid = grids.get(GRID_OF.get(username))
             create_user(session, username, password_hash, display, units[unit_code].id, roles,
                         grid.id if grid else None)
+        _demo_meetings(session, units["C01-Q"])
     return [(u, d, r, units[c].name) for u, d, c, r in users_wanted]
+
+
+# The county center's rhythm (日会商、周研判): the next weekly analysis and tomorrow's daily
+# consultation, chaired by the supervisor. The demo has no cases: the agenda is drawn when the
+# director opens the meeting.
+DEMO_MEETINGS = (("weekly", time(9, 0), "县社会治理综合服务中心三楼会商室"),
+                 ("daily", time(8, 30), "县中心接访大厅"))
+
+
+def _demo_meetings(session, county):
+    if session.scalar(select(Meeting.id).where(Meeting.org_unit_id == county.id).limit(1)) is not None:
+        return
+    chair = session.scalar(select(User).where(User.username == "supervisor"))
+    for kind, at, place in DEMO_MEETINGS:
+        day = meeting_days.suggested_day(kind)
+        session.add(Meeting(org_unit_id=county.id, kind=kind, title=meeting_days.suggested_title(kind, day),
+                            scheduled_at=meeting_days.china_moment(day, at), place=place,
+                            chair_id=chair.id if chair else None, state="scheduled", attendees=[], minutes="",
+                            created_by=chair.id if chair else None))

@@ -4,6 +4,8 @@ from engine.messages import N_
 from engine.access.department_kinds import SERVICES  # noqa: F401  (a table for label() in templates)
 from engine.access.policy import ROLES  # noqa: F401  (a table for label() in templates)
 from engine.library.triage import ROUTES
+from engine.cases.meetings import DECISIONS as MEETING_DECISION  # noqa: F401  (tables for label())
+from engine.reading.meetings import KINDS as MEETING_KIND, REASONS as MEETING_REASON, STATES as MEETING_STATE  # noqa: F401
 
 from .i18n import authored
 
@@ -44,6 +46,7 @@ EVENT_KINDS = {
     "referral_declined": N_("Referral turned down"), "referral_completed": N_("Referral outcome recorded"),
     "dossier_generated": N_("Judicial-confirmation dossier made"),
     "consent_given": N_("A party confirmed the joint application online"),
+    "meeting_decided": N_("Joint meeting decided"),
 }
 REFERRAL_STATE = {"referred": N_("Waiting to be taken on"), "accepted": N_("Taken on"),
                   "declined": N_("Turned down"), "completed": N_("Done")}

@@ -14,7 +14,7 @@ from engine.reading import queries, trace
 
 from .extensions import db
 from .i18n import authored, enum_label, field_title, label
-from .labels import CHANNEL, COMMITTEE, EVENT_KINDS, ROUTE, SERVICES, STATES, SUBMISSION_SOURCE
+from .labels import CHANNEL, COMMITTEE, EVENT_KINDS, MEETING_DECISION, ROUTE, SERVICES, STATES, SUBMISSION_SOURCE
 
 # What the auditor chooses to see: what people did (the default), or every engine transition too.
 VIEWS = ("people", "all")
@@ -43,9 +43,12 @@ KEYS = {
     # The judicial-confirmation dossier (the file, its hash) and a party's online confirmation.
     "attachment": N_("Attachment"), "filename": N_("File"), "sha256": N_("SHA-256"), "size": N_("Size (bytes)"),
     "confirmed_by": N_("Confirmed by"), "confirmed_at": N_("Confirmed at"),
+    # A joint meeting's decision (engine/cases/meetings.py).
+    "meeting": N_("Joint meeting"), "decision": N_("The meeting's decision"), "due": N_("To be carried out by"),
+    "result": N_("What it made"),
 }
 # Keys kept for machines (in the raw data and the export), not shown as rows.
-HIDDEN = {"rule", "to_id", "task_id", "type", "referral", "render_ms", "party_id"}
+HIDDEN = {"rule", "to_id", "task_id", "type", "referral", "render_ms", "party_id", "meeting_id"}
 HOW = {"assessed": N_("as assessed"), "raised": N_("raised by the clerk"), "lowered": N_("lowered by the clerk")}
 WHY = {"previous_handler": N_("the handler of the case's previous step of this role"),
        "applied": N_("the joint application recorded at the window"),
@@ -60,7 +63,8 @@ OTHER_ELEMENT = N_("element")
 # Values that are a vocabulary's code, by key.
 TABLES = {"route": ROUTE, "committee": COMMITTEE, "legal_channel": CHANNEL, "assessed": RISK_NAMES,
           "risk_assessed": RISK_NAMES, "level": RISK_NAMES, "before": RISK_NAMES, "how": HOW, "why": WHY,
-          "source": SUBMISSION_SOURCE, "service": SERVICES}
+          "source": SUBMISSION_SOURCE, "service": SERVICES,
+          "decision": MEETING_DECISION}
 # Values that are a code of the department registry (read once per request), by key.
 REGISTRY_KEYS = {"department"}
 CODED = set(TABLES) | REGISTRY_KEYS

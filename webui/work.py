@@ -4,12 +4,13 @@ from flask_babel import gettext as _
 
 from engine.access import rulebook
 from engine.library import catalog, form_options, forms as formlib, triage
-from engine.reading import dossier as dossiers, queries, unit_inbox
+from engine.reading import dossier as dossiers, meetings as meeting_reading, queries, unit_inbox
 from engine.cases import (
     attachments, dossier as dossier_making, drafts, grids, phone_codes, referrals, services, supervision, transfers,
 )
 from engine.persistence.uow import retrying_busy
 from engine.reading import referrals as referral_reads
+from engine.access.policy import allowed as may_do
 from engine.persistence.models import Grid, OrgUnit, Task
 
 from .acting import REFUSALS, act_then_back, case_of_task, submit_form as _submit
@@ -287,6 +288,8 @@ def case(case_id):
                            round=queries.case_round(db.session, case_id),
                            decisions=queries.intake_decisions(db.session, case_id),
                            reported=unit_inbox.of_case(db.session, case_id),
+                           meetings=meeting_reading.of_case(db.session, case_id),
+                           meeting_links=may_do(actor, "hold_meetings"),
                            referrals=referral_reads.of_case(db.session, case_id),
                            attachments=[a for a in attachments.of_case(db.session, case_id) if a.purpose is None],
                            dossiers=case_dossiers(found),

@@ -62,6 +62,12 @@ ACTIONS = {
     "view_dossier": {"clerk", "mediator", "department", "supervisor", "auditor"},
     # Making the dossier again after the case's data was corrected (a new version; the old stays).
     "make_dossier": {"clerk", "mediator"},
+    # The center's joint meetings (联席会议: daily consultation, weekly analysis, monthly
+    # assessment): the supervisors of a unit (the center's director and deputies answer for
+    # supervision) schedule them, draw the agenda, record the minutes and the decisions; a unit
+    # above sees them read-only. Clerks keep the window: a meeting's decisions give steps,
+    # list cases for supervision and move cases, which only supervisors may do.
+    "hold_meetings": {"supervisor"},
 }
 # The department kind that receives the dossier.
 COURT = "court"

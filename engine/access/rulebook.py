@@ -16,7 +16,7 @@ from engine.access.policy import ACTIONS, COURT, GRID_ROLES, allowed, may, unit_
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
 from engine.persistence.models import Attachment, CaseTransfer, OrgUnit, Task
-from engine.persistence.states import CaseStatus, ReferralState, SubmissionState, TaskState, TransferState
+from engine.persistence.states import CaseStatus, MeetingState, ReferralState, SubmissionState, TaskState, TransferState
 
 # Which matters move between levels (DOMAIN.md, "Triage also fixes the level ... lower levels
 # escalate upward, the county is the terminal station; the city takes cross-county matters").
@@ -262,6 +262,9 @@ CASE_RULES = {
     "join_submission": lambda actor, case: _open_case(actor, case, "file_matter"),
     # The judicial-confirmation dossier made again (a new version) after the data was corrected.
     "regenerate_dossier": _regenerate_dossier,
+    # A joint meeting records that the case goes on as it is (its other decisions are the verbs
+    # above and below: give a step, remind, list for supervision, escalate).
+    "meeting_decision": lambda actor, case: _open_case(actor, case, "hold_meetings"),
 }
 def _open(actor, case, step):
     """Open the step's page to work on it (claimed by another, it shows who holds it)."""
@@ -500,3 +503,58 @@ def permitted_on_referral(actor, referral):
 
 def require_on_referral(actor, verb, referral):
     _required(REFERRAL_RULES, actor, verb, referral)
+
+
+# ---- joint meetings (联席会议) -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MeetingFacts:
+    id: int | None
+    unit_path: str
+    state: str = MeetingState.SCHEDULED
+
+
+def _meeting_seen(actor, meeting):
+    if not may(actor.roles, "hold_meetings"):
+        return NotAllowed("hold_meetings")
+    if not unit_covers(actor.unit_path, meeting.unit_path):
+        return NotFound(meeting.id)
+    return None
+
+
+def _meeting_own(actor, meeting, states):
+    """A change to a meeting: by a supervisor of the meeting's own unit (a unit above reads it),
+    while the meeting is in one of `states`."""
+    refusal = _meeting_seen(actor, meeting)
+    if refusal is None and actor.unit_path != meeting.unit_path:
+        refusal = NotAllowed(Msg("Only the unit's own supervisors change its meetings"))
+    if refusal is None and meeting.state not in states:
+        refusal = Conflict(Msg("This meeting was cancelled") if meeting.state == MeetingState.CANCELLED
+                           else Msg("This meeting has already been held"))
+    return refusal
+
+
+_OPEN_MEETING = (MeetingState.SCHEDULED, MeetingState.HELD)
+
+MEETING_RULES = {
+    "view": _meeting_seen,
+    "schedule": lambda actor, meeting: _meeting_own(actor, meeting, (MeetingState.SCHEDULED,)),
+    # Details, agenda, attendance, discussion and minutes: before the meeting, during it and
+    # after it (minutes are often finished the day after); never once cancelled.
+    "edit": lambda actor, meeting: _meeting_own(actor, meeting, _OPEN_MEETING),
+    "decide": lambda actor, meeting: _meeting_own(actor, meeting, _OPEN_MEETING),
+    "mark_held": lambda actor, meeting: _meeting_own(actor, meeting, (MeetingState.SCHEDULED,)),
+    "cancel": lambda actor, meeting: _meeting_own(actor, meeting, (MeetingState.SCHEDULED,)),
+}
+
+
+def meeting_refusal(actor, verb, meeting):
+    return MEETING_RULES[verb](actor, meeting)
+
+
+def permitted_on_meeting(actor, meeting):
+    return _verbs_allowed(MEETING_RULES, actor, meeting)
+
+
+def require_on_meeting(actor, verb, meeting):
+    _required(MEETING_RULES, actor, verb, meeting)

@@ -15,7 +15,9 @@ submission, waiting for a clerk), `designing` (the pathway library) and `as_syst
 (the scheduler's sweeps, which lock their own rows with SKIP LOCKED and answer to no actor) open
 the transaction the same way for what has no case to load first. `deciding` is a clerk's decision
 on a matter in the unit's inbox (`lock_submission` when the decision runs inside a case's own
-entry), and `as_resident` a resident acting on their case without a login (rating it online)."""
+entry), and `as_resident` a resident acting on their case without a login (rating it online).
+`meeting_work` is a change to a joint meeting (its details, agenda, attendance, minutes);
+`lock_meeting` brings a meeting into a case's own entry, where a meeting's decision acts on it."""
 from contextlib import contextmanager
 
 from sqlalchemy import select
@@ -26,9 +28,10 @@ from engine.access.policy import RESIDENT
 from engine.cases import hotline, store
 from engine.errors import Conflict, NotFound
 from engine.library import catalog
+from engine.legaltime.clock import CHINA, as_utc
 from engine.messages import Msg
 from engine.library import catalog
-from engine.persistence.models import Case, OrgUnit, Referral, Submission, Task
+from engine.persistence.models import Case, Meeting, OrgUnit, Referral, Submission, Task
 from engine.persistence.states import CaseStatus
 from engine.reading import unit_inbox
 from engine.persistence.uow import UnitOfWork
@@ -58,6 +61,7 @@ class Act:
 
     submission = None
     referral = None
+    meeting = None
 
     def begin(self, case):
         """A case made within this action (filing) becomes the one acted on."""
@@ -254,3 +258,41 @@ def as_resident(session, case_id, form_key, verb, task_id=None):
                        .get(task.spec_id, {}).get("dossier"))
         _check(RESIDENT, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path, dossier=dossier))
         yield Act(session, RESIDENT, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)
+
+
+def meeting_facts(meeting, unit_path):
+    return rulebook.MeetingFacts(id=meeting.id, unit_path=unit_path, state=meeting.state)
+
+
+def lock_meeting(session, actor, meeting_id, verb, version=None):
+    """A joint meeting, row-locked on PostgreSQL, once the rulebook lets the actor `verb` it.
+    `version` is the meeting's lock_version as the person's page showed it: if someone saved the
+    meeting since, their save is a Conflict saying so (the page keeps what they typed)."""
+    row = session.execute(select(Meeting, OrgUnit.path).join(OrgUnit, OrgUnit.id == Meeting.org_unit_id)
+                          .where(Meeting.id == meeting_id).with_for_update(of=Meeting)).first()
+    if row is None:
+        raise NotFound(meeting_id)
+    meeting, unit_path = row
+    rulebook.require_on_meeting(actor, verb, meeting_facts(meeting, unit_path))
+    if version is not None and version != meeting.lock_version:
+        raise Conflict(Msg("Someone else saved this meeting at %(at)s, after you opened it. What you typed is "
+                           "kept below, beside what they saved: check it and save again",
+                           at=f"{as_utc(meeting.updated_at).astimezone(CHINA):%H:%M}"))
+    return meeting
+
+
+@contextmanager
+def meeting_work(session, actor, meeting_id, verb, version=None):
+    """A change to a joint meeting that touches no case: one transaction."""
+    with _transaction(session):
+        act = Act(session, actor)
+        act.meeting = lock_meeting(session, actor, meeting_id, verb, version)
+        yield act
+
+
+@contextmanager
+def scheduling(session, actor, unit):
+    """A new joint meeting of `unit`, by one of its own supervisors."""
+    rulebook.require_on_meeting(actor, "schedule", rulebook.MeetingFacts(id=None, unit_path=unit.path))
+    with _transaction(session):
+        yield Act(session, actor, unit=unit)

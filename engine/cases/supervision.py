@@ -34,30 +34,38 @@ def assign_task(session, actor, task_id, user_id, note):
     """Give a step to a handler: reassigns a claimed step, or claims an unclaimed one on the
     handler's behalf."""
     with acting_on_task(session, actor, task_id, ("reassign", "claim_on_behalf")) as act:
-        task, case = act.task, act.case
-        note = _note(note)
-        target = next((u for u in handlers_for(session, actor, task) if u.id == user_id), None)
-        if target is None:
-            raise Conflict(Msg("That person cannot take this step"))
-        before = task.assignee
-        if before is not None and before.id == target.id:
-            raise Conflict(Msg("Already with %(who)s", who=target.display_name))
-        task.assignee_id = target.id
-        kind = EventKind.TASK_REASSIGNED if before is not None else EventKind.TASK_CLAIMED_ON_BEHALF
-        act.log.add(actor, kind, task.spec_id, task.title, {
-            "from": before.display_name if before else None, "to": target.display_name, "note": note})
-        _remind(session, actor, task, case, "assigned", note, user_id=target.id)
-        return task
+        return give_step(act, user_id, _note(note))
+
+
+def give_step(act, user_id, note):
+    """assign_task within an action already open on the step (a meeting's decision too)."""
+    session, actor, task, case = act.session, act.actor, act.task, act.case
+    target = next((u for u in handlers_for(session, actor, task) if u.id == user_id), None)
+    if target is None:
+        raise Conflict(Msg("That person cannot take this step"))
+    before = task.assignee
+    if before is not None and before.id == target.id:
+        raise Conflict(Msg("Already with %(who)s", who=target.display_name))
+    task.assignee_id = target.id
+    kind = EventKind.TASK_REASSIGNED if before is not None else EventKind.TASK_CLAIMED_ON_BEHALF
+    act.log.add(actor, kind, task.spec_id, task.title, {
+        "from": before.display_name if before else None, "to": target.display_name, "note": note})
+    _remind(session, actor, task, case, "assigned", note, user_id=target.id)
+    return task
 
 
 def flag_case(session, actor, case_id, note):
     """List a case for supervision (挂牌督办)."""
     with acting_on_case(session, actor, case_id, "flag") as act:
-        case = act.case
-        note = _note(note)
-        case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), actor.user_id, note
-        act.log.add(actor, EventKind.CASE_FLAGGED, detail={"note": note})
-        return case
+        return list_case(act, _note(note))
+
+
+def list_case(act, note):
+    """flag_case within an action already open on the case."""
+    case = act.case
+    case.flagged_at, case.flagged_by, case.flag_note = Clock.now(), act.actor.user_id, note
+    act.log.add(act.actor, EventKind.CASE_FLAGGED, detail={"note": note})
+    return case
 
 
 def unflag_case(session, actor, case_id, note):
@@ -72,12 +80,16 @@ def unflag_case(session, actor, case_id, note):
 def remind(session, actor, task_id, note):
     """A supervisor's reminder to the handler of a step (or, if unclaimed, to its pool)."""
     with acting_on_task(session, actor, task_id, "remind") as act:
-        task, case = act.task, act.case
-        note = _note(note)
-        _remind(session, actor, task, case, "manual", note, user_id=task.assignee_id)
-        act.log.add(actor, EventKind.REMINDER_SENT, task.spec_id, task.title, {
-            "to": task.assignee.display_name if task.assignee else None, "note": note})
-        return task
+        return remind_handler(act, _note(note))
+
+
+def remind_handler(act, note):
+    """remind within an action already open on the step."""
+    task, case = act.task, act.case
+    _remind(act.session, act.actor, task, case, "manual", note, user_id=task.assignee_id)
+    act.log.add(act.actor, EventKind.REMINDER_SENT, task.spec_id, task.title, {
+        "to": task.assignee.display_name if task.assignee else None, "note": note})
+    return task
 
 
 def _message(case, task, kind, note):

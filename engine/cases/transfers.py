@@ -49,7 +49,12 @@ def _transfer(act, target, direction, note):
 def escalate(session, actor, case_id, note):
     """Send a case to the unit above its own."""
     with acting_on_case(session, actor, case_id, "escalate") as act:
-        return _transfer(act, session.get(OrgUnit, act.unit.parent_id), "up", note)
+        return send_up(act, note)
+
+
+def send_up(act, note):
+    """escalate within an action already open on the case (a meeting's decision too)."""
+    return _transfer(act, act.session.get(OrgUnit, act.unit.parent_id), "up", note)
 
 
 def assign_down(session, actor, case_id, unit_id, note):

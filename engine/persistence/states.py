@@ -94,6 +94,9 @@ class EventKind(StrEnum):
     DOSSIER_GENERATED = "dossier_generated"
     # A party confirmed the joint application for judicial confirmation online, by a one-time code.
     CONSENT_GIVEN = "consent_given"
+    # A joint meeting (联席会议) decided something about the case: the decision, the meeting's
+    # instruction and what it made (a step given, a listing, a move, a reminder).
+    MEETING_DECIDED = "meeting_decided"
 
 
 class ReferralState(StrEnum):
@@ -103,3 +106,9 @@ class ReferralState(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     COMPLETED = "completed"
+
+
+class MeetingState(StrEnum):
+    SCHEDULED = "scheduled"
+    HELD = "held"
+    CANCELLED = "cancelled"

@@ -108,7 +108,27 @@ def a_case_at_every_stage_seen(session_factory, live_server):
     wipe_cases(session_factory)
     story = Story(session_factory).file().repeat_visit().mediate()
     _a_matter_awaiting_acceptance(session_factory)
+    _the_demo_meetings(session_factory, story.code)
     return story
+
+
+def _the_demo_meetings(session_factory, code):
+    """The demo's weekly analysis and daily consultation at the county center (load_demo makes
+    them again once the wipe took them), the weekly one with the case on its agenda."""
+    import sqlalchemy as sa
+
+    from engine.access.policy import Actor
+    from engine.cases import meetings
+    from engine.demo import load_demo
+    from engine.persistence.models import Meeting, User
+    session = session_factory()
+    try:
+        load_demo(session)
+        weekly = session.scalar(sa.select(Meeting).where(Meeting.kind == "weekly"))
+        boss = Actor.of(session.scalar(sa.select(User).where(User.username == "supervisor")))
+        meetings.add_by_code(session, boss, weekly.id, None, code)
+    finally:
+        session.close()
 
 
 def _a_matter_awaiting_acceptance(session_factory):

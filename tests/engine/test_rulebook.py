@@ -39,7 +39,8 @@ def case(**facts):
 MEDIATION = case()
 CASES = [
     # who, which case, what they may do with it
-    (SUPERVISOR, MEDIATION, {"place_in_grid", "escalate", "assign_down", "flag", "retry_callback"}),
+    (SUPERVISOR, MEDIATION, {"place_in_grid", "escalate", "assign_down", "flag", "retry_callback",
+                             "meeting_decision"}),
     (CLERK, MEDIATION, {"place_in_grid", "escalate", "assign_down", "record_repeat_visit", "join_submission"}),
     (MEDIATOR, MEDIATION, {"escalate", "assign_down"}),
     (AUDITOR, MEDIATION, set()),
@@ -49,7 +50,7 @@ CASES = [
     (CLERK, case(route="petition"), {"place_in_grid", "escalate", "assign_down", "record_repeat_visit", "join_submission"}),
     # Reconsideration, arbitration, ruling, law-related matters stay with the body the law names.
     (CLERK, case(route="reconsideration"), {"place_in_grid", "record_repeat_visit", "join_submission"}),
-    (SUPERVISOR, case(route="reconsideration"), {"place_in_grid", "flag", "retry_callback"}),
+    (SUPERVISOR, case(route="reconsideration"), {"place_in_grid", "flag", "retry_callback", "meeting_decision"}),
     (CLERK, case(route="arbitration"), {"place_in_grid", "record_repeat_visit", "join_submission"}),
     (CLERK, case(route="law_related"), {"place_in_grid", "record_repeat_visit", "join_submission"}),
     # A step with a resident department: the case is in its hands.
@@ -58,7 +59,8 @@ CASES = [
     # A closed case's callback (the closing reply) may still be sent again.
     (SUPERVISOR, case(status="completed"), {"retry_callback"}),
     (SUPERVISOR, case(status="completed", flagged=True), {"unflag", "retry_callback"}),
-    (SUPERVISOR, case(flagged=True), {"place_in_grid", "escalate", "assign_down", "unflag", "retry_callback"}),
+    (SUPERVISOR, case(flagged=True), {"place_in_grid", "escalate", "assign_down", "unflag", "retry_callback",
+                                      "meeting_decision"}),
     (person(11, {"supervisor"}, TOWNSHIP, "township"), MEDIATION, set()),
     # A move waiting: the receiving unit acknowledges it, nobody moves it again meanwhile.
     (CLERK, case(move_to_path=COUNTY), {"place_in_grid", "acknowledge", "record_repeat_visit", "join_submission"}),
