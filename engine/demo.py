@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from engine.access.accounts import create_user
 from engine.access.passwords import hash_password
-from engine.persistence.models import DepartmentKind, Grid, Meeting, OrgUnit, User
+from engine.legaltime.clock import Clock, china_date
+from engine.persistence.models import DepartmentKind, Grid, Meeting, OrgUnit, Resolver, ResolverGrading, User
 from engine.reading import meetings as meeting_days
 from engine.persistence.uow import UnitOfWork
 
@@ -45,6 +46,7 @@ STATIONED = ("labour", "agriculture", "arbitration", "justice", "petition", "cou
 USERS = [
     ("clerk", "王受理（县中心窗口）", "C01-Q", ["clerk"]),
     ("mediator", "李调解（县人民调解委员会）", "C01-Q", ["mediator"]),
+    ("mediator_med", "刘调解（县医疗纠纷人民调解委员会）", "C01-Q", ["mediator"]),
     ("supervisor", "张督办（县中心）", "C01-Q", ["supervisor"]),
     ("auditor", "赵审计", "C01-Q", ["auditor"]),
     ("designer", "钱设计", "C01-Q", ["designer"]),
@@ -93,6 +95,53 @@ def _kinds(session):
     return {code: (kind.name, kind.name_en) for code, kind in known.items() if kind.active}
 
 
+# The registry of mediators and experts (engine/reading/registry.py): name, kind, unit code, login,
+# employment, committee or body, team, specialties (intake categories), grade given last year,
+# certificate, phone.
+RESOLVERS = [
+    ("李明华", "mediator", "C01-Q", "mediator", "full_time", "清河县人民调解委员会", "矛调中心驻点调解团队",
+     ["neighbour", "marriage_family", "contract", "damages"], "level2", "QH-RMTJ-2019-012", "13700137001"),
+    ("刘建国", "mediator", "C01-Q", "mediator_med", "full_time", "清河县医疗纠纷人民调解委员会", "医调委",
+     ["medical", "damages"], "level1", "QH-RMTJ-2016-003", "13700137002"),
+    ("吴桂兰", "mediator", "C01-Q-CG", "mediator_cg", "part_time", "城关镇人民调解委员会", "",
+     ["neighbour", "housing_land", "forest_land"], "level3", "QH-RMTJ-2021-047", "13700137003"),
+    ("郑秀英", "mediator", "C01-Q-CG-DG", None, "part_time", "东关村人民调解委员会", "",
+     ["marriage_family", "neighbour"], "level4", "", "13700137004"),
+    ("何志强", "mediator", "C01-Q", None, "part_time", "清河县道路交通事故人民调解委员会", "交调委",
+     ["traffic", "damages"], None, "", "13700137005"),
+    ("林雅琴", "lawyer", "C01-Q", None, None, "清河明正律师事务所", "公共法律服务律师团",
+     ["contract", "labour", "damages"], None, "律师执业证 13701201910123456", "13700137006"),
+    ("高卫东", "judge", "C01-Q-D-court", "dept_court", None, "清河县人民法院", "诉前调解团队",
+     ["contract", "damages", "marriage_family"], None, "", "05307654321"),
+    ("许静", "psychologist", "C01-Q", None, None, "清河县社会心理服务站", "",
+     ["marriage_family", "neighbour"], None, "心理咨询师二级", "13700137008"),
+    ("马振国", "police", "C01-Q-D-police", None, None, "清河县公安局交警大队", "",
+     ["traffic"], None, "", "13700137009"),
+]
+
+
+def _load_registry(session, units):
+    """The demo mediators and experts, with last year's grade for the graded mediators; a person
+    already registered (by name and unit) is left as it is."""
+    have = {(name, unit_id) for name, unit_id in session.execute(select(Resolver.name, Resolver.org_unit_id))}
+    logins = {u.username: u.id for u in session.scalars(select(User))}
+    linked = set(session.scalars(select(Resolver.user_id).where(Resolver.user_id.is_not(None))))
+    year = china_date(Clock.now()).year - 1
+    for name, kind, unit_code, login, employment, committee, team, specialties, grade, certificate, phone in RESOLVERS:
+        unit_id = units[unit_code].id
+        if (name, unit_id) in have:
+            continue
+        user_id = logins.get(login) if login and logins.get(login) not in linked else None
+        person = Resolver(org_unit_id=unit_id, user_id=user_id, name=name, kind=kind, employment=employment,
+                          committee=committee, team=team, specialties=specialties, grade=grade,
+                          certificate=certificate, phone=phone, active=True)
+        session.add(person)
+        session.flush()
+        if grade:
+            session.add(ResolverGrading(resolver_id=person.id, year=year, grade=grade,
+                                        basis=f"{year}年度人民调解员等级评定（清河县人民调解员协会）"))
+
+
 def load_demo(session, password=DEMO_PASSWORD):
     """Create what is missing. Returns the list of (username, display name, roles, unit) created or found."""
     with UnitOfWork(session):
@@ -133,6 +182,8 @@ def load_demo(session, password=DEMO_PASSWORD):
             grid = grids.get(GRID_OF.get(username))
             create_user(session, username, password_hash, display, units[unit_code].id, roles,
                         grid.id if grid else None)
+        session.flush()
+        _load_registry(session, units)
         _demo_meetings(session, units["C01-Q"])
     return [(u, d, r, units[c].name) for u, d, c, r in users_wanted]
 

@@ -91,3 +91,28 @@ def session(session_factory):
     s = session_factory()
     yield s
     s.close()
+
+
+@pytest.fixture
+def registry_rows(session_factory):
+    """What a test adds to the registry of mediators and experts (not wiped between tests) is
+    removed after it, and the demo people's state and grade put back."""
+    from engine.persistence.models import AccountEvent, Resolver, ResolverGrading
+    from engine.reading.registry import EVENTS
+    s = session_factory()
+    try:
+        last = s.scalar(sa.select(sa.func.max(Resolver.id))) or 0
+        last_event = s.scalar(sa.select(sa.func.max(AccountEvent.id))) or 0
+        graded = s.scalar(sa.select(sa.func.max(ResolverGrading.id))) or 0
+        kept = {r.id: (r.active, r.grade) for r in s.scalars(sa.select(Resolver))}
+        s.rollback()
+        yield
+        s.execute(sa.delete(ResolverGrading).where(sa.or_(ResolverGrading.resolver_id > last,
+                                                          ResolverGrading.id > graded)))
+        s.execute(sa.delete(Resolver).where(Resolver.id > last))
+        s.execute(sa.delete(AccountEvent).where(AccountEvent.id > last_event, AccountEvent.kind.in_(EVENTS)))
+        for resolver_id, (active, grade) in kept.items():
+            s.execute(sa.update(Resolver).where(Resolver.id == resolver_id).values(active=active, grade=grade))
+        s.commit()
+    finally:
+        s.close()

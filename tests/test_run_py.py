@@ -38,12 +38,15 @@ def test_demo_twice_changes_nothing_the_second_time(tmp_path):
     assert second.returncode == 0 and "library unchanged: no new versions" in second.stdout
     import sqlite3
     with sqlite3.connect(tmp_path / "yizhan.db") as db:
-        # Eleven staff logins (the city's administrator among them), the 12345 hotline's system login,
+        # Twelve staff logins (the city's administrator among them), the 12345 hotline's system login,
         # four grid workers and one login for each of the sixteen resident departments (the thirteen
         # kinds the registry starts with, and legal aid, counselling and education the demo adds).
-        assert db.execute("select count(*) from users").fetchone()[0] == 11 + 1 + 4 + 16
+        assert db.execute("select count(*) from users").fetchone()[0] == 12 + 1 + 4 + 16
         assert db.execute("select count(*) from org_units").fetchone()[0] == 8 + 16
         assert db.execute("select count(*) from department_kinds").fetchone()[0] == 16
+        # Five mediators (four graded last year) and four experts in the registry, once.
+        assert db.execute("select count(*) from resolvers").fetchone()[0] == 5 + 4
+        assert db.execute("select count(*) from resolver_gradings").fetchone()[0] == 4
         assert db.execute("select count(*) from grids").fetchone()[0] == 4
         assert db.execute("select count(*) from process_versions").fetchone()[0] == 1
 

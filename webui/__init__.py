@@ -66,10 +66,10 @@ def _init_extensions(app):
 
 
 def _register_blueprints(app):
-    from . import (admin, api, audit, auth, clocks, designer, grid, home, meetings, moves, public, referrals,
+    from . import (admin, api, audit, auth, clocks, designer, grid, home, meetings, moves, public, referrals, registry,
                    reports, resident, supervision, unit_inbox, work)
     for module in (auth, home, public, resident, work, unit_inbox, moves, clocks, supervision, reports, meetings, audit,
-                   designer, admin, api, grid, referrals):
+                   designer, admin, api, grid, referrals, registry):
         app.register_blueprint(module.bp)
 
 

@@ -75,7 +75,7 @@ def _trace_events(case_id, actor, case):
     for event in queries.case_events(db.session, case_id):
         detail = dict(event.detail or {})
         if event.kind in queries.DATA_EVENTS:
-            detail["data"] = queries.event_data(case.process_version, event, actor, kinds)[1]
+            detail["data"] = queries.event_data(case.process_version, event, actor, kinds, db.session)[1]
         found.append({"seq": event.seq, "at": as_utc(event.at).isoformat(), "actor": event.actor_name,
                       "actor_id": event.actor_id, "unit_id": event.org_unit_id, "kind": event.kind,
                       "element": event.task_spec, "step": event.task_title, "detail": detail,

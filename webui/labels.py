@@ -47,6 +47,8 @@ EVENT_KINDS = {
     "dossier_generated": N_("Judicial-confirmation dossier made"),
     "consent_given": N_("A party confirmed the joint application online"),
     "meeting_decided": N_("Joint meeting decided"),
+    "mediator_assigned": N_("Given to a registered mediator"),
+    "experts_summoned": N_("Experts summoned"),
 }
 REFERRAL_STATE = {"referred": N_("Waiting to be taken on"), "accepted": N_("Taken on"),
                   "declined": N_("Turned down"), "completed": N_("Done")}

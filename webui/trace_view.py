@@ -227,7 +227,8 @@ def rows(session, case, events, actor, units, view):
     the detail's rows, the submitted data's rows, the changes since the last submission."""
     version = case.process_version
     kinds = department_kinds.read(session)
-    submitted = {e.id: queries.event_data(version, e, actor, kinds) for e in events if e.kind in queries.DATA_EVENTS}
+    submitted = {e.id: queries.event_data(version, e, actor, kinds, session) for e in events
+                 if e.kind in queries.DATA_EVENTS}
     changed = trace.changes_since_last([(e.id, e.task_spec, submitted[e.id][1]) for e in events if e.id in submitted])
     found = []
     for event in events:

@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 
 from engine.access import rulebook
 from engine.library import catalog, form_options, forms as formlib, triage
-from engine.reading import dossier as dossiers, meetings as meeting_reading, queries, unit_inbox
+from engine.reading import dossier as dossiers, expert_options, meetings as meeting_reading, queries, registry, unit_inbox
 from engine.cases import (
     attachments, dossier as dossier_making, drafts, grids, phone_codes, referrals, services, supervision, transfers,
 )
@@ -96,7 +96,8 @@ def task(task_id):
     case, visible = queries.visible_case(db.session, current_actor(), row.case_id)
     if not visible or row.role not in current_actor().roles:
         abort(403)
-    form = form_options.form_of(db.session, catalog.version_info(db.session, case.process_version_id), row.form_key)
+    form = expert_options.form_for(db.session, form_options.form_of(
+        db.session, catalog.version_info(db.session, case.process_version_id), row.form_key), case.org_unit.path)
     data, errors, status = {}, {}, 200
     if request.method == "POST" and request.form.get("save_draft"):
         # Kept as typed, unvalidated, to finish later; too large a text is refused as on submit.
@@ -282,7 +283,10 @@ def case(case_id):
     allowed, step_allowed = rulebook.permitted_on_case(db.session, actor, found, tasks, extendable)
     handlers = {task.id: supervision.handlers_for(db.session, actor, task) for task in tasks
                 if step_allowed.get(task.id, frozenset()) & {"reassign", "claim_on_behalf"}}
+    mediators = {task.id: registry.candidates(db.session, task, found.org_unit.path, found.category) for task in tasks
+                 if "assign_mediator" in step_allowed.get(task.id, frozenset())}
     return render_template("work/case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
+                           mediators=mediators, kinds=registry.KINDS, grades=registry.GRADES,
                            allowed=allowed, step_allowed=step_allowed,
                            extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
                            round=queries.case_round(db.session, case_id),

@@ -68,6 +68,11 @@ ACTIONS = {
     # above sees them read-only. Clerks keep the window: a meeting's decisions give steps,
     # list cases for supervision and move cases, which only supervisors may do.
     "hold_meetings": {"supervisor"},
+    # The registry of mediators and experts (engine/reading/registry.py): supervisors and
+    # administrators keep it for their units; clerks read it (they call people to a case) and
+    # auditors read it with its history (phones masked).
+    "view_registry": {"clerk", "supervisor", "admin", "auditor"},
+    "keep_registry": {"supervisor", "admin"},
 }
 # The department kind that receives the dossier.
 COURT = "court"

@@ -280,6 +280,18 @@ CLOSE_FORM = "close.json"
 RESIDENT_FORMS = frozenset({VISIT_FORM})
 
 
+def _assign_mediator(actor, step):
+    """Give a mediator's step to a registered mediator by name: a supervisor (any open step of
+    theirs, held or not) or a clerk (a step still waiting in the pool: dispatching it)."""
+    supervisor = may(actor.roles, "supervise")
+    refusal = _open_step(actor, step, "supervise" if supervisor else "file_matter")
+    if refusal is None and step.role != "mediator":
+        refusal = NotAllowed(step.id)
+    if refusal is None and not supervisor and step.assignee_id is not None:
+        refusal = Conflict(Msg("Already claimed by %(who)s", who=step.assignee_name))
+    return refusal
+
+
 def _rate_online(actor, step):
     """A resident (who proved a phone of the case) rates the outcome: the open return visit only."""
     if "resident" not in actor.roles or step.form_key not in RESIDENT_FORMS:
@@ -321,6 +333,7 @@ STEP_RULES = {
     "remind": lambda actor, case, step: _open_step(actor, step, "supervise"),
     "rate_online": lambda actor, case, step: _rate_online(actor, step),
     "refer": lambda actor, case, step: _refer(actor, step),
+    "assign_mediator": lambda actor, case, step: _assign_mediator(actor, step),
 }
 VERBS = frozenset(CASE_RULES) | frozenset(STEP_RULES)
 
@@ -404,6 +417,19 @@ def may_design(actor):
 def require_design(actor):
     if not may_design(actor):
         raise NotAllowed("design")
+
+
+def may_keep_registry(actor):
+    """Adding, changing, grading and deactivating the people of the registry of mediators and
+    experts: a supervisor or administrator, for their unit and the units below it."""
+    return may(actor.roles, "keep_registry")
+
+
+def require_registry(actor, unit_path=None):
+    if not may_keep_registry(actor):
+        raise NotAllowed("keep_registry")
+    if unit_path is not None and not unit_covers(actor.unit_path, unit_path):
+        raise NotFound(unit_path)
 
 
 def require_unit_below(unit, target):

@@ -17,7 +17,8 @@ the transaction the same way for what has no case to load first. `deciding` is a
 on a matter in the unit's inbox (`lock_submission` when the decision runs inside a case's own
 entry), and `as_resident` a resident acting on their case without a login (rating it online).
 `meeting_work` is a change to a joint meeting (its details, agenda, attendance, minutes);
-`lock_meeting` brings a meeting into a case's own entry, where a meeting's decision acts on it."""
+`lock_meeting` brings a meeting into a case's own entry, where a meeting's decision acts on it.
+`keeping_registry` is a change to the registry of mediators and experts."""
 from contextlib import contextmanager
 
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from engine.library import catalog
 from engine.legaltime.clock import CHINA, as_utc
 from engine.messages import Msg
 from engine.library import catalog
-from engine.persistence.models import Case, Meeting, OrgUnit, Referral, Submission, Task
+from engine.persistence.models import Case, Meeting, OrgUnit, Referral, Resolver, Submission, Task
 from engine.persistence.states import CaseStatus
 from engine.reading import unit_inbox
 from engine.persistence.uow import UnitOfWork
@@ -62,6 +63,7 @@ class Act:
     submission = None
     referral = None
     meeting = None
+    resolver = None
 
     def begin(self, case):
         """A case made within this action (filing) becomes the one acted on."""
@@ -201,6 +203,24 @@ def personal(session, actor):
     caller checks the thing is theirs."""
     with _transaction(session):
         yield Act(session, actor)
+
+
+@contextmanager
+def keeping_registry(session, actor, resolver_id=None):
+    """A change to the registry of mediators and experts (a person added, changed, graded,
+    deactivated): by whom the rulebook lets keep it, within their units; the person acted on is
+    row-locked (act.resolver). The change's entry in the account history goes in the same commit."""
+    rulebook.require_registry(actor)
+    with _transaction(session):
+        act = Act(session, actor)
+        if resolver_id is not None:
+            row = session.execute(select(Resolver, OrgUnit.path).join(OrgUnit, OrgUnit.id == Resolver.org_unit_id)
+                                  .where(Resolver.id == resolver_id).with_for_update(of=Resolver)).first()
+            if row is None:
+                raise NotFound(resolver_id)
+            rulebook.require_registry(actor, row[1])
+            act.resolver = row[0]
+        yield act
 
 
 @contextmanager

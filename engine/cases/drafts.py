@@ -10,6 +10,7 @@ from engine.errors import FormInvalid
 from engine.legaltime.clock import Clock
 from engine.library import catalog, form_options, forms as formlib
 from engine.persistence.models import OrgUnit, TaskDraft
+from engine.reading import expert_options
 from engine.persistence.states import EventKind, TaskState
 
 
@@ -21,7 +22,8 @@ def save(session, actor, task_id, post):
     # Opened exactly as a submission opens it: the case locked, the task open, the actor allowed.
     with acting_on_task(session, actor, task_id, "submit") as act:
         task, case = act.task, act.case
-        form = form_options.form_of(session, catalog.version_info(session, case.process_version_id), task.form_key)
+        form = expert_options.form_for(session, form_options.form_of(
+            session, catalog.version_info(session, case.process_version_id), task.form_key), act.unit_path)
         data = formlib.data_from_post(form, post)
         errors = formlib.validate(form, data, only=formlib.SIZE_KEYWORDS)
         if errors:

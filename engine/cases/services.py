@@ -7,9 +7,9 @@ from sqlalchemy import insert, select, update
 
 from engine.library import catalog, form_options, forms as formlib, risk, triage
 from engine.legaltime import lights
-from engine.reading import queries
+from engine.reading import expert_options, queries
 from engine.workflow import runtime
-from engine.cases import dossier, store
+from engine.cases import dossier, expert_summons, store
 from engine.legaltime.clock import Clock
 from engine.persistence.models import Case, DiagramDraft, OrgUnit, ProcessVersion, Task, Timer
 from engine.access import department_kinds, rulebook
@@ -289,7 +289,7 @@ def submit_step(session, act, post):
     its form posted as `post`: the workflow moves on and every row of the case follows."""
     actor, task, case, unit_path = act.actor, act.task, act.case, act.unit_path
     version = catalog.version_info(session, case.process_version_id)
-    form = form_options.form_of(session, version, task.form_key)
+    form = expert_options.form_for(session, form_options.form_of(session, version, task.form_key), unit_path)
     data = formlib.data_from_post(form, post)
     errors = formlib.validate(form, data)
     if errors:
@@ -311,6 +311,7 @@ def submit_step(session, act, post):
         raise _refreshed(session, task)
     audit = act.log
     audit.add(actor, EventKind.TASK_COMPLETED, task.spec_id, task.title, {"data": data})
+    expert_summons.summon(session, act, form, data)
     if reopened:
         audit.add(actor, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
     store.save(session, case, unit_path, workflow, snap, version, actor, audit,

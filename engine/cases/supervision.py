@@ -92,6 +92,11 @@ def remind_handler(act, note):
     return task
 
 
+def tell_assigned(session, actor, task, case, note, user_id):
+    """The handler a step was given to hears of it (a reminder in their list and a text message)."""
+    _remind(session, actor, task, case, "assigned", note, user_id=user_id)
+
+
 def _message(case, task, kind, note):
     """The text message, in Chinese: it goes to a handler's phone, outside any page."""
     due = Msg(", due %(at)s", at=f"{as_utc(task.due_at).astimezone(CHINA):%Y-%m-%d %H:%M}") if task.due_at else ""

@@ -24,8 +24,9 @@ MAX_ITEMS = 200
 
 # Where a field's options may come from instead of its own "enum" (engine/library/form_options.py
 # fills them in when the form is shown and when it is judged): "department_kinds", the active kinds
-# of the department registry.
-OPTION_SOURCES = ("department_kinds",)
+# of the department registry; "experts", the active experts of the registry of mediators and experts
+# at the case's unit and above (engine/reading/expert_options.py).
+OPTION_SOURCES = ("department_kinds", "experts")
 
 
 class FormDefinitionError(ValueError):

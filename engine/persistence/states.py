@@ -97,6 +97,10 @@ class EventKind(StrEnum):
     # A joint meeting (联席会议) decided something about the case: the decision, the meeting's
     # instruction and what it made (a step given, a listing, a move, a reminder).
     MEETING_DECIDED = "meeting_decided"
+    # A mediator's step given by name to a mediator of the registry (engine/cases/registry.py).
+    MEDIATOR_ASSIGNED = "mediator_assigned"
+    # The whistle summoned experts of the registry (named in the entry; those with a login told).
+    EXPERTS_SUMMONED = "experts_summoned"
 
 
 class ReferralState(StrEnum):

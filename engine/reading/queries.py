@@ -14,6 +14,7 @@ from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, Proc
 from engine.access.policy import GRID_ROLES, grid_only, mask_id_number, mask_phone, sees_personal_data, unit_covers
 from engine.persistence.keys import normalize_id, normalize_phone
 from engine.persistence.states import CaseStatus, EventKind, TaskState
+from engine.reading import expert_options
 
 DUE_SOON = timedelta(days=3)
 PAGE_SIZE = 50
@@ -300,7 +301,7 @@ def _mask_value(name, value):
 def submitted_steps(session, case, actor):
     """What each completed step recorded, in order, masked as the actor may see it."""
     kinds = department_kinds.read(session)
-    return [(event, *event_data(case.process_version, event, actor, kinds))
+    return [(event, *event_data(case.process_version, event, actor, kinds, session))
             for event in case_events(session, case.id, kinds=DATA_EVENTS)]
 
 
@@ -316,11 +317,14 @@ def intake_decisions(session, case_id):
     return found
 
 
-def event_data(version, event, actor, kinds):
+def event_data(version, event, actor, kinds, session=None):
     """The form a data event was submitted on (its options filled from the department registry
-    `kinds`, so a department reads by name) and its data, masked as the actor may see it."""
+    `kinds`, so a department reads by name, and with `session` from the registry of experts) and
+    its data, masked as the actor may see it."""
     form_key = version.meta["tasks"].get(event.task_spec, {}).get("form")
     definition = form_options.fill(version.forms.get(form_key), kinds) if form_key else None
+    if session is not None:
+        definition = expert_options.fill(session, definition)
     return definition, mask_data(definition, (event.detail or {}).get("data", {}), actor)
 
 

@@ -100,7 +100,7 @@ def test_the_supervisor_watches_the_open_step_in_chinese_and_english(new_page, l
     expect(supervisor.locator("html")).to_have_attribute("lang", "en")
     expect(supervisor.locator("h1")).to_have_text("Open steps to watch")
     expect(supervisor.locator(".mainnav a")).to_have_text(["Awaiting acceptance", "My tasks", "Cases", "Supervision", "Reports",
-                                                           "Meetings"])
+                                                           "Meetings", "Mediators and experts"])
     expect(supervisor.locator(".userbox button").first).to_have_text("中文")
     expect(supervisor.locator(".tile").nth(2)).to_contain_text("All open")
     shots(supervisor, "supervision-en")

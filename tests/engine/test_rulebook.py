@@ -88,18 +88,22 @@ def step(**facts):
 UNCLAIMED = step()
 STEPS = [
     (MEDIATOR, UNCLAIMED, {"open", "claim", "submit", "stop_clock"}),
-    (SUPERVISOR, UNCLAIMED, {"stop_clock", "extend", "claim_on_behalf", "remind"}),
-    (SUPERVISOR, step(extension_left=0), {"stop_clock", "claim_on_behalf", "remind"}),
-    (CLERK, UNCLAIMED, set()),
+    (SUPERVISOR, UNCLAIMED, {"stop_clock", "extend", "claim_on_behalf", "remind", "assign_mediator"}),
+    (SUPERVISOR, step(extension_left=0), {"stop_clock", "claim_on_behalf", "remind", "assign_mediator"}),
+    # A clerk dispatches a mediator's step waiting in the pool to a registered mediator, nothing else.
+    (CLERK, UNCLAIMED, {"assign_mediator"}),
+    (CLERK, step(assignee_id=2, assignee_name="李调解"), set()),
+    (CLERK, step(role="clerk"), {"open", "claim", "submit", "stop_clock"}),
     (AUDITOR, UNCLAIMED, set()),
     (TOWNSHIP_CLERK, UNCLAIMED, set()),
     (person(11, {"mediator"}, TOWNSHIP, "township"), UNCLAIMED, {"open"}),  # sees it, may not work it
     (MEDIATOR, step(timed=False), {"open", "claim", "submit"}),
     (MEDIATOR, step(assignee_id=2, assignee_name="李调解"), {"open", "release", "submit", "stop_clock"}),
     (OTHER_MEDIATOR, step(assignee_id=2, assignee_name="李调解"), {"open", "stop_clock"}),
-    (SUPERVISOR, step(assignee_id=2, assignee_name="李调解"), {"stop_clock", "extend", "reassign", "remind"}),
+    (SUPERVISOR, step(assignee_id=2, assignee_name="李调解"), {"stop_clock", "extend", "reassign", "remind", "assign_mediator"}),
     (MEDIATOR, step(clock_stopped=True), {"open", "claim", "submit", "restart_clock"}),
-    (SUPERVISOR, step(clock_stopped=True), {"restart_clock", "claim_on_behalf", "remind"}),
+    (SUPERVISOR, step(clock_stopped=True), {"restart_clock", "claim_on_behalf", "remind", "assign_mediator"}),
+    (SUPERVISOR, step(role="department", unit_path=COURT), {"stop_clock", "extend", "claim_on_behalf", "remind"}),
     (MEDIATOR, step(state="completed"), set()),
     (SUPERVISOR, step(state="completed"), set()),
     (COURT_DEPT, step(role="department", unit_path=COURT), {"open", "claim", "submit", "stop_clock"}),

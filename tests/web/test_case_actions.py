@@ -17,7 +17,8 @@ CASE_FORMS = {"escalate": "/cases/{case}/escalate", "assign_down": "/cases/{case
               "place_in_grid": "/grid/cases/{case}/grid"}
 STEP_FORMS = {"extend": "/tasks/{task}/deadline/extend", "stop_clock": "/tasks/{task}/clock/stop",
               "restart_clock": "/tasks/{task}/clock/restart", "remind": "/supervision/tasks/{task}/remind",
-              "reassign": "/supervision/tasks/{task}/assign", "claim_on_behalf": "/supervision/tasks/{task}/assign"}
+              "reassign": "/supervision/tasks/{task}/assign", "claim_on_behalf": "/supervision/tasks/{task}/assign",
+              "assign_mediator": "/registry/tasks/{task}/assign"}
 
 
 def _actions(page):

@@ -14,8 +14,9 @@ def test_a_pool_step_names_its_unit_and_role(client, login_as, filed_case):
     assert _pool_units(client.get("/tasks")) == ["城关镇 · 调解员"]
     login_as("supervisor")
     assert _pool_units(client.get("/supervision/")) == ["城关镇 · 调解员"]
-    # The case page's steps table, and the supervisor's box for the open step.
-    assert _pool_units(client.get(f"/cases/{case_id}")) == ["城关镇 · 调解员"] * 2
+    # The case page's steps table, the supervisor's box for the open step and the box giving it to a
+    # registered mediator.
+    assert _pool_units(client.get(f"/cases/{case_id}")) == ["城关镇 · 调解员"] * 3
 
 
 def test_a_departments_pool_step_names_the_department(client, login_as, filed_case, session_factory):
