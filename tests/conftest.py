@@ -1,6 +1,7 @@
 """Shared fixtures. The database is SQLite in a temporary folder, or the PostgreSQL named by
 DATABASE_URL; its schema is built by the Alembic migrations, as in production."""
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,19 @@ def registry_rows(session_factory):
         s.commit()
     finally:
         s.close()
+
+
+# The web layer's in-process limits per client address (the follow page's look-ups, the filing
+# page's posts and files). Every test client and the browser's live server come from 127.0.0.1,
+# so without this each test would spend the budget of the ones before it and fail by the order
+# tests happen to run in.
+CLIENT_LIMITS = {"webui.public": ("LOOKUPS",), "webui.resident": ("PAGE_POSTS", "FILES_PER_ADDRESS")}
+
+
+@pytest.fixture(autouse=True)
+def fresh_client_limits(monkeypatch):
+    for module_name, names in CLIENT_LIMITS.items():
+        module = sys.modules.get(module_name)
+        for name in names if module else ():
+            old = getattr(module, name)
+            monkeypatch.setattr(module, name, type(old)(attempts=old.attempts, seconds=old.seconds))

@@ -14,15 +14,6 @@ from tests.engine.helpers import MEDIATION_SUCCESS, WINDOW_YES
 from .support import complete_steps, events_of, open_task_id, reading, text
 
 
-@pytest.fixture(autouse=True)
-def own_look_up_limit(monkeypatch):
-    """The follow page's in-process limit per client address, fresh for each test here, so that
-    these look-ups count against no other test's."""
-    from webui import public
-    from webui.throttle import Throttle
-    monkeypatch.setattr(public, "LOOKUPS", Throttle(attempts=20, seconds=600))
-
-
 @pytest.fixture
 def applied(filed_case, session_factory):
     case_id, _task, _version = filed_case()
