@@ -1,8 +1,12 @@
 """The supervisor's weekly report in the browser: last week's figures beside the week before's,
 the trend chart drawn, the overdue and red-risk lists; printed to PDF on A4 in a few pages."""
+import io
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
+import pypdf
+import pypdfium2
 import pytest
 import sqlalchemy as sa
 import time_machine
@@ -13,7 +17,7 @@ from engine.cases import services
 from engine.persistence.models import Task, User
 from engine.reading import period_report
 
-from .conftest import MATTER, SHOTS_DIR
+from .conftest import MATTER, SHOTS_DIR, _taken
 from .pages import assert_clean, login
 
 pytestmark = pytest.mark.usefixtures("no_cases_left")
@@ -59,10 +63,6 @@ def _file_last_week(session_factory):
         session.close()
 
 
-def _pages(pdf):
-    return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
-
-
 def test_the_supervisor_reads_last_weeks_report_and_prints_it(new_page, live_server, shots, session_factory):
     week = _file_last_week(session_factory)
     supervisor = new_page()
@@ -99,10 +99,23 @@ def test_the_supervisor_reads_last_weeks_report_and_prints_it(new_page, live_ser
     shots(supervisor, "report-week-print")
     pdf = supervisor.pdf(prefer_css_page_size=True, print_background=True)
     (SHOTS_DIR / "report-week.pdf").write_bytes(pdf)
-    assert pdf.startswith(b"%PDF") and 1 <= _pages(pdf) <= 4, _pages(pdf)
+    pages = [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    assert 1 <= len(pages) <= 4, len(pages)
+    for number, text in enumerate(pages, 1):
+        # Each sheet is headed with the unit, the kind and the period, and numbered.
+        assert f"{week.start}" in text and "周报" in text and f"{number} / {len(pages)}" in text, text[:200]
+    # The PDF names some characters by their radicals (⾊ for 色): compared in NFKC, words without those.
+    flat = unicodedata.normalize("NFKC", "".join(pages).replace("\n", ""))
+    assert "期末超期环节" in flat and "挂牌督办" in flat and "期后办理" in flat, flat[:300]
     assert re.search(rb"/Subtype\s*/Image", pdf), "the chart prints (the canvas as an image)"
-    box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)", pdf)
-    assert box and (round(float(box.group(1))), round(float(box.group(2)))) == (595, 842), "A4 portrait in points"
+    document = pypdfium2.PdfDocument(pdf)
+    for number in range(len(document)):
+        width, height = document[number].get_size()
+        assert (round(width), round(height)) == (595, 842), "A4 portrait"
+        image = document[number].render(scale=1.5).to_pil().convert("L")
+        path = SHOTS_DIR / f"{len(_taken) + 1:02d}-report-week-page-{number + 1}.png"
+        image.save(path)
+        _taken.append(path)
     supervisor.emulate_media(media="screen")
 
     # A month and a day are one click away too; a period that names nothing is a clear refusal.
