@@ -16,8 +16,10 @@ from engine.cases import outbox
 from engine.cases.acting import as_system
 from engine.demo import load_demo
 from engine.persistence.db import session_factory
-from engine.persistence.models import Base, OutboxMessage, User
+from engine.persistence.models import OutboxMessage, User
 from tests.callback_receiver import Receiver
+
+from .schema import migrate
 
 PENDING = 50
 SECRET = "bench-secret-0123456789abcdef"
@@ -43,8 +45,8 @@ def _sweep(session, timeout):
 def main(argv):
     timeout = float(argv[0]) if argv else outbox.CALLBACK_TIMEOUT_SECONDS
     with tempfile.TemporaryDirectory() as folder:
+        migrate(f"sqlite:///{folder}/bench.db")
         session = session_factory(f"sqlite:///{folder}/bench.db")()
-        Base.metadata.create_all(session.get_bind())
         load_demo(session)
         user_id = session.scalar(select(User.id).where(User.username == "hotline"))
         with Receiver(SECRET) as answering:

@@ -14,10 +14,11 @@ from sqlalchemy import select
 from engine.cases import services
 from engine.persistence.db import session_factory
 from engine.demo import load_demo
-from engine.persistence.models import AuditEvent, Base, Case, Task, Timer, User
+from engine.persistence.models import AuditEvent, Case, Task, Timer, User
 from engine.access.policy import Actor
 
 from .scenario import BPMN_DIR, EXPECTED, FORMS_DIR, PROCESS_KEY, STEPS, WrongPath
+from .schema import migrate
 
 DB_NAME = "bench.db"
 
@@ -55,8 +56,8 @@ class Database:
         self.path = os.path.join(directory, DB_NAME)
         if os.path.exists(self.path):
             raise SystemExit(f"{self.path} exists: the benchmark needs a fresh database")
+        migrate(f"sqlite:///{self.path}")
         self.session = session_factory(f"sqlite:///{self.path}")()
-        Base.metadata.create_all(self.session.get_bind())
         created, problems = services.sync_library(self.session, BPMN_DIR, FORMS_DIR)
         if problems or not created:
             raise SystemExit(f"sync_library: created {created}, problems {problems}")
