@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from engine.access import rulebook
-from engine.library import catalog, form_options, forms as formlib, triage
+from engine.library import catalog, forms as formlib, triage
 from engine.reading import dossier as dossiers, expert_options, meetings as meeting_reading, queries, registry, unit_inbox
 from engine.cases import (
     attachments, dossier as dossier_making, drafts, grids, phone_codes, referrals, services, supervision, transfers,
@@ -96,8 +96,7 @@ def task(task_id):
     case, visible = queries.visible_case(db.session, current_actor(), row.case_id)
     if not visible or row.role not in current_actor().roles:
         abort(403)
-    form = expert_options.form_for(db.session, form_options.form_of(
-        db.session, catalog.version_info(db.session, case.process_version_id), row.form_key), case.org_unit.path)
+    form = expert_options.step_form(db.session, case.process_version_id, row.form_key, case.org_unit.path)
     data, errors, status = {}, {}, 200
     if request.method == "POST" and request.form.get("save_draft"):
         # Kept as typed, unvalidated, to finish later; too large a text is refused as on submit.
@@ -158,7 +157,7 @@ def refer(task_id):
                                                          typed["service"], typed["to_unit_id"], typed["reason"]))
     except referrals.ReferralInvalid as invalid:
         case = visible_case_or_abort(row.case_id)
-        form = form_options.form_of(db.session, catalog.version_info(db.session, case.process_version_id), row.form_key)
+        form = expert_options.step_form(db.session, case.process_version_id, row.form_key, case.org_unit.path)
         return _task_page(row, case, form, {}, {}, 422, drafts.of_task(db.session, current_actor(), row), typed,
                           {key: say(why) for key, why in invalid.errors.items()})
     except REFUSALS as refused:

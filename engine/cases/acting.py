@@ -31,7 +31,6 @@ from engine.errors import Conflict, NotFound
 from engine.library import catalog
 from engine.legaltime.clock import CHINA, as_utc
 from engine.messages import Msg
-from engine.library import catalog
 from engine.persistence.models import Case, Meeting, OrgUnit, Referral, Resolver, Submission, Task
 from engine.persistence.states import CaseStatus
 from engine.reading import unit_inbox

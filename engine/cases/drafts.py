@@ -8,7 +8,7 @@ from engine.access import rulebook
 from engine.cases.acting import acting_on_task
 from engine.errors import FormInvalid
 from engine.legaltime.clock import Clock
-from engine.library import catalog, form_options, forms as formlib
+from engine.library import forms as formlib
 from engine.persistence.models import OrgUnit, TaskDraft
 from engine.reading import expert_options
 from engine.persistence.states import EventKind, TaskState
@@ -22,8 +22,7 @@ def save(session, actor, task_id, post):
     # Opened exactly as a submission opens it: the case locked, the task open, the actor allowed.
     with acting_on_task(session, actor, task_id, "submit") as act:
         task, case = act.task, act.case
-        form = expert_options.form_for(session, form_options.form_of(
-            session, catalog.version_info(session, case.process_version_id), task.form_key), act.unit_path)
+        form = expert_options.step_form(session, case.process_version_id, task.form_key, act.unit_path)
         data = formlib.data_from_post(form, post)
         errors = formlib.validate(form, data, only=formlib.SIZE_KEYWORDS)
         if errors:

@@ -289,7 +289,7 @@ def submit_step(session, act, post):
     its form posted as `post`: the workflow moves on and every row of the case follows."""
     actor, task, case, unit_path = act.actor, act.task, act.case, act.unit_path
     version = catalog.version_info(session, case.process_version_id)
-    form = expert_options.form_for(session, form_options.form_of(session, version, task.form_key), unit_path)
+    form = expert_options.step_form(session, case.process_version_id, task.form_key, unit_path)
     data = formlib.data_from_post(form, post)
     errors = formlib.validate(form, data)
     if errors:

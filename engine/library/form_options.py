@@ -6,21 +6,15 @@ jsonschema still does the judging."""
 import copy
 
 from engine.access import department_kinds
-from engine.library.forms import FormDef
+from engine.library.forms import FormDef, all_fields
 
 # A few copies per form and state of the registry; the registry changes rarely.
 _FILLED = {}
 _MAX_FILLED = 256
 
 
-def _fields(schema):
-    for prop in schema.get("properties", {}).values():
-        yield prop
-        yield from prop.get("items", {}).get("properties", {}).values()
-
-
 def needs_options(definition):
-    return any("x-options" in prop for prop in _fields(definition.get("schema", {})))
+    return any("x-options" in prop for _name, prop in all_fields(definition.get("schema", {})))
 
 
 def fill(definition, kinds):
@@ -30,7 +24,7 @@ def fill(definition, kinds):
     if not definition or not needs_options(definition):
         return definition
     filled = copy.deepcopy(definition)
-    for prop in _fields(filled["schema"]):
+    for _name, prop in all_fields(filled["schema"]):
         if prop.get("x-options") == "department_kinds":
             prop["enum"] = [kind.code for kind in kinds.active()]
             prop["x-enum-labels"] = kinds.labels()

@@ -224,7 +224,7 @@ def parse_form(key, text):
                                   _line_of(text, str(exc.path[-1]) if exc.path else '"schema"')) from exc
     if schema.get("type") != "object":
         raise FormDefinitionError('the schema must be of "type": "object"', _line_of(text, '"schema"'))
-    for name, prop in _all_fields(schema):
+    for name, prop in all_fields(schema):
         if "title" not in prop:
             raise FormDefinitionError(f'field "{name}" has no "title"', _line_of(text, f'"{name}"'))
         if "x-options" in prop and prop["x-options"] not in OPTION_SOURCES:
@@ -299,7 +299,8 @@ def _check_patterns_and_dates(text, schema):
                                           f'"today-N", not {node[keyword]!r}', _line_of(text, keyword)) from None
 
 
-def _all_fields(schema):
+def all_fields(schema):
+    """Every field and every field of an array's items, as (dotted name, property)."""
     for name, prop in schema.get("properties", {}).items():
         yield name, prop
         for sub, subprop in prop.get("items", {}).get("properties", {}).items():

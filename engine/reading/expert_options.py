@@ -8,8 +8,8 @@ import copy
 
 from sqlalchemy import select
 
-# Every field and every field of an array's items, as (name, property): the forms' own walk.
-from engine.library.forms import FormDef, _all_fields as fields
+from engine.library import catalog, form_options
+from engine.library.forms import FormDef, all_fields as fields
 from engine.messages import in_chinese
 from engine.persistence.models import OrgUnit, Resolver
 from engine.reading.registry import EXPERT_KINDS, KINDS, chain_ids
@@ -58,3 +58,10 @@ def form_for(session, form, unit_path):
     if not needs_experts(form.definition):
         return form
     return FormDef(form.key, fill(session, form.definition, unit_path))
+
+
+def step_form(session, version_id, key, unit_path):
+    """The form of step `key` of a process version as a case of `unit_path` shows and judges it:
+    its options filled from the department registry and from the registry of experts."""
+    version = catalog.version_info(session, version_id)
+    return form_for(session, form_options.form_of(session, version, key), unit_path)

@@ -196,7 +196,7 @@ def test_every_date_field_in_the_library_is_bounded():
     seen = 0
     for key, body in texts.items():
         form = forms.parse_form(key, body)
-        for name, prop in forms._all_fields(form.schema):
+        for name, prop in forms.all_fields(form.schema):
             if prop.get("format") != "date":
                 continue
             seen += 1
