@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 VENDOR := webui/static/vendor
 PORT   ?= 5000
 
-.PHONY: run test test-slow browser pdf-system bench bench-scale check install install-dev assets translations layout clean
+.PHONY: run test test-slow browser pdf-system bench bench-scale bench-load check install install-dev assets translations layout clean
 
 # The demo serves on this machine, so the QR posters and the API's links name this machine's
 # address unless PUBLIC_BASE_URL says otherwise.
@@ -59,6 +59,11 @@ bench: install-dev
 # The 100,000-case county (SQLite; BENCH_DB=postgresql://... for an empty PostgreSQL database).
 bench-scale: install-dev
 	$(PY) -m bench.scale $(if $(BENCH_DB),--db $(BENCH_DB))
+
+# 30 logged-in people working for 60 s against the product's own server (`run.py serve`) on a fresh
+# PostgreSQL database (BENCH_DB=postgresql://... to name it; LOAD_ARGS="--think 1" and the rest passed on).
+bench-load: install-dev
+	$(PY) -m bench.load $(if $(BENCH_DB),--db $(BENCH_DB)) $(LOAD_ARGS)
 
 # The check judges the diagrams' departments by the registry kept in the database.
 check: install translations

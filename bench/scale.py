@@ -96,7 +96,8 @@ def template_states(session):
     from tests.engine.helpers import INTAKE
     clerk = Actor.of(session.scalar(sa.select(User).where(User.username == "clerk")))
     case = services.start_case(session, clerk, "intake", dict(INTAKE), new_despite_repeats=True)
-    task = session.scalar(sa.select(Task).where(Task.case_id == case.id))
+    # The open mediation step (not the completed intake row), so the copies can be worked on.
+    task = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_mediate"))
     timer = session.scalar(sa.select(Timer).where(Timer.case_id == case.id))
     state = json.loads(case.state)
     due_state = json.loads(case.state)
