@@ -93,6 +93,9 @@ def parse_args(argv):
     parser.add_argument("--cases", type=int, default=3000, help="backlog of cases loaded before (default 3000)")
     parser.add_argument("--submits", type=int, default=100,
                         help="user tasks submitted one after another after the load (default 100; 0 skips)")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="then rounds of a clerk's, a supervisor's and an auditor's work, one request at a time "
+                             "(default 10)")
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON to FILE")
     parser.add_argument("--seed", type=int, default=14)
@@ -101,8 +104,8 @@ def parse_args(argv):
         args.roles = people_by_role(args.people, args.mix)
     except ValueError as bad:
         parser.error(str(bad))
-    if args.seconds <= 0 or args.think < 0 or args.cases < 0 or args.submits < 0:
-        parser.error("--seconds must be positive; --think, --cases and --submits not negative")
+    if args.seconds <= 0 or args.think < 0 or args.cases < 0 or args.submits < 0 or args.rounds < 0:
+        parser.error("--seconds must be positive; --think, --cases, --submits and --rounds not negative")
     if args.pid and not args.url:
         parser.error("--pid only with --url (the server this tool starts is measured anyway)")
     args.db = args.db or DEFAULT_DB
@@ -191,7 +194,8 @@ def add_logins(factory, roles):
     from engine.persistence.uow import UnitOfWork
     wanted = {username(role, i): (role, PLACES[role][i % len(PLACES[role])]) for role, n in roles.items()
               for i in range(n)}
-    wanted[username("mediator", 99)] = ("mediator", "C01-Q")  # the sequential phase's own mediator
+    # The one-at-a-time phase's own logins, one per role.
+    wanted.update({username(role, 99): (role, "C01-Q") for role in ROLES})
     session = factory()
     try:
         units = dict(session.execute(sa.select(OrgUnit.code, OrgUnit.id)).all())
@@ -703,7 +707,8 @@ def main(argv=None):
               "url": args.url, "uptime_load": os.getloadavg()}
     roles_text = ", ".join(f"{n} {role}s" for role, n in args.roles.items())
     print(f"yizhan under load: {sum(args.roles.values())} people ({roles_text}) for {args.seconds:g} s, "
-          + (f"think {0.5 * args.think:g}-{1.5 * args.think:g} s" if args.think else "no think time"))
+          + (f"think {0.5 * args.think:g}-{1.5 * args.think:g} s" if args.think else "no think time")
+          + "; machine load (1, 5, 15 min) {:.2f} {:.2f} {:.2f}, {} cores".format(*os.getloadavg(), os.cpu_count()))
     created = False
     if not args.url:
         created = create_database(args.db)
@@ -797,8 +802,9 @@ def main(argv=None):
                           "goal_met": rows["all"]["p95_ms"] < GOAL_P95_MS and not errors}
 
         accepted = [a for p in people for a in p.accepted]
-        if args.submits:
-            accepted += sequential(base, args, tree, report, rnd)
+        if args.submits or args.rounds:
+            accepted += sequential(base, args, tree, report, rnd, lookups,
+                                   {kind: row["count"] for kind, row in rows.items()})
         if tree:
             tree.refresh()
             report["server_rss_end_mib"] = mib(tree.rss_bytes())
@@ -829,14 +835,14 @@ def main(argv=None):
             print(f"  database kept: {args.db}")
 
 
-def sequential(base, args, tree, report, rnd):
-    """One mediator submits `args.submits` steps one after another (claim, open, submit, case page),
-    the server's CPU read before and after each request."""
+def sequential(base, args, tree, report, rnd, lookups, load_counts):
+    """One request at a time, the server's CPU read before and after each: one mediator submits
+    `args.submits` steps (claim, open, submit, case page), then a clerk, a supervisor and an auditor
+    each go `args.rounds` times through their work. With the counts under load, the share of the
+    server's CPU each kind of request took."""
     meter = Meter(tree) if tree else None
     person = Person(base, username("mediator", 99), "mediator", 0, random.Random(rnd.random()), meter)
     person.login()
-    if meter:
-        meter.cpu.clear()
     began = time.perf_counter()
     idle = 0  # rounds in a row without a submit: the pool is empty, or what is left is not for this load
     while len(person.accepted) < args.submits and idle < 3:
@@ -847,23 +853,38 @@ def sequential(base, args, tree, report, rnd):
             pass
         idle = idle + 1 if len(person.accepted) == before else 0
     elapsed = time.perf_counter() - began
-    n = len(person.accepted)
-    print(f"\none mediator, {n} user-task submits one after another ({elapsed:.1f} s)")
-    figures = {"submits": n, "elapsed_s": elapsed, "errors": error_table([person])}
-    if meter and meter.cpu.get("mediator: submit"):
-        per_kind = {kind: sum(values) / len(values) * 1000 for kind, values in sorted(meter.cpu.items())}
-        submit = per_kind["mediator: submit"]
-        line("server CPU per user-task submit", f"{submit:.1f} ms", f"goal: at most {GOAL_SUBMIT_CPU_MS} ms")
-        for kind, ms in per_kind.items():
-            if kind != "mediator: submit" and "login" not in kind:
-                line(f"  {kind}", f"{ms:.1f} ms", f"({len(meter.cpu[kind])} requests)")
+    others = [Person(base, username(role, 99), role, 0, random.Random(rnd.random()), meter)
+              for role in ("clerk", "supervisor", "auditor")]
+    for other in others:
+        other.login()
+        for _round in range(args.rounds):
+            try:
+                other.work_once({"lookups": lookups})
+            except Failed:
+                pass
+    everyone = [person] + others
+    n = sum(1 for what in person.accepted if what[0] == "submit")
+    print(f"\none request at a time: {n} user-task submits by one mediator ({elapsed:.1f} s), "
+          f"then {args.rounds} rounds of a clerk, a supervisor and an auditor")
+    figures = {"submits": n, "elapsed_s": elapsed, "errors": error_table(everyone)}
+    if meter and meter.cpu:
+        per_kind = {kind: sum(values) / len(values) * 1000 for kind, values in sorted(meter.cpu.items())
+                    if "login" not in kind}
+        submit = per_kind.get("mediator: submit")
+        if submit is not None:
+            line("server CPU per user-task submit", f"{submit:.1f} ms", f"goal: at most {GOAL_SUBMIT_CPU_MS} ms")
+        weight = {kind: ms * load_counts.get(kind, 0) for kind, ms in per_kind.items()}
+        total = sum(weight.values()) or 1
+        print(f"  {'server CPU per request, by kind':<34}{'ms':>7}{'n':>6}  share of the server's CPU under load")
+        for kind, ms in sorted(per_kind.items(), key=lambda item: -weight[item[0]]):
+            print(f"  {kind:<34}{ms:>7.1f}{len(meter.cpu[kind]):>6}  {weight[kind] / total:>5.0%}")
         figures.update(server_cpu_ms_per_submit=submit, server_cpu_ms_by_kind=per_kind,
+                       server_cpu_share_under_load={kind: w / total for kind, w in weight.items()},
                        goal_submit_cpu_ms=GOAL_SUBMIT_CPU_MS)
-    if figures["errors"]:
-        for e in figures["errors"]:
-            print(f"    error {e['kind']} [{e['status']}] x{e['count']}: {e['sample']}")
+    for e in figures["errors"]:
+        print(f"    error {e['kind']} [{e['status']}] x{e['count']}: {e['sample']}")
     report["sequential"] = figures
-    return person.accepted
+    return [what for p in everyone for what in p.accepted]
 
 
 if __name__ == "__main__":
