@@ -21,6 +21,7 @@ prints the CPU it used.
 import argparse
 import http.client
 import json
+import math
 import os
 import random
 import re
@@ -619,7 +620,8 @@ class Meter:
 def percentile(sorted_values, p):
     if not sorted_values:
         return 0.0
-    return sorted_values[min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))]
+    # Nearest rank: the smallest value with at least p % of the values at or below it.
+    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(p / 100 * len(sorted_values)) - 1))]
 
 
 def latency_table(people):

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from bench.load import people_by_role
+from bench.load import people_by_role, percentile
 
 from .conftest import ROOT
 
@@ -47,3 +47,9 @@ def test_the_mix_is_shared_out_by_largest_remainder():
     assert people_by_role(7, "clerk=10,mediator=10,supervisor=5,auditor=5") == {
         "clerk": 3, "mediator": 2, "supervisor": 1, "auditor": 1}
     assert people_by_role(3, "clerk=1,auditor=0") == {"clerk": 3}
+
+
+def test_percentiles_are_nearest_rank():
+    hundred = list(range(1, 101))
+    assert (percentile(hundred, 50), percentile(hundred, 95), percentile(hundred, 99)) == (50, 95, 99)
+    assert percentile(list(range(1, 11)), 50) == 5 and percentile([7], 99) == 7 and percentile([], 95) == 0
