@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """yizhan: one-stop dispute resolution. Sub-commands:
 
-  serve    (default) the web application on 127.0.0.1:$PORT (5000), with the timer sweep
-  worker   the timer sweep alone, for production with several web workers
+  serve    (default) the web application on $HOST:$PORT (127.0.0.1:5000): gunicorn with
+           WEB_WORKERS worker processes (default: the cores), a request time-out of WEB_TIMEOUT
+           seconds (120) after which a stuck worker is replaced, and one `worker` child for the
+           timer sweep, started again if it dies (none with YIZHAN_SCHEDULER=off); SIGTERM stops
+           it all gracefully
+  worker   the timer sweep alone (one per site is enough; more are safe)
   check    validate every diagram and form (departments by the database's registry); prints
            file:line: message, exits 1 on problems
   migrate  apply database migrations (Alembic)
@@ -223,47 +227,57 @@ def cmd_export(args):
 
 
 def cmd_worker(args):
+    """The timer sweep alone. SIGTERM (a service stopping, `serve` stopping) lets a sweep under way
+    finish its transaction before the process exits."""
+    import signal
     from engine.cases.scheduler import make_scheduler
     if _refuse_unmigrated():
         return 1
     scheduler = make_scheduler(_session_factory(), args.interval, blocking=True)
-    print(f"timer worker: sweeping every {args.interval:g} s (Ctrl-C stops)")
+
+    def stop(_signum, _frame):
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"timer worker: sweeping every {args.interval:g} s (Ctrl-C stops)", flush=True)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
     return 0
 
 
 def cmd_serve(args):
-    from waitress import serve
+    """gunicorn with `--workers` processes, and one supervised `run.py worker` for the timer sweep
+    unless YIZHAN_SCHEDULER=off or --no-scheduler (webui/serving.py)."""
+    from config.settings import secret_key
+    from webui import serving
     if _refuse_unmigrated():
         return 1
-    app = _app()
-    scheduler = None
-    if args.scheduler and os.environ.get("YIZHAN_SCHEDULER", "on") != "off":
-        from engine.cases.scheduler import make_scheduler
-        scheduler = make_scheduler(_session_factory(), app.config["SWEEP_SECONDS"])
-        scheduler.start()
-    print(f"serving on http://{args.host}:{args.port}" + (" with the timer sweep" if scheduler else ""))
-    try:
-        serve(app, host=args.host, port=args.port, threads=8, ident="yizhan")
-    finally:
-        if scheduler:
-            scheduler.shutdown(wait=False)
-    return 0
+    secret_key()  # made once here, before the workers start, so that every one reads the same key
+    scheduler = args.scheduler and os.environ.get("YIZHAN_SCHEDULER", "on") != "off"
+    return serving.serve(args.host, args.port, args.workers, args.timeout, scheduler)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="run.py", description="yizhan: one-stop dispute resolution",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = sub.add_parser("serve", help="serve the web application (default), with the timer sweep")
+    from config.settings import web_timeout, web_workers
+    serve = sub.add_parser("serve", help="serve the web application (default): gunicorn with several worker "
+                                         "processes, and one timer worker beside them")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    serve.add_argument("--workers", type=int, default=web_workers(),
+                       help="web worker processes (default WEB_WORKERS, else the cores: %(default)s)")
+    serve.add_argument("--timeout", type=int, default=web_timeout(),
+                       help="seconds before a stuck request's worker is replaced (default WEB_TIMEOUT, else "
+                            "%(default)s)")
     serve.add_argument("--no-scheduler", dest="scheduler", action="store_false",
-                       help="leave the timer sweep to `run.py worker`")
-    worker = sub.add_parser("worker", help="run the timer sweep alone (production, several web workers)")
+                       help="start no timer worker: the sweep runs as its own `run.py worker` (as YIZHAN_SCHEDULER=off)")
+    worker = sub.add_parser("worker", help="run the timer sweep alone (`serve` starts one unless YIZHAN_SCHEDULER=off)")
     worker.add_argument("--interval", type=float, default=float(os.environ.get("SWEEP_SECONDS", "1")))
     check = sub.add_parser("check", help="validate every diagram and form (file:line: message; exit 1 on problems)")
     check.add_argument("--bpmn", help="folder of diagrams (default bpmn/)")

@@ -1,10 +1,23 @@
 """Settings, read from the environment with defaults that make `make run` work on a fresh machine.
 
 DATABASE_URL   SQLAlchemy URL; default sqlite:///instance/yizhan.db. postgresql://... uses psycopg 3.
-SECRET_KEY     signs sessions and CSRF tokens; default: a random key kept in instance/secret_key.
-PORT           port for `run.py serve` (default 5000).
-YIZHAN_SCHEDULER  "on" (default for serve) runs the timer sweep inside the web process; "off" leaves it
-               to `run.py worker`.
+SECRET_KEY     signs sessions and CSRF tokens; default: a random key kept in instance/secret_key,
+               made once and read by every worker process of this machine. Several machines serving
+               one site must share one key: set SECRET_KEY (the same value) on every one.
+PORT / HOST    where `run.py serve` listens (default 127.0.0.1:5000).
+WEB_WORKERS    web worker processes of `run.py serve` (gunicorn, synchronous workers, one request at a
+               time each; default: the cores this process may run on). Each keeps its own database
+               pool (DB_POOL_SIZE), so workers x machines x pool must stay under PostgreSQL's
+               max_connections.
+WEB_TIMEOUT    seconds a request may run before its worker is killed and replaced (default 120: the
+               court dossier of a 300-page case renders in 38 s on a loaded machine, and is rendered
+               again, at most three times, if the case moved meanwhile). Also how long the workers
+               may finish what they hold on SIGTERM. A proxy in front must wait as long.
+YIZHAN_SCHEDULER  "on" (default): `run.py serve` starts and supervises one `run.py worker` process for
+               the timer sweep (never one per web worker); "off" when the worker runs as its own service.
+DB_POOL_SIZE   database connections each process keeps (default 2; up to 3 more are opened at a
+               peak). Connections are checked before use (pool_pre_ping) and renewed after
+               DB_POOL_RECYCLE seconds (default 1800), so a restarted PostgreSQL costs no restart here.
 SWEEP_SECONDS  how often the timer sweep runs (default 1).
 IDEMPOTENCY_HOURS  how long an API Idempotency-Key names the case its first request made (default 24).
 PUBLIC_BASE_URL  the address outside systems reach this site at (e.g. https://yizhan.example.cn): the
@@ -19,7 +32,8 @@ YIZHAN_HTTPS   "on" when served over HTTPS: the session cookie is sent with Secu
 YIZHAN_PROXIES how many reverse proxies stand in front (default 0); with 1 or more the client's
                address (log-in throttling) is read from X-Forwarded-For, set by the proxy.
 ATTACHMENTS_DIR  where uploaded photos and documents are kept, by their SHA-256, outside the web
-               root (default <YIZHAN_INSTANCE>/attachments).
+               root (default <YIZHAN_INSTANCE>/attachments). With several web machines it must be
+               storage every one of them mounts (NFS or the like): a file kept by one is read by another.
 UPLOAD_MAX_MB  the largest photo or document a resident or grid worker may attach (default 10).
 UPLOAD_MAX_FILES  how many files one submission may carry (default 6).
 """
@@ -48,9 +62,28 @@ def secret_key():
     INSTANCE.mkdir(parents=True, exist_ok=True)
     path = INSTANCE / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        # Web workers start together: the first makes the file whole (written aside, then linked
+        # into place, which fails if another was first), and every one reads the same key.
+        aside = path.with_name(f".secret_key.{os.getpid()}")
+        aside.write_text(secrets.token_hex(32))
+        aside.chmod(0o600)
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink()
     return path.read_text().strip()
+
+
+def web_workers():
+    if os.environ.get("WEB_WORKERS"):
+        return max(1, int(os.environ["WEB_WORKERS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def web_timeout():
+    return max(1, int(os.environ.get("WEB_TIMEOUT", "120")))
 
 
 def attachments_dir():

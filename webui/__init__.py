@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from config.settings import flask_config
 from engine.messages import CATALOGUES
+from engine.persistence.db import engine_options
 from engine.cases import notes
 from engine.persistence.states import EventKind, TaskState
 from engine.reading.queries import DATA_EVENTS, task_light
@@ -37,7 +38,6 @@ def _configure(app, overrides):
         # request (the intake preview as the clerk types) would put back the cookie as it was before
         # a form's post, and lose what the post stored in it (its flash message). Set only when changed.
         SESSION_REFRESH_EACH_REQUEST=False,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
     )
     if overrides:
         app.config.update(overrides)
@@ -47,6 +47,7 @@ def _configure(app, overrides):
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     app.json.ensure_ascii = False  # show Chinese as Chinese wherever data is rendered as JSON
 
 

@@ -1,12 +1,28 @@
-"""Database connection for processes without Flask (the worker, the benchmark, engine tests)."""
+"""Database connection for processes without Flask (the worker, the benchmark, engine tests), and
+the pool every process uses (the web application's too, through engine_options)."""
+import os
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import sessionmaker
+
+
+def engine_options(url):
+    """Every connection is checked before it is handed out (pool_pre_ping) and renewed after
+    DB_POOL_RECYCLE seconds, so a process outlives a database restart without being restarted:
+    a request that meets the database down fails (503), the next one after it is back succeeds.
+    On PostgreSQL the pool is sized per process (DB_POOL_SIZE, default 2, and up to 3 more at a
+    peak): a synchronous web worker holds one connection at a time, and the sum over every
+    worker of every machine must stay under the server's max_connections."""
+    options = {"pool_pre_ping": True, "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", "1800"))}
+    if url.startswith("postgresql"):
+        options.update(pool_size=int(os.environ.get("DB_POOL_SIZE", "2")), max_overflow=3)
+    return options
 
 
 def engine_for(url, **kwargs):
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    engine = create_engine(url, **kwargs)
+    engine = create_engine(url, **{**engine_options(url), **kwargs})
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
