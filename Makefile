@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 VENDOR := webui/static/vendor
 PORT   ?= 5000
 
-.PHONY: run test test-slow browser pdf-system bench bench-scale bench-load check install install-dev assets translations layout clean
+.PHONY: run test test-slow browser pdf-system backup-tools nginx-system deploy-try bench bench-scale bench-load check install install-dev assets translations layout clean
 
 # The demo serves on this machine, so the QR posters and the API's links name this machine's
 # address unless PUBLIC_BASE_URL says otherwise.
@@ -15,7 +15,7 @@ run: install assets translations
 	PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} $(PY) run.py serve
 
 # Everything but the tests marked slow (the long versions of what `make test` already checks).
-test: install-dev assets translations browser
+test: install-dev assets translations browser backup-tools
 	$(PY) -m pytest -m "not slow" tests
 
 test-slow: install-dev translations
@@ -52,6 +52,25 @@ pdf-system:
 	  $$(ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0.so.0" || echo libpangoft2-1.0-0) \
 	  $$(fc-list 2>/dev/null | grep -qi "Noto Serif CJK" || echo fonts-noto-cjk),the court dossier (PDF),\
 	  dossiers cannot be made until they are)
+
+# deploy/backup.sh and restore.sh use the databases' own tools (tests/test_backup.py tries them):
+# sqlite3, and PostgreSQL's client (pg_dump, pg_restore, psql).
+backup-tools:
+	$(call apt_install,$$(command -v sqlite3 >/dev/null 2>&1 || echo sqlite3) \
+	  $$(command -v pg_dump >/dev/null 2>&1 || echo postgresql-client),backups (deploy/backup.sh),\
+	  backups cannot be made or restored and their test fails)
+
+# Debian's nginx, for `make deploy-try`.
+nginx-system:
+	$(call apt_install,$$(command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || echo nginx),\
+	  trying deploy/ on this machine,make deploy-try cannot run)
+
+# deploy/ tried on this machine on loopback (deploy/README.md, "Trying it here"): nginx with the
+# site's config in front of two web servers and a worker, a fresh PostgreSQL database deploy_try
+# (DEPLOY_PG, default the local server), make bench-load through nginx, then everything is taken
+# down. DRILLS="kill-web restart-db" adds the fault drills; DEPLOY_ARGS passes more options.
+deploy-try: install-dev assets translations nginx-system
+	$(PY) deploy/try_local.py $(if $(DEPLOY_PG),--pg $(DEPLOY_PG)) $(foreach d,$(DRILLS),--drill $(d)) $(DEPLOY_ARGS)
 
 bench: install-dev
 	$(PY) -m bench

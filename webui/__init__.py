@@ -1,5 +1,7 @@
 """The thin web layer: parses requests, calls one engine service, renders."""
+import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
@@ -24,6 +26,7 @@ def create_app(overrides=None):
     _template_globals(app)
     errors.register(app)
     app.after_request(_security_headers(app))
+    app.url_defaults(_static_versions(app))
     return app
 
 
@@ -96,6 +99,26 @@ def _security_headers(app):
                                     "script-src 'self'; object-src 'none'; frame-ancestors 'none'")
         return response
     return security_headers
+
+
+def _static_versions(app):
+    """Static URLs carry a hash of the file's content (`?v=`), so the proxy in front
+    (deploy/nginx) lets browsers keep them for a year: a changed file is a new URL. Hashed once
+    per file per process (an upgrade restarts the processes)."""
+    folder = Path(app.static_folder).resolve()
+    versions = {}
+
+    def add_version(endpoint, values):
+        name = values.get("filename") if endpoint == "static" else None
+        if not name or "v" in values:
+            return
+        if name not in versions:
+            path = (folder / name).resolve()
+            versions[name] = (hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+                              if path.is_relative_to(folder) and path.is_file() else None)
+        if versions[name]:
+            values["v"] = versions[name]
+    return add_version
 
 
 def _inbox_waiting():

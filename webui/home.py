@@ -19,8 +19,9 @@ LANDING = [("clerk", "work_tasks", "work.inbox"), ("mediator", "work_tasks", "wo
 
 @bp.route("/favicon.ico")
 def favicon():
-    """For what asks the site root for its icon without reading the page's <link rel=icon>."""
-    return redirect(url_for("static", filename="favicon.svg"), 301)
+    """For what asks the site root for its icon without reading the page's <link rel=icon>. A
+    permanent redirect is kept by browsers, so it names the icon without its version."""
+    return redirect(url_for("static", filename="favicon.svg", v=None), 301)
 
 
 @bp.route("/")
