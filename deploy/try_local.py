@@ -176,7 +176,8 @@ def psql(server, sql, database="postgres"):
 
 class DrillCluster:
     """A PostgreSQL cluster of this try's own (pg_createcluster), so that restarting it under load
-    breaks nobody else's tests. Trust on loopback only; dropped at the end."""
+    breaks nobody else's tests. It listens on localhost only (the default), trusting its logins
+    there; dropped at the end."""
 
     def __init__(self):
         self.version, self.name = DRILL_CLUSTER
@@ -191,7 +192,7 @@ class DrillCluster:
             self.drop()
         self.port = free_port(5439)
         subprocess.run(["pg_createcluster", self.version, self.name, "--port", str(self.port), "--start",
-                        "-o", "listen_addresses=127.0.0.1", "-o", "max_connections=200",
+                        "-o", "max_connections=200",
                         "--", "--auth-host=trust", "--auth-local=trust"], check=True, capture_output=True)
         return f"postgresql://postgres@127.0.0.1:{self.port}"
 
@@ -350,7 +351,7 @@ def check_with_app(base, results):
 
 # ---- reading nginx's log ---------------------------------------------------------------------------
 
-LOG_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) .* t=(?P<t>[\d.]+) '
+LOG_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) .* t=(?P<t>[\d.]+) rt=\S+ '
                       r'upstream=(?P<upstream>.*?) ustatus=(?P<ustatus>.*?) urt=')
 
 
@@ -361,6 +362,17 @@ def read_log(path, since=0.0, until=float("inf")):
         if found and since <= float(found["t"]) <= until:
             rows.append(found.groupdict())
     return rows
+
+
+def when_load_starts(log, since, over):
+    """The moment bench.load's people begin to work: its first request other than logging in
+    (before it, it loads its backlog and logs everyone in); None if the load ended first."""
+    while not over.is_set():
+        started = [float(row["t"]) for row in read_log(log, since) if not row["path"].startswith("/login")]
+        if started:
+            return min(started)
+        over.wait(0.2)
+    return None
 
 
 def log_figures(rows, ports):
@@ -452,6 +464,12 @@ def restart_figures(probes, began, ended):
 
 # ---- one run -----------------------------------------------------------------------------------------
 
+def in_the_middle(stack, since, args, over):
+    """Waits until half the load's time has passed (True), or the load ended first (False)."""
+    began = when_load_starts(stack.logs / "access.log", since, over)
+    return began is not None and not over.wait(max(0.0, began + args.seconds / 2 - time.time()))
+
+
 def plain(stack, args, workdir, report):
     report["plain"] = {"load": run_load(stack, args, workdir / "load-plain.json", "plain")}
 
@@ -462,7 +480,8 @@ def kill_web(stack, args, workdir, report):
     started = time.time()
 
     def killer():
-        time.sleep(args.seconds / 2 + args.setup_guess)
+        if not in_the_middle(stack, started, args, over):
+            return
         figures["killed_at"] = time.time()
         stack.kill_web(victim)
         say(f"  [kill-web] web server {victim} killed (SIGKILL to its process group); "
@@ -471,12 +490,14 @@ def kill_web(stack, args, workdir, report):
         figures["restarted_at"] = time.time()
         stack.start_web(victim)
 
+    over = threading.Event()
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     figures["load"] = run_load(stack, args, workdir / "load-kill-web.json", "kill-web", pids=False)
+    over.set()
     thread.join()
     if "killed_at" not in figures:
-        raise SystemExit("the load ended before the kill: raise --setup-guess or --seconds")
+        raise SystemExit("the load never began: see bench.load's output above")
     wait_for(f"web server {victim} again", lambda: answers(f"http://127.0.0.1:{victim}/login"), 90)
     log = stack.logs / "access.log"
     killed_at = figures["killed_at"]
@@ -492,24 +513,28 @@ def restart_db(stack, args, workdir, report, cluster):
         probe.login()
         probe.start()
     figures = {}
+    started = time.time()
 
     def restarter():
-        time.sleep(args.seconds / 2 + args.setup_guess)
+        if not in_the_middle(stack, started, args, over):
+            return
         figures["began"] = time.time()
         say("  [restart-db] pg_ctlcluster restart of the drill cluster")
         cluster.restart()
         figures["ended"] = time.time()
 
+    over = threading.Event()
     thread = threading.Thread(target=restarter, daemon=True)
     thread.start()
     figures["load"] = run_load(stack, args, workdir / "load-restart-db.json", "restart-db")
+    over.set()
     thread.join()
     time.sleep(1)
     for probe in probes:
         probe.done.set()
         probe.join()
     if "ended" not in figures:
-        raise SystemExit("the load ended before the restart: raise --setup-guess or --seconds")
+        raise SystemExit("the load never began: see bench.load's output above")
     figures.update(restart_figures(probes, figures["began"], figures["ended"]))
     log = stack.logs / "access.log"
     figures["nginx_during_outage"] = log_figures(read_log(log, figures["began"], figures["ended"] + max(
@@ -584,9 +609,6 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--cases", type=int, default=3000, help="the backlog bench.load puts in first")
     parser.add_argument("--web-workers", type=int, default=2, help="WEB_WORKERS of each web server (default 2)")
-    parser.add_argument("--setup-guess", type=float, default=15,
-                        help="seconds bench.load takes to log its people in before the load (the drills wait "
-                             "this long plus half the load; default 15)")
     parser.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, config)")
     args = parser.parse_args(argv)
