@@ -504,6 +504,9 @@ def kill_web(stack, args, workdir, report):
     figures["before_kill"] = log_figures(read_log(log, started, killed_at), stack.web_ports)
     figures["kill_until_back"] = log_figures(read_log(log, killed_at, figures["restarted_at"] + 10), stack.web_ports)
     figures["after"] = log_figures(read_log(log, figures["restarted_at"] + 10), stack.web_ports)
+    back = [float(row["t"]) for row in read_log(log, figures["restarted_at"])
+            if row["upstream"].split(",")[-1].strip().endswith(f":{victim}") and row["ustatus"].split(",")[-1].strip() != "502"]
+    figures["answering_again_s_after_kill"] = round(min(back) - killed_at, 1) if back else None
     report["kill-web"] = figures
 
 
@@ -544,6 +547,19 @@ def restart_db(stack, args, workdir, report, cluster):
     report["restart-db"] = figures
 
 
+# ---- what the database holds afterwards -------------------------------------------------------------
+
+def database_figures(server):
+    """Rows and bytes of the largest tables after the runs (GROWING.md's figures per case)."""
+    tables = ("cases", "audit_events", "tasks", "timers", "case_parties", "submissions")
+    sql = " UNION ALL ".join(f"SELECT '{t}', (SELECT count(*) FROM {t}), pg_total_relation_size('{t}')" for t in tables)
+    rows = [line.split("|") for line in psql(server, sql, DATABASE).splitlines()]
+    figures = {name: {"rows": int(count), "bytes": int(size)} for name, count, size in rows}
+    figures["database_bytes"] = int(psql(server, f"SELECT pg_database_size('{DATABASE}')", DATABASE))
+    figures["backends_now"] = int(psql(server, f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{DATABASE}'"))
+    return figures
+
+
 # ---- the report ----------------------------------------------------------------------------------------
 
 def summarise(report):
@@ -573,7 +589,8 @@ def summarise(report):
                 f"restart nginx answered {during['requests']:,} requests, by server {during['answered_by']}; "
                 f"tried again on the other: {during['retried_on_the_other'] or 'none'}; "
                 f"not answered (the 'look before sending again' page): {during['no_answer'] or 'none'}")
-            say(f"  after its return: answered by server {run['after']['answered_by']}")
+            say(f"  it answered again {run['answering_again_s_after_kill']} s after the kill; from 10 s after its "
+                f"restart to the end: answered by server {run['after']['answered_by']}")
             # Errors the people saw may only be the 502 page for a POST the killed server held.
             unexpected = [e for e in errors if str(e["status"]) not in ("502",)]
             lost = lost or bool(unexpected)
@@ -591,6 +608,11 @@ def summarise(report):
                 f["seconds_after_database_back"] is None for f in run["servers"].values())
         run["ok"] = not lost
         ok = ok and not lost
+    held = report["database"]
+    cases = max(held["cases"]["rows"], 1)
+    say(f"\ndatabase afterwards: {held['cases']['rows']:,} cases, {held['audit_events']['rows']:,} audit events "
+        f"({held['audit_events']['rows'] / cases:.1f} a case, {held['audit_events']['bytes'] / max(held['audit_events']['rows'], 1):,.0f} "
+        f"bytes each with indexes), {held['database_bytes'] / 2**20:,.0f} MiB in all")
     report["ok"] = ok
     say(f"\n{'everything held' if ok else 'SOMETHING FAILED: see above'}")
     return ok
@@ -647,6 +669,7 @@ def main(argv=None):
         if "restart-db" in args.drill:
             restart_db(stack, args, workdir, report, cluster)
         report["uptime_load_end"] = os.getloadavg()
+        report["database"] = database_figures(server)
         ok = summarise(report)
         if args.json:
             Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str))
