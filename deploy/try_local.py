@@ -196,6 +196,27 @@ class DrillCluster:
                         "--", "--auth-host=trust", "--auth-local=trust"], check=True, capture_output=True)
         return f"postgresql://postgres@127.0.0.1:{self.port}"
 
+    def cpu_seconds(self):
+        """CPU spent by this cluster since it started: the postmaster's own and what it collected
+        from the backends that ended (cutime, cstime), plus the running backends' (from /proc)."""
+        try:
+            with open(f"/var/lib/postgresql/{self.version}/{self.name}/postmaster.pid") as pidfile:
+                postmaster = int(pidfile.readline())
+        except (OSError, ValueError):
+            return None
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry) == postmaster or int(fields[1]) == postmaster:
+                total += sum(int(v) for v in fields[11:15])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def restart(self):
         subprocess.run(["pg_ctlcluster", self.version, self.name, "restart", "-m", "fast"], check=True,
                        capture_output=True)
@@ -393,7 +414,7 @@ def log_figures(rows, ports):
 
 # ---- the load ----------------------------------------------------------------------------------------
 
-def run_load(stack, args, json_path, label, pids=True):
+def run_load(stack, args, json_path, label, pids=True, cluster=None):
     command = [PYTHON, "-m", "bench.load", "--url", stack.base, "--db", stack.db_url,
                "--people", str(args.people), "--seconds", str(args.seconds), "--cases", str(args.cases),
                "--json", str(json_path)]
@@ -403,9 +424,32 @@ def run_load(stack, args, json_path, label, pids=True):
         for pid in stack.pids() + [stack.nginx.pid]:
             command += ["--pid", str(pid)]
     say(f"\n[{label}] {' '.join(command[1:])}")
+    over, pg = threading.Event(), {}
+
+    def measure():
+        """The drill cluster's CPU while the people work (it serves this try alone)."""
+        if when_load_starts(stack.logs / "access.log", time.time(), over) is None:
+            return
+        pg["before"] = cluster.cpu_seconds()
+        if not over.wait(args.seconds):
+            pg["after"] = cluster.cpu_seconds()
+
+    meter = threading.Thread(target=measure, daemon=True)
+    if cluster:
+        meter.start()
     done = subprocess.run(command, cwd=ROOT, env=dict(os.environ, DATABASE_URL=stack.db_url))
+    over.set()
+    if cluster:
+        meter.join()
     report = json.loads(json_path.read_text()) if json_path.exists() else {}
     report["exit_code"] = done.returncode
+    if pg.get("after") is not None and pg.get("before") is not None:
+        spent = pg["after"] - pg["before"]
+        requests = report.get("load", {}).get("requests") or 0
+        report["postgres_cpu_s"] = spent
+        report["postgres_cpu_ms_per_request"] = spent / requests * 1000 if requests else None
+        say(f"  PostgreSQL (the drill cluster, serving this try alone): {spent:.1f} s of CPU while the people "
+            f"worked, {spent / max(requests, 1) * 1000:.1f} ms per request")
     return report
 
 
@@ -470,8 +514,8 @@ def in_the_middle(stack, since, args, over):
     return began is not None and not over.wait(max(0.0, began + args.seconds / 2 - time.time()))
 
 
-def plain(stack, args, workdir, report):
-    report["plain"] = {"load": run_load(stack, args, workdir / "load-plain.json", "plain")}
+def plain(stack, args, workdir, report, cluster):
+    report["plain"] = {"load": run_load(stack, args, workdir / "load-plain.json", "plain", cluster=cluster)}
 
 
 def kill_web(stack, args, workdir, report):
@@ -663,7 +707,7 @@ def main(argv=None):
         check_with_app(stack.base, report["checks"])
 
         if not args.no_plain:
-            plain(stack, args, workdir, report)
+            plain(stack, args, workdir, report, cluster)
         if "kill-web" in args.drill:
             kill_web(stack, args, workdir, report)
         if "restart-db" in args.drill:

@@ -76,6 +76,15 @@ def test_nginx_tries_another_server_only_for_what_may_be_sent_twice():
     assert not re.search(r"^[^#]*keepalive", upstream, re.M)
 
 
+def test_nginx_and_systemd_wait_longer_than_a_request_may_run():
+    """gunicorn ends a request stuck past WEB_TIMEOUT (and lets workers finish that long on
+    SIGTERM): nginx must not give up first, nor systemd kill a stopping server first."""
+    timeout = settings.web_timeout()
+    [read] = _directive(_locations(SNIPPET)[""], "proxy_read_timeout")
+    assert int(read.rstrip("s")) > timeout
+    assert int(_unit("yizhan-web@.service")["TimeoutStopSec"]) > timeout
+
+
 def test_static_files_come_from_nginx_and_are_kept_only_when_versioned():
     static = _locations(SNIPPET)["/static/"]
     [folder] = _directive(static, "alias")
