@@ -423,10 +423,21 @@ class Person:
         cpu_before = self.meter.cpu_seconds() if self.meter else 0
         began = time.perf_counter()
         try:
-            if self.conn is None:
+            try:
+                reused = self.conn is not None
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                self.conn.request(method, self.prefix + path, body=body, headers=headers)
+                response = self.conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A kept-alive connection the server (nginx: keepalive_timeout) closed while it was
+                # idle, e.g. while the others logged in: a browser sends a GET again on a new one.
+                if not (reused and method == "GET"):
+                    raise
+                self._close()
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-            self.conn.request(method, self.prefix + path, body=body, headers=headers)
-            response = self.conn.getresponse()
+                self.conn.request(method, self.prefix + path, body=body, headers=headers)
+                response = self.conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
             self.times[kind].append(time.perf_counter() - began)

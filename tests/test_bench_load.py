@@ -53,3 +53,44 @@ def test_percentiles_are_nearest_rank():
     hundred = list(range(1, 101))
     assert (percentile(hundred, 50), percentile(hundred, 95), percentile(hundred, 99)) == (50, 95, 99)
     assert percentile(list(range(1, 11)), 50) == 5 and percentile([7], 99) == 7 and percentile([], 95) == 0
+
+
+def test_a_kept_alive_connection_closed_while_idle_is_opened_again_for_a_get_only():
+    """nginx closes a connection idle past its keepalive_timeout (the first people wait while the
+    others log in): a GET is sent again on a new connection, as browsers do; a POST is not (it
+    may have reached the server), and counts as an error."""
+    import random
+    import socket
+    import threading
+
+    import pytest
+
+    from bench.load import Failed, Person
+
+    answered = []
+
+    def serve(listener):
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                request = connection.recv(65536)
+                if not request:
+                    continue
+                answered.append(request.split(b" ", 1)[0])
+                # Kept alive, as far as the client knows, then closed as an idle one would be.
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=serve, args=(listener,), daemon=True).start()
+    try:
+        person = Person(f"http://127.0.0.1:{listener.getsockname()[1]}", "load_clerk01", "clerk", 0, random.Random(1))
+        assert person.request("first", "GET", "/")[0] == 200
+        assert person.request("after the close", "GET", "/")[0] == 200
+        with pytest.raises(Failed):
+            person.request("a post after the close", "POST", "/", form={"a": "1"})
+    finally:
+        listener.close()
+    assert answered == [b"GET", b"GET"] and [e[0] for e in person.errors] == ["a post after the close"]
