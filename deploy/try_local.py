@@ -648,7 +648,9 @@ def summarise(report):
                     f"({figures['seconds_from_restart_to_first_good_answer']} s after the restart began), "
                     f"{figures['good_answers_after']} good answers after")
             say(f"  nginx during the outage: {run['nginx_during_outage']['statuses']}")
-            lost = lost or bool(run["web_servers_restarted"]) or not run["worker_running"] or any(
+            # Requests meeting the database down may only get the 503 page (or nginx's 502).
+            unexpected = [e for e in errors if str(e["status"]) not in ("502", "503")]
+            lost = lost or bool(unexpected) or bool(run["web_servers_restarted"]) or not run["worker_running"] or any(
                 f["seconds_after_database_back"] is None for f in run["servers"].values())
         run["ok"] = not lost
         ok = ok and not lost
