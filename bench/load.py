@@ -387,6 +387,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECTION = re.compile(r'<section class="card">(.*?)</section>', re.S)
 TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
 AUDIT_LINK = re.compile(r'href="/audit/cases/(\d+)"')
+REFUSAL = re.compile(r'class="(?:flash flash-error|form-error|error)"[^>]*>([^<]{1,200})<')
 CASE_PATH = re.compile(r"^/cases/(\d+)$")
 TASK_PATH = re.compile(r"^/tasks/(\d+)$")
 
@@ -408,7 +409,8 @@ class Person:
         self.times = defaultdict(list)     # kind -> [seconds]
         self.errors = []                   # (kind, status, sample)
         self.accepted = []                 # (what, case id, task id, username)
-        self.conflicts = 0
+        self.refusals = Counter()          # what the person was told instead (someone was first...)
+        self.inbox = None                  # the inbox page last read, and how many times it was used
         self.meter = meter                 # (kind, seconds of server CPU) in the sequential phase
         self.done_steps = set()
 
@@ -446,7 +448,7 @@ class Person:
             raise Failed(kind) from exc
         self.times[kind].append(time.perf_counter() - began)
         if self.meter:
-            self.meter.record(kind, self.meter.cpu_seconds() - cpu_before)
+            self.meter.record(kind, self.meter.cpu_seconds() - cpu_before, time.perf_counter() - began)
         for header in response.msg.get_all("Set-Cookie") or ():
             pair = header.split(";", 1)[0]
             key, _sep, value = pair.partition("=")
@@ -516,12 +518,18 @@ class Person:
 
     # mediators: their inbox, then a step of theirs, or one claimed from the pool, submitted
     def mediator_once(self, context):
-        _s, _l, inbox = self.request("mediator: inbox", "GET", "/tasks")
+        # Working down the list: the inbox is read again after `reuse` steps (default: every time).
+        if self.inbox is None or self.inbox[1] >= context.get("reuse", 1):
+            _s, _l, page = self.request("mediator: inbox", "GET", "/tasks")
+            self.inbox = [page, 0]
+            self.pause()
+        inbox = self.inbox[0]
+        self.inbox[1] += 1
         sections = SECTION.findall(inbox)
         mine = [int(t) for t in TASK_LINK.findall(sections[0])] if sections else []
         pool = [int(t) for t in TASK_LINK.findall(sections[1])] if len(sections) > 1 else []
-        self.pause()
         mine = [t for t in mine if t not in self.done_steps]
+        pool = [t for t in pool if t not in self.done_steps]
         if mine:
             task_id = mine[0]
             _s, _l, page = self.request("mediator: task form", "GET", f"/tasks/{task_id}")
@@ -533,8 +541,10 @@ class Person:
             task_id = pool[0]
             status, location, _t = self.request("mediator: claim", "POST", f"/tasks/{task_id}/claim",
                                                 form={"csrf_token": self.token(inbox)}, expect=(302,))
-            if location != f"/tasks/{task_id}":  # someone else was first: the case page says so
-                self.conflicts += 1
+            if location != f"/tasks/{task_id}":  # refused (someone else was first...): the case page says why
+                self.done_steps.add(task_id)
+                _s, _l, page = self.request("mediator: case page", "GET", location)
+                self.refused("claim", page)
                 return
             self.pause()
             _s, _l, page = self.request("mediator: task form", "GET", location)
@@ -544,6 +554,10 @@ class Person:
             return
         self.pause()
         self.submit(task_id, which, self.token(page))
+
+    def refused(self, what, page):
+        found = REFUSAL.search(page)
+        self.refusals[f"{what}: {found.group(1).strip() if found else '?'}"] += 1
 
     def submit(self, task_id, which, token):
         if which == "mediation":
@@ -556,8 +570,8 @@ class Person:
                                               expect=(302, 409))
         found = CASE_PATH.match(location)
         if status == 409:  # the step moved on meanwhile (e.g. its deadline fired): the person reads why
-            self.conflicts += 1
             self.done_steps.add(task_id)
+            self.refused("submit", text)
             return
         if not found:
             self.errors.append(("mediator: submit", status, _sample(text, location)))
@@ -613,17 +627,21 @@ def run_people(people, seconds, contexts):
 
 
 class Meter:
-    """Server CPU per request, one request at a time (the sequential phase)."""
+    """Server CPU per request, one request at a time (the sequential phase), less what the server
+    spends idle meanwhile (its timer sweep), measured before: `idle` CPU seconds per second."""
 
-    def __init__(self, tree):
+    def __init__(self, tree, idle_seconds=3.0):
         self.tree = tree
         self.cpu = defaultdict(list)
+        before, began = tree.cpu_seconds(), time.perf_counter()
+        time.sleep(idle_seconds)
+        self.idle = max(0.0, (tree.cpu_seconds() - before) / (time.perf_counter() - began))
 
     def cpu_seconds(self):
         return self.tree.cpu_seconds()
 
-    def record(self, kind, seconds):
-        self.cpu[kind].append(seconds)
+    def record(self, kind, seconds, wall):
+        self.cpu[kind].append(max(0.0, seconds - self.idle * wall))
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -792,9 +810,11 @@ def main(argv=None):
         line("errors", f"{sum(e['count'] for e in errors):,}", "goal: none")
         for e in errors:
             print(f"    {e['kind']} [{e['status']}] x{e['count']}: {e['sample']}")
-        conflicts = sum(p.conflicts for p in people)
-        if conflicts:
-            line("steps someone else had taken first", f"{conflicts:,}", "(told so, not errors)")
+        refusals = sum((p.refusals for p in people), Counter())
+        if refusals:
+            line("refused, told why (not errors)", f"{sum(refusals.values()):,}")
+            for why, n in refusals.most_common():
+                print(f"    {why} x{n}")
         if cpu_server is not None:
             line("server CPU per request", f"{cpu_server / max(requests, 1) * 1000:.1f} ms",
                  f"{cpu_server:.1f} s of CPU in {elapsed:.0f} s: {cpu_server / elapsed:.2f} cores")
@@ -805,7 +825,7 @@ def main(argv=None):
         line("load generator CPU", f"{gen_cpu:.1f} s", f"{gen_cpu / elapsed:.2f} cores of this machine's "
              f"{os.cpu_count()}")
         report["load"] = {"elapsed_s": elapsed, "requests": requests, "rps": requests / elapsed, "kinds": rows,
-                          "errors": errors, "conflicts": conflicts,
+                          "errors": errors, "refusals": dict(refusals),
                           "server_cpu_s": cpu_server,
                           "server_cpu_ms_per_request": cpu_server / max(requests, 1) * 1000 if cpu_server is not None else None,
                           "server_rss_peak_mib": mib(sampler.peak_rss) if tree else None,
@@ -850,9 +870,9 @@ def main(argv=None):
 
 def sequential(base, args, tree, report, rnd, lookups, load_counts):
     """One request at a time, the server's CPU read before and after each: one mediator submits
-    `args.submits` steps (claim, open, submit, case page), then a clerk, a supervisor and an auditor
-    each go `args.rounds` times through their work. With the counts under load, the share of the
-    server's CPU each kind of request took."""
+    `args.submits` steps (the inbox read every tenth step; claim, open, submit, case page), then a
+    clerk, a supervisor and an auditor each go `args.rounds` times through their work. With the
+    counts under load, the share of the server's CPU each kind of request took."""
     meter = Meter(tree) if tree else None
     person = Person(base, username("mediator", 99), "mediator", 0, random.Random(rnd.random()), meter)
     person.login()
@@ -861,7 +881,7 @@ def sequential(base, args, tree, report, rnd, lookups, load_counts):
     while len(person.accepted) < args.submits and idle < 3:
         before = len(person.accepted)
         try:
-            person.mediator_once({})
+            person.mediator_once({"reuse": 10})
         except Failed:
             pass
         idle = idle + 1 if len(person.accepted) == before else 0
@@ -879,7 +899,10 @@ def sequential(base, args, tree, report, rnd, lookups, load_counts):
     n = sum(1 for what in person.accepted if what[0] == "submit")
     print(f"\none request at a time: {n} user-task submits by one mediator ({elapsed:.1f} s), "
           f"then {args.rounds} rounds of a clerk, a supervisor and an auditor")
-    figures = {"submits": n, "elapsed_s": elapsed, "errors": error_table(everyone)}
+    figures = {"submits": n, "elapsed_s": elapsed, "errors": error_table(everyone),
+               "server_idle_cpu_ms_per_s": meter.idle * 1000 if meter else None}
+    if meter:
+        line("server CPU when idle (timer sweep)", f"{meter.idle * 1000:.1f} ms/s", "taken off each request's CPU")
     if meter and meter.cpu:
         per_kind = {kind: sum(values) / len(values) * 1000 for kind, values in sorted(meter.cpu.items())
                     if "login" not in kind}
