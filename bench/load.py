@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -535,7 +536,8 @@ class Person:
             _s, _l, page = self.request("mediator: task form", "GET", f"/tasks/{task_id}")
         else:
             share, slot = context.get("share", (1, 0))
-            pool = [t for t in dict.fromkeys(pool) if t % share == slot] or pool
+            # Split by a hash of the id (the backlog's step ids are all odd: `id % share` left slots empty).
+            pool = [t for t in dict.fromkeys(pool) if zlib.crc32(str(t).encode()) % share == slot] or pool
             if not pool:
                 return
             task_id = pool[0]
