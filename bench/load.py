@@ -770,8 +770,7 @@ def main(argv=None):
             base, tree = f"http://127.0.0.1:{port}", None
             tree = ServerTree([server.pid])
             workers = os.environ.get("WEB_WORKERS")
-            print(f"  server: run.py serve on {base}, {len(tree.pids)} process(es)"
-                  + (f", WEB_WORKERS={workers}" if workers else ""))
+            print(f"  server: run.py serve on {base}" + (f", WEB_WORKERS={workers}" if workers else ""))
         report["base"] = base
 
         people, contexts = make_people(base, args, lookups, rnd)
