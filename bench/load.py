@@ -27,6 +27,7 @@ import random
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -863,6 +864,7 @@ def main(argv=None):
     finally:
         if server is not None:
             stop_server(server)
+        shutil.rmtree(tmp, ignore_errors=True)  # the server's log (its tail is printed if it fails)
         if created and not args.keep:
             drop_database(args.db)
         elif created:
