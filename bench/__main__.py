@@ -16,13 +16,14 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.workflow import runtime
 
-from . import breakdown, inmemory, persisted, sandbox_cost
+from . import breakdown, inmemory, persisted, sandbox_cost, websubmit
 from .scenario import STEPS, Library
 
 DEFAULT_PERSISTED = 200
 MEMORY_PER_PERSISTED = 1.5  # 300 in-memory repetitions for the default 200 persisted cases
 TARGET_RATIO = 0.30
-LABEL = 44
+LABEL = 50
+STATEMENT_CASES = 5
 
 
 def parse_args(argv):
@@ -38,6 +39,9 @@ def parse_args(argv):
                              "report the median round (default 5)")
     parser.add_argument("--breakdown", action="store_true",
                         help="afterwards, time where a persisted case spends its time (extra pass)")
+    parser.add_argument("--web-cases", type=int, default=30, metavar="N",
+                        help="cases driven through the web application (Flask test client) for the "
+                             "CPU per submit, the first fifth untimed (default 30; 0 skips)")
     parser.add_argument("--db-dir", metavar="DIR",
                         help="put the SQLite file here and keep it (default: a temporary folder, removed)")
     args = parser.parse_args(argv)
@@ -102,25 +106,35 @@ def main(argv=None):
             size_before = db.file_size()
             timings, ids = persisted.Timings(), []
             mem_seconds, saved_seconds, db_seconds = [], [], []
+            mem_cpu, saved_cpu, db_cpu = [], [], []
             # Rounds alternate so that a burst of load from elsewhere on the machine hits both sides.
             for mem_n, db_n in zip(mem_counts, db_counts):
                 gc.collect()
-                seconds, finished = inmemory.measure(library.specs, data, mem_n)
+                seconds, cpu, finished = inmemory.measure(library.specs, data, mem_n)
                 mem_seconds.append(seconds)
+                mem_cpu.append(cpu)
                 gc.collect()
-                saved_seconds.append(inmemory.measure(library.specs, data, mem_n, inmemory.run_case_saved)[0])
+                seconds, cpu, _ = inmemory.measure(library.specs, data, mem_n, inmemory.run_case_saved)
+                saved_seconds.append(seconds)
+                saved_cpu.append(cpu)
                 gc.collect()
-                db_seconds.append(persisted.measure(db, db_n, timings, ids))
+                seconds, cpu = persisted.measure(db, db_n, timings, ids)
+                db_seconds.append(seconds)
+                db_cpu.append(cpu)
             stored = persisted.storage(db, ids, db.file_size() - size_before)
+            statements = persisted.count_statements(db, STATEMENT_CASES)
+            web = websubmit.measure(f"sqlite:///{db.path}", db.session, args.web_cases) if args.web_cases else None
             if args.breakdown:
                 extra = max(20, args.cases // 4)
-                spent = breakdown.run(db, lambda n: persisted.measure(db, n, persisted.Timings(), []), extra)
+                spent = breakdown.run(db, lambda n: persisted.measure(db, n, persisted.Timings(), [])[0], extra)
         finally:
             db.close()
 
     mem_rate, mem_low, mem_high = rates(mem_counts, mem_seconds)
     saved_rate, saved_low, saved_high = rates(mem_counts, saved_seconds)
     db_rate, db_low, db_high = rates(db_counts, db_seconds)
+    mem_cpu_rate, saved_cpu_rate, db_cpu_rate = (rates(counts, cpu)[0] for counts, cpu in
+                                                 ((mem_counts, mem_cpu), (mem_counts, saved_cpu), (db_counts, db_cpu)))
     n_mem, n_db = args.memory_cases, args.cases
 
     print()
@@ -128,20 +142,24 @@ def main(argv=None):
           f"({n_mem} cases after {mem_warm} warm-up)")
     line("check and compile the library (once)", f"{compiled * 1000:,.1f} ms")
     line("time per case", f"{sum(mem_seconds) / n_mem * 1000:,.2f} ms", "mean")
+    line("CPU time per case", f"{sum(mem_cpu) / n_mem * 1000:,.2f} ms", "mean (time.process_time)")
     line("throughput", f"{mem_rate:,.1f} cases/s", f"median of rounds; range {mem_low:,.0f}-{mem_high:,.0f}")
 
     print()
     print(f"reference: the services' engine calls without a database: runtime.start/complete with their "
           f"task-state diffs,\n  state dumped after every action and loaded before the next ({n_mem} cases)")
     line("time per case", f"{sum(saved_seconds) / n_mem * 1000:,.2f} ms", "mean")
+    line("CPU time per case", f"{sum(saved_cpu) / n_mem * 1000:,.2f} ms", "mean")
     line("throughput", f"{saved_rate:,.1f} cases/s", f"median of rounds; range {saved_low:,.0f}-{saved_high:,.0f}")
-    line("as a share of in-memory", f"{saved_rate / mem_rate:.2f}", "the most any persisted figure could reach")
+    line("as a share of in-memory", f"{saved_rate / mem_rate:.2f}",
+         f"CPU {saved_cpu_rate / mem_cpu_rate:.2f}; the most any persisted figure could reach")
 
     print()
     print(f"persisted: engine services on a fresh SQLite file, one transaction per user action "
           f"({n_db} cases after {db_warm} warm-up)")
     later = len(STEPS) - 1
     line(f"time per case ({len(STEPS)} actions + {later} task look-ups)", f"{sum(db_seconds) / n_db * 1000:,.2f} ms", "mean")
+    line("CPU time per case", f"{sum(db_cpu) / n_db * 1000:,.2f} ms", "mean; the rest of the wall time is waiting (fsync)")
     line("  services.start_case (intake, clerk)", f"{timings.start_case / n_db * 1000:,.2f} ms")
     line(f"  services.complete_task (mean of {later})", f"{timings.complete_task / (n_db * later) * 1000:,.2f} ms",
          ", ".join(f"{spec.removeprefix('Task_')}: {who}" for spec, who, _ in STEPS[1:]))
@@ -151,7 +169,24 @@ def main(argv=None):
     line("user actions", f"{db_rate * len(STEPS):,.1f} per s")
 
     print()
-    print(f"ratio persisted/in-memory: {db_rate / mem_rate:.2f} (target >= {TARGET_RATIO:.2f})")
+    print(f"ratio persisted/in-memory: {db_rate / mem_rate:.2f} wall time, {db_cpu_rate / mem_cpu_rate:.2f} CPU time "
+          f"(target >= {TARGET_RATIO:.2f}; medians of rounds)")
+
+    print()
+    print(f"SQL statements per persisted case, by action (mean of {STATEMENT_CASES} more cases; "
+          "cursor executions, COMMITs counted apart)")
+    for action, count in statements:
+        line(f"  {action}", f"{count:,.1f}")
+    line("  all", f"{sum(count for action, count in statements if not action.endswith('(COMMIT)')):,.1f}",
+         f"+ {sum(count for action, count in statements if action.endswith('(COMMIT)')):,.0f} COMMITs")
+
+    if web is not None:
+        warm = args.web_cases // 5
+        print()
+        print(f"the web application's own cost, in-process (Flask test client, same SQLite file, CSRF on; "
+              f"{args.web_cases - warm} cases after {warm} untimed; medians per POST)")
+        for label, cpu, wall, count in websubmit.summary(web, warm):
+            line(f"  {label}", f"{cpu:,.2f} ms CPU", f"{wall:,.2f} ms wall, {count:,.0f} SQL statements")
 
     n = stored.cases
     print()

@@ -7,9 +7,10 @@ import json
 import os
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine.cases import services
 from engine.persistence.db import session_factory
@@ -29,6 +30,30 @@ class Timings:
     complete_task: float = 0.0
     lookups: float = 0.0
     actions: int = 0
+    action: str = ""  # what run_case is doing now, for the SQL statement counter
+
+
+class StatementCounter:
+    """SQL statements sent to the database per action (an event listener on the engine), for a
+    short extra pass: {action: statements}."""
+
+    def __init__(self, bind, timings):
+        self.bind, self.timings, self.counts = bind, timings, Counter()
+
+    def _count(self, conn, cursor, statement, parameters, context, executemany):
+        self.counts[self.timings.action] += 1
+
+    def _commit(self, conn):
+        self.counts[self.timings.action + " (COMMIT)"] += 1
+
+    def __enter__(self):
+        event.listen(self.bind, "before_cursor_execute", self._count)
+        event.listen(self.bind, "commit", self._commit)
+        return self.counts
+
+    def __exit__(self, *exc):
+        event.remove(self.bind, "before_cursor_execute", self._count)
+        event.remove(self.bind, "commit", self._commit)
 
 
 @dataclass
@@ -103,11 +128,13 @@ def run_case(db, timings):
     session, actors = db.session, db.actors
     (_, intake_user, intake_post), rest = STEPS[0], STEPS[1:]
     intake_post = _new_parties(intake_post)
+    timings.action = "start_case: intake"
     began = time.perf_counter()
     case = services.start_case(session, actors[intake_user], PROCESS_KEY, intake_post)
     timings.start_case += time.perf_counter() - began
     for spec_id, username, post in rest:
         # What the inbox link carries: the id of the open task row.
+        timings.action = "open-task look-up"
         began = time.perf_counter()
         task_id = session.scalar(select(Task.id).where(Task.case_id == case.id, Task.spec_id == spec_id,
                                                        Task.state == "ready"))
@@ -116,6 +143,7 @@ def run_case(db, timings):
         timings.lookups += looked_up - began
         if task_id is None:
             raise WrongPath(f"case {case.id}: no open {spec_id} (at {case.current_step!r})")
+        timings.action = f"complete_task: {spec_id.removeprefix('Task_')}"
         case = services.complete_task(session, actors[username], task_id, post)
         timings.complete_task += time.perf_counter() - looked_up
     timings.actions += len(STEPS)
@@ -134,13 +162,22 @@ def warm_up(db, cases):
 
 
 def measure(db, cases, timings, ids):
-    """Time `cases` cases, adding to `timings` and `ids`. Returns seconds."""
-    started = time.perf_counter()
+    """Time `cases` cases, adding to `timings` and `ids`. Returns (wall seconds, CPU seconds)."""
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(cases):
         case = run_case(db, timings)
         check(case)
         ids.append(case.id)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def count_statements(db, cases):
+    """SQL statements per case by action, over `cases` more cases: [(action, statements per case)]."""
+    timings = Timings()
+    with StatementCounter(db.session.get_bind(), timings) as counts:
+        for _ in range(cases):
+            check(run_case(db, timings))
+    return [(action, n / cases) for action, n in counts.items()]
 
 
 def _row_bytes(rows):
