@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine.access import department_kinds
+from engine.library import catalog
 from engine.reading import queries, trace
 from engine.persistence.models import OrgUnit
 from engine.legaltime.clock import Clock, as_utc
@@ -34,7 +35,7 @@ def history(case_id):
     actor = current_actor()
     case = visible_case_or_abort(case_id)
     events = queries.case_events(db.session, case_id)
-    version = case.process_version
+    version = catalog.version_info(db.session, case.process_version_id)
     path = trace.path_of(version.meta, version.process_key, events)
     shown = request.args.get("file") if request.args.get("file") in path.files else path.shown
     names = {p["file"]: p["name"] for p in version.meta.get("processes", {}).values()}
@@ -72,10 +73,11 @@ def _step_times(path):
 def _trace_events(case_id, actor, case):
     """The case's events as plain data, submitted data masked as on the page."""
     found, kinds = [], department_kinds.read(db.session)
+    version = catalog.version_info(db.session, case.process_version_id)
     for event in queries.case_events(db.session, case_id):
         detail = dict(event.detail or {})
         if event.kind in queries.DATA_EVENTS:
-            detail["data"] = queries.event_data(case.process_version, event, actor, kinds, db.session)[1]
+            detail["data"] = queries.event_data(version, event, actor, kinds, db.session)[1]
         found.append({"seq": event.seq, "at": as_utc(event.at).isoformat(), "actor": event.actor_name,
                       "actor_id": event.actor_id, "unit_id": event.org_unit_id, "kind": event.kind,
                       "element": event.task_spec, "step": event.task_title, "detail": detail,

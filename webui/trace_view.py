@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 
 from engine.access import department_kinds
+from engine.library import catalog
 from engine.legaltime.clock import CHINA, as_utc
 from engine.library.risk import NAMES as RISK_NAMES
 from engine.messages import N_
@@ -225,7 +226,7 @@ def step_name(event, version):
 def rows(session, case, events, actor, units, view):
     """Each event shown, as a plain dict for the templates: when (China), who, unit, what, step,
     the detail's rows, the submitted data's rows, the changes since the last submission."""
-    version = case.process_version
+    version = catalog.version_info(session, case.process_version_id)
     kinds = department_kinds.read(session)
     submitted = {e.id: queries.event_data(version, e, actor, kinds, session) for e in events
                  if e.kind in queries.DATA_EVENTS}

@@ -32,7 +32,7 @@ def _step(act):
                                                  Timer.state.in_((TimerState.WAITING, TimerState.STOPPED)))).all()
     if not timers:
         raise Conflict(Msg("This step has no running legal deadline"))
-    workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+    workflow = runtime.load_state(case.state, version.specs(session))
     return task, case, version, timers, workflow
 
 
@@ -130,7 +130,7 @@ def recompute_provisional(session):
             version = catalog.version_info(session, case.process_version_id)
             deadline = version.meta["deadlines"][timer.spec_id]
             start, base = as_utc(timer.started_at), as_utc(timer.base_due_at or timer.due_at)
-            workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+            workflow = runtime.load_state(case.state, version.specs(session))
             spiff_task = runtime.find_task(workflow, timer.spiff_task_id)
             value = scripting.deadline_from(deadline["expression"], spiff_task.data, china_date(start))
             new_base = TimerEventDefinition.get_datetime(value)

@@ -82,7 +82,7 @@ def dry_run(session, actor, version_id):
     """Every running case of the pathway in the designer's units on another version: can it move
     to this one, and if not, why. Changes nothing."""
     target = _target(session, actor, version_id)
-    target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
+    target_specs = target.specs(session)
     cases = session.scalars(select(Case).join(ProcessVersion, ProcessVersion.id == Case.process_version_id)
                             .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                             .where(ProcessVersion.process_key == target.process_key, Case.status == CaseStatus.OPEN,
@@ -93,7 +93,7 @@ def dry_run(session, actor, version_id):
         source = catalog.version_info(session, case.process_version_id)
         plan = CasePlan(case.id, case.code, case.process_version_id, case.current_step)
         try:
-            workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
+            workflow = runtime.load_state(case.state, source.specs(session))
             plan.reasons = _reasons(workflow, *_diffs(workflow, target_specs))
         except Exception as exc:  # a case whose state cannot be read cannot move; say so
             plan.reasons = [Msg("the case's state cannot be read: %(why)s", why=str(exc))]
@@ -125,7 +125,7 @@ def migrate(session, actor, version_id, case_ids):
     """Move the chosen cases of the designer's units, each in its own transaction; returns (moved
     case ids, {case id: reasons} for those that could not)."""
     target = _target(session, actor, version_id)
-    target_specs = runtime.SPEC_CACHE.get(target.id, target.spec_json)
+    target_specs = target.specs(session)
     moved, refused = [], {}
     for case_id in case_ids:
         try:
@@ -148,7 +148,7 @@ def _migrate_one(session, actor, case_id, target, target_specs):
         source = catalog.version_info(session, case.process_version_id)
         if source.process_key != target.process_key or source.id == target.id:
             return [Msg("not a running case on another version")]
-        workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(source.id, source.spec_json))
+        workflow = runtime.load_state(case.state, source.specs(session))
         before = runtime.task_states(workflow)
         top, called = _diffs(workflow, target_specs)
         reasons = _reasons(workflow, top, called)

@@ -25,10 +25,6 @@ __all__ = ["Conflict", "FormInvalid", "NotAllowed", "NotFound", "StepFailed"]  #
 log = logging.getLogger(__name__)
 
 
-def _specs(version):
-    return runtime.SPEC_CACHE.get(version.id, version.spec_json)
-
-
 def _engine_call(task_title, call):
     try:
         return call()
@@ -65,12 +61,12 @@ def _first_cause(exc):
     return ""
 
 
-def _next_round_if_restarted(version, workflow, snap, title):
+def _next_round_if_restarted(session, version, workflow, snap, title):
     """A round that ended at a restart end event (a reopened case) goes on as the next round of
     the same case. Returns (workflow, snapshot, whether a new round began)."""
     restarts = version.meta.get("restarts", {})
     if snap.completed and any(c.after == "COMPLETED" and c.element in restarts for c in snap.changes):
-        workflow, snap = _engine_call(title, lambda: runtime.next_round(_specs(version), snap))
+        workflow, snap = _engine_call(title, lambda: runtime.next_round(version.specs(session), snap))
         return workflow, snap, True
     return workflow, snap, False
 
@@ -81,7 +77,7 @@ def _intake(session, process_key):
     version = catalog.latest_version(session, process_key)
     if version is None:
         raise NotFound(process_key)
-    workflow, snap = runtime.start(_specs(version))
+    workflow, snap = runtime.start(version.specs(session))
     info = version.meta["tasks"][snap.ready[0].task_spec.bpmn_id]
     return version, info, form_options.form_of(session, version, info["form"]), workflow, snap
 
@@ -187,7 +183,7 @@ def _record_intake_decisions(audit, actor, version, data, assessment, how):
             "assessed": assessment.level, "level": data["risk_level"], "how": how,
             "reasons": [list(r) for r in assessment.reasons], "facts": assessment.facts,
             "reason": data.get("risk_reason") if how == "lowered" else None})
-    decided = triage.decide(version, data)
+    decided = triage.decide(audit.session, version, data)
     if decided is not None:
         audit.add(actor, EventKind.TRIAGED, detail=decided)
 
@@ -294,14 +290,14 @@ def submit_step(session, act, post):
     errors = formlib.validate(form, data)
     if errors:
         raise FormInvalid(errors, data)
-    workflow = runtime.load_state(case.state, _specs(version))
+    workflow = runtime.load_state(case.state, version.specs(session))
     try:
         snap = _engine_call(task.title, lambda: runtime.complete(workflow, task.spiff_task_id, data,
                                                                  case_facts(case)))
     except runtime.TaskNotReady as exc:
         # Someone completed it while we waited for the case lock.
         raise _refreshed(session, task) from exc
-    workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, task.title)
+    workflow, snap, reopened = _next_round_if_restarted(session, version, workflow, snap, task.title)
     # Guarded on state so a concurrent submission of the same task cannot also succeed.
     done = session.connection().execute(update(Task.__table__).where(
         Task.__table__.c.id == task.id, Task.__table__.c.state == TaskState.READY).values(
@@ -340,12 +336,12 @@ def fire_timer(session, timer_id, routes=None):
 
 def _fire(session, timer, case, unit_path, routes=None, writes=None):
     version = catalog.version_info(session, case.process_version_id)
-    workflow = runtime.load_state(case.state, _specs(version))
+    workflow = runtime.load_state(case.state, version.specs(session))
     snap = runtime.fire_timers(workflow)
     if any(spiff_id == timer.spiff_task_id for spiff_id, _element, _due in snap.timers):
         # The engine did not consider it due (clock skew): leave it for the next sweep.
         return False
-    workflow, snap, reopened = _next_round_if_restarted(version, workflow, snap, timer.spec_id)
+    workflow, snap, reopened = _next_round_if_restarted(session, version, workflow, snap, timer.spec_id)
     audit = store.AuditLog(session, case, writes)
     audit.add(SYSTEM, EventKind.TIMER_FIRED, timer.spec_id,
               version.meta["deadlines"].get(timer.spec_id, {}).get("name"), {"due_at": timer.due_at.isoformat()})
@@ -446,8 +442,8 @@ def _library_with(session, filename, data, bpmn_dir, forms_dir):
     """The whole library as published (files, then every version's files on top) with one file
     replaced by `data`, checked: (drafts, problems)."""
     diagrams, form_texts = catalog.read_folder(bpmn_dir, forms_dir)
-    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)):
-        diagrams.update({name: text.encode("utf-8") for name, text in version.files.items()})
+    for files in session.scalars(select(ProcessVersion.files).order_by(ProcessVersion.id)):
+        diagrams.update({name: text.encode("utf-8") for name, text in files.items()})
     diagrams[f"bpmn/{filename}"] = data
     return catalog.compile_library(diagrams, form_texts, department_kinds.read(session))
 

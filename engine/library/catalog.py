@@ -13,7 +13,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import select
 
 from engine.library import forms as formlib
-from engine.workflow import instance_limits
+from engine.workflow import instance_limits, runtime
 from engine.persistence.models import ProcessVersion
 from engine.access.department_kinds import SERVICES
 from engine.access.policy import role_for_lane
@@ -562,7 +562,6 @@ class VersionInfo:
     content_hash: str
     meta: dict
     forms: dict
-    spec_json: str = field(repr=False)
     _form_defs: dict = field(default_factory=dict, repr=False, compare=False)
 
     def form(self, key):
@@ -571,10 +570,16 @@ class VersionInfo:
             found = self._form_defs[key] = formlib.FormDef(key, self.forms[key])
         return found
 
+    def specs(self, session):
+        """The version's (spec, subprocess specs), restored once per process; the spec JSON is
+        read from the database only then."""
+        return runtime.SPEC_CACHE.get(self.id, lambda: session.scalar(
+            select(ProcessVersion.spec_json).where(ProcessVersion.id == self.id)))
+
 
 _VERSIONS = {}
 _VERSION_COLUMNS = (ProcessVersion.id, ProcessVersion.process_key, ProcessVersion.name, ProcessVersion.content_hash,
-                    ProcessVersion.meta, ProcessVersion.forms, ProcessVersion.spec_json)
+                    ProcessVersion.meta, ProcessVersion.forms)
 
 
 def version_info(session, version_id):

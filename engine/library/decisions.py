@@ -9,7 +9,6 @@ from types import SimpleNamespace
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from sqlalchemy import select
 
-from engine.workflow import runtime
 from engine.persistence.models import ProcessVersion
 from engine.workflow.scripting import SCRIPT_ENGINE
 from engine.library.xmlsafe import parse_xml
@@ -32,8 +31,8 @@ class Outcome:
         return self.rules[0] if self.rules else None
 
 
-def _step(version, element_id):
-    spec, subprocess_specs = runtime.SPEC_CACHE.get(version.id, version.spec_json)
+def _step(session, version, element_id):
+    spec, subprocess_specs = version.specs(session)
     for process in (spec, *subprocess_specs.values()):
         found = process.task_specs.get(element_id)
         if found is not None and hasattr(found, "dmnEngine"):
@@ -41,17 +40,17 @@ def _step(version, element_id):
     raise NoSuchDecision(element_id)
 
 
-def has_decision(version, element_id):
+def has_decision(session, version, element_id):
     try:
-        _step(version, element_id)
+        _step(session, version, element_id)
     except NoSuchDecision:
         return False
     return True
 
 
-def evaluate(version, element_id, data):
+def evaluate(session, version, element_id, data):
     """Run the table of the business-rule step `element_id` on `data`, as that step would."""
-    step = _step(version, element_id)
+    step = _step(session, version, element_id)
     return _run(step.dmnEngine, data, step, step._wf_spec)
 
 

@@ -58,12 +58,12 @@ class Preview:
     failed: str = ""
 
 
-def decide(version, data):
+def decide(session, version, data):
     """The triage rule that fires on `data`, for the case's history; None for a version without
     the table."""
-    if not decisions.has_decision(version, DECISION):
+    if not decisions.has_decision(session, version, DECISION):
         return None
-    outcome = decisions.evaluate(version, DECISION, data)
+    outcome = decisions.evaluate(session, version, DECISION, data)
     rule = outcome.rule
     return {"rule": rule.id if rule else None, "description": rule.description if rule else None,
             **{key: outcome.outputs.get(key) for key in ("route", "committee", "legal_channel", "department", "body", "basis")},
@@ -99,8 +99,8 @@ def labour_limitation(data, today=None):
     return [(Msg("The limitation period ends on %(ends)s (%(basis)s).", **said), False)]
 
 
-def _inputs(version):
-    return [entry.expression for entry in decisions._step(version, DECISION).dmnEngine.decision_table.inputs]
+def _inputs(session, version):
+    return [entry.expression for entry in decisions._step(session, version, DECISION).dmnEngine.decision_table.inputs]
 
 
 def preview(session, actor, process_key, post=None, data=None):
@@ -108,17 +108,17 @@ def preview(session, actor, process_key, post=None, data=None):
     version = catalog.latest_version(session, process_key)
     if version is None:
         raise NotFound(process_key)
-    specs = runtime.SPEC_CACHE.get(version.id, version.spec_json)
+    specs = version.specs(session)
     workflow, start_snap = runtime.start(specs)
     first = start_snap.ready[0]
     info = version.meta["tasks"][first.task_spec.bpmn_id]
     form = form_options.form_of(session, version, info["form"])
     data = formlib.data_from_post(form, post or {}) if data is None else formlib.data_from_json(form, data)
     found = Preview(warnings=labour_limitation(data))
-    if decisions.has_decision(version, DECISION):
+    if decisions.has_decision(session, version, DECISION):
         props = form.schema.get("properties", {})
         found.missing = [(props.get(name, {}).get("title", name), props.get(name, {}).get("x-title-en", name))
-                         for name in _inputs(version) if data.get(name) in (None, "")]
+                         for name in _inputs(session, version) if data.get(name) in (None, "")]
     if found.missing:
         return found
     try:
@@ -126,9 +126,9 @@ def preview(session, actor, process_key, post=None, data=None):
     except risk.LoweredWithoutReason:
         found.risk_how = "lowered_without_reason"
     found.risk_level = data.get("risk_level", "")
-    decided = decide(version, data)
+    decided = decide(session, version, data)
     if decided is not None:
-        outcome = decisions.evaluate(version, DECISION, data)
+        outcome = decisions.evaluate(session, version, DECISION, data)
         found.outputs, found.rule = outcome.outputs, outcome.rule
     try:
         snap = runtime.complete(workflow, str(first.id), data)

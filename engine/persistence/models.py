@@ -165,10 +165,12 @@ class ProcessVersion(Base):
     process_key: Mapped[str] = mapped_column(String(100), index=True)
     name: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    files: Mapped[dict] = mapped_column(JSON)
-    forms: Mapped[dict] = mapped_column(JSON)
-    meta: Mapped[dict] = mapped_column(JSON)
-    spec_json: Mapped[str] = mapped_column(Text)
+    # Hundreds of KB together: loaded only when read (catalog.version_info keeps meta and forms per
+    # process, runtime.SPEC_CACHE the specs), never with the row a case page names the version by.
+    files: Mapped[dict] = mapped_column(JSON, deferred=True)
+    forms: Mapped[dict] = mapped_column(JSON, deferred=True)
+    meta: Mapped[dict] = mapped_column(JSON, deferred=True)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     source: Mapped[str] = mapped_column(String(40), default="files")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.access.policy import COURT
+from engine.library import catalog
 from engine.library.catalog import DOSSIER_KIND
 from engine.persistence.models import (
     Attachment, AuditEvent, CaseParty, ConfirmationConsent, OrgUnit, Task,
@@ -113,7 +114,7 @@ def latest_data(session, case_id, spec_ids):
 
 def latest_agreement(session, case):
     """The data of the latest mediation that reached an agreement, and its event."""
-    meta = case.process_version.meta
+    meta = catalog.version_info(session, case.process_version_id).meta
     specs = sorted(element for element, info in meta.get("tasks", {}).items() if info.get("form") == MEDIATION_FORM)
     for event in session.scalars(select(AuditEvent).where(
             AuditEvent.case_id == case.id, AuditEvent.kind == EventKind.TASK_COMPLETED,
@@ -183,7 +184,7 @@ def contents(session, case, window=None, applied=None, pending=None, mobiles=Non
     `applied` the data its completion records ({"applied_on", "window_note"}), `pending` a
     consent being made in the same action ((party id, moment)); `mobiles` the party ids that may
     confirm online. Reads only."""
-    version = case.process_version
+    version = catalog.version_info(session, case.process_version_id)
     meta, forms = version.meta, version.forms
     intake_form = forms.get(meta.get("tasks", {}).get(INTAKE_SPEC, {}).get("form") or "intake.json", {})
     intake, _intake_event = latest_data(session, case.id, {INTAKE_SPEC})

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from engine.access.rulebook import CLOSE_FORM, VISIT_FORM
+from engine.library import catalog
 from engine.persistence.keys import contact_key, normalize_phone
 from engine.persistence.models import AuditEvent, Case, Submission, Task
 from engine.persistence.states import EventKind, SubmissionState, TaskState
@@ -36,7 +37,7 @@ def case_for_resident(session, code, proof):
     code = (code or "").strip().upper()
     if not code or not proof:
         return None
-    case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))
+    case = session.scalar(select(Case).options(joinedload(Case.org_unit))
                           .where(Case.code == code))
     if case is None:
         return None
@@ -98,7 +99,7 @@ def progress(session, case):
             AuditEvent.case_id == case.id, AuditEvent.kind == EventKind.TASK_COMPLETED,
             AuditEvent.task_spec == closes[-1].spec_id).order_by(AuditEvent.seq.desc()).limit(1))
         found.closing_method = ((event.detail or {}).get("data") or {}).get("closing_method") if event else None
-        close_form = case.process_version.forms.get(CLOSE_FORM, {})
+        close_form = catalog.version_info(session, case.process_version_id).forms.get(CLOSE_FORM, {})
         found.closing_labels = close_form.get("schema", {}).get("properties", {}).get("closing_method", {}) \
             .get("x-enum-labels", {})
     visits = [t for t in tasks if t.form_key == VISIT_FORM]

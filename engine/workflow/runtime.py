@@ -74,10 +74,11 @@ class SpecCache:
     def __init__(self):
         self._specs = {}
 
-    def get(self, version_id, spec_json):
+    def get(self, version_id, load):
+        """The specs of a version; `load()` returns its spec JSON and is called only the first time."""
         found = self._specs.get(version_id)
         if found is None:
-            found = self._specs[version_id] = spec_from_json(spec_json)
+            found = self._specs[version_id] = spec_from_json(load())
         return found
 
 

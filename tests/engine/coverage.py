@@ -23,7 +23,7 @@ def library_flows():
 def record(session, case_id):
     case = session.get(Case, case_id)
     version = catalog.version_info(session, case.process_version_id)
-    workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+    workflow = runtime.load_state(case.state, version.specs(session))
     record_workflow(version.process_key, workflow, version.meta["flows"])
 
 

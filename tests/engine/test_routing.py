@@ -134,7 +134,7 @@ def _triaged(session, case_id):
 
 def _data(session, case):
     version = services.catalog.version_info(session, case.process_version_id)
-    workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+    workflow = runtime.load_state(case.state, version.specs(session))
     return runtime._latest_data(workflow, workflow.get_tasks())
 
 

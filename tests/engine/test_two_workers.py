@@ -26,7 +26,7 @@ def _make_due(session, case_id):
     """Move a case's waiting deadline into the past, in its workflow state and in its row."""
     case = session.get(Case, case_id)
     version = catalog.version_info(session, case.process_version_id)
-    workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(version.id, version.spec_json))
+    workflow = runtime.load_state(case.state, version.specs(session))
     timer = session.scalar(sa.select(Timer).where(Timer.case_id == case_id, Timer.state == "waiting"))
     past = Clock.now() - timedelta(minutes=5)
     runtime.find_task(workflow, timer.spiff_task_id).internal_data["event_value"] = past.isoformat()

@@ -274,7 +274,7 @@ def test_hostile_gateway_condition(session, short_limit, condition):
         case = file_matter(session)
         task = open_task(session, case.id, "Task_mediate")
         workflow = runtime.load_state(case.state, runtime.SPEC_CACHE.get(case.process_version_id,
-                                                                          case.process_version.spec_json))
+                                                                          lambda: case.process_version.spec_json))
         data = runtime.find_task(workflow, task.spiff_task_id).data
         assert [p["name"] for p in data["parties"]] == ["张三", "李四"]
         return
