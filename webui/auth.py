@@ -25,7 +25,7 @@ def load_user(login_id):
     user_id, _sep, epoch = login_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = accounts.signed_in(db.session, int(user_id))
     if user is None or not user.active or int(epoch) != (user.session_epoch or 0):
         return None
     return user

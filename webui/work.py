@@ -90,10 +90,9 @@ def matter_preview():
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
 @requires("work_tasks")
 def task(task_id):
-    row = db.session.get(Task, task_id)
+    row, case, visible = queries.visible_task(db.session, current_actor(), task_id)
     if row is None:
         abort(404)
-    case, visible = queries.visible_case(db.session, current_actor(), row.case_id)
     if not visible or row.role not in current_actor().roles:
         abort(403)
     form = expert_options.step_form(db.session, case.process_version_id, row.form_key, case.org_unit.path)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import joinedload, object_session
 
 from engine.access import login_throttle, passwords
 from engine.legaltime.clock import Clock
@@ -132,6 +132,13 @@ def create_api_token(session, username, name):
 
 def _token_hash(token):
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def signed_in(session, user_id):
+    """A login with its unit and roles, in one query (read on every request: an administrator may
+    change any of them, and the session epoch says whether the login still holds), or None."""
+    return session.execute(select(User).options(joinedload(User.org_unit), joinedload(User.role_rows))
+                           .where(User.id == user_id)).unique().scalar_one_or_none()
 
 
 def actor_for_token(session, token):

@@ -92,9 +92,12 @@ def case_facts(session, case, unit=None):
                      department_step=department is not None, move_to_path=move_to, has_dossier=dossier is not None)
 
 
-def step_facts(task, unit_path, extension_left=None, referrals=(), dossier=False):
+def step_facts(task, unit_path, extension_left=None, referrals=(), dossier=False, assignee_name=None):
+    """A step's facts; `assignee_name` when the caller read it with the step (else it is loaded)."""
+    if task.assignee_id and assignee_name is None:
+        assignee_name = task.assignee.display_name
     return StepFacts(id=task.id, state=task.state, role=task.role, unit_path=unit_path, assignee_id=task.assignee_id,
-                     assignee_name=task.assignee.display_name if task.assignee_id else None,
+                     assignee_name=assignee_name if task.assignee_id else None,
                      completer_name=task.completer.display_name if task.completed_by else None,
                      clock_stopped=task.clock_stopped_at is not None, timed=task.due_at is not None,
                      extension_left=extension_left, grid_id=task.case.grid_id,

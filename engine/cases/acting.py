@@ -31,12 +31,13 @@ from engine.errors import Conflict, NotFound
 from engine.library import catalog
 from engine.legaltime.clock import CHINA, as_utc
 from engine.messages import Msg
-from engine.persistence.models import Case, Meeting, OrgUnit, Referral, Resolver, Submission, Task
+from engine.persistence.models import Case, Meeting, OrgUnit, Referral, Resolver, Submission, Task, User
 from engine.persistence.states import CaseStatus
 from engine.reading import unit_inbox
 from engine.persistence.uow import UnitOfWork
 
 TaskUnit = aliased(OrgUnit)
+Assignee = aliased(User)
 
 
 class Act:
@@ -121,17 +122,18 @@ def acting_on_task(session, actor, task_id, verb):
     """A step's verb: the step, its case (row-locked) and both units in one query."""
     with _transaction(session):
         row = session.execute(
-            select(Task, Case, OrgUnit, TaskUnit.path)
+            select(Task, Case, OrgUnit, TaskUnit.path, Assignee.display_name)
             .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-            .join(TaskUnit, TaskUnit.id == Task.org_unit_id)
+            .join(TaskUnit, TaskUnit.id == Task.org_unit_id).outerjoin(Assignee, Assignee.id == Task.assignee_id)
             .where(Task.id == task_id).with_for_update(of=Case)).first()
         if row is None:
             raise NotFound(task_id)
-        task, case, unit, task_unit_path = row
+        task, case, unit, task_unit_path, assignee_name = row
         # The step's rules read the step; the case's own facts (moves, departments) are not asked.
         facts = rulebook.CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level,
                                    route=case.route, flagged=case.flagged_at is not None)
-        _check(actor, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path, referrals=_referrals(session, case, task)))
+        _check(actor, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path, referrals=_referrals(session, case, task),
+                                                              assignee_name=assignee_name))
         yield Act(session, actor, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)
 
 

@@ -150,19 +150,20 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
                    "related": [c.code for c in repeats]}
         if external_ref:
             started["order"] = external_ref  # the filing system's number, in the case's history too
-        audit.add(actor, EventKind.CASE_STARTED, detail=started)
-        store.record_engine_changes(audit, actor, start_snap)
-        first = start_snap.ready[0]
-        snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data, case_facts(case)))
-        # Written now, before the rows of the steps that follow it, so ids keep the order of events.
-        session.connection().execute(insert(Task.__table__), dict(
-            case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
-            form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id,
-            assignee_id=None if by_system else actor.user_id,
-            state=TaskState.COMPLETED, created_at=now, completed_at=now, completed_by=actor.user_id))
-        audit.add(actor, EventKind.TASK_COMPLETED, first.task_spec.bpmn_id, info["name"], {"data": data})
-        _record_intake_decisions(audit, actor, version, data, assessment, how)
-        store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
+        with audit.held():
+            audit.add(actor, EventKind.CASE_STARTED, detail=started)
+            store.record_engine_changes(audit, actor, start_snap)
+            first = start_snap.ready[0]
+            snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data, case_facts(case)))
+            # Written now, before the rows of the steps that follow it, so ids keep the order of events.
+            session.connection().execute(insert(Task.__table__), dict(
+                case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
+                form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id,
+                assignee_id=None if by_system else actor.user_id,
+                state=TaskState.COMPLETED, created_at=now, completed_at=now, completed_by=actor.user_id))
+            audit.add(actor, EventKind.TASK_COMPLETED, first.task_spec.bpmn_id, info["name"], {"data": data})
+            _record_intake_decisions(audit, actor, version, data, assessment, how)
+            store.save(session, case, actor.unit_path, workflow, snap, version, actor, audit, submitted=data)
         if remember is not None:
             remember(case)
         return case
@@ -306,12 +307,13 @@ def submit_step(session, act, post):
     if not done:
         raise _refreshed(session, task)
     audit = act.log
-    audit.add(actor, EventKind.TASK_COMPLETED, task.spec_id, task.title, {"data": data})
-    expert_summons.summon(session, act, form, data)
-    if reopened:
-        audit.add(actor, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
-    store.save(session, case, unit_path, workflow, snap, version, actor, audit,
-               completed_task_id=task.spiff_task_id, submitted=data)
+    with audit.held():
+        audit.add(actor, EventKind.TASK_COMPLETED, task.spec_id, task.title, {"data": data})
+        expert_summons.summon(session, act, form, data)
+        if reopened:
+            audit.add(actor, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
+        store.save(session, case, unit_path, workflow, snap, version, actor, audit,
+                   completed_task_id=task.spiff_task_id, submitted=data)
     return case
 
 

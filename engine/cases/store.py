@@ -1,4 +1,6 @@
 """Saving a case after the engine acted: workflow state, task rows, timer rows, audit events."""
+from contextlib import contextmanager
+
 from sqlalchemy import and_, delete, insert, or_, select, update
 
 from engine.cases import hotline
@@ -58,6 +60,22 @@ class AuditLog:
         self.session = session
         self.case = case
         self.writes = writes
+        self._held = None
+
+    @contextmanager
+    def held(self):
+        """The events added within the block are inserted together when it ends: one statement
+        for an action's events instead of one each. Nothing within the block reads them back."""
+        if self.writes is not None or self._held is not None:
+            yield
+            return
+        self._held = held = []
+        try:
+            yield
+        finally:
+            self._held = None
+        if held:
+            self.session.connection().execute(_INSERT_EVENT, held)
 
     def _row(self, actor, kind, task_spec, task_title, detail):
         case = self.case
@@ -81,7 +99,9 @@ class AuditLog:
         rows = [self._row(actor, *event) for event in events]
         if rows:
             hotline.kept(self.session, self.case, rows)
-        if rows and self.writes is not None:
+        if rows and self._held is not None:
+            self._held.extend(rows)
+        elif rows and self.writes is not None:
             self.writes.audit.extend(rows)
         elif rows:
             # On the unit of work's own connection and transaction, without the ORM session's
@@ -115,16 +135,17 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     autoflush writes the case early), and the case row is written once, by the final flush."""
     now = Clock.now() if writes is None else writes.now
     meta = version.meta
-    record_engine_changes(log, actor, snap)
-    route_before = case.route
-    _copy_case_fields(case, snap.data)
-    if submitted and submitted.get("parties"):
-        _record_parties(session, case, submitted)
+    with log.held():
+        record_engine_changes(log, actor, snap)
+        route_before = case.route
+        _copy_case_fields(case, snap.data)
+        if submitted and submitted.get("parties"):
+            _record_parties(session, case, submitted)
 
-    due_by_task = _save_timers(session, case, snap, meta, now, writes)
-    _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes)
-    _save_case_row(case, workflow, snap, meta, now)
-    _tell_reporters(session, case, route_before, snap, meta)
+        due_by_task = _save_timers(session, case, snap, meta, now, writes)
+        _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes)
+        _save_case_row(case, workflow, snap, meta, now)
+        _tell_reporters(session, case, route_before, snap, meta)
     if writes is None:
         # Otherwise the case rows of the whole batch are written by the one flush at commit.
         session.flush()
@@ -236,26 +257,22 @@ def _keep_with_handler(session, log, case, rows):
     if not rows:
         return
     roles = {row["role"] for row in rows}
-    connection = session.connection()
     last = {}
     # A done step keeps its holder (its completer) as assignee; an outside system's intake step has
-    # none (services.start_case), so nobody keeps the case for a login nobody sits behind.
-    for role, assignee_id in connection.execute(
-            select(Task.role, Task.assignee_id)
+    # none (services.start_case), so nobody keeps the case for a login nobody sits behind. With
+    # each step, in the same query, whether its holder can still work that role, and where.
+    for role, assignee_id, name, unit_id, holds in session.connection().execute(
+            select(Task.role, Task.assignee_id, User.display_name, User.org_unit_id, UserRole.role)
+            .outerjoin(User, and_(User.id == Task.assignee_id, User.active.is_(True)))
+            .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.role == Task.role))
             .where(Task.case_id == case.id, Task.role.in_(roles), Task.state.in_((TaskState.READY, TaskState.COMPLETED)))
             .order_by(Task.id.desc())):
-        last.setdefault(role, assignee_id)
-    wanted = {(row["role"], last[row["role"]], row["org_unit_id"]) for row in rows if last.get(row["role"])}
-    if not wanted:
-        return
-    able = {(role, user_id, unit_id): name for user_id, name, unit_id, role in connection.execute(
-        select(User.id, User.display_name, User.org_unit_id, UserRole.role).join(UserRole, UserRole.user_id == User.id)
-        .where(User.id.in_({user_id for _role, user_id, _unit in wanted}), User.active.is_(True),
-               UserRole.role.in_(roles)))}
+        if role not in last:
+            last[role] = (assignee_id, name if holds is not None else None, unit_id)
     for row in rows:
-        name = able.get((row["role"], last.get(row["role"]), row["org_unit_id"]))
-        if name is not None:
-            row["assignee_id"] = last[row["role"]]
+        assignee_id, name, unit_id = last.get(row["role"], (None, None, None))
+        if assignee_id is not None and name is not None and unit_id == row["org_unit_id"]:
+            row["assignee_id"] = assignee_id
             log.add(SYSTEM, EventKind.TASK_ASSIGNED, row["spec_id"], row["title"],
                     {"to": name, "to_id": row["assignee_id"], "why": "previous_handler"})
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.access import department_kinds
-from engine.library import form_options
+from engine.library import catalog, form_options
 from engine.library.forms import FormDef
 from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Submission, Task, User
 from engine.access.policy import GRID_ROLES, grid_only, mask_id_number, mask_phone, sees_personal_data, unit_covers
@@ -251,13 +251,28 @@ def case_of_order(session, actor, order_number):
 
 def visible_case(session, actor, case_id):
     """The case if the actor's unit covers it, else None (the web layer answers 403/404)."""
-    case = session.scalar(select(Case).options(joinedload(Case.org_unit), joinedload(Case.process_version))
+    case = session.scalar(select(Case).options(joinedload(Case.org_unit))
                           .where(Case.id == case_id))
     if case is None:
         return None, False
+    return case, _sees(session, actor, case)
+
+
+def visible_task(session, actor, task_id):
+    """A step and its case, read together, and whether the actor's unit covers the case:
+    (task, case, visible), or (None, None, False)."""
+    row = session.execute(select(Task, Case, OrgUnit).join(Case, Case.id == Task.case_id)
+                          .join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(Task.id == task_id)).first()
+    if row is None:
+        return None, None, False
+    task, case, _unit = row  # the unit is now in the session: case.org_unit reads it from there
+    return task, case, _sees(session, actor, case)
+
+
+def _sees(session, actor, case):
     if grid_only(actor):
-        return case, session.scalar(select(Case.id).where(Case.id == case_id, _grid_cases(actor))) is not None
-    return case, unit_covers(actor.unit_path, case.org_unit.path) or _holds_a_step(session, actor, case_id)
+        return session.scalar(select(Case.id).where(Case.id == case.id, _grid_cases(actor))) is not None
+    return unit_covers(actor.unit_path, case.org_unit.path) or _holds_a_step(session, actor, case.id)
 
 
 def _holds_a_step(session, actor, case_id):
@@ -301,7 +316,8 @@ def _mask_value(name, value):
 def submitted_steps(session, case, actor):
     """What each completed step recorded, in order, masked as the actor may see it."""
     kinds = department_kinds.read(session)
-    return [(event, *event_data(case.process_version, event, actor, kinds, session))
+    version = catalog.version_info(session, case.process_version_id)
+    return [(event, *event_data(version, event, actor, kinds, session))
             for event in case_events(session, case.id, kinds=DATA_EVENTS)]
 
 
