@@ -3,10 +3,12 @@ of case fields, taken from the forms of the case's own process version (designer
 from engine.messages import N_
 from engine.access.department_kinds import SERVICES  # noqa: F401  (a table for label() in templates)
 from engine.access.policy import ROLES  # noqa: F401  (a table for label() in templates)
+from engine.library import catalog
 from engine.library.triage import ROUTES
 from engine.cases.meetings import DECISIONS as MEETING_DECISION  # noqa: F401  (tables for label())
 from engine.reading.meetings import KINDS as MEETING_KIND, REASONS as MEETING_REASON, STATES as MEETING_STATE  # noqa: F401
 
+from .extensions import db
 from .i18n import authored
 
 STATUS = {"open": N_("Being handled"), "completed": N_("Completed"), "error": N_("Error")}
@@ -93,5 +95,5 @@ def case_label(case, field):
     value = getattr(case, field)
     if value is None:
         return ""
-    labels = vocab(case.process_version).get(field, {})
+    labels = vocab(catalog.version_info(db.session, case.process_version_id)).get(field, {})
     return authored(labels[value]) if value in labels else value

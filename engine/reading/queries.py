@@ -282,7 +282,9 @@ def _holds_a_step(session, actor, case_id):
 
 
 def case_tasks(session, case_id):
-    return session.scalars(select(Task).options(joinedload(Task.assignee), joinedload(Task.completer),
+    # The people are shown by name: their roles are not read (two queries a page otherwise).
+    return session.scalars(select(Task).options(joinedload(Task.assignee).lazyload(User.role_rows),
+                                                joinedload(Task.completer).lazyload(User.role_rows),
                                                 joinedload(Task.org_unit))
                            .where(Task.case_id == case_id).order_by(Task.id)).all()
 
