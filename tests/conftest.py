@@ -1,7 +1,6 @@
 """Shared fixtures. The database is SQLite in a temporary folder, or the PostgreSQL named by
 DATABASE_URL; its schema is built by the Alembic migrations, as in production."""
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -119,17 +118,20 @@ def registry_rows(session_factory):
         s.close()
 
 
-# The web layer's in-process limits per client address (the follow page's look-ups, the filing
-# page's posts and files). Every test client and the browser's live server come from 127.0.0.1,
+# The limits per client address (the follow page's look-ups, the filing page's posts and files),
+# counted in the database. Every test client and the browser's live server come from 127.0.0.1,
 # so without this each test would spend the budget of the ones before it and fail by the order
-# tests happen to run in.
-CLIENT_LIMITS = {"webui.public": ("LOOKUPS",), "webui.resident": ("PAGE_POSTS", "FILES_PER_ADDRESS")}
-
-
+# tests happen to run in. Tests that use no database have nothing to forget.
 @pytest.fixture(autouse=True)
-def fresh_client_limits(monkeypatch):
-    for module_name, names in CLIENT_LIMITS.items():
-        module = sys.modules.get(module_name)
-        for name in names if module else ():
-            old = getattr(module, name)
-            monkeypatch.setattr(module, name, type(old)(attempts=old.attempts, seconds=old.seconds))
+def fresh_client_limits(request):
+    if "schema" in request.fixturenames:
+        forget_client_attempts(request.getfixturevalue("session_factory"))
+
+
+def forget_client_attempts(factory):
+    session = factory()
+    try:
+        session.execute(sa.text("DELETE FROM client_attempts"))
+        session.commit()
+    finally:
+        session.close()

@@ -68,7 +68,7 @@ STATES = {"FUTURE": N_("not started"), "LIKELY": N_("not started"),
           "MAYBE": N_("not started"), "DEFINITE": N_("not started"), "READY": N_("ready"), "COMPLETED": N_("completed"), "WAITING": N_("waiting"),
           "CANCELLED": N_("cancelled"), "STARTED": N_("started"), "ERROR": N_("error")}
 
-_vocab_cache = {}
+_vocab_cache = {}  # by version id: immutable, so each process may keep its own (runtime.SpecCache)
 
 
 def vocab(version):

@@ -6,23 +6,26 @@ personal data."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from engine.cases import joint_application, rating
+from engine.cases import client_limits, joint_application, rating
 from engine.errors import Conflict, FormInvalid, NotFound, Throttled
 from engine.persistence.uow import retrying_busy
 from engine.reading import follow as following
 
 from .extensions import db
 from .i18n import say
-from .throttle import Throttle
 
 bp = Blueprint("public", __name__)
 
 
-# Twenty look-ups per client per ten minutes: plenty for a resident, useless for guessing.
-LOOKUPS = Throttle(attempts=20, seconds=600)
+# Look-ups per client address, counted in the database (shared by every web process).
+LOOKUPS = client_limits.LOOKUPS
 # The session remembers what the resident proved (the reference and a digest of reference and
 # phone, never the number), so the rating form needs no second look-up.
 FOLLOWED = "followed"
+
+
+def _may_look_up():
+    return retrying_busy(lambda: client_limits.allow(db.session, LOOKUPS, request.remote_addr or "?"))
 
 
 def _found(code, proof):
@@ -47,7 +50,7 @@ def follow():
         case, submission = _found(remembered.get("code"), remembered.get("proof")) if remembered else (None, None)
         return _page(remembered.get("code", ""), case, submission)
     code = request.form.get("code", "").strip()[:40]
-    if not LOOKUPS.allow(request.remote_addr or "?"):
+    if not _may_look_up():
         return _page(code, None, None, status=429, throttled=True)
     proof = following.proof_of(code, request.form.get("phone", "")[:20])
     case, submission = _found(code, proof)
@@ -62,7 +65,7 @@ def follow():
 def rate():
     """The resident's rating of a closed case: completes its return visit (online)."""
     remembered, case, submission = _remembered_case()
-    if not LOOKUPS.allow(request.remote_addr or "?"):
+    if not _may_look_up():
         return _page(remembered.get("code", ""), None, None, status=429, throttled=True)
     if case is None:
         return _look_up_again()
@@ -106,7 +109,7 @@ def _refused(refused):
 def application_code():
     """Send the party a one-time code to confirm the joint application with."""
     remembered, case, submission = _remembered_case()
-    if not LOOKUPS.allow(request.remote_addr or "?"):
+    if not _may_look_up():
         return _page(remembered.get("code", ""), None, None, status=429, throttled=True)
     if case is None:
         return _look_up_again()
@@ -125,7 +128,7 @@ def application_code():
 def application_confirm():
     """The party confirms the joint application with the code sent to their phone."""
     remembered, case, submission = _remembered_case()
-    if not LOOKUPS.allow(request.remote_addr or "?"):
+    if not _may_look_up():
         return _page(remembered.get("code", ""), None, None, status=429, throttled=True)
     if case is None:
         return _look_up_again()

@@ -8,9 +8,9 @@ so asking for the one-time code loses nothing either.
 
 Throttles: sending codes is limited per phone and per address by counting phone_codes rows
 (engine/cases/phone_codes.py: the database, so every web process shares it); guessing a code is
-limited by its five tries. The page's own posts are limited per address in this process
-(PAGE_POSTS), which bounds the upload work one client can cause; what matters for security is
-in the database."""
+limited by its five tries. The page's own posts and the files it keeps are limited per address
+(PAGE_POSTS, FILES_PER_ADDRESS: engine/cases/client_limits.py, in the database too), which
+bounds the upload work one client can cause."""
 import secrets
 
 from flask import (
@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 import segno
 from engine.access.policy import LEVELS, mask_phone, unit_covers
-from engine.cases import attachments, phone_codes, submissions
+from engine.cases import attachments, client_limits, phone_codes, submissions
 from engine.errors import FormInvalid, Throttled
 from engine.persistence.models import OrgUnit
 from engine.persistence.uow import retrying_busy
@@ -32,16 +32,11 @@ from .auth import current_actor, requires
 from .extensions import csrf, db
 from .guard import takes_uploads
 from .i18n import say
-from .throttle import Throttle
 
 bp = Blueprint("resident", __name__)
 
-# Posts of the filing page per client address per ten minutes, in this process: a resident
-# correcting a form a few times and asking for a code or two stays far below it.
-PAGE_POSTS = Throttle(attempts=30, seconds=600)
-# Files kept per client address per hour, in this process: five full forms' worth. Files not
-# filed are forgotten after a day; this bounds how fast one client can fill the disk before that.
-FILES_PER_ADDRESS = Throttle(attempts=30, seconds=3600)
+PAGE_POSTS = client_limits.PAGE_POSTS
+FILES_PER_ADDRESS = client_limits.FILES
 OTHERS = 3  # rows for the other side on the form
 KEPT_HOURS = 24  # pending files are forgotten after a day (attachments.forget_pending)
 
@@ -181,7 +176,7 @@ def file(unit_code):
     # A body over the limit was refused (413) by the guard that reads every form first.
     form, files = request.form, request.files
     typed = _typed(form)
-    if not PAGE_POSTS.allow(client_address()):
+    if not retrying_busy(lambda: client_limits.allow(db.session, PAGE_POSTS, client_address())):
         return _page(unit, typed, errors={"_form": _("Too many tries from this network; wait ten minutes and "
                                                      "submit again. What you typed is still here.")},
                      status=429, retry_after=600)
@@ -199,7 +194,8 @@ def _post(unit, typed, form, files):
     held = _held_files(form)
     uploads = _uploads(files, kept)
     errors = {}
-    allowed = [upload for upload in uploads if FILES_PER_ADDRESS.allow(client_address())]
+    allowed = uploads[:retrying_busy(lambda: client_limits.take(db.session, FILES_PER_ADDRESS, client_address(),
+                                                                 len(uploads)))] if uploads else []
     if len(allowed) < len(uploads):
         errors["files"] = _("Too many files from this network in the last hour; %(n)s were not kept. Try again "
                             "later, or submit without them.", n=len(uploads) - len(allowed))

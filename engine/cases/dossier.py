@@ -40,7 +40,8 @@ from engine.reading import dossier as reading
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3
-# Render times in this process, for the closing note and the benchmark (seconds, newest last).
+# Render times in this process, for the closing note and the benchmark (seconds, newest last);
+# one process's own figures, which no other process needs.
 RENDER_SECONDS = []
 
 _TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),

@@ -43,7 +43,8 @@ SUBMISSION = "submission"
 # A mobile number in mainland China: an SMS can reach it.
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
-# Sends refused, by which limit (the closing note's figures; each is logged too).
+# Sends refused in this process, by which limit (the closing note's figures; each is logged too;
+# the limits themselves are counted in the database).
 THROTTLED = Counter()
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine.cases import attachments, clocks, outbox, phone_codes, services, supervision, transfers
+from engine.cases import attachments, client_limits, clocks, outbox, phone_codes, services, supervision, transfers
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,16 @@ def sweep(session_factory):
 
 
 def housekeeping(session_factory):
-    """Hourly: files a resident's form kept and nobody filed within a day, and one-time codes
-    past every throttling window."""
+    """Hourly: files a resident's form kept and nobody filed within a day, and one-time codes and
+    clients' counted attempts past every throttling window."""
     session = session_factory()
     try:
         files = attachments.forget_pending(session, attachments.Limits.default())
         codes = phone_codes.forget_old(session)
-        if files or codes:
-            log.info("housekeeping forgot %d unfiled attachment(s) and %d old phone code(s)", files, codes)
+        attempts = client_limits.forget_old(session)
+        if files or codes or attempts:
+            log.info("housekeeping forgot %d unfiled attachment(s), %d old phone code(s) and %d old client "
+                     "attempt(s)", files, codes, attempts)
     finally:
         session.close()
 

@@ -577,7 +577,7 @@ class VersionInfo:
             select(ProcessVersion.spec_json).where(ProcessVersion.id == self.id)))
 
 
-_VERSIONS = {}
+_VERSIONS = {}  # by version id: immutable, so each process may keep its own (runtime.SpecCache)
 _VERSION_COLUMNS = (ProcessVersion.id, ProcessVersion.process_key, ProcessVersion.name, ProcessVersion.content_hash,
                     ProcessVersion.meta, ProcessVersion.forms)
 

@@ -13,7 +13,7 @@ from engine.persistence.models import ProcessVersion
 from engine.workflow.scripting import SCRIPT_ENGINE
 from engine.library.xmlsafe import parse_xml
 
-_TABLES = {}
+_TABLES = {}  # by (version id, table): immutable, so each process may keep its own (runtime.SpecCache)
 
 
 class NoSuchDecision(LookupError):

@@ -8,7 +8,9 @@ import copy
 from engine.access import department_kinds
 from engine.library.forms import FormDef, all_fields
 
-# A few copies per form and state of the registry; the registry changes rarely.
+# A few copies per form and state of the registry; the registry changes rarely. Keyed by the
+# registry's fingerprint read from the database in the caller's transaction, so a process never
+# serves options another process has changed since (runtime.SpecCache says why this is per process).
 _FILLED = {}
 _MAX_FILLED = 256
 

@@ -146,6 +146,20 @@ class LoginThrottle(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class ClientAttempt(Base):
+    """One attempt a client address made at something limited without a login (a case look-up, a
+    post of the filing page, a file it kept), counted by engine/cases/client_limits.py: kept here,
+    not in a web process, so every process of every machine counts the same attempts. The address
+    is kept only as a digest."""
+    __tablename__ = "client_attempts"
+    __table_args__ = (Index("ix_client_attempts_scope_client_at", "scope", "client_key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    client_key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class UserRole(Base):
     __tablename__ = "user_roles"
 

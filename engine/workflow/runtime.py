@@ -69,7 +69,16 @@ def spec_from_json(text):
 
 
 class SpecCache:
-    """Specs restored once per process version id and shared by every case on that version."""
+    """Specs restored once per process version id and shared by every case on that version.
+
+    Kept in each process, and safely so: a process version is immutable (a new content is a new
+    version with a new id), so every web worker and machine restoring version 7 holds the same
+    thing, and none ever needs what another holds. The module-level caches of the engine and the
+    web layer are all of this kind (version info, decision tables, form vocabularies by version id;
+    compiled scripts and patterns by their source text; holidays by year) or are filled from what
+    the database says in the same transaction (form options by the registry's fingerprint), or are
+    one process's own figures (render times, refusal counts). What several processes must agree on
+    (sessions are signed cookies; limits, locks, counters, timers) is in the database."""
 
     def __init__(self):
         self._specs = {}

@@ -82,17 +82,10 @@ def test_find_a_case_by_a_partys_id_number_or_phone(client, login_as, filed_case
 
 
 def test_guessing_is_throttled(client, monkeypatch):
+    from engine.cases.client_limits import Limit
     from webui import public
-    from webui.throttle import Throttle
-    monkeypatch.setattr(public, "LOOKUPS", Throttle(attempts=3, seconds=600))
+    monkeypatch.setattr(public, "LOOKUPS", Limit("lookup", attempts=3, seconds=600))
     codes = [client.post("/follow", data={"code": "MT20261123000001", "phone": f"1380013800{i}"}).status_code
              for i in range(5)]
     assert codes == [404, 404, 404, 429, 429]
     assert "查询过于频繁" in client.post("/follow", data={"code": "x", "phone": "1"}).get_data(as_text=True)
-
-
-def test_throttle_window_slides():
-    from webui.throttle import Throttle
-    throttle = Throttle(attempts=2, seconds=10)
-    assert [throttle.allow("a", now=t) for t in (0, 1, 2, 11, 12)] == [True, True, False, True, True]
-    assert throttle.allow("b", now=2) is True

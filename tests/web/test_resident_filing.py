@@ -20,15 +20,6 @@ TYPED = {"choice": "neighbour", "summary": "楼上装修漏水，把我家厨房
          "other-0-name": "楼上住户王某", "other-0-phone": "13700001111"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_page_throttle():
-    resident.PAGE_POSTS._seen.clear()
-    resident.FILES_PER_ADDRESS._seen.clear()
-    yield
-    resident.PAGE_POSTS._seen.clear()
-    resident.FILES_PER_ADDRESS._seen.clear()
-
-
 def post(client, data=None, uploads=(), unit=VILLAGE, **extra):
     form = dict(TYPED if data is None else data)
     form.update(extra)
