@@ -4,15 +4,19 @@ raised it: an outside system parses the body, and an HTML page there is a broken
 import uuid
 
 from flask import current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
+from engine.persistence.uow import is_unavailable
 
 from . import guard, i18n
-from .extensions import db
+from .extensions import db, login_manager
 
 API_PREFIX = "/api/"
+# How long a client is told to wait when the database is out of reach: a restart takes seconds.
+RETRY_AFTER_SECONDS = 15
 
 
 def register(app):
@@ -53,6 +57,26 @@ def register(app):
     @app.errorhandler(429)
     def throttled(error):
         return error_page(429, Msg("Too many requests; wait a moment and try again."), headers=_headers_of(error))
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def database_error(error):
+        """The database down or out of reach (restarting, say): a 503 telling to try again, the
+        transaction rolled back, a page that reads nothing more from the database. Any other
+        database error is unexpected (500)."""
+        if not is_unavailable(error):
+            return unexpected(InternalServerError(original_exception=error))
+        current_app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                                   str(getattr(error, "orig", error)).strip().splitlines()[0:1])
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone: drop it, the server rolls back
+            db.session.invalidate()
+        # The page is shown as to someone not logged in: the login (and the menu's counts) would be
+        # read from the database, which is what failed.
+        login_manager._update_request_context_with_user()
+        return error_page(503, Msg("The database cannot be reached just now and nothing was saved. Please try "
+                                   "again in a moment."), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.errorhandler(500)
     def unexpected(error):

@@ -3,14 +3,15 @@ engine/cases/acting.py; a conflict with another writer is recognised by the driv
 and code, never by the wording of its message."""
 import sqlite3
 
+import psycopg
 from psycopg import errors as pg_errors
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Busy, Conflict
 from engine.messages import Msg
 
-__all__ = ["BUSY", "Busy", "Conflict", "UnitOfWork", "is_busy", "retrying_busy"]
+__all__ = ["BUSY", "Busy", "Conflict", "UnitOfWork", "is_busy", "is_unavailable", "retrying_busy"]
 
 BUSY = Msg("The system is busy and nothing was saved; submit again in a moment")
 
@@ -30,6 +31,30 @@ def is_busy(error):
     if isinstance(driver, sqlite3.Error) and code is not None:
         return code & 0xFF in _SQLITE_BUSY
     return isinstance(driver, _PG_BUSY)
+
+
+# PostgreSQL cannot be reached or is going away: no connection (no SQLSTATE), a connection
+# exception (class 08), the server shutting down or starting (57P01-57P03), too many connections
+# (53300). SQLite's file cannot be opened or read (a storage failure).
+_PG_UNAVAILABLE = ("08", "57P", "53300")
+_SQLITE_UNAVAILABLE = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR}
+
+
+def is_unavailable(error):
+    """Did the statement fail because the database is down or out of reach (nothing of the
+    transaction was kept, and the same request a moment later may well succeed), rather than
+    because of what it asked? A pool with no connection free in time counts too."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    driver = error.orig
+    if isinstance(driver, psycopg.OperationalError):
+        return driver.sqlstate is None or driver.sqlstate.startswith(_PG_UNAVAILABLE)
+    code = getattr(driver, "sqlite_errorcode", None)
+    return isinstance(driver, sqlite3.Error) and code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
 
 
 class UnitOfWork:
