@@ -25,6 +25,8 @@ FOLLOWED = "followed"
 
 
 def _may_look_up():
+    """Counted first, in a transaction of its own, before the request reads anything: what the
+    action then reads and writes is one transaction, as if the count were not there."""
     return retrying_busy(lambda: client_limits.allow(db.session, LOOKUPS, request.remote_addr or "?"))
 
 
@@ -64,9 +66,9 @@ def follow():
 @bp.route("/follow/rate", methods=["POST"])
 def rate():
     """The resident's rating of a closed case: completes its return visit (online)."""
-    remembered, case, submission = _remembered_case()
     if not _may_look_up():
-        return _page(remembered.get("code", ""), None, None, status=429, throttled=True)
+        return _page((session.get(FOLLOWED) or {}).get("code", ""), None, None, status=429, throttled=True)
+    remembered, case, submission = _remembered_case()
     if case is None:
         return _look_up_again()
     satisfaction = request.form.get("satisfaction", "")[:40]
@@ -108,9 +110,9 @@ def _refused(refused):
 @bp.route("/follow/application/code", methods=["POST"])
 def application_code():
     """Send the party a one-time code to confirm the joint application with."""
-    remembered, case, submission = _remembered_case()
     if not _may_look_up():
-        return _page(remembered.get("code", ""), None, None, status=429, throttled=True)
+        return _page((session.get(FOLLOWED) or {}).get("code", ""), None, None, status=429, throttled=True)
+    remembered, case, submission = _remembered_case()
     if case is None:
         return _look_up_again()
     try:
@@ -127,9 +129,9 @@ def application_code():
 @bp.route("/follow/application", methods=["POST"])
 def application_confirm():
     """The party confirms the joint application with the code sent to their phone."""
-    remembered, case, submission = _remembered_case()
     if not _may_look_up():
-        return _page(remembered.get("code", ""), None, None, status=429, throttled=True)
+        return _page((session.get(FOLLOWED) or {}).get("code", ""), None, None, status=429, throttled=True)
+    remembered, case, submission = _remembered_case()
     if case is None:
         return _look_up_again()
     if request.form.get("agree") != "yes":
