@@ -28,8 +28,8 @@ REPORT_STATES = {"pending": N_("Waiting to be accepted"), "accepted": N_("Accept
 def home():
     """Open steps (theirs first, then the grid's pool), then what they reported and how it goes."""
     actor = current_actor()
-    mine, pool, now = queries.inbox(db.session, actor)
-    return render_template("grid/home.html", mine=mine, pool=pool, now=now, light=queries.task_light,
+    found = queries.inbox(db.session, actor)
+    return render_template("grid/home.html", mine=found.mine, pool=found.pool, pool_total=found.pool_total, now=found.now, light=queries.task_light,
                            grid=fieldwork.grid_of(db.session, actor),
                            reports=fieldwork.my_reports(db.session, actor), report_states=REPORT_STATES,
                            report_url=url_for("grid.report"))

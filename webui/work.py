@@ -28,10 +28,10 @@ INTAKE_PROCESS = "intake"
 @bp.route("/tasks")
 @requires("work_tasks")
 def inbox():
-    mine, pool, now = queries.inbox(db.session, current_actor())
-    overdue = sum(1 for task in mine + pool if queries.task_light(task, now) == "red")
-    due_soon = sum(1 for task in mine + pool if queries.task_light(task, now) == "amber")
-    return render_template("work/inbox.html", mine=mine, pool=pool, light=queries.light, overdue=overdue, due_soon=due_soon,
+    # Clamped before the query: a page past the end shows the last one, a page of 10**30 no error.
+    page = min(max(request.args.get("pool_page", 1, type=int), 1), 10**6)
+    found = queries.inbox(db.session, current_actor(), pool_page=page)
+    return render_template("work/inbox.html", box=found, light=queries.light,
                            reminders=supervision.reminders_for(db.session, current_actor()),
                            moves=transfers.pending_for(db.session, current_actor()),
                            today=queries.filed_today(db.session, current_actor()))

@@ -5,6 +5,7 @@ step turns amber and when it is overdue."""
 from types import SimpleNamespace
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 
 from engine.cases import notes, outbox
@@ -166,7 +167,9 @@ def reminders_for(session, actor, unread_only=True):
                        & Reminder.role.in_(actor.roles))))
     if unread_only:
         query = query.where(Reminder.read_at.is_(None))
-    return session.scalars(query.order_by(Reminder.created_at.desc()).limit(100)).all()
+    # Each reminder names its step and case: loaded with it, not one query each as the page reads them.
+    return session.scalars(query.options(joinedload(Reminder.task), joinedload(Reminder.case))
+                           .order_by(Reminder.created_at.desc()).limit(100)).all()
 
 
 def mark_read(session, actor, reminder_id):

@@ -95,23 +95,53 @@ def _cases_seen(actor):
     return or_(_in_subtree(actor), Case.id.in_(worked_on))
 
 
-def inbox(session, actor):
-    """My claimed tasks, then my roles' unclaimed tasks in my unit; overdue and due-soon first."""
+MINE_LIMIT = 500
+
+
+@dataclass
+class Inbox:
+    """What a person's inbox shows: every step they hold, one page of their pool (most urgent
+    first: a county's pool can hold hundreds of steps, and nobody reads past the first fifty), and
+    the counts over all of it, so the warnings and the pool's size are true beyond the page."""
+    mine: list
+    pool: list
+    pool_total: int
+    pool_page: int
+    red: int
+    amber: int
+    now: datetime
+
+    @property
+    def pool_pages(self):
+        return page_count(self.pool_total)
+
+
+def _pool_of(actor):
+    """The unclaimed steps a person may claim: their roles' steps in their unit; a supervisor's in
+    every unit below; a grid worker's only those of their grid (or a case with none)."""
+    return and_(Task.state == TaskState.READY, Task.assignee_id.is_(None), Task.role.in_(actor.roles),
+                _grid_steps(actor) if actor.roles & GRID_ROLES else True,
+                or_(Task.org_unit_id == actor.unit_id, and_(Task.role == "supervisor", _in_subtree(actor))))
+
+
+def inbox(session, actor, pool_page=1):
+    """My claimed steps, then a page of my roles' unclaimed steps in my unit; overdue and due-soon
+    first; with the overdue and due-soon counts over both, the whole pool included."""
     now = Clock.now()
-    rows = session.scalars(
-        select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
-            joinedload(Task.case), joinedload(Task.org_unit)).where(
-            Task.state == TaskState.READY,
-            or_(Task.assignee_id == actor.user_id,
-                and_(Task.assignee_id.is_(None), Task.role.in_(actor.roles),
-                     _grid_steps(actor) if actor.roles & GRID_ROLES else True,
-                     # Supervisors answer for every unit below theirs; others take their own unit's work.
-                     or_(Task.org_unit_id == actor.unit_id,
-                         and_(Task.role == "supervisor", _in_subtree(actor))))),
-        ).order_by(Task.due_at.is_(None), Task.due_at, Task.created_at).limit(500)).all()
-    mine = [t for t in rows if t.assignee_id == actor.user_id]
-    pool = [t for t in rows if t.assignee_id is None]
-    return mine, pool, now
+    urgent_first = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+    steps = select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
+        joinedload(Task.case), joinedload(Task.org_unit))
+    mine = session.scalars(steps.where(Task.state == TaskState.READY, Task.assignee_id == actor.user_id)
+                           .order_by(*urgent_first).limit(MINE_LIMIT)).all()
+    total, red, amber = session.execute(
+        select(func.count(Task.id), func.count(Task.id).filter(red_now(now)), func.count(Task.id).filter(amber_now(now)))
+        .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(_pool_of(actor))).one()
+    pool_page = min(max(pool_page, 1), page_count(total))
+    pool = session.scalars(steps.where(_pool_of(actor)).order_by(*urgent_first)
+                           .offset((pool_page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all() if total else []
+    lights = [task_light(task, now) for task in mine]
+    return Inbox(mine=mine, pool=pool, pool_total=total, pool_page=pool_page,
+                 red=red + lights.count("red"), amber=amber + lights.count("amber"), now=now)
 
 
 @dataclass

@@ -52,9 +52,9 @@ def test_a_kept_agreement_is_checked_by_the_grid_and_the_grid_visits_after_closi
     check = open_task(session, case.id, "Task_agreement_check")
     assert (check.role, check.org_unit_id, check.assignee_id) == ("grid_worker", village.id, None)
     # In the pool of the case's grid: its worker sees it, the village's other grid's worker does not.
-    mine, pool, _now = queries.inbox(session, actor(session, "grid_dg"))
+    pool = queries.inbox(session, actor(session, "grid_dg")).pool
     assert check.id in {t.id for t in pool}
-    assert check.id not in {t.id for t in queries.inbox(session, actor(session, "grid_dg2"))[1]}
+    assert check.id not in {t.id for t in queries.inbox(session, actor(session, "grid_dg2")).pool}
     with pytest.raises(NotAllowed):
         services.claim_task(session, actor(session, "grid_dg2"), check.id)
     with pytest.raises(NotAllowed):
@@ -118,7 +118,7 @@ def test_a_grid_step_with_no_grid_worker_goes_to_the_village_clerk(session, empt
     check = open_task(session, case.id, "Task_agreement_check")
     assert (check.role, check.org_unit_id) == ("clerk", _unit(session, "C01-Q-CG-DG").id)
     # No grid worker of the village takes it, the clerk does.
-    assert check.id not in {t.id for t in queries.inbox(session, actor(session, "grid_dg"))[1]}
+    assert check.id not in {t.id for t in queries.inbox(session, actor(session, "grid_dg")).pool}
     complete(session, "clerk_dg", case.id, "Task_agreement_check", CHECK_KEPT)
     assert open_specs(session, case.id) == ["Task_close"]
 
