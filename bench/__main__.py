@@ -16,12 +16,13 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.workflow import runtime
 
-from . import breakdown, inmemory, persisted, sandbox_cost, websubmit
+from . import breakdown, inmemory, persisted, reopened, sandbox_cost, websubmit
 from .scenario import STEPS, Library
 
 DEFAULT_PERSISTED = 200
 MEMORY_PER_PERSISTED = 1.5  # 300 in-memory repetitions for the default 200 persisted cases
 TARGET_RATIO = 0.30
+REOPENED_ROUNDS = 10
 LABEL = 50
 STATEMENT_CASES = 5
 
@@ -200,6 +201,9 @@ def main(argv=None):
          "after WAL checkpoint; includes indexes, other case columns, page slack")
     line("same finished state with spec embedded", f"{full_state_size(finished):,} B",
          f"naive full serializer, for comparison (state-only: {len(runtime.dump_state(finished).encode()):,} B)")
+    rounds = reopened.state_sizes(library, REOPENED_ROUNDS)
+    line(f"state after {REOPENED_ROUNDS} reopened rounds", f"{rounds[-1][-1]:,} B",
+         f"after round 1: {rounds[0][-1]:,} B; the largest saved in any round: {max(map(max, rounds)):,} B")
 
     if args.breakdown:
         print()

@@ -13,7 +13,6 @@ case the engine itself brought to mediation, so the sweep runs the real engine o
   python -m bench.scale --db postgresql://postgres@127.0.0.1:5432/yz_scale   # an empty database
 """
 import argparse
-import json
 import os
 import random
 import resource
@@ -91,7 +90,9 @@ def template_states(session):
     """A case the engine brings to mediation (its state and rows are what open cases copy), with
     its timer moved into the past so the sweep fires it."""
     from engine.cases import services
+    from engine.library import catalog
     from engine.persistence.models import Case, Task, Timer, User
+    from engine.workflow import runtime
     from engine.access.policy import Actor
     from tests.engine.helpers import INTAKE
     clerk = Actor.of(session.scalar(sa.select(User).where(User.username == "clerk")))
@@ -99,14 +100,21 @@ def template_states(session):
     # The open mediation step (not the completed intake row), so the copies can be worked on.
     task = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_mediate"))
     timer = session.scalar(sa.select(Timer).where(Timer.case_id == case.id))
-    state = json.loads(case.state)
-    due_state = json.loads(case.state)
-    for sub in [due_state] + list(due_state["subprocesses"].values()):
-        for spiff_task in sub["tasks"].values():
-            if "event_value" in spiff_task.get("internal_data", {}):
-                spiff_task["internal_data"]["event_value"] = "2020-01-01T00:00:00+00:00"
-    return dict(version=case.process_version_id, state=json.dumps(state), due_state=json.dumps(due_state),
+    version = catalog.version_info(session, case.process_version_id)
+    specs = runtime.SPEC_CACHE.get(version.id, version.spec_json)
+    return dict(version=case.process_version_id, state=case.state,
+                due_state=timers_due_at(case.state, specs, "2020-01-01T00:00:00+00:00"), specs=specs,
                 task_spiff=task.spiff_task_id, timer_spiff=timer.spiff_task_id, task_unit=task.org_unit_id)
+
+
+def timers_due_at(state, specs, due):
+    """The state with its waiting timers due at `due` (ISO 8601), by the engine's own load and dump."""
+    from engine.workflow import runtime
+    workflow = runtime.load_state(state, specs)
+    for spiff_task in workflow.get_tasks():
+        if "event_value" in spiff_task.internal_data:
+            spiff_task.internal_data["event_value"] = due
+    return runtime.dump_state(workflow)
 
 
 def load_cases(session, n, due_timers, template, now):
@@ -337,12 +345,8 @@ def fire_latency(session_factory, template, samples=5):
     try:
         for case_id in cases:
             due = datetime.now(timezone.utc) + timedelta(seconds=1.5)
-            state = json.loads(template["state"])
-            for sub in [state] + list(state["subprocesses"].values()):
-                for spiff_task in sub["tasks"].values():
-                    if "event_value" in spiff_task.get("internal_data", {}):
-                        spiff_task["internal_data"]["event_value"] = due.isoformat()
-            session.execute(sa.update(Case).where(Case.id == case_id).values(state=json.dumps(state)))
+            state = timers_due_at(template["state"], template["specs"], due.isoformat())
+            session.execute(sa.update(Case).where(Case.id == case_id).values(state=state))
             session.execute(sa.update(Timer).where(Timer.case_id == case_id, Timer.state == "waiting")
                             .values(due_at=due))
             session.commit()

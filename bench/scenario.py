@@ -42,12 +42,12 @@ class Library:
 
     def typed_data(self):
         """{BPMN id: form data} as the services would build it from each post, computed once."""
-        data = {}
-        for spec_id, _, post in STEPS:
-            form_key = self.draft.meta["tasks"][spec_id]["form"]
-            form = parse_form(form_key, json.dumps(self.draft.forms[form_key], ensure_ascii=False))
-            data[spec_id] = data_from_post(form, post)
-        return data
+        return {spec_id: self.typed(spec_id, post) for spec_id, _, post in STEPS}
+
+    def typed(self, spec_id, post):
+        form_key = self.draft.meta["tasks"][spec_id]["form"]
+        form = parse_form(form_key, json.dumps(self.draft.forms[form_key], ensure_ascii=False))
+        return data_from_post(form, post)
 
 
 class WrongPath(AssertionError):

@@ -39,9 +39,20 @@ class CasePlan:
         return not self.reasons
 
 
-def _label(task):
-    spec = task.task_spec
+def _label(spec):
     return f"「{getattr(spec, 'bpmn_name', None) or spec.bpmn_id}」({spec.bpmn_id})"
+
+
+def _gone(name):
+    return Msg("the called pathway %(name)s is gone from the new version", name=name)
+
+
+def _removed(spec):
+    return Msg("the step %(step)s was removed but the case has been there", step=_label(spec))
+
+
+def _changed(spec):
+    return Msg("the step %(step)s, which the case went through, changed", step=_label(spec))
 
 
 def _diffs(workflow, target_specs):
@@ -55,19 +66,35 @@ def _diffs(workflow, target_specs):
     return top, called
 
 
-def _reasons(workflow, top, called):
+def _reasons(workflow, top, called, target_specs):
     reasons = []
     for diff, where in [(top, workflow)] + [(d, workflow.subprocesses[i]) for i, d in called.items()]:
         if diff is None:
-            reasons.append(Msg("the called pathway %(name)s is gone from the new version", name=where.spec.name))
+            reasons.append(_gone(where.spec.name))
             continue
         for task in diff.removed:
             if task.state & (_DONE_OR_STARTED | SpiffState.READY | SpiffState.WAITING) and getattr(task.task_spec, "bpmn_id", None):
-                reasons.append(Msg("the step %(step)s was removed but the case has been there", step=_label(task)))
+                reasons.append(_removed(task.task_spec))
         for task in diff.changed:
             if task.state & _DONE_OR_STARTED and getattr(task.task_spec, "bpmn_id", None):
-                reasons.append(Msg("the step %(step)s, which the case went through, changed", step=_label(task)))
+                reasons.append(_changed(task.task_spec))
+    reasons += _finished_call_reasons(workflow, target_specs[1])
     return list(dict.fromkeys(reasons))
+
+
+def _finished_call_reasons(workflow, target_subs):
+    """The called pathways the case finished are no longer in its state (runtime.drop_finished_calls),
+    which kept the elements each went through: they are held to the same rule as the steps still there."""
+    reasons = []
+    for name, elements in sorted(getattr(workflow, "finished_calls", {}).items()):
+        old, new = workflow.subprocess_specs.get(name), target_subs.get(name)
+        if new is None:
+            reasons.append(_gone(name))
+        elif old is not None:
+            diff = SpecDiff(runtime.spec_registry(), old, new)
+            reasons += [_removed(spec) for spec in diff.removed if getattr(spec, "bpmn_id", None) in elements]
+            reasons += [_changed(spec) for spec in diff.changed if getattr(spec, "bpmn_id", None) in elements]
+    return reasons
 
 
 def _target(session, actor, version_id):
@@ -94,7 +121,7 @@ def dry_run(session, actor, version_id):
         plan = CasePlan(case.id, case.code, case.process_version_id, case.current_step)
         try:
             workflow = runtime.load_state(case.state, source.specs(session))
-            plan.reasons = _reasons(workflow, *_diffs(workflow, target_specs))
+            plan.reasons = _reasons(workflow, *_diffs(workflow, target_specs), target_specs)
         except Exception as exc:  # a case whose state cannot be read cannot move; say so
             plan.reasons = [Msg("the case's state cannot be read: %(why)s", why=str(exc))]
         plans.append(plan)
@@ -151,7 +178,7 @@ def _migrate_one(session, actor, case_id, target, target_specs):
         workflow = runtime.load_state(case.state, source.specs(session))
         before = runtime.task_states(workflow)
         top, called = _diffs(workflow, target_specs)
-        reasons = _reasons(workflow, top, called)
+        reasons = _reasons(workflow, top, called, target_specs)
         if reasons:
             return reasons
         spec, subs = target_specs

@@ -1,57 +1,22 @@
 """A thin layer over SpiffWorkflow with no database: build specs, start, complete, fire timers,
 and describe what happened as plain data that the store persists."""
 import json
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from engine.workflow import instance_limits, scripting
+from engine.workflow import instance_limits, scripting, state_format
 from engine.errors import StepFailed
 from engine.messages import Msg
 from engine.workflow.scripting import SCRIPT_ENGINE
 
-_attached_spec = ContextVar("_attached_spec")
 instance_limits.install()
 
-
-class _StateOnlyConverter(BpmnWorkflowConverter):
-    """Leaves the process spec out of a case's state; the spec is stored once per version and
-    re-attached from the cache on load (SPIFFWORKFLOW-NOTES: state alone is a few KB)."""
-
-    def to_dict(self, workflow):
-        dct = WorkflowConverter.to_dict(self, workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
-
-    def from_dict(self, dct):
-        spec, subprocess_specs = _attached_spec.get()
-        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
-        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
-        return workflow
-
-
-def _make_serializers():
-    state_config = dict(SPIFF_CONFIG)
-    state_config[BpmnWorkflow] = _StateOnlyConverter
-    state = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(state_config))
-    full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-    return state, full
-
-
-_STATE_SERIALIZER, _SPEC_SERIALIZER = _make_serializers()
+_STATE_SERIALIZER, _ASCII_STATE_SERIALIZER, _SPEC_SERIALIZER = state_format.make_serializers()
 
 
 def spec_to_json(spec, subprocess_specs):
@@ -104,21 +69,65 @@ class StateTooLarge(StepFailed):
     """The case's state would exceed the size a case may hold (MAX_CASE_STATE_KB)."""
 
 
+# A called diagram is finished when its calling task is: completed (its data copied back to the
+# caller) or cancelled (an interrupting boundary event of the call activity).
+_CALL_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+# The steps of a called diagram that a move to another version must find unchanged (migration).
+_WENT_THROUGH = TaskState.COMPLETED | TaskState.STARTED
+
+
+def finished_calls(workflow):
+    """The calling tasks of the called diagrams that are finished and whose data went back."""
+    found = []
+    for task_id, sub in workflow.subprocesses.items():
+        caller = workflow.get_task_from_id(task_id)
+        if sub.completed and caller is not None and caller.state & _CALL_FINISHED:
+            found.append(caller)
+    return found
+
+
+def drop_finished_calls(workflow):
+    """Drop the finished called diagrams from the workflow (SpiffWorkflow keeps each, with its
+    own copy of the case's data, until the whole case ends). Nothing needs them: their steps
+    and timers are finished and in the case's history, the caller holds their result, no task
+    can go back into them, and SpiffWorkflow starts a new instance if the caller runs again.
+    What a move to another version checks of them is kept: the elements each called diagram
+    went through (workflow.finished_calls, by called process)."""
+    kept = getattr(workflow, "finished_calls", None)
+    if kept is None:
+        kept = workflow.finished_calls = {}
+    for caller in finished_calls(workflow):
+        if caller.id not in workflow.subprocesses:
+            continue  # dropped with the called diagram it was in
+        for task in workflow.delete_subprocess(caller):
+            workflow.event_manager.remove_task(task)
+            if task.state & _WENT_THROUGH and getattr(task.task_spec, "bpmn_id", None):
+                kept.setdefault(task.workflow.spec.name, set()).add(task.task_spec.bpmn_id)
+
+
 def dump_state(workflow):
+    """The case's state to store (engine/workflow/state_format.py says what is written). The
+    finished called diagrams are dropped from `workflow` first."""
+    drop_finished_calls(workflow)
     state = _STATE_SERIALIZER.serialize_json(workflow)
+    try:
+        size = len(state.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate from a script: written as a \u escape instead
+        state = _ASCII_STATE_SERIALIZER.serialize_json(workflow)
+        size = len(state)
     limit = scripting.MAX_CASE_STATE_BYTES
-    if len(state) > limit:
+    if size > limit:
         raise StateTooLarge(Msg("the case's data would take %(size)s KB, over the limit of %(limit)s KB a case may hold; "
-                                "nothing was saved", size=f"{len(state) // 1024:,}", limit=f"{limit // 1024:,}"))
+                                "nothing was saved", size=f"{size // 1024:,}", limit=f"{limit // 1024:,}"))
     return state
 
 
 def load_state(state_json, specs):
-    token = _attached_spec.set(specs)
+    token = state_format.attached_spec.set(specs)
     try:
         workflow = _STATE_SERIALIZER.deserialize_json(state_json)
     finally:
-        _attached_spec.reset(token)
+        state_format.attached_spec.reset(token)
     workflow.script_engine = SCRIPT_ENGINE
     return workflow
 

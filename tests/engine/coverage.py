@@ -32,6 +32,20 @@ def record_workflow(process_key, workflow, flows):
     TAKEN.update((process_key, flow) for flow in runtime.taken_flows(workflow, flows))
 
 
+def _recording_drop(drop):
+    """runtime.drop_finished_calls, recording first the flows a called pathway took in the step
+    that finished it: once dropped, the case's stored state no longer holds them."""
+    def recording(workflow):
+        flows = library_flows().get(workflow.spec.name)
+        if flows and runtime.finished_calls(workflow):
+            record_workflow(workflow.spec.name, workflow, flows)
+        return drop(workflow)
+    return recording
+
+
+runtime.drop_finished_calls = _recording_drop(runtime.drop_finished_calls)
+
+
 def summary():
     everything = {(key, flow) for key, flows in library_flows().items() for flow in flows}
     missing = sorted(everything - TAKEN)

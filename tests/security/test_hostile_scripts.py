@@ -297,11 +297,37 @@ def test_hostile_timer_expression(session, short_limit):
     _filing_fails(session, "ran longer than")
 
 
+def _mediation_with_two_scripts(first, second):
+    """mediation.bpmn with two script tasks one after the other after 人民调解."""
+    text = mediation_with_script(first)
+    for old, new in [
+        ('<bpmn:sequenceFlow id="Flow_script_mediated" sourceRef="Script_after_mediation" targetRef="Gateway_mediated" />',
+         '<bpmn:sequenceFlow id="Flow_script_mediated" sourceRef="Script_after_mediation" targetRef="Script_second" />\n'
+         '    <bpmn:sequenceFlow id="Flow_second_mediated" sourceRef="Script_second" targetRef="Gateway_mediated" />'),
+        ('<bpmn:incoming>Flow_script_mediated</bpmn:incoming>\n      <bpmn:incoming>Flow_traffic_mediated',
+         '<bpmn:incoming>Flow_second_mediated</bpmn:incoming>\n      <bpmn:incoming>Flow_traffic_mediated'),
+        ('<bpmn:scriptTask id="Script_after_mediation"',
+         f'<bpmn:scriptTask id="Script_second" name="调解后再处理">\n'
+         f'      <bpmn:incoming>Flow_script_mediated</bpmn:incoming>\n'
+         f'      <bpmn:outgoing>Flow_second_mediated</bpmn:outgoing>\n'
+         f'      <bpmn:script>{second}</bpmn:script>\n'
+         f'    </bpmn:scriptTask>\n'
+         f'    <bpmn:scriptTask id="Script_after_mediation"'),
+        ('<bpmn:flowNodeRef>Script_after_mediation</bpmn:flowNodeRef>',
+         '<bpmn:flowNodeRef>Script_after_mediation</bpmn:flowNodeRef>\n        <bpmn:flowNodeRef>Script_second</bpmn:flowNodeRef>'),
+    ]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
 def test_a_case_over_its_size_limit_is_not_saved(session, monkeypatch):
-    """Each script's answer is within the limit, but the case keeps copies of its data in
-    several steps: the state as a whole is over it, and the step fails cleanly."""
+    """Each script's answer is within the limit, but the case keeps what each step changed: the
+    first script's text, which the second deletes, and the second's. The state as a whole is over
+    the limit, and the step fails cleanly."""
     monkeypatch.setattr(scripting, "MAX_CASE_STATE_BYTES", 300 * 1024)
-    _publish(session, "mediation.bpmn", mediation_with_script("blob = 'x' * 200000"))
+    _publish(session, "mediation.bpmn", _mediation_with_two_scripts("blob = 'x' * 200000",
+                                                                    "del blob\nother = 'y' * 200000"))
     message = _mediate_expecting_failure(session, "over the limit of 300 KB a case may hold")
     assert "nothing was saved" in message
     assert session.scalar(sa.select(sa.func.count()).select_from(ProcessVersion)) >= 1

@@ -1,0 +1,220 @@
+"""How a case's workflow state is written (cases.state): SpiffWorkflow's own serialization, less
+what can be worked out again on load. Nothing is lost: a state loads back into the same tasks
+with the same data.
+
+- The process spec is left out (stored once per version) and attached again on load.
+- Per task, SpiffWorkflow writes its id twice (the key and "id"), its parent (the parent's list of
+  children says it), and its defaults (no internal data, not triggered, the type name "Task"):
+  they are left out here and put back on load. A task's children are written as their places
+  among the workflow's tasks (a small number instead of a 36-character id), and its fields under
+  one-letter names (_SHORT): the names took a third of a task's bytes.
+- A task's data is written as SpiffWorkflow writes it, as the change from its parent's, except
+  where the change would delete more keys than the task holds (a step not reached yet holds
+  nothing, yet its change would list every key of the case): then it is written in full.
+- A called diagram's first task holds a copy of the calling task's data, and a finished
+  workflow's data is a copy of its last task's: each is written as a reference when it still is
+  one (the case's summary, however long, is not written again for every diagram it enters).
+- JSON without spaces, Chinese as UTF-8 (3 bytes a character, not the 6 of a \\u escape).
+
+States written before this format carry no marker and load as they always did; the next save
+writes them in this one. The missing parts are put back before SpiffWorkflow's own format
+migrations run, so those always see SpiffWorkflow's format."""
+import json
+from contextvars import ContextVar
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter, WorkflowConverter
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+
+# Present (1) in a state written in this format.
+MARK = "compact"
+# A called diagram's first task whose data is its calling task's; a workflow whose data is its
+# last task's; the called diagrams a case went through and that were dropped from its state.
+FROM_CALLER = "data_from_caller"
+FROM_LAST_TASK = "data_from_last_task"
+FINISHED_CALLS = "finished_calls"
+_DEFAULTS = {"typename": "Task", "triggered": False, "internal_data": {}}
+_NO_DEFAULT = object()
+_SAME_AS_PARENT = {"updates": {}, "deletions": []}
+# The names SpiffWorkflow gives a task's fields, and the ones written here.
+_SHORT = {"children": "c", "last_state_change": "t", "state": "s", "task_spec": "n", "internal_data": "i",
+          "triggered": "g", "typename": "y", "data": "d", "delta": "x", "id": "id", FROM_CALLER: "f"}
+_LONG = {short: name for name, short in _SHORT.items()}
+_SHORT_DELTA = {"updates": "u", "deletions": "r"}
+_LONG_DELTA = {short: name for name, short in _SHORT_DELTA.items()}
+
+attached_spec = ContextVar("attached_spec")
+
+
+def _caller(task):
+    """The call activity's task that started the called diagram `task` is the first task of."""
+    parent_task_id = task.workflow.parent_task_id
+    return None if parent_task_id is None else task.workflow.top_workflow.get_task_from_id(parent_task_id)
+
+
+class _TaskConverter(TaskConverter):
+
+    def to_dict(self, task):
+        dct = super().to_dict(task)
+        if task.parent is None:
+            caller = _caller(task)
+            if caller is not None and task.data and task.data == caller.data:
+                dct["data"], dct[FROM_CALLER] = {}, 1
+        elif dct["delta"]["deletions"] and len(dct["delta"]["deletions"]) >= len(task.data):
+            # SpiffWorkflow reads a falsy delta as "data in full".
+            dct["data"], dct["delta"] = task.data, {}
+        return dct
+
+
+class _StateOnlyConverter(BpmnWorkflowConverter):
+    """Leaves the process spec out of a case's state; the spec is stored once per version and
+    attached again from the cache on load (SPIFFWORKFLOW-NOTES: state alone is a few KB)."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        last = workflow.last_task
+        if workflow.data and last is not None and workflow.data == last.data:
+            dct["data"], dct[FROM_LAST_TASK] = {}, str(last.id)
+        finished = getattr(workflow, "finished_calls", None)
+        if finished:
+            dct[FINISHED_CALLS] = {name: sorted(elements) for name, elements in sorted(finished.items())}
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = attached_spec.get()
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        workflow.finished_calls = {name: set(elements) for name, elements in dct.get(FINISHED_CALLS, {}).items()}
+        return workflow
+
+
+class _Encoder(json.JSONEncoder):
+    item_separator, key_separator = ",", ":"
+
+    def __init__(self, *args, **kwargs):
+        kwargs["ensure_ascii"] = False
+        super().__init__(*args, **kwargs)
+
+
+class _AsciiEncoder(_Encoder):
+    """For the rare state holding a lone surrogate, which UTF-8 cannot carry: \\u escapes."""
+
+    def __init__(self, *args, **kwargs):
+        json.JSONEncoder.__init__(self, *args, **kwargs)
+
+
+class StateSerializer(BpmnWorkflowSerializer):
+
+    def to_dict(self, obj, **kwargs):
+        dct = super().to_dict(obj, **kwargs)
+        if isinstance(obj, BpmnWorkflow):
+            for workflow in [dct, *dct["subprocesses"].values()]:
+                _compact_tasks(workflow["tasks"])
+            dct[MARK] = 1
+        return dct
+
+    def migrate(self, dct):
+        if dct.pop(MARK, None):
+            _expand(dct)
+        super().migrate(dct)
+
+
+def _compact_tasks(tasks):
+    position = {key: i for i, key in enumerate(tasks)}
+    for key, task in tasks.items():
+        tasks[key] = _compact_task(key, task, position)
+
+
+def _compact_task(key, task, position):
+    delta, data = task.pop("delta"), task.pop("data")
+    del task["parent"]
+    if task.get("id") == key:
+        del task["id"]
+    task["children"] = [position.get(child, child) for child in task["children"]]
+    out = {_SHORT.get(name, name): value for name, value in task.items() if _DEFAULTS.get(name, _NO_DEFAULT) != value}
+    if delta == _SAME_AS_PARENT:
+        pass
+    elif delta:
+        out["x"] = {_SHORT_DELTA.get(name, name): value for name, value in delta.items() if value}
+    else:
+        # The data in full (a workflow's first task, or a task holding less than it would delete).
+        out["d"] = data
+    return out
+
+
+def _expand(dct):
+    """Put back what _compact_tasks left out, so the dict is SpiffWorkflow's own format again."""
+    workflows = [dct, *dct["subprocesses"].values()]
+    where = {}
+    for workflow in workflows:
+        tasks = workflow["tasks"]
+        keys = list(tasks)
+        for key, task in tasks.items():
+            task = tasks[key] = {_LONG.get(name, name): value for name, value in task.items()}
+            task["children"] = [keys[child] if isinstance(child, int) else child for child in task["children"]]
+        parents = {child: key for key, task in tasks.items() for child in task["children"]}
+        for key, task in tasks.items():
+            task["id"], task["parent"] = key, parents.get(key)
+            for name, default in _DEFAULTS.items():
+                task.setdefault(name, {} if default == {} else default)
+            if "delta" in task:
+                task["delta"] = {"updates": {}, "deletions": [],
+                                 **{_LONG_DELTA.get(name, name): value for name, value in task["delta"].items()}}
+                task["data"] = {}
+            elif "data" in task:
+                task["delta"] = {}
+            else:
+                task["data"], task["delta"] = {}, {"updates": {}, "deletions": []}
+            where[key] = tasks
+    pending = {}  # a called diagram's first task written as a reference -> the calling task
+    for sub_id, workflow in dct["subprocesses"].items():
+        if workflow["tasks"][workflow["root"]].pop(FROM_CALLER, None):
+            pending[workflow["root"]] = sub_id
+    while pending:
+        root, caller = pending.popitem()
+        where[root][root]["data"] = _data_of(where, pending, caller)
+    for workflow in workflows:
+        last = workflow.pop(FROM_LAST_TASK, None)
+        if last is not None:
+            workflow["data"] = _data_of(where, pending, last)
+
+
+def _data_of(where, pending, task_id):
+    """A task's data as written in the state (values still in their serialized form): the nearest
+    task above it that holds its data in full, and the changes down to it. A called diagram's
+    first task still to be resolved (`pending`) is resolved first: its caller may itself be in a
+    called diagram."""
+    chain = []
+    while True:
+        task = where[task_id][task_id]
+        chain.append(task)
+        if not task["delta"]:
+            break
+        task_id = task["parent"]
+    if task_id in pending:
+        chain[-1]["data"] = _data_of(where, pending, pending.pop(task_id))
+    data = dict(chain[-1]["data"])
+    for task in reversed(chain[:-1]):
+        data.update(task["delta"]["updates"])
+        for key in task["delta"]["deletions"]:
+            data.pop(key, None)
+    return data
+
+
+def make_serializers():
+    state_config = dict(SPIFF_CONFIG)
+    state_config[BpmnWorkflow] = _StateOnlyConverter
+    state_config[Task] = _TaskConverter
+    state = StateSerializer(StateSerializer.configure(state_config), json_encoder_cls=_Encoder)
+    ascii_only = StateSerializer(state.registry, json_encoder_cls=_AsciiEncoder)
+    full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    return state, ascii_only, full
