@@ -41,7 +41,7 @@ _NO_DEFAULT = object()
 _SAME_AS_PARENT = {"updates": {}, "deletions": []}
 # The names SpiffWorkflow gives a task's fields, and the ones written here.
 _SHORT = {"children": "c", "last_state_change": "t", "state": "s", "task_spec": "n", "internal_data": "i",
-          "triggered": "g", "typename": "y", "data": "d", "delta": "x", "id": "id", FROM_CALLER: "f"}
+          "triggered": "g", "typename": "y", "data": "d", "delta": "x", FROM_CALLER: "f"}
 _LONG = {short: name for name, short in _SHORT.items()}
 _SHORT_DELTA = {"updates": "u", "deletions": "r"}
 _LONG_DELTA = {short: name for name, short in _SHORT_DELTA.items()}
