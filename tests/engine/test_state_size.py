@@ -188,7 +188,8 @@ def test_reopened_rounds_do_not_grow_the_state(session):
         per_round.append(sizes)
     assert case.status == "open" and open_specs(session, case.id) == ["Task_mediate"]
     rounds = session.scalars(sa.select(AuditEvent.detail).where(AuditEvent.case_id == case.id,
-                                                                AuditEvent.kind == "case_reopened")).all()
+                                                                AuditEvent.kind == "case_reopened")
+                           .order_by(AuditEvent.seq)).all()
     assert [r["round"] for r in rounds] == [2, 3, 4, 5, 6]
     after = [sizes[-1] for sizes in per_round]
     assert after[4] <= after[0] + 64, after
