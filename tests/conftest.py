@@ -24,7 +24,7 @@ def _compile_catalogue():
 
 
 _compile_catalogue()
-CASE_TABLES = ("confirmation_consents", "referrals", "meeting_items", "meetings", "callback_endpoints", "attachments", "submissions", "phone_codes", "api_requests", "task_drafts", "outbox", "reminders", "audit_events", "timers", "tasks", "case_parties", "case_transfers", "cases")
+CASE_TABLES = ("rollup_counts", "rollup_spans", "confirmation_consents", "referrals", "meeting_items", "meetings", "callback_endpoints", "attachments", "submissions", "phone_codes", "api_requests", "task_drafts", "outbox", "reminders", "audit_events", "timers", "tasks", "case_parties", "case_transfers", "cases")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine.cases import attachments, client_limits, clocks, outbox, phone_codes, services, supervision, transfers
+from engine.cases import attachments, client_limits, clocks, outbox, phone_codes, rollup, services, supervision, transfers
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,30 @@ def housekeeping(session_factory):
         session.close()
 
 
+def roll_up(session_factory):
+    """Every ROLLUP_SECONDS: the days that closed and the past days changed since the last run
+    are rolled up for the indicators (engine/cases/rollup.py); on a first start over a long
+    history, a few seconds' worth each run until it is all there."""
+    session = session_factory()
+    try:
+        days, months = rollup.refresh(session)
+        if days or months:
+            log.info("roll-up: %d day(s) and %d month(s) rolled up", days, months)
+    finally:
+        session.close()
+
+
+ROLLUP_SECONDS = 10
+
+
 def make_scheduler(session_factory, interval_seconds=1.0, blocking=False):
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
     scheduler.add_job(sweep, "interval", args=[session_factory], seconds=interval_seconds,
                       id="timer-sweep", max_instances=1, coalesce=True,
                       # The first sweep runs at once: it fires what came due while we were down.
                       next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(roll_up, "interval", args=[session_factory], seconds=ROLLUP_SECONDS, id="roll-up",
+                      max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(housekeeping, "interval", args=[session_factory], hours=1, id="housekeeping",
                       max_instances=1, coalesce=True)
     return scheduler

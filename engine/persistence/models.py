@@ -1,8 +1,8 @@
 """Tables. A plain SQLAlchemy declarative base: Flask-SQLAlchemy binds it in the web layer."""
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -262,6 +262,10 @@ class Task(Base):
         Index("ix_tasks_state_due", "state", "due_at"),
         Index("ix_tasks_state_amber", "state", "amber_at"),
         Index("ix_tasks_assignee_state", "assignee_id", "state"),
+        # Steps completed in a period (the time per stage, the daily roll-up) and court filings
+        # in a period (the litigation figure), read without scanning every completed step.
+        Index("ix_tasks_completed_at", "completed_at"),
+        Index("ix_tasks_form_completed", "form_key", "completed_at"),
         UniqueConstraint("case_id", "spiff_task_id", name="uq_tasks_case_spiff"),
     )
 
@@ -698,3 +702,38 @@ class ConfirmationConsent(Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", name="fk_confirmation_consents_task"))
     party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id", name="fk_confirmation_consents_party"))
     confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RollupSpan(Base):
+    """A China day (or a whole month) whose figures are kept in rollup_counts. `stale` above
+    zero: a write changed a case of that day since (engine/persistence/rollup_marks.py, in the
+    writing transaction), so readers count that day live until the sweep rolls it up again."""
+    __tablename__ = "rollup_spans"
+
+    span: Mapped[str] = mapped_column(String(5), primary_key=True)  # "day" or "month"
+    start: Mapped[date] = mapped_column(Date, primary_key=True)  # the day, or the month's first day
+    stale: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupCount(Base):
+    """The daily roll-up the indicators read for whole past days (engine/cases/rollup.py keeps
+    it): for a span and a unit with everything below it, how many cases filed in the span had a
+    value of one measure (kind, outcome, rating, closed at level, overdue, category, unit below),
+    and how many steps completed in the span took a number of tenths of a day (measure stage)."""
+    __tablename__ = "rollup_counts"
+    __table_args__ = (Index("ix_rollup_counts_unit_span", "unit_id", "span", "start"),
+                      Index("ix_rollup_counts_span_start", "span", "start"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    span: Mapped[str] = mapped_column(String(5))
+    start: Mapped[date] = mapped_column(Date)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", name="fk_rollup_counts_unit"))
+    measure: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str | None] = mapped_column(String(100))
+    tenths: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+# The marks a write leaves on the roll-up of a past day (registered on the models above).
+from engine.persistence import rollup_marks  # noqa: E402,F401

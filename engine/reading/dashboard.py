@@ -2,6 +2,7 @@
 the tree), by stage and by handler; and the figures the centers report for a period and a unit.
 Everything is counted in the database (grouped queries over indexed columns); nothing loads
 case states."""
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -9,8 +10,9 @@ from sqlalchemy import Integer, and_, case as when, cast as sa_cast, func, or_, 
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import NotFound
-from engine.persistence.models import Case, OrgUnit, ProcessVersion, Task, User
+from engine.persistence.models import Case, OrgUnit, ProcessVersion, RollupCount, Task, User
 from engine.access.policy import unit_covers
+from engine.reading import rollup
 from engine.reading.queries import amber_now, red_now
 from engine.persistence.states import CaseStatus, TaskState
 
@@ -113,28 +115,51 @@ def _ratio(part, whole):
     return None if not whole else part / whole
 
 
-def indicators(session, unit, start, end, overdue_at=None):
-    """The figures the centers report, for cases of `unit` and below filed in [start, end]. One
-    grouped pass over the cases (the combinations of the fields counted are few), one count of
-    the steps overdue now (or at the moment `overdue_at`, for a report of a past period)."""
-    low, high = china_bounds(start, end)
+CASE_MEASURES = ("kind", "outcome", "rating", "closed", "overdue")
+
+
+def _span_plan(session, start, end, live, months=True):
+    """The days read from the roll-up and those read live (all of them with `live`)."""
+    return rollup.Plan(live=[(start, end)]) if live else rollup.plan(session, start, end, months)
+
+
+def _live_case_measures(session, unit, filed_in):
+    """The cases of `unit` and below filed when `filed_in` says, counted by each measure the
+    roll-up keeps: one grouped pass (the combinations of the fields counted are few)."""
     groups = session.execute(
         select(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue, func.count(Case.id))
-        .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-        .where(OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
+        .join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(OrgUnit.path.startswith(unit.path), filed_in)
         .group_by(Case.kind, Case.outcome, Case.satisfaction, Case.status, OrgUnit.level, Case.overdue)).all()
-    filed, by_kind, outcomes, ratings, closed_levels, overdue_cases = 0, {}, {}, {}, {}, 0
+    measures = Counter()
     for kind, outcome, satisfaction, status, level, overdue, n in groups:
-        filed += n
-        by_kind[kind] = by_kind.get(kind, 0) + n
+        measures["kind", kind] += n
         if outcome:
-            outcomes[outcome] = outcomes.get(outcome, 0) + n
+            measures["outcome", outcome] += n
         if satisfaction:
-            ratings[satisfaction] = ratings.get(satisfaction, 0) + n
+            measures["rating", satisfaction] += n
         if status == CaseStatus.COMPLETED:
-            closed_levels[level] = closed_levels.get(level, 0) + n
+            measures["closed", level] += n
         if overdue:
-            overdue_cases += n
+            measures["overdue", None] += n
+    return measures
+
+
+def _of(measures, name):
+    return {key: n for (measure, key), n in sorted(measures.items(), key=lambda item: str(item[0][1])) if measure == name}
+
+
+def indicators(session, unit, start, end, overdue_at=None, live=False):
+    """The figures the centers report, for cases of `unit` and below filed in [start, end]: whole
+    past days from the daily roll-up, the rest (today, days changed since they were rolled up)
+    counted live (with `live`, every day), and one count of the steps overdue now (or at the
+    moment `overdue_at`, for a report of a past period)."""
+    low, high = china_bounds(start, end)
+    span_plan = _span_plan(session, start, end, live)
+    measures = Counter(rollup.counts(session, unit, span_plan, CASE_MEASURES))
+    if span_plan.live:
+        measures.update(_live_case_measures(session, unit, span_plan.live_moments(Case.created_at, china_bounds)))
+    by_kind, outcomes, ratings, closed_levels = (_of(measures, name) for name in ("kind", "outcome", "rating", "closed"))
+    filed, overdue_cases = sum(by_kind.values()), measures["overdue", None]
     closed = sum(closed_levels.values())
     overdue_steps = steps_overdue_count(session, unit, overdue_at)
     success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
@@ -200,42 +225,58 @@ def unit_population(session, unit):
     return sum(below) if below and all(below) else None
 
 
-def _dialect(session):
-    return session.get_bind().dialect.name
-
-
 def _days_taken(session):
     """Completed minus created, in days, as SQL."""
-    if _dialect(session) == "postgresql":
+    if rollup.dialect(session) == "postgresql":
         return func.extract("epoch", Task.completed_at - Task.created_at) / 86400.0
     return func.julianday(Task.completed_at) - func.julianday(Task.created_at)
 
 
-def stage_times(session, unit, start, end):
-    """Median and 90th percentile of how long each stage took (steps completed in the period), in
-    days to a tenth, beside the legal period the diagram gives it. The database counts the steps
-    per stage and tenth of a day (a histogram, a few hundred rows); the ranks are read off it, so
-    no step rows come back and nothing is sorted by duration."""
-    low, high = china_bounds(start, end)
-    tenths = sa_cast(func.round(_days_taken(session) * 10), Integer).label("tenths")
-    rows = session.execute(select(Task.spec_id, func.min(Task.title), tenths, func.count(Task.id))
+def tenths_sql(session):
+    """How long a step took, in tenths of a day, as SQL (the roll-up counts by the same)."""
+    return sa_cast(func.round(_days_taken(session) * 10), Integer).label("tenths")
+
+
+def stage_histogram_live(session, unit, completed_in):
+    """[(step id, title, tenths, count)] of the steps of `unit` and below completed when
+    `completed_in` says."""
+    tenths = tenths_sql(session)
+    return session.execute(select(Task.spec_id, func.min(Task.title), tenths, func.count(Task.id))
                            .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                           .where(Task.state == TaskState.COMPLETED, OrgUnit.path.startswith(unit.path),
-                                  Task.completed_at >= low, Task.completed_at < high)
+                           .where(Task.state == TaskState.COMPLETED, OrgUnit.path.startswith(unit.path), completed_in)
                            .group_by(Task.spec_id, tenths)).all()
-    histograms, titles = {}, {}
+
+
+def stage_times(session, unit, start, end, live=False):
+    """Median and 90th percentile of how long each stage took (steps completed in the period), in
+    days to a tenth, beside the legal period the diagram gives it. Steps are counted per stage and
+    tenth of a day (a histogram, a few hundred rows): whole past days from the roll-up, the rest
+    live; the ranks are read off it, so no step rows come back and nothing is sorted by duration."""
+    span_plan = _span_plan(session, start, end, live)
+    rows = []
+    if span_plan.days or span_plan.months:
+        rows += session.execute(select(RollupCount.key, func.min(RollupCount.title), RollupCount.tenths,
+                                       func.sum(RollupCount.n))
+                                .where(RollupCount.unit_id == unit.id, RollupCount.measure == "stage",
+                                       span_plan.rolled())
+                                .group_by(RollupCount.key, RollupCount.tenths)).all()
+    if span_plan.live:
+        rows += stage_histogram_live(session, unit, span_plan.live_moments(Task.completed_at, china_bounds))
+    counted, titles = Counter(), {}
     for spec_id, title, bucket, n in rows:
-        histograms.setdefault(spec_id, []).append((bucket or 0, n))
-        titles.setdefault(spec_id, title.split("（")[0])
+        counted[spec_id, bucket or 0] += int(n)
+        titles[spec_id] = min(title, titles.get(spec_id, title))
+    histograms = {}
+    for (spec_id, bucket), n in sorted(counted.items()):
+        histograms.setdefault(spec_id, []).append((bucket, n))
     periods = _legal_periods(session)
     result = []
     for spec_id, histogram in histograms.items():
-        histogram.sort()
         total = sum(n for _bucket, n in histogram)
-        result.append(Row(spec_id, titles[spec_id], total, extra={
+        result.append(Row(spec_id, titles[spec_id].split("（")[0], total, extra={
             "median": _nth(histogram, (total + 1) // 2) / 10, "p90": _nth(histogram, (total * 9 + 9) // 10) / 10,
             "legal": periods.get(spec_id)}))
-    return sorted(result, key=lambda r: -r.open)
+    return sorted(result, key=lambda r: (-r.open, r.key))
 
 
 def _nth(histogram, rank):
@@ -254,47 +295,55 @@ def _legal_periods(session):
     return {d["attached_to"]: d.get("name") for d in meta.get("deadlines", {}).values() if d.get("attached_to")}
 
 
-def _bucket_sql(session, bucket):
-    """The China-time day, week (its Monday) or month of Case.created_at, as text, in SQL."""
-    if _dialect(session) == "postgresql":
-        local = func.timezone("Asia/Shanghai", Case.created_at)
-        if bucket == "month":
-            return func.to_char(local, "YYYY-MM")
-        if bucket == "day":
-            return func.to_char(local, "YYYY-MM-DD")
-        return func.to_char(func.date_trunc("week", local), "YYYY-MM-DD")
-    if bucket == "month":
-        return func.strftime("%Y-%m", Case.created_at, "+8 hours")
-    if bucket == "day":
-        return func.date(Case.created_at, "+8 hours")
-    return func.date(Case.created_at, "+8 hours", "-6 days", "weekday 1")
-
-
-def trend(session, unit, start, end, bucket="week", dimension="category"):
+def trend(session, unit, start, end, bucket="week", dimension="category", live=False):
     """Cases filed per day, week or month, split by category or by the unit directly below `unit`
-    they belong to (the "dispute trend chart"). Counted in the database by bucket; returns
-    (bucket labels, {series: counts})."""
-    low, high = china_bounds(start, end)
-    label = _bucket_sql(session, bucket).label("bucket")
-    in_scope = (OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
+    they belong to (the "dispute trend chart"). Counted in the database by bucket, whole past days
+    from the roll-up's day rows; returns (bucket labels, {series: counts})."""
+    span_plan = _span_plan(session, start, end, live, months=False)
+    children = {child_id: (path, name) for child_id, path, name in session.execute(
+        select(OrgUnit.id, OrgUnit.path, OrgUnit.name).where(OrgUnit.parent_id == unit.id))}
+    measure = "child" if dimension == "place" else "category"
+    rows = []
+    if span_plan.days:
+        label = rollup.bucket_sql(session, RollupCount.start, bucket, local=False).label("bucket")
+        rolled = session.execute(select(label, RollupCount.key, func.sum(RollupCount.n))
+                                 .where(RollupCount.unit_id == unit.id, RollupCount.measure == measure,
+                                        span_plan.rolled()).group_by(label, RollupCount.key)).all()
+        rows += [(text, _series_of(measure, key, children, unit), n) for text, key, n in rolled]
+    if span_plan.live:
+        rows += _trend_live(session, unit, span_plan.live_moments(Case.created_at, china_bounds), bucket, dimension,
+                            children)
+    labels = _buckets(start, end, bucket)
+    index = {text: i for i, text in enumerate(labels)}
+    series = {}
+    for text, name, count in rows:
+        if text not in index:
+            continue
+        counts = series.setdefault(name, [0] * len(labels))
+        counts[index[text]] += int(count)
+    return labels, dict(sorted(series.items(), key=lambda item: (-sum(item[1]), item[0])))
+
+
+def _series_of(measure, key, children, unit):
+    """A roll-up row's series: its category, or the name of the unit below (`unit`'s own cases
+    under its own name)."""
+    if measure == "category":
+        return key or "other"
+    return children[int(key)][1] if key and int(key) in children else unit.name
+
+
+def _trend_live(session, unit, filed_in, bucket, dimension, children):
+    label = rollup.bucket_sql(session, Case.created_at, bucket).label("bucket")
+    in_scope = (OrgUnit.path.startswith(unit.path), filed_in)
     if dimension == "place":
         rows = session.execute(select(label, OrgUnit.path, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                                .where(*in_scope).group_by(label, OrgUnit.path)).all()
-        children = session.execute(select(OrgUnit.path, OrgUnit.name).where(OrgUnit.parent_id == unit.id)).all()
-        name_of = lambda path: next((n for p, n in children if path.startswith(p)), unit.name)  # noqa: E731
+        name_of = lambda path: next((n for p, n in children.values() if path.startswith(p)), unit.name)  # noqa: E731
     else:
         rows = session.execute(select(label, Case.category, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                                .where(*in_scope).group_by(label, Case.category)).all()
         name_of = lambda category: category or "other"  # noqa: E731
-    labels = _buckets(start, end, bucket)
-    index = {text: i for i, text in enumerate(labels)}
-    series = {}
-    for text, key, count in rows:
-        if text not in index:
-            continue
-        counts = series.setdefault(name_of(key), [0] * len(labels))
-        counts[index[text]] += count
-    return labels, dict(sorted(series.items(), key=lambda item: -sum(item[1])))
+    return [(text, name_of(key), count) for text, key, count in rows]
 
 
 def _bucket_of(day, bucket):
