@@ -75,9 +75,15 @@ deploy-try: install-dev assets translations nginx-system
 bench: install-dev
 	$(PY) -m bench
 
-# The 100,000-case county (SQLite; BENCH_DB=postgresql://... for an empty PostgreSQL database).
+# A county at scale: by default 1,000,000 cases on PostgreSQL, in a database the bench creates on
+# the local server and drops at the end (it says why and stops if there is no server);
+# BENCH_DB=sqlite (a file in a temporary folder, removed at the end) or BENCH_DB=postgresql://...
+# (created if missing, dropped at the end if created); CASES sets the number of cases.
+BENCH_DB ?= postgresql
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/yizhan_bench_scale
+CASES ?= $(if $(filter sqlite,$(BENCH_DB)),100000,1000000)
 bench-scale: install-dev
-	$(PY) -m bench.scale $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(PY) -m bench.scale --cases $(CASES) $(if $(filter sqlite,$(BENCH_DB)),,--db $(if $(filter postgresql,$(BENCH_DB)),$(BENCH_PG),$(BENCH_DB)))
 
 # 30 logged-in people working for 60 s against the product's own server (`run.py serve`) on a fresh
 # PostgreSQL database (BENCH_DB=postgresql://... to name it; LOAD_ARGS="--think 1" and the rest passed on).

@@ -9,13 +9,19 @@ Rows are written in bulk, not through the engine (that would take an hour): clos
 their final fields and completed task rows; open cases carry a real workflow state, copied from a
 case the engine itself brought to mediation, so the sweep runs the real engine on them.
 
-  python -m bench.scale                        # SQLite file in a temporary folder
-  python -m bench.scale --db postgresql://postgres@127.0.0.1:5432/yz_scale   # an empty database
+  python -m bench.scale                        # SQLite file in a temporary folder, removed at the end
+  python -m bench.scale --db postgresql://postgres@127.0.0.1:5432/yz_scale   # created (and dropped
+                                               # at the end) if missing, else it must be empty
+
+Nothing large stays behind: the SQLite file's folder is removed and a PostgreSQL database the
+bench created is dropped at the end, after an error or Ctrl-C too, unless --keep.
 """
 import argparse
 import os
 import random
 import resource
+import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -41,6 +47,7 @@ def parse_args(argv):
     parser.add_argument("--townships", type=int, default=12)
     parser.add_argument("--villages", type=int, default=15, help="villages per township")
     parser.add_argument("--pages-only", action="store_true", help="load, time the pages, and stop (no sweep)")
+    parser.add_argument("--keep", action="store_true", help="keep the database (SQLite file, PostgreSQL database)")
     return parser.parse_args(argv)
 
 
@@ -231,13 +238,28 @@ def _chain(rows, case_id, at, version, count, rnd):
 
 
 def _flush(session, cases, tasks, timers, events, parties):
+    """The batch's rows: COPY on PostgreSQL, one executemany per table on SQLite."""
     from engine.persistence.models import AuditEvent, Case, CaseParty, Task, Timer
-    # One executemany per table needs every row to name the same columns.
+    # Every row of a table names the same columns.
     tasks[:] = [{key: row.get(key) for key in TASK_KEYS} for row in tasks]
+    copying = session.get_bind().dialect.name == "postgresql"
     for model, rows in ((Case, cases), (Task, tasks), (Timer, timers), (AuditEvent, events), (CaseParty, parties)):
-        if rows:
+        if rows and copying:
+            _copy(session, model.__table__, rows)
+        elif rows:
             session.execute(sa.insert(model.__table__), rows)
-            rows.clear()
+        rows.clear()
+
+
+def _copy(session, table, rows):
+    """COPY the rows into the table through psycopg, on the session's connection and transaction."""
+    columns = list(rows[0])
+    json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[name], ensure_ascii=False) if name in json_columns else row[name]
+                            for name in columns])
 
 
 def _time_urls(client, urls, repeat):
@@ -282,6 +304,22 @@ def time_audit(app, big_case, probe_case, repeat):
     assert f"{probe_case:06d}</a>" in client.get(search).get_data(as_text=True), \
         "the search finds the case by its party's ID number"
     return results
+
+
+def backfill_rollup(session_factory):
+    """The daily roll-up of the bulk-loaded history, as the scheduler's roll-up job fills it on a
+    first start (the same passes, without its pause between runs)."""
+    from engine.cases import rollup
+    session = session_factory()
+    began, days, months = time.perf_counter(), 0, 0
+    try:
+        while True:
+            d, m = rollup.refresh(session, budget_seconds=60)
+            days, months = days + d, months + m
+            if not d and not m:
+                return days, months, time.perf_counter() - began
+    finally:
+        session.close()
 
 
 def time_verify(session_factory):
@@ -363,14 +401,77 @@ def fire_latency(session_factory, template, samples=5):
     return [d.total_seconds() for d in lateness]
 
 
+def _server_and_name(url):
+    """(URL of the server's postgres database, the database's name) of a PostgreSQL URL."""
+    parts = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    return parts.set(database="postgres"), parts.database
+
+
+def create_pg_database(url):
+    """Create the database if it is missing. Returns True if created here; stops with the reason
+    if the server cannot be reached."""
+    server, name = _server_and_name(url)
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            if connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                return False
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            return True
+    except sa.exc.OperationalError as exc:
+        raise SystemExit(f"no PostgreSQL server at {server.render_as_string(hide_password=True)} ({exc.orig}); "
+                         "start one, or run `make bench-scale BENCH_DB=sqlite`") from exc
+    finally:
+        engine.dispose()
+
+
+def drop_pg_database(url):
+    server, name = _server_and_name(url)
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+def _stop_on_sigterm(_signum, _frame):
+    raise SystemExit("stopped (SIGTERM)")
+
+
 def main(argv=None):
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    folder = None
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    folder, created = None, False
     url = args.db
     if not url:
         folder = tempfile.mkdtemp(prefix="yizhan-scale-")
         url = f"sqlite:///{folder}/scale.db"
+    try:
+        if url.startswith("postgresql"):
+            created = create_pg_database(url)
+        run(args, url)
+    finally:
+        _dispose_engines()
+        if args.keep:
+            print(f"  database kept: {folder or url}")
+        elif folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif created:
+            drop_pg_database(url)
+
+
+def _dispose_engines():
+    """Close every pooled connection (the web application's and the sessions'), so the database
+    can be dropped."""
+    import gc
+    for thing in gc.get_objects():
+        if isinstance(thing, sa.engine.Engine):
+            thing.dispose()
+
+
+def run(args, url):
     print(f"yizhan scale benchmark: {args.cases:,} cases on {url.split('://')[0]}")
     began = time.perf_counter()
     prepare(url)
@@ -389,6 +490,13 @@ def main(argv=None):
     print(f"  loaded in {loaded:.0f} s: {counts['cases']:,} cases ({open_cases:,} open), {counts['tasks']:,} task rows, "
           f"{counts['timers']:,} timers, {counts['org_units']:,} units, {counts['audit_events']:,} audit events, "
           f"{counts['case_parties']:,} parties")
+    if url.startswith("postgresql"):
+        with factory() as s:
+            s.execute(sa.text("ANALYZE"))
+            s.commit()
+    days, months, seconds = backfill_rollup(factory)
+    line(f"roll-up of the history: {days:,} days, {months} months", f"{seconds:,.1f} s",
+         "(what the scheduler's roll-up job does on a first start)")
     if url.startswith("postgresql"):
         with factory() as s:
             s.execute(sa.text("ANALYZE"))
@@ -424,7 +532,7 @@ def main(argv=None):
         line("a due timer fired after its due time", f"{max(lateness):.2f} s", f"worst of {len(lateness)}; median "
              f"{statistics.median(lateness):.2f} s (target < 2 s)")
     line("peak memory of this process, end", f"{peak_rss_mib():,.0f} MiB")
-    print(f"  total {time.perf_counter() - began:,.0f} s" + (f"; database kept in {folder}" if folder else ""))
+    print(f"  total {time.perf_counter() - began:,.0f} s")
 
 
 if __name__ == "__main__":

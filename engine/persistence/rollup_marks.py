@@ -10,6 +10,7 @@ has finished before it (and the span stays stale for the next pass)."""
 from datetime import date
 
 from sqlalchemy import event, inspect, update
+from sqlalchemy.orm import Session
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.legaltime.clock import Clock, as_utc, china_date
@@ -44,25 +45,31 @@ def filing_day(case):
     return china_date(as_utc(case.created_at))
 
 
-@event.listens_for(Case, "after_update")
-def _case_changed(_mapper, connection, case):
-    attributes = inspect(case).attrs
-    if any(attributes[name].history.has_changes() for name in ROLLED_FIELDS):
-        mark_stale(connection, [filing_day(case)])
+@event.listens_for(Session, "before_flush")
+def _mark_what_changes(session, _context, _instances):
+    """One mark per flush for the past days of the cases it writes (a sweep's batch of fired
+    timers is one statement); every span when a unit moves in the tree."""
+    days = set()
+    for thing in session.new:
+        if isinstance(thing, Case) and thing.created_at is not None:
+            days.add(filing_day(thing))
+    for thing in session.dirty:
+        if isinstance(thing, Case) and _changed(thing, ROLLED_FIELDS):
+            days.add(filing_day(thing))
+        elif isinstance(thing, OrgUnit) and _moved(thing):
+            session.connection().execute(update(RollupSpan.__table__).values(stale=RollupSpan.__table__.c.stale + 1))
+    if days:
+        mark_stale(session.connection(), days)
 
 
-@event.listens_for(Case, "after_insert")
-def _case_added(_mapper, connection, case):
-    # A case entered with a filing day in the past (an import of older matters).
-    if case.created_at is not None:
-        mark_stale(connection, [filing_day(case)])
+def _changed(thing, fields):
+    attributes = inspect(thing).attrs
+    return any(attributes[name].history.has_changes() for name in fields)
 
 
-@event.listens_for(OrgUnit, "after_update")
-def _tree_changed(_mapper, connection, unit):
-    # A new unit gets its path once it has an id: no case is counted under it yet.
-    attributes = inspect(unit).attrs
-    history = attributes.path.history
+def _moved(unit):
+    """A unit's place in the tree or its level changed. A new unit gets its path once it has an
+    id: no case is counted under it yet."""
+    history = inspect(unit).attrs.path.history
     moved = history.has_changes() and not (history.deleted and all(old in (None, "/") for old in history.deleted))
-    if moved or attributes.level.history.has_changes():
-        connection.execute(update(RollupSpan.__table__).values(stale=RollupSpan.__table__.c.stale + 1))
+    return moved or _changed(unit, ("level",))
