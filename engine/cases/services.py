@@ -364,11 +364,13 @@ def _fire_batch(session, timer_ids, routes):
         select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
         .where(Case.id.in_({t.case_id for t in timers})).order_by(Case.id).with_for_update(of=Case)).all()}
     writes, touched, fired = store.Writes(), set(), 0
+    writes.handlers = store.last_handlers(session, list(cases))
     for timer in timers:
         if timer.case_id in touched:
             # A second timer of the same case: its rows must see the first one's.
             writes.flush(session)
             session.flush()
+            writes.handlers.pop(timer.case_id, None)
         touched.add(timer.case_id)
         case, unit_path = cases[timer.case_id]
         fired += _fire(session, timer, case, unit_path, routes, writes)

@@ -1,7 +1,9 @@
 """Saving a case after the engine acted: workflow state, task rows, timer rows, audit events."""
 from contextlib import contextmanager
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, inspect, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.cases import hotline
 from engine.legaltime import lights, workcalendar
@@ -9,7 +11,8 @@ from engine.workflow import runtime
 from engine.legaltime.clock import Clock
 from engine.access.policy import SYSTEM
 from engine.access.rulebook import VISIT_FORM
-from engine.persistence.models import AuditEvent, CaseParty, Task, TaskDraft, Timer, User, UserRole
+from engine.persistence import rollup_marks
+from engine.persistence.models import AuditEvent, Case, CaseParty, Task, TaskDraft, Timer, User, UserRole
 from engine.access import department_kinds
 from engine.library.routing import route_task, step_title
 from engine.persistence.chain import GENESIS, event_hash
@@ -30,6 +33,11 @@ class Writes:
 
     def __init__(self):
         self.audit, self.tasks, self.closed_timers = [], [], {}
+        # The batch's case rows, written by one executemany (the ORM writes a row per case when
+        # the cases changed different columns).
+        self.cases = {}
+        # Each case's last handler per role, read for the whole batch at once (last_handlers).
+        self.handlers = {}
         # One moment for the whole batch (one transaction), so its rows close in one statement.
         self.now = Clock.now()
 
@@ -48,7 +56,61 @@ class Writes:
             connection.execute(update(table).where(table.c.state.in_(open_states), or_(*[
                 and_(table.c.case_id == case_id, table.c.spiff_task_id.in_(ids)) for case_id, ids in cases
             ])).values(**dict(values)))
-        self.audit, self.tasks, self.closed_timers = [], [], {}
+        _write_case_rows(session, list(self.cases.values()))
+        self.audit, self.tasks, self.closed_timers, self.cases = [], [], {}, {}
+
+
+# What saving a case after the engine acted changes on its row (the rest is left to the ORM).
+_CASE_ROW = ("state", "updated_at", "current_step", "status", "closed_at", "overdue", "audit_seq",
+             "audit_head", "summary", "party_names", "contact_keys") + _CASE_FIELDS
+_UPDATE_CASE = update(Case.__table__).where(
+    Case.__table__.c.id == bindparam("b_id"), Case.__table__.c.lock_version == bindparam("b_version")).values(
+    dict({name: bindparam(f"v_{name}") for name in _CASE_ROW}, lock_version=bindparam("b_next")))
+
+
+def _write_case_rows(session, cases):
+    """The case rows of a batch in one versioned executemany, as the ORM would write them (the
+    version column checked and raised by one); the objects are then as if flushed. A case with a
+    change outside these columns is left to the ORM's flush."""
+    rows, written, days = [], [], set()
+    for case in cases:
+        state = inspect(case)
+        changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+        if not changed or not changed <= set(_CASE_ROW):
+            continue
+        if rollup_marks.changed(case, rollup_marks.ROLLED_FIELDS):
+            days.add(rollup_marks.filing_day(case))
+        rows.append(dict({f"v_{name}": getattr(case, name) for name in _CASE_ROW}, b_id=case.id, b_version=case.lock_version,
+                         b_next=case.lock_version + 1))
+        written.append(case)
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.execute(_UPDATE_CASE, rows).rowcount != len(rows):
+        raise StaleDataError("a case of the batch was changed by someone else meanwhile")
+    rollup_marks.mark_stale(connection, days)
+    for case, row in zip(written, rows):
+        for name in _CASE_ROW:
+            set_committed_value(case, name, row[f"v_{name}"])
+        set_committed_value(case, "lock_version", row["b_next"])
+
+
+def last_handlers(session, case_ids, roles=None):
+    """{case id: {role: (who holds or did the case's last step of that role, their name if they
+    are active and still hold the role, their unit)}} for several cases in one query (the sweep's
+    batch reads it once for all its cases)."""
+    handlers = {case_id: {} for case_id in case_ids}
+    query = (select(Task.case_id, Task.role, Task.assignee_id, User.display_name, User.org_unit_id, UserRole.role)
+             .outerjoin(User, and_(User.id == Task.assignee_id, User.active.is_(True)))
+             .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.role == Task.role))
+             .where(Task.case_id.in_(case_ids), Task.state.in_((TaskState.READY, TaskState.COMPLETED)))
+             .order_by(Task.id.desc()))
+    if roles is not None:
+        query = query.where(Task.role.in_(roles))
+    # With each step, in the same query, whether its holder can still work that role, and where.
+    for case_id, role, assignee_id, name, unit_id, holds in session.connection().execute(query):
+        handlers[case_id].setdefault(role, (assignee_id, name if holds is not None else None, unit_id))
+    return handlers
 
 
 class AuditLog:
@@ -146,7 +208,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
         _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes)
         _save_case_row(case, workflow, snap, meta, now)
         _tell_reporters(session, case, route_before, snap, meta)
-    if writes is None:
+    if writes is not None:
+        writes.cases[case.id] = case
+    else:
         # Otherwise the case rows of the whole batch are written by the one flush at commit.
         session.flush()
 
@@ -207,7 +271,7 @@ def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, com
         ))
         if role != "department" and not (info.get("department") or info.get("department_from")):
             kept.append(new_tasks[-1])
-    _keep_with_handler(session, log, case, kept)
+    _keep_with_handler(session, log, case, kept, None if writes is None else writes.handlers.get(case.id))
     if new_tasks and writes is not None:
         writes.tasks.extend(new_tasks)
     elif new_tasks:
@@ -247,28 +311,22 @@ def _drop_drafts(session, case_id, spiff_ids):
         session.connection().execute(delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(tasks)))
 
 
-def _keep_with_handler(session, log, case, rows):
+def _keep_with_handler(session, log, case, rows, handlers=None):
     """A new step goes to whoever answers for its role on the case, not back to the pool: the one
     who did (or holds) the case's last step of that role, so the first handler stays responsible
     until a supervisor reassigns or they release a step (a released step in the pool makes nobody
     responsible, and whoever then does it is). Only if that person can still work the step: active,
     still holding the role, in the unit the step went to. Resident departments' steps (the
-    department's pool) never come here. `rows` are the new task rows, given their assignee here."""
+    department's pool) never come here. `rows` are the new task rows, given their assignee here;
+    `handlers` the case's last handlers if already read (last_handlers)."""
     if not rows:
         return
     roles = {row["role"] for row in rows}
-    last = {}
     # A done step keeps its holder (its completer) as assignee; an outside system's intake step has
-    # none (services.start_case), so nobody keeps the case for a login nobody sits behind. With
-    # each step, in the same query, whether its holder can still work that role, and where.
-    for role, assignee_id, name, unit_id, holds in session.connection().execute(
-            select(Task.role, Task.assignee_id, User.display_name, User.org_unit_id, UserRole.role)
-            .outerjoin(User, and_(User.id == Task.assignee_id, User.active.is_(True)))
-            .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.role == Task.role))
-            .where(Task.case_id == case.id, Task.role.in_(roles), Task.state.in_((TaskState.READY, TaskState.COMPLETED)))
-            .order_by(Task.id.desc())):
-        if role not in last:
-            last[role] = (assignee_id, name if holds is not None else None, unit_id)
+    # none (services.start_case), so nobody keeps the case for a login nobody sits behind.
+    if handlers is None:
+        handlers = last_handlers(session, [case.id], roles)[case.id]
+    last = {role: holder for role, holder in handlers.items() if role in roles}
     for row in rows:
         assignee_id, name, unit_id = last.get(row["role"], (None, None, None))
         if assignee_id is not None and name is not None and unit_id == row["org_unit_id"]:

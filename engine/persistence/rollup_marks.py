@@ -54,7 +54,7 @@ def _mark_what_changes(session, _context, _instances):
         if isinstance(thing, Case) and thing.created_at is not None:
             days.add(filing_day(thing))
     for thing in session.dirty:
-        if isinstance(thing, Case) and _changed(thing, ROLLED_FIELDS):
+        if isinstance(thing, Case) and changed(thing, ROLLED_FIELDS):
             days.add(filing_day(thing))
         elif isinstance(thing, OrgUnit) and _moved(thing):
             session.connection().execute(update(RollupSpan.__table__).values(stale=RollupSpan.__table__.c.stale + 1))
@@ -62,7 +62,8 @@ def _mark_what_changes(session, _context, _instances):
         mark_stale(session.connection(), days)
 
 
-def _changed(thing, fields):
+def changed(thing, fields):
+    """Did any of these attributes change since the object was loaded or last flushed?"""
     attributes = inspect(thing).attrs
     return any(attributes[name].history.has_changes() for name in fields)
 
@@ -72,4 +73,4 @@ def _moved(unit):
     id: no case is counted under it yet."""
     history = inspect(unit).attrs.path.history
     moved = history.has_changes() and not (history.deleted and all(old in (None, "/") for old in history.deleted))
-    return moved or _changed(unit, ("level",))
+    return moved or changed(unit, ("level",))

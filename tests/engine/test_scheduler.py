@@ -50,3 +50,36 @@ def test_scheduler_runs_the_sweep_at_once_then_on_the_interval(session_factory):
     job = sched.get_job("timer-sweep")
     assert job is not None and job.trigger.interval == timedelta(seconds=1)
     assert job.kwargs == {} and job.args == (session_factory,)
+
+
+def test_a_batch_writes_its_case_rows_together_and_marks_their_past_days(session, session_factory):
+    """Firing several timers in one batch writes the case rows with one versioned statement, each
+    case's version goes up by one, and the days they were filed on are marked for the roll-up
+    (their overdue flag changed)."""
+    from engine.cases import services
+    from engine.persistence.models import RollupSpan
+    with time_machine.travel(START, tick=False) as traveller:
+        cases = [file_matter(session) for _ in range(4)]
+        session.commit()
+        versions = {case.id: case.lock_version for case in cases}
+        traveller.move_to(START + timedelta(days=40))
+        statements = []
+        engine = session_factory.kw["bind"]
+
+        def record(_conn, _cursor, statement, _params, _context, executemany):
+            statements.append((" ".join(statement.split()[:2]), executemany))
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            sweep_session = session_factory()
+            assert services.fire_due_timers(sweep_session) == 4
+            sweep_session.close()
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+    case_updates = [s for s in statements if s[0] == "UPDATE cases"]
+    assert case_updates == [("UPDATE cases", True)]
+    session.expire_all()
+    for case in cases:
+        fresh = session.get(Case, case.id)
+        assert fresh.overdue is True and fresh.lock_version == versions[case.id] + 1
+    day = START.date()
+    assert session.scalar(sa.select(RollupSpan.stale).where(RollupSpan.span == "day", RollupSpan.start == day)) == 1
