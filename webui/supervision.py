@@ -64,9 +64,7 @@ def _scope():
 
 
 def _dashboard_tables(unit):
-    now = Clock.now()
-    return {"units": dashboard.by_unit(db.session, unit, now), "stages": dashboard.by_stage(db.session, unit, now),
-            "handlers": dashboard.by_handler(db.session, unit, now)}
+    return dashboard.open_tables(db.session, unit, Clock.now())
 
 
 @bp.route("/dashboard")

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -192,7 +192,10 @@ class ProcessVersion(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_unit_status", "org_unit_id", "status"),)
+    __table_args__ = (Index("ix_cases_unit_status", "org_unit_id", "status"),
+                      # The few cases whose engine step failed, for the supervisor's dashboard.
+                      Index("ix_cases_failed", "updated_at", postgresql_where=text("error IS NOT NULL"),
+                            sqlite_where=text("error IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)

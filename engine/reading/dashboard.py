@@ -46,38 +46,59 @@ def _open_in(unit):
     return (Task.state == TaskState.READY, OrgUnit.path.startswith(unit.path))
 
 
-def by_unit(session, unit, now=None):
-    """The unit's own steps, then each unit directly below with everything below it."""
+def open_groups(session, unit, now=None):
+    """The open steps of `unit` and below counted per unit, stage and handler, with their red and
+    amber lights: the one pass over the open steps that the dashboard's three tables share."""
     now = now or Clock.now()
-    counts = session.execute(select(OrgUnit.path, *_light_sums(now)).select_from(Task)
-                             .join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
-                             .group_by(OrgUnit.path)).all()
+    return session.execute(select(OrgUnit.path, Task.spec_id, Task.assignee_id, func.min(Task.title), *_light_sums(now))
+                           .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
+                           .group_by(OrgUnit.path, Task.spec_id, Task.assignee_id)).all()
+
+
+def open_tables(session, unit, now=None):
+    """{"units", "stages", "handlers"}: the dashboard's tables from one pass over the open steps."""
+    groups = open_groups(session, unit, now)
+    return {"units": by_unit(session, unit, groups=groups), "stages": by_stage(session, unit, groups=groups),
+            "handlers": by_handler(session, unit, groups=groups)}
+
+
+def _summed(groups, key_of):
+    """{key: [open, red, amber, smallest title]} over the groups."""
+    sums = {}
+    for path, spec_id, assignee_id, title, total, red, amber in groups:
+        entry = sums.setdefault(key_of(path, spec_id, assignee_id), [0, 0, 0, title])
+        entry[0], entry[1], entry[2] = entry[0] + total, entry[1] + (red or 0), entry[2] + (amber or 0)
+        entry[3] = min(entry[3], title)
+    return sums
+
+
+def by_unit(session, unit, now=None, groups=None):
+    """The unit's own steps, then each unit directly below with everything below it."""
+    groups = open_groups(session, unit, now) if groups is None else groups
     children = session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id)
                                .order_by(OrgUnit.level == "department", OrgUnit.code)).all()
     rows = [Row(unit.id, "", unit=unit)] + [Row(child.id, "", unit=child) for child in children]
-    for path, total, red, amber in counts:
+    for path, (total, red, amber, _title) in _summed(groups, lambda path, _spec, _who: path).items():
         row = next((r for r in rows[1:] if path.startswith(r.unit.path)), rows[0] if path == unit.path else None)
         if row is not None:
-            row.open, row.red, row.amber = row.open + total, row.red + (red or 0), row.amber + (amber or 0)
+            row.open, row.red, row.amber = row.open + total, row.red + red, row.amber + amber
     return rows
 
 
-def by_stage(session, unit, now=None):
-    now = now or Clock.now()
-    rows = session.execute(select(Task.spec_id, func.min(Task.title), *_light_sums(now)).select_from(Task)
-                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
-                           .group_by(Task.spec_id).order_by(func.count(Task.id).desc())).all()
-    return [Row(spec_id, title.split("（")[0], total, red or 0, amber or 0) for spec_id, title, total, red, amber in rows]
+def by_stage(session, unit, now=None, groups=None):
+    groups = open_groups(session, unit, now) if groups is None else groups
+    sums = _summed(groups, lambda _path, spec_id, _who: spec_id)
+    rows = [Row(spec_id, title.split("（")[0], total, red, amber) for spec_id, (total, red, amber, title) in sums.items()]
+    return sorted(rows, key=lambda r: (-r.open, r.key))
 
 
-def by_handler(session, unit, now=None, limit=200):
-    now = now or Clock.now()
-    rows = session.execute(select(Task.assignee_id, User.display_name, *_light_sums(now)).select_from(Task)
-                           .join(OrgUnit, OrgUnit.id == Task.org_unit_id).outerjoin(User, User.id == Task.assignee_id)
-                           .where(*_open_in(unit)).group_by(Task.assignee_id, User.display_name)
-                           .order_by(func.sum(when((red_now(now), 1), else_=0)).desc(), func.count(Task.id).desc())
-                           .limit(limit)).all()
-    return [Row(user_id, name or "", total, red or 0, amber or 0) for user_id, name, total, red, amber in rows]
+def by_handler(session, unit, now=None, limit=200, groups=None):
+    groups = open_groups(session, unit, now) if groups is None else groups
+    sums = _summed(groups, lambda _path, _spec, assignee_id: assignee_id)
+    names = dict(session.execute(select(User.id, User.display_name).where(
+        User.id.in_([user_id for user_id in sums if user_id is not None]))).all()) if len(sums) > (None in sums) else {}
+    rows = [Row(user_id, names.get(user_id) or "", total, red, amber) for user_id, (total, red, amber, _t) in sums.items()]
+    return sorted(rows, key=lambda r: (-r.red, -r.open, r.key is not None, r.key or 0))[:limit]
 
 
 def flagged_cases(session, unit, limit=100):
@@ -87,7 +108,8 @@ def flagged_cases(session, unit, limit=100):
 
 
 def failed_cases(session, unit, limit=100):
-    """Cases whose engine step failed (a broken script, say): the sweep marked them and went on."""
+    """Cases whose engine step failed (a broken script, say): the sweep marked them and went on.
+    The partial index on the failed cases (ix_cases_failed) finds them without reading the rest."""
     return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                            .where(Case.error.is_not(None), OrgUnit.path.startswith(unit.path))
                            .order_by(Case.updated_at.desc()).limit(limit)).all()

@@ -1,4 +1,5 @@
-"""daily roll-up of the indicators (rollup_spans, rollup_counts) and the indexes on when a step was completed
+"""daily roll-up of the indicators (rollup_spans, rollup_counts), the indexes on when a step was
+completed and a partial index on the failed cases
 
 Revision ID: 8d3d41c2ca1f
 Revises: 05317250fa3e
@@ -41,6 +42,10 @@ def upgrade():
         batch_op.create_index('ix_rollup_counts_span_start', ['span', 'start'], unique=False)
         batch_op.create_index('ix_rollup_counts_unit_span', ['unit_id', 'span', 'start'], unique=False)
 
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_failed', ['updated_at'], unique=False,
+                              postgresql_where=sa.text('error IS NOT NULL'), sqlite_where=sa.text('error IS NOT NULL'))
+
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index('ix_tasks_completed_at', ['completed_at'], unique=False)
         batch_op.create_index('ix_tasks_form_completed', ['form_key', 'completed_at'], unique=False)
@@ -53,6 +58,9 @@ def downgrade():
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_form_completed')
         batch_op.drop_index('ix_tasks_completed_at')
+
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_failed')
 
     with op.batch_alter_table('rollup_counts', schema=None) as batch_op:
         batch_op.drop_index('ix_rollup_counts_unit_span')
