@@ -269,6 +269,11 @@ class Task(Base):
         # in a period (the litigation figure), read without scanning every completed step.
         Index("ix_tasks_completed_at", "completed_at"),
         Index("ix_tasks_form_completed", "form_key", "completed_at"),
+        # The open steps with what the dashboard counts them by, so its pass over them reads the
+        # index alone (on PostgreSQL with the title too): a county's open steps are many.
+        Index("ix_tasks_open_lights", "org_unit_id", "spec_id", "assignee_id", "due_at", "amber_at", "clock_stopped_at",
+              postgresql_include=["title"], postgresql_where=text("state = 'ready'"),
+              sqlite_where=text("state = 'ready'")),
         UniqueConstraint("case_id", "spiff_task_id", name="uq_tasks_case_spiff"),
     )
 
