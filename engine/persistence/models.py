@@ -729,7 +729,7 @@ class RollupCount(Base):
     value of one measure (kind, outcome, rating, closed at level, overdue, category, unit below),
     and how many steps completed in the span took a number of tenths of a day (measure stage)."""
     __tablename__ = "rollup_counts"
-    __table_args__ = (Index("ix_rollup_counts_unit_span", "unit_id", "span", "start"),
+    __table_args__ = (Index("ix_rollup_counts_unit_measure", "unit_id", "measure", "span", "start"),
                       Index("ix_rollup_counts_span_start", "span", "start"))
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,5 +1,6 @@
 """Read-only views: inbox, supervision list, case search, case page, history. Every query is
 limited to the actor's unit and the units below it."""
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
@@ -209,6 +210,10 @@ class CaseFilter:
         return {key: value for key, value in found.items() if value}
 
 
+# A resident identity card number: 18 characters (the last a check digit or X), or 15 digits.
+RESIDENT_ID = re.compile(r"\d{17}[\dX]|\d{15}")
+
+
 def search_cases(session, actor, flt):
     query = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(_cases_seen(actor))
     if flt.text:
@@ -216,11 +221,17 @@ def search_cases(session, actor, flt):
         like = f"%{text}%"
         matches = [Case.code.like(like), Case.party_names.like(like), Case.summary.like(like),
                    Case.external_ref == text]  # a hotline work order's number
-        # A party's ID number or phone is matched exactly, on the indexed party rows.
-        if normalize_id(text):
-            matches.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.id_number == normalize_id(text))))
+        if RESIDENT_ID.fullmatch(normalize_id(text) or ""):
+            # A whole resident ID number names a person: looked up on the indexed party rows
+            # alone, never in every case's text (a scan of the whole table in a big county).
+            matches = []
+        # A party's ID number or phone is matched exactly, on the indexed party rows (one
+        # subquery, so alone it is a join on them).
+        parties = [CaseParty.id_number == normalize_id(text)] if normalize_id(text) else []
         if normalize_phone(text) and len(normalize_phone(text)) >= 7:
-            matches.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.phone == normalize_phone(text))))
+            parties.append(CaseParty.phone == normalize_phone(text))
+        if parties:
+            matches.append(Case.id.in_(select(CaseParty.case_id).where(or_(*parties))))
         query = query.where(or_(*matches))
     if flt.status:
         query = query.where(Case.status == flt.status)

@@ -40,7 +40,7 @@ def upgrade():
     )
     with op.batch_alter_table('rollup_counts', schema=None) as batch_op:
         batch_op.create_index('ix_rollup_counts_span_start', ['span', 'start'], unique=False)
-        batch_op.create_index('ix_rollup_counts_unit_span', ['unit_id', 'span', 'start'], unique=False)
+        batch_op.create_index('ix_rollup_counts_unit_measure', ['unit_id', 'measure', 'span', 'start'], unique=False)
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_failed', ['updated_at'], unique=False,
@@ -67,7 +67,7 @@ def downgrade():
         batch_op.drop_index('ix_cases_failed')
 
     with op.batch_alter_table('rollup_counts', schema=None) as batch_op:
-        batch_op.drop_index('ix_rollup_counts_unit_span')
+        batch_op.drop_index('ix_rollup_counts_unit_measure')
         batch_op.drop_index('ix_rollup_counts_span_start')
 
     op.drop_table('rollup_counts')
