@@ -108,7 +108,7 @@ def template_states(session):
     task = session.scalar(sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_mediate"))
     timer = session.scalar(sa.select(Timer).where(Timer.case_id == case.id))
     version = catalog.version_info(session, case.process_version_id)
-    specs = runtime.SPEC_CACHE.get(version.id, version.spec_json)
+    specs = version.specs(session)
     return dict(version=case.process_version_id, state=case.state,
                 due_state=timers_due_at(case.state, specs, "2020-01-01T00:00:00+00:00"), specs=specs,
                 task_spiff=task.spiff_task_id, timer_spiff=timer.spiff_task_id, task_unit=task.org_unit_id)
