@@ -17,6 +17,7 @@ Nothing large stays behind: the SQLite file's folder is removed and a PostgreSQL
 bench created is dropped at the end, after an error or Ctrl-C too, unless --keep.
 """
 import argparse
+import json
 import os
 import random
 import resource
