@@ -87,8 +87,9 @@ bench-scale: install-dev
 
 # 30 logged-in people working for 60 s against the product's own server (`run.py serve`) on a fresh
 # PostgreSQL database (BENCH_DB=postgresql://... to name it; LOAD_ARGS="--think 1" and the rest passed on).
+# BENCH_DB's default ("postgresql", for bench-scale) names no database: bench.load's own default then.
 bench-load: install-dev
-	$(PY) -m bench.load $(if $(BENCH_DB),--db $(BENCH_DB)) $(LOAD_ARGS)
+	$(PY) -m bench.load $(if $(filter postgresql://%,$(BENCH_DB)),--db $(BENCH_DB)) $(LOAD_ARGS)
 
 # The check judges the diagrams' departments by the registry kept in the database.
 check: install translations
