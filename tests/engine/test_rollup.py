@@ -4,6 +4,7 @@ edges fall at China midnight, before and after a late change to a past day."""
 import random
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -11,6 +12,7 @@ from engine.cases import rollup as keeper
 from engine.legaltime.clock import CHINA
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, RollupSpan, Task
 from engine.reading import dashboard, rollup
+from tests.conftest import wipe_cases
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # 11:00 on November 20th in China
 TODAY = date(2026, 11, 20)
@@ -18,8 +20,24 @@ KINDS = ["dispute", "petition", "complaint", None]
 CATEGORIES = ["neighbour", "traffic", "labour", None]
 
 
+@pytest.fixture(autouse=True)
+def _units_removed_after(session_factory):
+    """The small tree these tests add under the county goes when each test ends (with the cases and
+    roll-up rows that name it): other tests count the demo's units (the posters of every unit)."""
+    yield
+    wipe_cases(session_factory)
+    cleanup = session_factory()
+    try:
+        # Villages before their townships (a unit's parent must still be there).
+        for pattern in ("R-T_-V_", "R-T_"):
+            cleanup.execute(sa.delete(OrgUnit).where(OrgUnit.code.like(pattern)))
+        cleanup.commit()
+    finally:
+        cleanup.close()
+
+
 def _unit(session, code, name, level, parent):
-    """The unit with this code (made by an earlier test, units stay), or a new one under `parent`."""
+    """The unit with this code, or a new one under `parent`."""
     unit = session.scalar(sa.select(OrgUnit).where(OrgUnit.code == code))
     if unit is None:
         unit = OrgUnit(code=code, name=name, level=level, parent_id=parent.id)
