@@ -155,7 +155,10 @@ def test_serve_runs_workers_and_one_sweep_replaces_a_stuck_worker_and_stops_on_s
     masters, workers, sweepers = _tree(server)
     # The sweep runs in one process, never in the web workers: they run a single thread (no
     # scheduler thread), and no web worker has a timer worker of its own.
-    assert len(sweepers) == 1 and _threads(sweepers[0]) > 1
+    assert len(sweepers) == 1
+    # The timer worker's scheduler starts its threads once its imports are done, which may be
+    # after gunicorn's workers already answer.
+    _wait(lambda: _threads(sweepers[0]) > 1, 60, "the timer worker's scheduler threads")
     assert [_threads(pid) for pid in workers] == [1, 1]
     assert all(not any("run.py worker" in _cmdline(child) for child in _children(pid)) for pid in workers)
 
