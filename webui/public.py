@@ -48,8 +48,7 @@ def _page(code, case, submission, status=200, tried=False, throttled=False, erro
 @bp.route("/follow", methods=["GET", "POST"])
 def follow():
     if request.method == "GET":
-        remembered = session.get(FOLLOWED) or {}
-        case, submission = _found(remembered.get("code"), remembered.get("proof")) if remembered else (None, None)
+        remembered, case, submission = _remembered_case()
         return _page(remembered.get("code", ""), case, submission)
     code = request.form.get("code", "").strip()[:40]
     if not _may_look_up():
@@ -67,7 +66,7 @@ def follow():
 def rate():
     """The resident's rating of a closed case: completes its return visit (online)."""
     if not _may_look_up():
-        return _page((session.get(FOLLOWED) or {}).get("code", ""), None, None, status=429, throttled=True)
+        return _throttled()
     remembered, case, submission = _remembered_case()
     if case is None:
         return _look_up_again()
@@ -93,6 +92,11 @@ def _remembered_case():
     return remembered, case, submission
 
 
+def _throttled():
+    """Too many look-ups from this address: the page again, saying so, with the code remembered."""
+    return _page((session.get(FOLLOWED) or {}).get("code", ""), None, None, status=429, throttled=True)
+
+
 def _look_up_again():
     flash(_("Look the case up again with its code and your phone number"), "error")
     return redirect(url_for("public.follow"))
@@ -111,7 +115,7 @@ def _refused(refused):
 def application_code():
     """Send the party a one-time code to confirm the joint application with."""
     if not _may_look_up():
-        return _page((session.get(FOLLOWED) or {}).get("code", ""), None, None, status=429, throttled=True)
+        return _throttled()
     remembered, case, submission = _remembered_case()
     if case is None:
         return _look_up_again()
@@ -130,7 +134,7 @@ def application_code():
 def application_confirm():
     """The party confirms the joint application with the code sent to their phone."""
     if not _may_look_up():
-        return _page((session.get(FOLLOWED) or {}).get("code", ""), None, None, status=429, throttled=True)
+        return _throttled()
     remembered, case, submission = _remembered_case()
     if case is None:
         return _look_up_again()
