@@ -282,13 +282,14 @@ def start_server(url, log_path):
     raise SystemExit(f"run.py serve did not answer within 90 s:\n{Path(log_path).read_text()[-3000:]}")
 
 
-def stop_server(proc):
-    """SIGTERM to the server's process group (it was started in a session of its own), then SIGKILL."""
-    if proc.poll() is not None:
+def stop_server(proc, sig=signal.SIGTERM, timeout=20):
+    """`sig` (SIGTERM) to the server's process group (it was started in a session of its own),
+    then SIGKILL if it has not stopped within `timeout` seconds."""
+    if proc is None or proc.poll() is not None:
         return
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -50,6 +50,9 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.load import stop_server  # noqa: E402 - the project root is on the path from here
+
 DEPLOY = ROOT / "deploy"
 PYTHON = sys.executable
 DATABASE = "deploy_try"
@@ -287,32 +290,19 @@ class Stack:
 
     def stop_app(self):
         for process in [*self.web.values(), self.worker]:
-            stop(process)
+            stop_server(process, timeout=40)
         self.web, self.worker = {}, None
 
     def stop(self):
         self.stop_app()
         if self.nginx:
-            stop(self.nginx, signal.SIGQUIT)
+            stop_server(self.nginx, signal.SIGQUIT, timeout=40)
             self.nginx = None
 
 
 def answers_at(port):
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def stop(process, sig=signal.SIGTERM):
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, sig)
-        process.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
 
 
 # ---- what nginx answers by itself ----------------------------------------------------------------
