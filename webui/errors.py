@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.messages import Msg
-from engine.persistence.uow import is_unavailable
+from engine.persistence.uow import is_unavailable, outage_behind, outage_summary
 
 from . import guard, i18n
 from .extensions import db, login_manager
@@ -66,12 +66,12 @@ def register(app):
         database error is unexpected (500)."""
         if not is_unavailable(error):
             return unexpected(InternalServerError(original_exception=error))
+        return _database_unavailable(error)
+
+    def _database_unavailable(error):
         current_app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
-                                   str(getattr(error, "orig", error)).strip().splitlines()[0:1])
-        try:
-            db.session.rollback()
-        except Exception:  # noqa: BLE001 - the connection is gone: drop it, the server rolls back
-            db.session.invalidate()
+                                   outage_summary(error))
+        _roll_back()
         # The page is shown as to someone not logged in: the login (and the menu's counts) would be
         # read from the database, which is what failed.
         login_manager._update_request_context_with_user()
@@ -82,13 +82,18 @@ def register(app):
     def unexpected(error):
         # The reader gets a reference and nothing of the error itself (no traceback, no SQL);
         # the log holds the traceback under the same reference.
-        reference = uuid.uuid4().hex[:12]
         cause = getattr(error, "original_exception", None) or error
+        outage = outage_behind(cause)
+        if outage is not None:
+            # The database went away, and what reached us is not the driver's error itself (the
+            # next statement's "invalid transaction", a library that wrapped it): still a 503.
+            return _database_unavailable(outage)
+        reference = uuid.uuid4().hex[:12]
         current_app.logger.error("unexpected error, reference %s, on %s %s", reference, request.method,
                                  request.path, exc_info=(type(cause), cause, cause.__traceback__))
         # A failed statement leaves PostgreSQL's transaction aborted: whatever the answer still
         # reads (a lazy relation in the page's top bar) must not fail on it.
-        db.session.rollback()
+        _roll_back()
         return error_page(500, Msg("Something went wrong on our side (reference %(reference)s); "
                                    "nothing was saved. Please try again later.", reference=reference),
                           reference=reference)
@@ -101,6 +106,13 @@ def register(app):
             return error
         return error_page(error.code, Msg("The request was refused (HTTP %(code)s).", code=error.code),
                           headers=_headers_of(error))
+
+
+def _roll_back():
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone: drop it, the server rolls back
+        db.session.invalidate()
 
 
 def _headers_of(error):

@@ -1,6 +1,7 @@
 """The timer sweep on APScheduler. It only calls services; the database is the truth, so the
 scheduler keeps nothing of its own that matters and a restart loses nothing: every timer that
 came due while it was down fires on the first sweep, oldest first."""
+import functools
 import logging
 from datetime import datetime, timezone
 
@@ -8,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine.cases import attachments, client_limits, clocks, outbox, phone_codes, rollup, services, supervision, transfers
+from engine.persistence.uow import outage_behind, outage_summary
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +65,32 @@ def roll_up(session_factory):
 ROLLUP_SECONDS = 10
 
 
+def through_outages(job):
+    """A job the scheduler runs: while the database is out of reach (restarting, say) each run says
+    so in one line and the next run tries again, instead of a traceback a second."""
+    @functools.wraps(job)
+    def run(session_factory):
+        try:
+            return job(session_factory)
+        except Exception as error:
+            outage = outage_behind(error)
+            if outage is None:
+                raise
+            log.warning("%s: the database cannot be reached (%s); the next run tries again", job.__name__,
+                        outage_summary(outage))
+            return None
+    return run
+
+
 def make_scheduler(session_factory, interval_seconds=1.0, blocking=False):
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
-    scheduler.add_job(sweep, "interval", args=[session_factory], seconds=interval_seconds,
+    sweep_job, roll_up_job, housekeeping_job = (through_outages(job) for job in (sweep, roll_up, housekeeping))
+    scheduler.add_job(sweep_job, "interval", args=[session_factory], seconds=interval_seconds,
                       id="timer-sweep", max_instances=1, coalesce=True,
                       # The first sweep runs at once: it fires what came due while we were down.
                       next_run_time=datetime.now(timezone.utc))
-    scheduler.add_job(roll_up, "interval", args=[session_factory], seconds=ROLLUP_SECONDS, id="roll-up",
+    scheduler.add_job(roll_up_job, "interval", args=[session_factory], seconds=ROLLUP_SECONDS, id="roll-up",
                       max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
-    scheduler.add_job(housekeeping, "interval", args=[session_factory], hours=1, id="housekeeping",
+    scheduler.add_job(housekeeping_job, "interval", args=[session_factory], hours=1, id="housekeeping",
                       max_instances=1, coalesce=True)
     return scheduler

@@ -5,13 +5,14 @@ import sqlite3
 
 import psycopg
 from psycopg import errors as pg_errors
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, PendingRollbackError, TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Busy, Conflict
 from engine.messages import Msg
 
-__all__ = ["BUSY", "Busy", "Conflict", "UnitOfWork", "is_busy", "is_unavailable", "retrying_busy"]
+__all__ = ["BUSY", "Busy", "Conflict", "UnitOfWork", "is_busy", "is_unavailable", "outage_behind", "outage_summary",
+           "retrying_busy"]
 
 BUSY = Msg("The system is busy and nothing was saved; submit again in a moment")
 
@@ -55,6 +56,32 @@ def is_unavailable(error):
         return driver.sqlstate is None or driver.sqlstate.startswith(_PG_UNAVAILABLE)
     code = getattr(driver, "sqlite_errorcode", None)
     return isinstance(driver, sqlite3.Error) and code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
+
+
+# SQLAlchemy's code for "the connection was invalidated (lost) inside a transaction nobody has
+# rolled back yet": raised by the next statement on that session, whatever the first one was.
+_INVALIDATED_IN_TRANSACTION = "8s2b"
+
+
+def outage_behind(error):
+    """The database outage that `error` is, or was raised from or while handling; None if there is
+    none. A lost connection reaches the code as the driver's error, but also as what the next
+    statement on the same session says of it (the transaction is invalid), or wrapped by a library
+    that caught it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if is_unavailable(error) or (isinstance(error, PendingRollbackError)
+                                     and error.code == _INVALIDATED_IN_TRANSACTION):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def outage_summary(error):
+    """The first line of what the driver said of an outage, for a log line."""
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 class UnitOfWork:

@@ -1,6 +1,7 @@
 """The timer sweep as the scheduler runs it: its own session, every due timer, once."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -83,3 +84,29 @@ def test_a_batch_writes_its_case_rows_together_and_marks_their_past_days(session
         assert fresh.overdue is True and fresh.lock_version == versions[case.id] + 1
     day = START.date()
     assert session.scalar(sa.select(RollupSpan.stale).where(RollupSpan.span == "day", RollupSpan.start == day)) == 1
+
+
+def test_a_job_meeting_an_outage_logs_one_line_and_the_next_run_tries_again(session_factory, caplog):
+    """A database restarting: each run of a job says so in one warning (no traceback) and returns;
+    any other error is still raised for the scheduler to log in full."""
+    import psycopg
+
+    lost = sa.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError(
+        "connection failed: FATAL:  the database system is shutting down\nmore detail"))
+
+    def meets_outage(_factory):
+        raise lost
+
+    def has_a_bug(_factory):
+        raise KeyError("a bug")
+
+    with caplog.at_level("WARNING", logger="engine.cases.scheduler"):
+        assert scheduler.through_outages(meets_outage)(session_factory) is None
+    [record] = caplog.records
+    assert record.getMessage() == ("meets_outage: the database cannot be reached (connection failed: FATAL:  "
+                                   "the database system is shutting down); the next run tries again")
+    assert record.exc_info is None
+    with pytest.raises(KeyError):
+        scheduler.through_outages(has_a_bug)(session_factory)
+    jobs = scheduler.make_scheduler(session_factory).get_jobs()
+    assert {job.func.__wrapped__ for job in jobs} == {scheduler.sweep, scheduler.roll_up, scheduler.housekeeping}

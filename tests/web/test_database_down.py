@@ -126,3 +126,72 @@ def test_other_database_errors_stay_unexpected(session_factory):
     assert not is_unavailable(refused.value)
     assert is_unavailable(sa.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused")))
     assert is_unavailable(sa.exc.TimeoutError("QueuePool limit reached"))
+
+
+@pytest.fixture
+def app_with_outage_views(app):
+    """The application with two views meeting an outage the way code outside ours may: one wraps
+    the lost connection in an error of its own; one catches it and reads on, so the next
+    statement finds the session's transaction invalidated with the connection."""
+    from webui import create_app
+    from webui.extensions import db
+    extra = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "TESTING": True,
+                        "WTF_CSRF_ENABLED": False, "SECRET_KEY": app.config["SECRET_KEY"],
+                        # As in production: an error no handler takes is the 500 handler's.
+                        "PROPAGATE_EXCEPTIONS": False})
+    with extra.app_context():
+        engine = db.engine
+    failing = {"on": False}
+
+    def lose_connection(_conn, _cursor, _statement, _params, _context, _many):
+        if failing["on"]:
+            failing["on"] = False
+            raise _lost_connection(engine.dialect.name)
+
+    def as_disconnect(context):
+        context.is_disconnect = True  # what the driver's dialect says of a server gone away
+
+    sa.event.listen(engine, "before_cursor_execute", lose_connection)
+    sa.event.listen(engine, "handle_error", as_disconnect)
+
+    @extra.get("/outage/wrapped")
+    def wrapped():
+        failing["on"] = True
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+        except sa.exc.DBAPIError as lost:
+            raise RuntimeError("a library's own error") from lost
+        return "not reached"
+
+    @extra.get("/outage/read-on")
+    def read_on():
+        failing["on"] = True
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+        except sa.exc.DBAPIError:
+            pass  # a careless caller: the next statement meets the invalidated transaction
+        db.session.execute(sa.text("SELECT 1"))
+        return "not reached"
+
+    @extra.get("/outage/bug")
+    def bug():
+        db.session.execute(sa.text("SELECT 1"))
+        raise RuntimeError("an ordinary bug, with the database up")
+
+    yield extra
+    with extra.app_context():
+        engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["/outage/wrapped", "/outage/read-on"])
+def test_an_outage_that_reaches_us_in_another_form_is_still_a_503(app_with_outage_views, path):
+    response = app_with_outage_views.test_client().get(path)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "15"
+    assert "暂时无法连接数据库" in text(response)
+    # The same process serves the next request: the session was rolled back.
+    assert app_with_outage_views.test_client().get("/login").status_code == 200
+
+
+def test_an_ordinary_bug_stays_a_500(app_with_outage_views):
+    response = app_with_outage_views.test_client().get("/outage/bug")
+    assert response.status_code == 500 and "Retry-After" not in response.headers
