@@ -62,8 +62,10 @@ def _print_pathways(head, meta):
 
 def cmd_migrate(_args):
     from flask_migrate import upgrade
+    from engine.persistence.db import migration_lock
+    from webui.extensions import db
     app = _app()
-    with app.app_context():
+    with app.app_context(), migration_lock(db.engine):
         upgrade(directory=os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations"))
     return 0
 

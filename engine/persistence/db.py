@@ -1,8 +1,9 @@
 """Database connection for processes without Flask (the worker, the benchmark, engine tests), and
 the pool every process uses (the web application's too, through engine_options)."""
 import os
+from contextlib import contextmanager
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
 
@@ -44,3 +45,24 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def session_factory(url, **kwargs):
     return sessionmaker(bind=engine_for(url, **kwargs), expire_on_commit=False)
+
+
+# The key of PostgreSQL's advisory lock that one `run.py migrate` holds while it migrates ("yizh").
+MIGRATION_LOCK_KEY = 0x79697A68
+
+
+@contextmanager
+def migration_lock(engine):
+    """One migration at a time, however many machines start one (each machine's yizhan-migrate
+    service runs before its web servers): on PostgreSQL a session advisory lock, on a connection
+    of its own outside any transaction, held while Alembic runs; a second `run.py migrate` waits
+    for it, then finds nothing left to do. SQLite is one machine's file: nothing to take."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        try:
+            yield
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
