@@ -62,6 +62,7 @@ def _init_extensions(app):
     login_manager.login_message = _l("Please log in")
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.install_gettext(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             from sqlalchemy import event

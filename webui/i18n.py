@@ -4,12 +4,61 @@ messages.po (`_("Inbox")` in templates, `gettext as _` in Python, engine.message
 the engine says). How to add or convert strings: babel.cfg and the catalogue's tests in
 tests/web/test_i18n.py. What a designer writes (form titles, option labels, sections, the risk
 table's reasons) is data in both languages, shown by `authored`."""
+from babel import dates
 from flask import request, session
-from flask_babel import force_locale, format_datetime, get_locale, gettext
+from flask.globals import _cv_app
+from flask_babel import force_locale, get_locale, get_timezone, get_translations
 
 from engine.messages import text_of
 
 LANGS = ("zh", "en")
+
+
+def _babel_context():
+    """flask_babel's per-request namespace (g._flask_babel), or None outside a request or before
+    flask_babel made it (read without going through the `g` proxy)."""
+    ctx = _cv_app.get(None)
+    return None if ctx is None else ctx.g.__dict__.get("_flask_babel")
+
+
+def _per_locale(key, make):
+    """`make()` once per request and locale: a page asks for hundreds of translations and dates,
+    and flask_babel looks the locale, the domain and the catalogue up again on every call. Kept in
+    flask_babel's own per-request namespace beside the locale it was made for, so force_locale()
+    and refresh(), which replace that locale, get it made again; never kept across requests."""
+    ns = _babel_context()
+    if ns is not None:
+        made = ns.__dict__.get(key)
+        if made is not None and made[0] is ns.__dict__.get("babel_locale") is not None:
+            return made[1]
+    value = make()
+    ns = _babel_context()
+    locale = None if ns is None else ns.__dict__.get("babel_locale")
+    if locale is not None:
+        setattr(ns, key, (locale, value))
+    return value
+
+
+def translations():
+    """The request's gettext catalogue (flask_babel.get_translations, once per request and locale)."""
+    return _per_locale("yizhan_translations", get_translations)
+
+
+def gettext(string, **variables):
+    """flask_babel.gettext, through the catalogue looked up once per request."""
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def install_gettext(app):
+    """The templates' _(), ngettext() and the rest through `translations()` (after babel.init_app,
+    which installs flask_babel's own)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True)
 
 
 def select_locale():
@@ -20,7 +69,7 @@ def select_locale():
 
 
 def lang():
-    return "en" if str(get_locale()).startswith("en") else "zh"
+    return _per_locale("yizhan_lang", lambda: "en" if str(get_locale()).startswith("en") else "zh")
 
 
 def say(value):
@@ -58,7 +107,9 @@ def when(value, fmt="yyyy-MM-dd HH:mm"):
     if value is None:
         return ""
     from engine.legaltime.clock import as_utc
-    return format_datetime(as_utc(value), fmt)
+    locale, zone = _per_locale("yizhan_dates", lambda: (get_locale(), get_timezone()))
+    # flask_babel.format_datetime(value, fmt) without its look-ups: the user's time zone, their locale.
+    return dates.format_datetime(as_utc(value), fmt, tzinfo=zone, locale=locale)
 
 
 def enum_label(prop, value):

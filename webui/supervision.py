@@ -136,15 +136,19 @@ def _indicator_data():
 @requires("supervise")
 def indicators():
     data = _indicator_data()
+    name = _series_namer(data["dimension"])
     chart = {"labels": data["labels"], "series": [
-        {"name": _series_name(data["dimension"], name), "counts": counts} for name, counts in data["series"].items()]}
+        {"name": name(series), "counts": counts} for series, counts in data["series"].items()]}
     return render_template("supervision/indicators.html", chart=chart, summary=summary_rows(data["figures"]), levels=LEVELS, **data)
 
 
-def _series_name(dimension, name):
+def _series_namer(dimension):
+    """What names a trend's series: a category by the intake form's labels (the newest version,
+    looked up once for all the series), a place as it is."""
     if dimension != "category":
-        return name
-    return category_name(catalog.latest_version(db.session, "intake"), name)
+        return lambda name: name
+    version = catalog.latest_version(db.session, "intake")
+    return lambda name: category_name(version, name)
 
 
 @bp.route("/indicators.csv")
@@ -163,7 +167,8 @@ def indicators_csv():
                 for r in data["stages"]]
     elif table == "trend":
         head = [_("Series")] + data["labels"]
-        body = [[_series_name(data["dimension"], name)] + counts for name, counts in data["series"].items()]
+        name = _series_namer(data["dimension"])
+        body = [[name(series)] + counts for series, counts in data["series"].items()]
     elif table == "levels":
         head = [_("Level"), _("Closed")]
         body = [[label(LEVELS, level), n] for level, n in figures["closed_levels"].items()]

@@ -1,0 +1,58 @@
+"""What the web layer keeps to answer a request faster is kept for that request only: the
+catalogue and locale looked up once per request (webui/i18n.py) follow each reader's language,
+force_locale() inside a request, and give the dates flask_babel gives."""
+from datetime import datetime, timezone
+
+import flask_babel
+import pytest
+from flask import render_template_string
+
+from engine.legaltime.clock import as_utc
+from tests.web.support import text
+from webui import i18n
+
+
+def test_each_request_in_its_readers_language(app, make_client):
+    english, chinese = make_client("mediator"), make_client("mediator")
+    english.post("/lang/en")
+    for _round in range(3):  # alternating, on one process: nothing of one request is served to the next
+        seen_en, seen_zh = text(english.get("/tasks")), text(chinese.get("/tasks"))
+        assert "My tasks" in seen_en and "我的待办" not in seen_en
+        assert "我的待办" in seen_zh and "My tasks" not in seen_zh
+
+
+def test_force_locale_inside_a_request_is_followed_then_undone(app):
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert i18n.gettext("My tasks") == "我的待办" and i18n.lang() == "zh"
+        assert render_template_string("{{ _('Log out') }}") == "退出"
+        with flask_babel.force_locale("en"):
+            assert i18n.gettext("My tasks") == "My tasks" and i18n.lang() == "en"
+            assert render_template_string("{{ _('Log out') }}") == "Log out"
+            assert i18n.say_in("zh", "My tasks") == "我的待办"
+            assert i18n.lang() == "en"
+        assert i18n.gettext("My tasks") == "我的待办" and i18n.lang() == "zh"
+        assert render_template_string("{{ _('Log out') }}") == "退出"
+
+
+def test_refresh_drops_what_was_kept_for_the_old_locale(app):
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert i18n.gettext("My tasks") == "My tasks"
+        flask_babel.get_babel().locale_selector = lambda: "zh"
+        try:
+            flask_babel.refresh()
+            assert i18n.gettext("My tasks") == "我的待办" and i18n.lang() == "zh"
+        finally:
+            flask_babel.get_babel().locale_selector = i18n.select_locale
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("fmt", ["yyyy-MM-dd HH:mm", "HH:mm", "yyyy-MM-dd", "MMM d, EEE"])
+def test_dates_as_flask_babel_writes_them(app, language, fmt):
+    moments = [datetime(2026, 1, 31, 16, 30, tzinfo=timezone.utc), datetime(2026, 6, 30, 23, 59),  # naive: UTC
+               datetime(2025, 12, 31, 20, 5, tzinfo=timezone.utc)]
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        for moment in moments:
+            assert i18n.when(moment, fmt) == flask_babel.format_datetime(as_utc(moment), fmt)
+        # Shanghai time: the evening of New Year's Eve in UTC is already the next year there.
+        assert i18n.when(moments[2]) == "2026-01-01 04:05"
+        assert i18n.when(None) == ""
