@@ -93,6 +93,8 @@ class Kinds:
 
 
 _CACHE = "department_kinds"
+_ALL = select(DepartmentKind.code, DepartmentKind.name, DepartmentKind.name_en, DepartmentKind.service,
+              DepartmentKind.active, DepartmentKind.position, DepartmentKind.id)
 
 
 def read(session):
@@ -103,9 +105,7 @@ def read(session):
     cached = session.info.get(_CACHE)
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1]
-    rows = session.connection().execute(select(
-        DepartmentKind.code, DepartmentKind.name, DepartmentKind.name_en, DepartmentKind.service,
-        DepartmentKind.active, DepartmentKind.position, DepartmentKind.id)).all()
+    rows = session.connection().execute(_ALL).all()
     kinds = Kinds(Kind(*row) for row in rows)
     session.info[_CACHE] = (session.get_transaction(), kinds)
     return kinds

@@ -21,7 +21,7 @@ entry), and `as_resident` a resident acting on their case without a login (ratin
 `keeping_registry` is a change to the registry of mediators and experts."""
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
 from engine.access import rulebook
@@ -86,8 +86,7 @@ def _check(actor, verbs, case_facts, step_facts=None):
 
 def lock_case(session, case_id):
     """A case and its unit, the case row-locked on PostgreSQL; None if there is no such case."""
-    return session.execute(select(Case, OrgUnit).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-                           .where(Case.id == case_id).with_for_update(of=Case)).first()
+    return session.execute(_CASE_AND_UNIT, {"b_case": case_id}).first()
 
 
 @contextmanager
@@ -117,15 +116,20 @@ def acting_on_case(session, actor, case_id, verb):
         yield Act(session, actor, case=case, unit=unit, facts=facts)
 
 
+# Built once (statements built anew for each call cost more than running them, bench/).
+_TASK_AND_CASE = (select(Task, Case, OrgUnit, TaskUnit.path, Assignee.display_name)
+                  .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                  .join(TaskUnit, TaskUnit.id == Task.org_unit_id).outerjoin(Assignee, Assignee.id == Task.assignee_id)
+                  .where(Task.id == bindparam("b_task")).with_for_update(of=Case))
+_CASE_AND_UNIT = (select(Case, OrgUnit).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                  .where(Case.id == bindparam("b_case")).with_for_update(of=Case))
+
+
 @contextmanager
 def acting_on_task(session, actor, task_id, verb):
     """A step's verb: the step, its case (row-locked) and both units in one query."""
     with _transaction(session):
-        row = session.execute(
-            select(Task, Case, OrgUnit, TaskUnit.path, Assignee.display_name)
-            .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-            .join(TaskUnit, TaskUnit.id == Task.org_unit_id).outerjoin(Assignee, Assignee.id == Task.assignee_id)
-            .where(Task.id == task_id).with_for_update(of=Case)).first()
+        row = session.execute(_TASK_AND_CASE, {"b_task": task_id}).first()
         if row is None:
             raise NotFound(task_id)
         task, case, unit, task_unit_path, assignee_name = row

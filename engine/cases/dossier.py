@@ -25,7 +25,7 @@ from pathlib import Path
 
 import jinja2
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.access import rulebook
 from engine.cases import attachments
@@ -95,18 +95,24 @@ def prepare(session, case, window, applied=None, pending=None):
     return Prepared(contents, pdf, hashlib.sha256(pdf).hexdigest(), seconds)
 
 
+_STEP = (select(Task.state, Task.spec_id, Case.process_version_id).join(Case, Case.id == Task.case_id)
+         .where(Task.id == bindparam("b_task")))
+
+
 def for_step(session, actor, task_id, post):
     """The dossier that submitting `post` on this step will store, rendered now (no lock held), or
     None when the step makes none: not the application step of its diagram, no application ("no"),
     a form that will be refused anyway, or an actor who may not submit it (nobody else makes the
     server render)."""
+    # Most steps make no dossier: that is told from three columns, without loading the step and case.
+    step = session.connection().execute(_STEP, {"b_task": task_id}).first()
+    if step is None or step.state != TaskState.READY:
+        return None
+    version = catalog.version_info(session, step.process_version_id)
+    if not version.meta["tasks"].get(step.spec_id, {}).get("dossier"):
+        return None
     task = session.get(Task, task_id)
-    if task is None or task.state != TaskState.READY:
-        return None
     case = session.get(Case, task.case_id)
-    version = catalog.version_info(session, case.process_version_id)
-    if not version.meta["tasks"].get(task.spec_id, {}).get("dossier"):
-        return None
     form = version.form(task.form_key)
     data = formlib.data_from_post(form, post)
     if data.get("applied") != "yes" or formlib.validate(form, data):

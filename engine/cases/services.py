@@ -3,7 +3,7 @@ import json
 import logging
 
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from engine.library import catalog, form_options, forms as formlib, risk, triage
 from engine.legaltime import lights
@@ -156,7 +156,7 @@ def start_case(session, actor, process_key, post=None, data=None, new_despite_re
             first = start_snap.ready[0]
             snap = _engine_call(info["name"], lambda: runtime.complete(workflow, str(first.id), data, case_facts(case)))
             # Written now, before the rows of the steps that follow it, so ids keep the order of events.
-            session.connection().execute(insert(Task.__table__), dict(
+            session.connection().execute(store.INSERT_TASK, dict(
                 case_id=case.id, spiff_task_id=str(first.id), spec_id=first.task_spec.bpmn_id, title=info["name"],
                 form_key=info["form"], role=info["role"], org_unit_id=case.org_unit_id,
                 assignee_id=None if by_system else actor.user_id,
@@ -281,6 +281,10 @@ def complete_task(session, actor, task_id, post):
     raise Conflict(Msg("The case changed while its dossier was being made; submit again"))
 
 
+_COMPLETE_TASK = update(Task.__table__).where(Task.__table__.c.id == bindparam("b_id"),
+                                               Task.__table__.c.state == TaskState.READY)
+
+
 def submit_step(session, act, post):
     """Complete the step an entry of engine/cases/acting.py has locked and allowed (`act`) with
     its form posted as `post`: the workflow moves on and every row of the case follows."""
@@ -300,9 +304,8 @@ def submit_step(session, act, post):
         raise _refreshed(session, task) from exc
     workflow, snap, reopened = _next_round_if_restarted(session, version, workflow, snap, task.title)
     # Guarded on state so a concurrent submission of the same task cannot also succeed.
-    done = session.connection().execute(update(Task.__table__).where(
-        Task.__table__.c.id == task.id, Task.__table__.c.state == TaskState.READY).values(
-        state=TaskState.COMPLETED, completed_at=Clock.now(), completed_by=actor.user_id,
+    done = session.connection().execute(_COMPLETE_TASK, dict(
+        b_id=task.id, state=TaskState.COMPLETED, completed_at=Clock.now(), completed_by=actor.user_id,
         assignee_id=task.assignee_id or actor.user_id)).rowcount
     if not done:
         raise _refreshed(session, task)

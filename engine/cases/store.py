@@ -1,5 +1,6 @@
 """Saving a case after the engine acted: workflow state, task rows, timer rows, audit events."""
 from contextlib import contextmanager
+from functools import partial
 
 from sqlalchemy import and_, bindparam, delete, insert, inspect, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -25,6 +26,24 @@ _CASE_FIELDS = ("kind", "category", "channel", "risk_level", "route", "outcome",
 # written with a plain INSERT (an action's engine events in one executemany) rather than as ORM
 # objects: about 21 events per case made the ORM's per-object flush work a visible cost (bench/).
 _INSERT_EVENT = insert(AuditEvent.__table__)
+# The statements of every action, built once: building a statement and its cache key again for
+# each call cost about four times what executing it costs on SQLite (bench/).
+INSERT_TASK = insert(Task.__table__)
+_INSERT_TIMER = insert(Timer.__table__)
+_INSERT_PARTY = insert(CaseParty.__table__)
+_DELETE_PARTIES = delete(CaseParty.__table__).where(CaseParty.__table__.c.case_id == bindparam("b_case"))
+
+
+def _closing(table):
+    """Close a case's open rows by spiff task id; what they become is given with the values."""
+    return update(table).where(table.c.case_id == bindparam("b_case"),
+                               table.c.spiff_task_id.in_(bindparam("b_ids", expanding=True)),
+                               table.c.state.in_(bindparam("b_open", expanding=True)))
+
+
+_CLOSE = {Task: _closing(Task.__table__), Timer: _closing(Timer.__table__)}
+_DROP_DRAFTS = delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(
+    select(Task.id).where(Task.case_id == bindparam("b_case"), Task.spiff_task_id.in_(bindparam("b_ids", expanding=True)))))
 
 
 class Writes:
@@ -50,7 +69,7 @@ class Writes:
         if self.audit:
             connection.execute(_INSERT_EVENT, self.audit)
         if self.tasks:
-            connection.execute(insert(Task.__table__), self.tasks)
+            connection.execute(INSERT_TASK, self.tasks)
         table = Timer.__table__
         for (open_states, values), cases in self.closed_timers.items():
             connection.execute(update(table).where(table.c.state.in_(open_states), or_(*[
@@ -60,39 +79,66 @@ class Writes:
         self.audit, self.tasks, self.closed_timers, self.cases = [], [], {}, {}
 
 
-# What saving a case after the engine acted changes on its row (the rest is left to the ORM).
-_CASE_ROW = ("state", "updated_at", "current_step", "status", "closed_at", "overdue", "audit_seq",
+# What saving a case after the engine acted changes on its row (the rest is left to the ORM); the
+# code is given once, to a case just filed.
+_CASE_ROW = ("code", "state", "updated_at", "current_step", "status", "closed_at", "overdue", "audit_seq",
              "audit_head", "summary", "party_names", "contact_keys") + _CASE_FIELDS
-_UPDATE_CASE = update(Case.__table__).where(
-    Case.__table__.c.id == bindparam("b_id"), Case.__table__.c.lock_version == bindparam("b_version")).values(
-    dict({name: bindparam(f"v_{name}") for name in _CASE_ROW}, lock_version=bindparam("b_next")))
+_CASE_ROW_SET = frozenset(_CASE_ROW)
+_UPDATES_OF = {}
+
+
+def _update_case(columns):
+    """The versioned UPDATE of these columns of a case row, built once per set of columns (the ORM
+    too writes only what changed: an indexed column left out is an index left alone)."""
+    found = _UPDATES_OF.get(columns)
+    if found is None:
+        table = Case.__table__
+        found = _UPDATES_OF[columns] = update(table).where(
+            table.c.id == bindparam("b_id"), table.c.lock_version == bindparam("b_version")).values(
+            dict({name: bindparam(f"v_{name}") for name in columns}, lock_version=bindparam("b_next")))
+    return found
 
 
 def _write_case_rows(session, cases):
     """The case rows of a batch in one versioned executemany, as the ORM would write them (the
     version column checked and raised by one); the objects are then as if flushed. A case with a
     change outside these columns is left to the ORM's flush."""
-    rows, written, days = [], [], set()
+    written, columns, days = [], set(), set()
     for case in cases:
         state = inspect(case)
-        changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
-        if not changed or not changed <= set(_CASE_ROW):
+        # Only what was set since the last flush can have changed (committed_state keeps those).
+        changed = {key for key in state.committed_state if state.attrs[key].history.has_changes()}
+        if not changed or not changed <= _CASE_ROW_SET:
             continue
         if rollup_marks.changed(case, rollup_marks.ROLLED_FIELDS):
             days.add(rollup_marks.filing_day(case))
-        rows.append(dict({f"v_{name}": getattr(case, name) for name in _CASE_ROW}, b_id=case.id, b_version=case.lock_version,
-                         b_next=case.lock_version + 1))
+        columns |= changed
         written.append(case)
-    if not rows:
+    if not written:
         return
+    # The columns any case of the batch changed (a case whose value did not change writes it again).
+    columns = tuple(name for name in _CASE_ROW if name in columns)
+    rows = [dict({f"v_{name}": getattr(case, name) for name in columns}, b_id=case.id, b_version=case.lock_version,
+                 b_next=case.lock_version + 1) for case in written]
     connection = session.connection()
-    if connection.execute(_UPDATE_CASE, rows).rowcount != len(rows):
+    if connection.execute(_update_case(columns), rows[0] if len(rows) == 1 else rows).rowcount != len(rows):
         raise StaleDataError("a case of the batch was changed by someone else meanwhile")
     rollup_marks.mark_stale(connection, days)
     for case, row in zip(written, rows):
-        for name in _CASE_ROW:
-            set_committed_value(case, name, row[f"v_{name}"])
         set_committed_value(case, "lock_version", row["b_next"])
+        # Clean, as after the ORM's own flush: every change it had is written (the rest of what
+        # was set holds its loaded value), so no later flush goes through the object again.
+        state = inspect(case)
+        state._commit_all(state.dict, session.identity_map)
+
+
+_HANDLERS = (select(Task.case_id, Task.role, Task.assignee_id, User.display_name, User.org_unit_id, UserRole.role)
+             .outerjoin(User, and_(User.id == Task.assignee_id, User.active.is_(True)))
+             .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.role == Task.role))
+             .where(Task.case_id.in_(bindparam("b_cases", expanding=True)),
+                    Task.state.in_((TaskState.READY, TaskState.COMPLETED)))
+             .order_by(Task.id.desc()))
+_HANDLERS_OF_ROLES = _HANDLERS.where(Task.role.in_(bindparam("b_roles", expanding=True)))
 
 
 def last_handlers(session, case_ids, roles=None):
@@ -100,15 +146,12 @@ def last_handlers(session, case_ids, roles=None):
     are active and still hold the role, their unit)}} for several cases in one query (the sweep's
     batch reads it once for all its cases)."""
     handlers = {case_id: {} for case_id in case_ids}
-    query = (select(Task.case_id, Task.role, Task.assignee_id, User.display_name, User.org_unit_id, UserRole.role)
-             .outerjoin(User, and_(User.id == Task.assignee_id, User.active.is_(True)))
-             .outerjoin(UserRole, and_(UserRole.user_id == User.id, UserRole.role == Task.role))
-             .where(Task.case_id.in_(case_ids), Task.state.in_((TaskState.READY, TaskState.COMPLETED)))
-             .order_by(Task.id.desc()))
+    parameters = {"b_cases": list(case_ids)}
     if roles is not None:
-        query = query.where(Task.role.in_(roles))
+        parameters["b_roles"] = sorted(roles)
     # With each step, in the same query, whether its holder can still work that role, and where.
-    for case_id, role, assignee_id, name, unit_id, holds in session.connection().execute(query):
+    rows = session.connection().execute(_HANDLERS if roles is None else _HANDLERS_OF_ROLES, parameters)
+    for case_id, role, assignee_id, name, unit_id, holds in rows:
         handlers[case_id].setdefault(role, (assignee_id, name if holds is not None else None, unit_id))
     return handlers
 
@@ -181,9 +224,8 @@ def record_engine_changes(log, actor, snap):
 
 def _record_parties(session, case, data):
     parties = [p for p in data["parties"] if isinstance(p, dict)]
-    table = CaseParty.__table__
-    session.connection().execute(delete(table).where(table.c.case_id == case.id))
-    session.connection().execute(insert(table), [dict(
+    session.connection().execute(_DELETE_PARTIES, {"b_case": case.id})
+    session.connection().execute(_INSERT_PARTY, [dict(
         case_id=case.id, name=str(p.get("name", ""))[:100],
         id_number=normalize_id(p.get("id_number")), phone=normalize_phone(p.get("phone")),
     ) for p in parties])
@@ -211,7 +253,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
     if writes is not None:
         writes.cases[case.id] = case
     else:
-        # Otherwise the case rows of the whole batch are written by the one flush at commit.
+        # One versioned UPDATE of the columns saving changes, without the ORM's flush of the
+        # object (a visible share of an action's cost); anything else pending is flushed as before.
+        _write_case_rows(session, [case])
         session.flush()
 
 
@@ -232,7 +276,7 @@ def _save_timers(session, case, snap, meta, now, writes):
                 due_by_task[target] = (due, deadline.get("legal_basis"), guessed)
     waiting = {spiff_id for spiff_id, _element, _due in snap.timers}
     if new_timers:
-        session.connection().execute(insert(Timer.__table__), new_timers)
+        session.connection().execute(_INSERT_TIMER, new_timers)
     gone = snap.was_waiting - waiting
     fired = {c.task_id for c in snap.changes if c.task_id in gone and c.after == "COMPLETED"}
     # A deadline on a step (a boundary timer) that passed makes the case overdue; a plain wait does not.
@@ -261,7 +305,7 @@ def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, com
         # A grid step with no grid worker to take it comes back with another role (routing.grid_step).
         role, unit_id = route_task(session, case, unit_path, info, info.get("role") or "supervisor", task.data, units)
         due, basis, guessed = due_by_task.get(element, (None, None, False))
-        title = step_title(info, task, department_kinds.read(session))
+        title = step_title(info, task, partial(department_kinds.read, session))
         new_tasks.append(dict(
             case_id=case.id, spiff_task_id=spiff_id, spec_id=element, state=TaskState.READY,
             title=title[:200], form_key=info.get("form"), role=role,
@@ -275,7 +319,7 @@ def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, com
     if new_tasks and writes is not None:
         writes.tasks.extend(new_tasks)
     elif new_tasks:
-        session.connection().execute(insert(Task.__table__), new_tasks)
+        session.connection().execute(INSERT_TASK, new_tasks)
     _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, (TaskState.READY,),
                 state=TaskState.CANCELLED, completed_at=now)
     _drop_drafts(session, case.id, snap.was_ready - ready)
@@ -307,8 +351,7 @@ def _save_case_row(case, workflow, snap, meta, now):
 def _drop_drafts(session, case_id, spiff_ids):
     """A step submitted or cancelled takes its draft with it: what was half typed for it is moot."""
     if spiff_ids:
-        tasks = select(Task.id).where(Task.case_id == case_id, Task.spiff_task_id.in_(sorted(spiff_ids)))
-        session.connection().execute(delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id.in_(tasks)))
+        session.connection().execute(_DROP_DRAFTS, {"b_case": case_id, "b_ids": sorted(spiff_ids)})
 
 
 def _keep_with_handler(session, log, case, rows, handlers=None):
@@ -359,10 +402,8 @@ def _close_rows(session, model, case_id, spiff_ids, open_states, writes=None, **
     if spiff_ids and writes is not None and model is Timer:
         writes.close_timers(case_id, spiff_ids, open_states, values)
     elif spiff_ids:
-        table = model.__table__
-        session.connection().execute(update(table).where(
-            table.c.case_id == case_id, table.c.spiff_task_id.in_(sorted(spiff_ids)), table.c.state.in_(open_states),
-        ).values(**values))
+        session.connection().execute(_CLOSE[model], dict(values, b_case=case_id, b_ids=sorted(spiff_ids),
+                                                         b_open=list(open_states)))
 
 
 def new_case_code(case_id, created_at):

@@ -10,7 +10,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.library import forms as formlib
 from engine.workflow import instance_limits, runtime
@@ -545,10 +545,13 @@ def record_versions(session, drafts, actor_id=None, source="files"):
     return created
 
 
+_LATEST = (select(ProcessVersion.id).where(ProcessVersion.process_key == bindparam("b_key"))
+           .order_by(ProcessVersion.id.desc()).limit(1))
+
+
 def latest_version(session, process_key):
     """The version new cases of a pathway take: the newest one recorded."""
-    version_id = session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_key == process_key)
-                                .order_by(ProcessVersion.id.desc()).limit(1))
+    version_id = session.scalar(_LATEST, {"b_key": process_key})
     return None if version_id is None else version_info(session, version_id)
 
 

@@ -48,4 +48,7 @@ def filled_form(form, kinds):
 
 def form_of(session, version, key):
     """The form of step `key` in a version (catalog.VersionInfo), options filled from the registry."""
-    return filled_form(version.form(key), department_kinds.read(session))
+    form = version.form(key)
+    if not needs_options(form.definition):
+        return form  # most forms: the registry is not read
+    return filled_form(form, department_kinds.read(session))

@@ -6,7 +6,7 @@ at the nearest unit above the case (the county center's court, say). A step for 
 网格员) goes to the grid workers of the case's grid; see route_task."""
 from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.persistence.models import Grid, OrgUnit, User, UserRole
 
@@ -17,15 +17,19 @@ GRID_ROLE = "grid_worker"
 GRID_FALLBACK_ROLE = "clerk"
 
 
+# Built once: a statement built for each call costs more than running it (bench/).
+_HOLDERS = (select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == bindparam("b_role"), User.active.is_(True),
+                   User.org_unit_id.in_(bindparam("b_chain", expanding=True))))
+
+
 def unit_for_role(session, unit_id, unit_path, role, cache=None):
     key = (unit_id, role)
     if cache is not None and key in cache:
         return cache[key]
     chain = _chain(unit_path)
     # On the connection, not the ORM session: an autoflush here would write the case row early.
-    holders = set(session.connection().scalars(
-        select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == role, User.active.is_(True), User.org_unit_id.in_(chain))))
+    holders = set(session.connection().scalars(_HOLDERS, {"b_role": role, "b_chain": chain}))
     found = next((uid for uid in reversed(chain) if uid in holders), unit_id)
     if cache is not None:
         cache[key] = found
@@ -52,12 +56,12 @@ def _chain(unit_path):
     return [int(part) for part in unit_path.strip("/").split("/") if part]
 
 
-def step_title(info, task, kinds):
-    """A step's title; a step of one summoned department says whose it is. `kinds` is the
-    department registry (engine/access/department_kinds.read)."""
+def step_title(info, task, read_kinds):
+    """A step's title; a step of one summoned department says whose it is. `read_kinds()` gives
+    the department registry (engine/access/department_kinds.read), read only for such a step."""
     title = info.get("name") or task.task_spec.bpmn_name or task.task_spec.bpmn_id
     summoned = _lookup(task.data, info.get("department_from"))
-    if isinstance(summoned, str) and summoned in kinds:
+    if isinstance(summoned, str) and summoned in (kinds := read_kinds()):
         # One step per summoned department (a multi-instance task): say whose it is, in the
         # language the diagram's step names are written in.
         title = f"{title}（{kinds.name(summoned)}）"

@@ -4,6 +4,7 @@ is saved. The preview names the pathway, the first steps with the unit or depart
 and their legal clock, the triage rule that fired with its legal basis, the risk assessment, and
 warnings such as a limitation period running out."""
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date
 
 from engine.access import department_kinds
@@ -148,11 +149,12 @@ def _steps(session, actor, version, snap):
         if target and (target not in due or when < due[target][0]):
             due[target] = (when, deadline.get("legal_basis") or "", deadline.get("name") or "")
     steps = []
+    kinds = partial(department_kinds.read, session)  # read only for a summoned department's step
     for task in snap.ready:
         element = task.task_spec.bpmn_id
         info = meta["tasks"].get(element, {})
         unit_id = routing.unit_for_step(session, actor.unit_id, actor.unit_path, info, task.data)
         when, basis, clock = due.get(element, (None, "", ""))
-        steps.append(Step(title=routing.step_title(info, task, department_kinds.read(session)), role=info.get("role") or "", unit=session.get(OrgUnit, unit_id),
+        steps.append(Step(title=routing.step_title(info, task, kinds), role=info.get("role") or "", unit=session.get(OrgUnit, unit_id),
                           due_at=when, legal_basis=basis, clock=clock))
     return steps

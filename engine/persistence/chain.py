@@ -6,7 +6,12 @@ import json
 GENESIS = "0" * 64
 
 
+# What json.dumps(..., ensure_ascii=False, sort_keys=True, default=str) does, with the encoder
+# made once rather than for every event.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
+
+
 def event_hash(prev_hash, case_id, seq, at, actor_id, actor_name, kind, task_spec, detail, version_id):
-    body = json.dumps([prev_hash, case_id, seq, at.isoformat(timespec="microseconds"), actor_id, actor_name,
-                       kind, task_spec, detail, version_id], ensure_ascii=False, sort_keys=True, default=str)
+    body = _ENCODE([prev_hash, case_id, seq, at.isoformat(timespec="microseconds"), actor_id, actor_name,
+                    kind, task_spec, detail, version_id])
     return hashlib.sha256(body.encode("utf-8")).hexdigest()

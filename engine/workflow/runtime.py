@@ -187,14 +187,15 @@ class Before:
 
 
 def task_states(workflow):
+    """Each visible task's state before an action, by task id (the UUID: its text is made only
+    for the few tasks the store needs by name), and the open human tasks' and waiting timers' ids."""
     states, ready, waiting = {}, set(), set()
     for task in _visible_tasks(workflow):
-        key = str(task.id)
-        states[key] = task.state
-        if task.state == TaskState.READY and task.task_spec.manual:
-            ready.add(key)
-        elif task.state == TaskState.WAITING and _is_timer(task.task_spec):
-            waiting.add(key)
+        state = states[task.id] = task.state
+        if state == TaskState.READY and task.task_spec.manual:
+            ready.add(str(task.id))
+        elif state == TaskState.WAITING and _is_timer(task.task_spec):
+            waiting.add(str(task.id))
     return Before(states, frozenset(ready), frozenset(waiting))
 
 
@@ -215,7 +216,7 @@ def snapshot(workflow, before):
                     was_ready=before.ready, was_waiting=before.waiting)
     for task in _visible_tasks(workflow):
         spec = task.task_spec
-        previous = before.states.get(str(task.id))
+        previous = before.states.get(task.id)
         if previous != task.state and task.state & _RECORDED_STATES:
             snap.changes.append(Change(
                 str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__,
