@@ -21,7 +21,7 @@ entry), and `as_resident` a resident acting on their case without a login (ratin
 `keeping_registry` is a change to the registry of mediators and experts."""
 from contextlib import contextmanager
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import aliased
 
 from engine.access import rulebook
@@ -31,7 +31,8 @@ from engine.errors import Conflict, NotFound
 from engine.library import catalog
 from engine.legaltime.clock import CHINA, as_utc
 from engine.messages import Msg
-from engine.persistence.models import Case, Meeting, OrgUnit, Referral, Resolver, Submission, Task, User
+from engine.persistence.models import (CallbackEndpoint, Case, Meeting, OrgUnit, Referral, Resolver, Submission, Task,
+                                       TaskDraft, User)
 from engine.persistence.states import CaseStatus
 from engine.reading import unit_inbox
 from engine.persistence.uow import UnitOfWork
@@ -61,6 +62,8 @@ class Act:
         return self._log
 
     submission = None
+    # Whether the step acted on has a draft (acting_on_task reads it; elsewhere unknown: True).
+    task_has_draft = True
     referral = None
     meeting = None
     resolver = None
@@ -117,7 +120,11 @@ def acting_on_case(session, actor, case_id, verb):
 
 
 # Built once (statements built anew for each call cost more than running them, bench/).
-_TASK_AND_CASE = (select(Task, Case, OrgUnit, TaskUnit.path, Assignee.display_name)
+# With the step, whether it has a draft (its submission then deletes it) and whether whoever filed
+# the case hears of its milestones (hotline.py): the case's lock keeps both true until the commit.
+_TASK_AND_CASE = (select(Task, Case, OrgUnit, TaskUnit.path, Assignee.display_name,
+                         exists().where(TaskDraft.task_id == Task.id),
+                         exists().where(CallbackEndpoint.user_id == Case.created_by, CallbackEndpoint.active.is_(True)))
                   .join(Case, Case.id == Task.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
                   .join(TaskUnit, TaskUnit.id == Task.org_unit_id).outerjoin(Assignee, Assignee.id == Task.assignee_id)
                   .where(Task.id == bindparam("b_task")).with_for_update(of=Case))
@@ -132,13 +139,17 @@ def acting_on_task(session, actor, task_id, verb):
         row = session.execute(_TASK_AND_CASE, {"b_task": task_id}).first()
         if row is None:
             raise NotFound(task_id)
-        task, case, unit, task_unit_path, assignee_name = row
+        task, case, unit, task_unit_path, assignee_name, has_draft, called_back = row
+        if not called_back:
+            hotline.untold(session, case.id)
         # The step's rules read the step; the case's own facts (moves, departments) are not asked.
         facts = rulebook.CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level,
                                    route=case.route, flagged=case.flagged_at is not None)
         _check(actor, _verbs(verb), facts, rulebook.step_facts(task, task_unit_path, referrals=_referrals(session, case, task),
                                                               assignee_name=assignee_name))
-        yield Act(session, actor, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)
+        act = Act(session, actor, case=case, unit=unit, task=task, task_unit_path=task_unit_path, facts=facts)
+        act.task_has_draft = has_draft
+        yield act
 
 
 def _referrals(session, case, task):

@@ -44,13 +44,24 @@ _WATCHED = {EventKind.CASE_STARTED, EventKind.TRIAGED, EventKind.TASK_COMPLETED,
             EventKind.ENGINE, *MOVES}
 
 
+# The cases whose filer, as read under the case's lock in this transaction, has no active endpoint.
+UNTOLD = "untold_cases"
+
+
 def begin(session):
     """A transaction begins: nothing written in it yet."""
-    session.info.pop(WRITTEN, None)
+    discard(session)
 
 
 def discard(session):
     session.info.pop(WRITTEN, None)
+    session.info.pop(UNTOLD, None)
+
+
+def untold(session, case_id):
+    """The case's filer has no active callback endpoint (acting.py read it with the locked case):
+    nothing to look up for its events at the end of the transaction."""
+    session.info.setdefault(UNTOLD, set()).add(case_id)
 
 
 def kept(session, case, rows):
@@ -66,10 +77,11 @@ _ENDPOINTS = (select(CallbackEndpoint.user_id, CallbackEndpoint.url)
 def tell(session):
     """Before the transaction commits: write a callback for each milestone of a case filed by a
     login with an active endpoint."""
-    written = session.info.pop(WRITTEN, None)
+    written, untold_cases = session.info.pop(WRITTEN, None), session.info.pop(UNTOLD, ())
     if not written:
         return 0
-    watched = [(case, row) for case, rows in written for row in rows if row["kind"] in _WATCHED]
+    watched = [(case, row) for case, rows in written if case.id not in untold_cases
+               for row in rows if row["kind"] in _WATCHED]
     if not watched:
         return 0
     creators = {case.created_by for case, _row in watched}

@@ -316,7 +316,7 @@ def submit_step(session, act, post):
         if reopened:
             audit.add(actor, EventKind.CASE_REOPENED, detail={"round": snap.data[runtime.ROUND]})
         store.save(session, case, unit_path, workflow, snap, version, actor, audit,
-                   completed_task_id=task.spiff_task_id, submitted=data)
+                   completed_task_id=task.spiff_task_id, submitted=data, completed_has_draft=act.task_has_draft)
     return case
 
 

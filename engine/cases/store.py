@@ -232,7 +232,7 @@ def _record_parties(session, case, data):
 
 
 def save(session, case, unit_path, workflow, snap, version, actor, log, completed_task_id=None, submitted=None,
-         routes=None, writes=None):
+         routes=None, writes=None, completed_has_draft=True):
     """Bring every row of the case in line with the workflow after an action. What is new or gone
     comes from the snapshot, so nothing is read back: new task and timer rows are inserted,
     those that went away are closed (plain statements on the unit of work's connection, so no
@@ -247,7 +247,9 @@ def save(session, case, unit_path, workflow, snap, version, actor, log, complete
             _record_parties(session, case, submitted)
 
         due_by_task = _save_timers(session, case, snap, meta, now, writes)
-        _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes)
+        drafts_gone = snap.was_ready if completed_has_draft else snap.was_ready - {completed_task_id}
+        _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes,
+                    drafts_gone)
         _save_case_row(case, workflow, snap, meta, now)
         _tell_reporters(session, case, route_before, snap, meta)
     if writes is not None:
@@ -289,9 +291,11 @@ def _save_timers(session, case, snap, meta, now, writes):
     return due_by_task
 
 
-def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes):
+def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, completed_task_id, routes, writes,
+                drafts_gone):
     """Insert a row for each new ready step (routed to its unit, kept with its handler where the
-    role allows), close the steps that went away and their drafts."""
+    role allows), close the steps that went away and their drafts (of those among `drafts_gone`:
+    the step submitted is left out when it is known to have none)."""
     ready = {str(task.id) for task in snap.ready}
     # Who holds which role where: looked up once per action, or once per sweep (`routes`).
     units = {} if routes is None else routes
@@ -322,7 +326,7 @@ def _save_tasks(session, case, unit_path, snap, meta, now, log, due_by_task, com
         session.connection().execute(INSERT_TASK, new_tasks)
     _close_rows(session, Task, case.id, snap.was_ready - ready - {completed_task_id}, (TaskState.READY,),
                 state=TaskState.CANCELLED, completed_at=now)
-    _drop_drafts(session, case.id, snap.was_ready - ready)
+    _drop_drafts(session, case.id, drafts_gone - ready)
 
 
 def _tell_reporters(session, case, route_before, snap, meta):
