@@ -182,18 +182,24 @@ class AuditLog:
         if held:
             self.session.connection().execute(_INSERT_EVENT, held)
 
-    def _row(self, actor, kind, task_spec, task_title, detail):
+    def _rows(self, actor, events):
+        """The events' rows, each chained to the one before; the case row's chain head is moved
+        once, to the last of them."""
         case = self.case
-        seq, at, detail = (case.audit_seq or 0) + 1, Clock.now(), detail or {}
-        prev = case.audit_head or GENESIS
-        digest = event_hash(prev, case.id, seq, at, actor.user_id, actor.name, kind, task_spec, detail,
-                            case.process_version_id)
-        case.audit_seq, case.audit_head = seq, digest
-        return dict(
-            case_id=case.id, seq=seq, at=at, actor_id=actor.user_id, actor_name=actor.name,
-            org_unit_id=actor.unit_id, kind=kind, task_spec=task_spec, task_title=task_title,
-            detail=detail, process_version_id=case.process_version_id, prev_hash=prev, hash=digest,
-        )
+        case_id, version_id, seq, prev = case.id, case.process_version_id, case.audit_seq or 0, case.audit_head or GENESIS
+        rows = []
+        for kind, task_spec, task_title, detail in events:
+            seq, at, detail = seq + 1, Clock.now(), detail or {}
+            digest = event_hash(prev, case_id, seq, at, actor.user_id, actor.name, kind, task_spec, detail, version_id)
+            rows.append(dict(
+                case_id=case_id, seq=seq, at=at, actor_id=actor.user_id, actor_name=actor.name,
+                org_unit_id=actor.unit_id, kind=kind, task_spec=task_spec, task_title=task_title,
+                detail=detail, process_version_id=version_id, prev_hash=prev, hash=digest,
+            ))
+            prev = digest
+        if rows:
+            case.audit_seq, case.audit_head = seq, prev
+        return rows
 
     def add(self, actor, kind, task_spec=None, task_title=None, detail=None):
         self.add_all(actor, [(kind, task_spec, task_title, detail)])
@@ -201,7 +207,7 @@ class AuditLog:
     def add_all(self, actor, events):
         """Several events by one actor, in order: (kind, task_spec, task_title, detail) each. The
         outside system that filed the case hears of its milestones from these (engine/cases/hotline.py)."""
-        rows = [self._row(actor, *event) for event in events]
+        rows = self._rows(actor, events)
         if rows:
             hotline.kept(self.session, self.case, rows)
         if rows and self._held is not None:
