@@ -56,3 +56,17 @@ def test_dates_as_flask_babel_writes_them(app, language, fmt):
         # Shanghai time: the evening of New Year's Eve in UTC is already the next year there.
         assert i18n.when(moments[2]) == "2026-01-01 04:05"
         assert i18n.when(None) == ""
+
+
+def test_links_built_once_per_list_are_url_for_s(app):
+    from flask import url_for
+    from webui import url_by_id
+    with app.test_request_context("/"):
+        for endpoint, key, values in [("work.task", "task_id", {}), ("work.claim", "task_id", {}),
+                                      ("work.case", "case_id", {}), ("work.reminder_read", "reminder_id", {})]:
+            link = url_by_id(endpoint, key, **values)
+            for value in (1, 42, 2 ** 31 - 1, "7"):
+                assert link(value) == url_for(endpoint, **values, **{key: value})
+        assert url_by_id("work.inbox", "pool_page")(3) == url_for("work.inbox", pool_page=3)
+        with pytest.raises(ValueError):
+            url_by_id("work.task", "task_id")("1/../../admin")  # only an integer goes in
