@@ -14,7 +14,7 @@ from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import Conflict, NotFound
 from engine.messages import Msg, in_chinese
 from engine.persistence.models import Case, OrgUnit, Reminder, Task, User, UserRole
-from engine.reading.queries import amber_now, red_now
+from engine.reading.queries import amber_now, listed_cases, red_now
 from engine.persistence.states import EventKind, TaskState
 
 
@@ -168,7 +168,7 @@ def reminders_for(session, actor, unread_only=True):
     if unread_only:
         query = query.where(Reminder.read_at.is_(None))
     # Each reminder names its step and case: loaded with it, not one query each as the page reads them.
-    return session.scalars(query.options(joinedload(Reminder.task), joinedload(Reminder.case))
+    return session.scalars(query.options(joinedload(Reminder.task), *listed_cases(joinedload(Reminder.case)))
                            .order_by(Reminder.created_at.desc()).limit(100)).all()
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, defer, joinedload
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.access import department_kinds
@@ -19,6 +19,12 @@ from engine.reading import expert_options
 
 DUE_SOON = timedelta(days=3)
 PAGE_SIZE = 50
+def listed_cases(load=None):
+    """Loader options for the cases a list shows, without their workflow state (kilobytes each for
+    an open case, never shown in a list; read after all if something asks for it):
+    `listed_cases()` for select(Case), `listed_cases(joinedload(Task.case))` for the steps' cases."""
+    skip = defer(Case.state)
+    return (skip,) if load is None else (load.options(skip),)
 
 
 def page_count(total):
@@ -131,7 +137,7 @@ def inbox(session, actor, pool_page=1):
     now = Clock.now()
     urgent_first = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
     steps = select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
-        joinedload(Task.case), joinedload(Task.org_unit))
+        *listed_cases(joinedload(Task.case)), joinedload(Task.org_unit))
     mine = session.scalars(steps.where(Task.state == TaskState.READY, Task.assignee_id == actor.user_id)
                            .order_by(*urgent_first).limit(MINE_LIMIT)).all()
     total, red, amber = session.execute(
@@ -159,7 +165,7 @@ def open_tasks(session, actor, page=1, only=None, flt=None):
     now = Clock.now()
     flt = flt or StepFilter(only=only)
     query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
-        joinedload(Task.case), joinedload(Task.assignee), joinedload(Task.org_unit)).where(
+        *listed_cases(joinedload(Task.case)), joinedload(Task.assignee), joinedload(Task.org_unit)).where(
         Task.state == TaskState.READY, _in_subtree(actor)))
     if flt.only == "red":
         query = query.where(red_now(now))
@@ -215,7 +221,8 @@ RESIDENT_ID = re.compile(r"\d{17}[\dX]|\d{15}")
 
 
 def search_cases(session, actor, flt):
-    query = select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(_cases_seen(actor))
+    query = (select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(*listed_cases())
+             .where(_cases_seen(actor)))
     if flt.text:
         text = flt.text.strip()
         like = f"%{text}%"
@@ -398,7 +405,8 @@ def filed_today(session, actor, now=None):
     now = now or Clock.now()
     # Bound as UTC: SQLite stores times without an offset, all of them UTC.
     midnight = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-    return session.scalars(select(Case).where(Case.created_by == actor.user_id, Case.created_at >= midnight)
+    return session.scalars(select(Case).options(*listed_cases())
+                           .where(Case.created_by == actor.user_id, Case.created_at >= midnight)
                            .order_by(Case.created_at.desc()).limit(200)).all()
 
 

@@ -49,7 +49,7 @@ def test_refresh_drops_what_was_kept_for_the_old_locale(app):
 @pytest.mark.parametrize("fmt", ["yyyy-MM-dd HH:mm", "HH:mm", "yyyy-MM-dd", "MMM d, EEE"])
 def test_dates_as_flask_babel_writes_them(app, language, fmt):
     moments = [datetime(2026, 1, 31, 16, 30, tzinfo=timezone.utc), datetime(2026, 6, 30, 23, 59),  # naive: UTC
-               datetime(2025, 12, 31, 20, 5, tzinfo=timezone.utc)]
+               datetime(2025, 12, 31, 20, 5, tzinfo=timezone.utc), datetime(999, 3, 4, 5, 6, tzinfo=timezone.utc)]
     with app.test_request_context("/", headers={"Accept-Language": language}):
         for moment in moments:
             assert i18n.when(moment, fmt) == flask_babel.format_datetime(as_utc(moment), fmt)
@@ -70,3 +70,27 @@ def test_links_built_once_per_list_are_url_for_s(app):
         assert url_by_id("work.inbox", "pool_page")(3) == url_for("work.inbox", pool_page=3)
         with pytest.raises(ValueError):
             url_by_id("work.task", "task_id")("1/../../admin")  # only an integer goes in
+
+
+def test_lists_leave_the_cases_workflow_state_unread_yet_readable(session_factory, filed_case):
+    import sqlalchemy as sa
+    from engine.cases.supervision import reminders_for
+    from engine.persistence.models import Case
+    from engine.reading import queries
+    from tests.engine.helpers import actor
+    case_id, task_id, _version = filed_case()
+    session = session_factory()
+    try:
+        stored = session.scalar(sa.select(sa.func.length(Case.state)).where(Case.id == case_id))
+        mediator, supervisor = actor(session, "mediator"), actor(session, "supervisor")
+        box = queries.inbox(session, mediator)
+        rows, _total, _units, _now = queries.open_tasks(session, supervisor)
+        found, _count = queries.search_cases(session, supervisor, queries.CaseFilter())
+        listed = [t.case for t in box.pool if t.id == task_id] + [t.case for t in rows if t.id == task_id] + \
+            [c for c in found if c.id == case_id] + [r.case for r in reminders_for(session, mediator)]
+        assert len(listed) >= 3
+        for case in listed:
+            assert case.id == case_id and "state" in sa.inspect(case).unloaded
+        assert stored and len(listed[0].state) == stored  # read when asked for after all
+    finally:
+        session.close()
