@@ -13,7 +13,7 @@ from engine.errors import NotFound
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, RollupCount, Task, User
 from engine.access.policy import unit_covers
 from engine.reading import rollup
-from engine.reading.queries import amber_now, red_now
+from engine.reading.queries import amber_now, listed_cases, red_now
 from engine.persistence.states import CaseStatus, TaskState
 
 RESOLVED_LEVELS = ("village", "township", "county")
@@ -103,7 +103,7 @@ def by_handler(session, unit, now=None, limit=200, groups=None):
 
 
 def flagged_cases(session, unit, limit=100):
-    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(*listed_cases())
                            .where(Case.flagged_at.is_not(None), OrgUnit.path.startswith(unit.path))
                            .order_by(Case.flagged_at).limit(limit)).all()
 
@@ -111,7 +111,7 @@ def flagged_cases(session, unit, limit=100):
 def failed_cases(session, unit, limit=100):
     """Cases whose engine step failed (a broken script, say): the sweep marked them and went on.
     The partial index on the failed cases (ix_cases_failed) finds them without reading the rest."""
-    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(*listed_cases())
                            .where(Case.error.is_not(None), OrgUnit.path.startswith(unit.path))
                            .order_by(Case.updated_at.desc()).limit(limit)).all()
 

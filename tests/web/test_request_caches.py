@@ -94,3 +94,12 @@ def test_lists_leave_the_cases_workflow_state_unread_yet_readable(session_factor
         assert stored and len(listed[0].state) == stored  # read when asked for after all
     finally:
         session.close()
+
+
+def test_the_dashboards_flagged_case_links_to_its_page(client, login_as, filed_case, session_factory):
+    from tests.web.support import case_row, page
+    case_id, _task_id, _version = filed_case()
+    login_as("supervisor")
+    assert client.post(f"/supervision/cases/{case_id}/flag", data={"note": "重点矛盾"}).status_code == 302
+    links = page(client.get("/supervision/dashboard")).xpath('//a[@class="code"]')
+    assert [(a.get("href"), a.text) for a in links] == [(f"/cases/{case_id}", case_row(session_factory, case_id).code)]
