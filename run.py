@@ -6,7 +6,8 @@
            seconds (120) after which a stuck worker is replaced, and one `worker` child for the
            timer sweep, started again if it dies (none with YIZHAN_SCHEDULER=off); SIGTERM stops
            it all gracefully
-  worker   the timer sweep alone (one per site is enough; more are safe)
+  worker   the timer sweep alone, in SWEEP_PROCESSES processes that share the due timers (one
+           worker per site is enough; more are safe)
   check    validate every diagram and form (departments by the database's registry); prints
            file:line: message, exits 1 on problems
   migrate  apply database migrations (Alembic)
@@ -232,15 +233,18 @@ def cmd_worker(args):
     """The timer sweep alone. SIGTERM (a service stopping, `serve` stopping) lets a sweep under way
     finish its transaction before the process exits."""
     import signal
-    from engine.cases.scheduler import make_scheduler
+    from config.settings import database_url, sweep_processes
+    from engine.cases.scheduler import make_scheduler, start_timer_helpers, stop_timer_helpers
     if _refuse_unmigrated():
         return 1
+    processes = args.processes or sweep_processes(database_url())
     scheduler = make_scheduler(_session_factory(), args.interval, blocking=True)
 
     def stop(_signum, _frame):
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
-    print(f"timer worker: sweeping every {args.interval:g} s (Ctrl-C stops)", flush=True)
+    helpers = start_timer_helpers(database_url(), args.interval, processes - 1, scheduler)
+    print(f"timer worker: sweeping every {args.interval:g} s in {processes} process(es) (Ctrl-C stops)", flush=True)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
@@ -248,6 +252,7 @@ def cmd_worker(args):
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=True)
+        stop_timer_helpers(helpers)
     return 0
 
 
@@ -281,6 +286,9 @@ def main(argv=None):
                        help="start no timer worker: the sweep runs as its own `run.py worker` (as YIZHAN_SCHEDULER=off)")
     worker = sub.add_parser("worker", help="run the timer sweep alone (`serve` starts one unless YIZHAN_SCHEDULER=off)")
     worker.add_argument("--interval", type=float, default=float(os.environ.get("SWEEP_SECONDS", "1")))
+    worker.add_argument("--processes", type=int, default=None,
+                        help="processes firing due timers (default SWEEP_PROCESSES, else the cores on PostgreSQL, "
+                             "1 on SQLite)")
     check = sub.add_parser("check", help="validate every diagram and form (file:line: message; exit 1 on problems)")
     check.add_argument("--bpmn", help="folder of diagrams (default bpmn/)")
     check.add_argument("--forms", help="folder of forms (default forms/)")

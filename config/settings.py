@@ -19,6 +19,11 @@ DB_POOL_SIZE   database connections each process keeps (default 2; up to 3 more 
                peak). Connections are checked before use (pool_pre_ping) and renewed after
                DB_POOL_RECYCLE seconds (default 1800), so a restarted PostgreSQL costs no restart here.
 SWEEP_SECONDS  how often the timer sweep runs (default 1).
+SWEEP_PROCESSES  processes of `run.py worker` that fire due timers (default: the cores on PostgreSQL,
+               1 on SQLite). The first also does the sweep's other work (reminders, the outbox,
+               the roll-up); the others only fire timers. They share the due timers by row locks
+               (SKIP LOCKED): none fires a timer twice or waits on another. Each keeps its own
+               database pool (DB_POOL_SIZE). Idle, each costs one query per SWEEP_SECONDS.
 IDEMPOTENCY_HOURS  how long an API Idempotency-Key names the case its first request made (default 24).
 PUBLIC_BASE_URL  the address outside systems reach this site at (e.g. https://yizhan.example.cn): the
                API's returned URLs start with it, never with the request's Host header; unset, they
@@ -76,10 +81,22 @@ def secret_key():
     return path.read_text().strip()
 
 
+def _cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def web_workers():
     if os.environ.get("WEB_WORKERS"):
         return max(1, int(os.environ["WEB_WORKERS"]))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return _cores()
+
+
+def sweep_processes(url):
+    """Processes of `run.py worker` that fire due timers: SWEEP_PROCESSES, else the cores on
+    PostgreSQL (its row locks let them share the timers) and one on SQLite (one writer at a time)."""
+    if os.environ.get("SWEEP_PROCESSES"):
+        return max(1, int(os.environ["SWEEP_PROCESSES"]))
+    return _cores() if url.startswith("postgresql") else 1
 
 
 def web_timeout():

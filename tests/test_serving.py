@@ -80,6 +80,16 @@ def _get(port, path, headers=None, timeout=30):
     return response.status, response.getheader("Set-Cookie"), response.read().decode()
 
 
+def test_the_sweep_runs_in_the_cores_on_postgresql_and_in_one_process_on_sqlite(monkeypatch):
+    monkeypatch.delenv("SWEEP_PROCESSES", raising=False)
+    assert settings.sweep_processes("postgresql://db/yizhan") == len(os.sched_getaffinity(0))
+    assert settings.sweep_processes("sqlite:///instance/yizhan.db") == 1
+    monkeypatch.setenv("SWEEP_PROCESSES", "4")
+    assert settings.sweep_processes("sqlite:///instance/yizhan.db") == 4
+    monkeypatch.setenv("SWEEP_PROCESSES", "0")
+    assert settings.sweep_processes("postgresql://db/yizhan") == 1
+
+
 def test_gunicorn_is_given_the_settings(monkeypatch):
     monkeypatch.setenv("WEB_WORKERS", "3")
     monkeypatch.setenv("WEB_TIMEOUT", "45")

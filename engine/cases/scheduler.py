@@ -3,6 +3,11 @@ scheduler keeps nothing of its own that matters and a restart loses nothing: eve
 came due while it was down fires on the first sweep, oldest first."""
 import functools
 import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -14,10 +19,26 @@ from engine.persistence.uow import outage_behind, outage_summary
 log = logging.getLogger(__name__)
 
 
+# How long one sweep keeps firing while timers are still due (a backlog after a stop, a mass of
+# deadlines on one day) before it does the sweep's other work; the next sweep goes on at once.
+FIRING_SECONDS = 5.0
+
+
+def fire_backlog(session, seconds=FIRING_SECONDS):
+    """Fire due timers, a sweep's worth (services.fire_due_timers) after another, while some are
+    still due and for at most `seconds`. Returns how many fired."""
+    fired, until = 0, time.monotonic() + seconds
+    while True:
+        done = services.fire_due_timers(session, limit=services.SWEEP_LIMIT)
+        fired += done
+        if done < services.SWEEP_LIMIT or time.monotonic() >= until:
+            return fired
+
+
 def sweep(session_factory):
     session = session_factory()
     try:
-        fired = services.fire_due_timers(session)
+        fired = fire_backlog(session)
         if fired:
             log.info("timer sweep fired %d timer(s)", fired)
         if clocks.recompute_provisional(session):
@@ -94,3 +115,76 @@ def make_scheduler(session_factory, interval_seconds=1.0, blocking=False):
     scheduler.add_job(housekeeping_job, "interval", args=[session_factory], hours=1, id="housekeeping",
                       max_instances=1, coalesce=True)
     return scheduler
+
+
+def fire_timers(session_factory):
+    """A helper sweeper's job (SWEEP_PROCESSES above 1): the due timers only; the sweep's other
+    work stays with the worker's main process."""
+    session = session_factory()
+    try:
+        return fire_backlog(session)
+    finally:
+        session.close()
+
+
+def run_timer_helper(url, interval_seconds, parent_pid):
+    """The body of a helper sweeper process (run.py worker starts them): fires due timers every
+    `interval_seconds`, sharing them with the other sweepers by row locks (services.fire_due_timers).
+    SIGTERM lets the firing under way finish its transactions; the helper also stops when the
+    worker that started it is gone."""
+    from engine.persistence.db import session_factory
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stopping.set())
+    factory = session_factory(url)
+    fire = through_outages(fire_timers)
+    while not stopping.is_set() and os.getppid() == parent_pid:
+        began = time.monotonic()
+        try:
+            fire(factory)
+        except Exception:  # noqa: BLE001 - logged in full; the helper goes on at the next interval
+            log.exception("timer helper: the sweep failed")
+        stopping.wait(max(0.0, interval_seconds - (time.monotonic() - began)))
+    factory.kw["bind"].dispose()
+
+
+# How often the worker looks for a helper that died, to start it again.
+HELPER_CHECK_SECONDS = 10
+
+
+def start_timer_helpers(url, interval_seconds, count, scheduler=None):
+    """`count` helper sweeper processes (run_timer_helper), fresh interpreters (not forks of this
+    one, which holds a scheduler's threads and a database pool); `scheduler`, the worker's own,
+    starts again one that died."""
+    context = multiprocessing.get_context("spawn")
+    helpers = [_start_helper(context, url, interval_seconds) for _ in range(count)]
+    if helpers and scheduler is not None:
+        scheduler.add_job(_restart_dead, "interval", args=[helpers, context, url, interval_seconds],
+                          seconds=HELPER_CHECK_SECONDS, id="timer-helpers", max_instances=1, coalesce=True)
+    return helpers
+
+
+def _start_helper(context, url, interval_seconds):
+    process = context.Process(target=run_timer_helper, args=(url, interval_seconds, os.getpid()),
+                              name="yizhan timer helper")
+    process.start()
+    return process
+
+
+def _restart_dead(helpers, context, url, interval_seconds):
+    for i, process in enumerate(helpers):
+        if not process.is_alive():
+            log.warning("timer helper %s exited (%s); starting it again", process.pid, process.exitcode)
+            helpers[i] = _start_helper(context, url, interval_seconds)
+
+
+def stop_timer_helpers(helpers, grace_seconds=60):
+    """SIGTERM to every helper, then wait for each to finish what it holds (killed past the grace)."""
+    for process in helpers:
+        if process.is_alive():
+            process.terminate()
+    for process in helpers:
+        process.join(grace_seconds)
+        if process.is_alive():
+            process.kill()
+            process.join()

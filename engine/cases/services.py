@@ -5,7 +5,7 @@ import logging
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import bindparam, select, update
 
-from engine.library import catalog, form_options, forms as formlib, risk, triage
+from engine.library import catalog, form_options, forms as formlib, risk, routing, triage
 from engine.legaltime import lights
 from engine.reading import expert_options, queries
 from engine.workflow import runtime
@@ -322,9 +322,15 @@ def submit_step(session, act, post):
 
 # ---- timers ----------------------------------------------------------------------------------
 
-def due_timer_ids(session, now, limit=500):
-    return list(session.scalars(select(Timer.id).where(Timer.state == TimerState.WAITING, Timer.due_at <= now)
-                                .order_by(Timer.due_at, Timer.id).limit(limit)))
+def _claim_due(session, now, limit, passed_over):
+    """Lock the oldest `limit` due timers that no other sweeper holds (SKIP LOCKED): sweepers in
+    several processes each take the next timers free, never the same ones, and never wait on each
+    other. `passed_over`: timers this sweep already took and left waiting (not due by the engine's
+    clock, or a busy database), not taken again in the same sweep."""
+    query = select(Timer).where(Timer.state == TimerState.WAITING, Timer.due_at <= now)
+    if passed_over:
+        query = query.where(Timer.id.not_in(sorted(passed_over)))
+    return session.scalars(query.order_by(Timer.due_at, Timer.id).limit(limit).with_for_update(skip_locked=True)).all()
 
 
 def fire_timer(session, timer_id, routes=None):
@@ -356,17 +362,13 @@ def _fire(session, timer, case, unit_path, routes=None, writes=None):
     return True
 
 
-def _fire_batch(session, timer_ids, routes):
-    """Fire several due timers in the current transaction: their timers and cases are locked by
-    two queries, and their new rows are inserted together at the end."""
-    timers = session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.state == TimerState.WAITING)
-                             .order_by(Timer.due_at, Timer.id).with_for_update(skip_locked=True)).all()
-    if not timers:
-        return 0
+def _fire_batch(session, timers, routes):
+    """Fire several due timers, already locked, in the current transaction: their cases are locked
+    by one query, and their new rows are inserted together at the end. Returns the ids fired."""
     cases = {case.id: (case, path) for case, path in session.execute(
         select(Case, OrgUnit.path).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
         .where(Case.id.in_({t.case_id for t in timers})).order_by(Case.id).with_for_update(of=Case)).all()}
-    writes, touched, fired = store.Writes(), set(), 0
+    writes, touched, fired = store.Writes(), set(), set()
     writes.handlers = store.last_handlers(session, list(cases))
     for timer in timers:
         if timer.case_id in touched:
@@ -376,7 +378,8 @@ def _fire_batch(session, timer_ids, routes):
             writes.handlers.pop(timer.case_id, None)
         touched.add(timer.case_id)
         case, unit_path = cases[timer.case_id]
-        fired += _fire(session, timer, case, unit_path, routes, writes)
+        if _fire(session, timer, case, unit_path, routes, writes):
+            fired.add(timer.id)
     writes.flush(session)
     return fired
 
@@ -409,27 +412,37 @@ def _fire_alone(session, timer_id, routes):
 
 
 SWEEP_BATCH = 50
+SWEEP_LIMIT = 500
 
 
-def fire_due_timers(session, now=None, limit=500, batch=SWEEP_BATCH):
-    """The sweep: fire every due timer, oldest first. Timers are fired `batch` to a transaction
-    (one commit, one fsync, for many); if anything in a batch fails, the batch is rolled back and
-    its timers are fired one by one, so a broken case is marked with its error and never blocks
-    the others. Each timer's work is the same either way."""
+def fire_due_timers(session, now=None, limit=SWEEP_LIMIT, batch=SWEEP_BATCH):
+    """The sweep: fire up to `limit` due timers, oldest first. Timers are taken and fired `batch`
+    to a transaction (one commit, one fsync, for many), each batch the oldest due timers no other
+    sweeper holds, so several sweepers (SWEEP_PROCESSES, more workers) share the due timers and
+    none fires one twice. If anything in a batch fails, the batch is rolled back and its timers
+    are fired one by one, so a broken case is marked with its error and never blocks the others.
+    Each timer's work is the same either way."""
     now = now or Clock.now()
-    fired = 0
-    routes = {}
-    ids = due_timer_ids(session, now, limit)
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
+    fired, taken, passed_over = 0, 0, set()
+    routes = routing.SweepRoutes()
+    while taken < limit:
+        claimed, wanted = [], min(batch, limit - taken)
         try:
             with as_system(session):
-                done = _fire_batch(session, chunk, routes)
+                timers = _claim_due(session, now, wanted, passed_over)
+                claimed = [timer.id for timer in timers]
+                done = _fire_batch(session, timers, routes) if timers else set()
         except Exception:  # noqa: BLE001 - retried one by one below, where each failure is recorded
-            log.info("a sweep batch failed; firing its %d timers one by one", len(chunk))
+            if not claimed:
+                raise
+            log.info("a sweep batch failed; firing its %d timers one by one", len(claimed))
             routes.clear()
-            done = sum(1 for timer_id in chunk if _fire_alone(session, timer_id, routes))
-        fired += done
+            done = {timer_id for timer_id in claimed if _fire_alone(session, timer_id, routes)}
+        taken += len(claimed)
+        fired += len(done)
+        passed_over.update(set(claimed) - done)
+        if len(claimed) < wanted:
+            break  # no more free due timers
     return fired
 
 

@@ -18,9 +18,22 @@ GRID_FALLBACK_ROLE = "clerk"
 
 
 # Built once: a statement built for each call costs more than running it (bench/).
-_HOLDERS = (select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == bindparam("b_role"), User.active.is_(True),
-                   User.org_unit_id.in_(bindparam("b_chain", expanding=True))))
+_HOLDING = (select(User.org_unit_id).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == bindparam("b_role"), User.active.is_(True)))
+_HOLDERS = _HOLDING.where(User.org_unit_id.in_(bindparam("b_chain", expanding=True)))
+_HOLDERS_ANYWHERE = _HOLDING.distinct()
+
+
+class SweepRoutes(dict):
+    """The routing cache of a sweep, which routes the steps of many cases of every unit: the units
+    where a role has active holders are read once for the whole tree, not once per unit (a
+    county's sweep met a few hundred units)."""
+
+    def holders(self, session, role):
+        key = ("holders", role)
+        if key not in self:
+            self[key] = set(session.connection().scalars(_HOLDERS_ANYWHERE, {"b_role": role}))
+        return self[key]
 
 
 def unit_for_role(session, unit_id, unit_path, role, cache=None):
@@ -28,8 +41,11 @@ def unit_for_role(session, unit_id, unit_path, role, cache=None):
     if cache is not None and key in cache:
         return cache[key]
     chain = _chain(unit_path)
-    # On the connection, not the ORM session: an autoflush here would write the case row early.
-    holders = set(session.connection().scalars(_HOLDERS, {"b_role": role, "b_chain": chain}))
+    if isinstance(cache, SweepRoutes):
+        holders = cache.holders(session, role)
+    else:
+        # On the connection, not the ORM session: an autoflush here would write the case row early.
+        holders = set(session.connection().scalars(_HOLDERS, {"b_role": role, "b_chain": chain}))
     found = next((uid for uid in reversed(chain) if uid in holders), unit_id)
     if cache is not None:
         cache[key] = found

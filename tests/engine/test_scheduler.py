@@ -1,4 +1,8 @@
 """The timer sweep as the scheduler runs it: its own session, every due timer, once."""
+import os
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -6,8 +10,10 @@ import sqlalchemy as sa
 import time_machine
 
 from engine.cases import scheduler
-from engine.persistence.models import Case, Timer
+from engine.legaltime.clock import Clock
+from engine.persistence.models import AuditEvent, Case, Timer
 
+from ..conftest import ROOT
 from .helpers import file_matter
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -110,3 +116,74 @@ def test_a_job_meeting_an_outage_logs_one_line_and_the_next_run_tries_again(sess
         scheduler.through_outages(has_a_bug)(session_factory)
     jobs = scheduler.make_scheduler(session_factory).get_jobs()
     assert {job.func.__wrapped__ for job in jobs} == {scheduler.sweep, scheduler.roll_up, scheduler.housekeeping}
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks with SKIP LOCKED are PostgreSQL's; SQLite has one writer")
+def test_sweepers_take_the_due_timers_another_holds_not(session, session_factory):
+    """While one sweeper holds the two oldest due timers in its transaction, another sweeper fires
+    the two others at once (no waiting on it) and never those two; once the first lets go, they
+    fire, each once."""
+    from engine.cases import services
+    with time_machine.travel(START, tick=False) as traveller:
+        cases = [file_matter(session) for _ in range(4)]
+        session.commit()
+        traveller.move_to(START + timedelta(days=40))
+        holder, other = session_factory(), session_factory()
+        try:
+            held = services._claim_due(holder, Clock.now(), 2, set())
+            assert [timer.case_id for timer in held] == [cases[0].id, cases[1].id]
+            assert services.fire_due_timers(other) == 2
+            holder.rollback()
+            assert services.fire_due_timers(other) == 2
+            assert services.fire_due_timers(other) == 0
+        finally:
+            holder.close()
+            other.close()
+    fired = session.execute(sa.select(AuditEvent.case_id, sa.func.count()).where(
+        AuditEvent.kind == "timer_fired").group_by(AuditEvent.case_id)).all()
+    assert dict(fired) == {case.id: 1 for case in cases}
+
+
+def _children(pid):
+    """The ids of the processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the processes from /proc")
+def test_a_worker_of_several_processes_stops_its_helpers_with_it(schema):
+    """`run.py worker` with SWEEP_PROCESSES=3 runs two helper sweepers beside itself; on SIGTERM it
+    stops them before it exits, leaving no process behind."""
+    env = dict(os.environ, DATABASE_URL=schema, SWEEP_PROCESSES="3", SWEEP_SECONDS="0.2")
+    worker = subprocess.Popen([sys.executable, "run.py", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        helpers = []
+        deadline = time.monotonic() + 60
+        while len(helpers) < 2 and time.monotonic() < deadline:  # bounded: the helpers are other processes
+            time.sleep(0.2)
+            helpers = [pid for pid in _children(worker.pid) if _is_helper(pid)]
+        assert len(helpers) >= 2
+    finally:
+        worker.terminate()
+        out, _err = worker.communicate(timeout=90)
+    assert worker.returncode == 0
+    assert "in 3 process(es)" in out.decode()
+    assert [pid for pid in helpers if _is_helper(pid)] == []
+
+
+def _is_helper(pid):
+    """A process started by multiprocessing's spawn (the helpers; not its resource tracker)."""
+    try:
+        return b"spawn_main" in open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return False

@@ -1,4 +1,5 @@
-"""Two timer workers against one PostgreSQL database: every due timer fires exactly once.
+"""Two timer workers, one of them of two processes, against one PostgreSQL database: every due
+timer fires exactly once.
 The timers are made due by setting their due time in the past (no waiting on the clock); the
 workers are real `run.py worker` processes."""
 import json
@@ -42,8 +43,9 @@ def test_two_workers_fire_each_timer_once(session, schema):
     for case_id in ids:
         _make_due(session, case_id)
     env = dict(os.environ, DATABASE_URL=schema, SWEEP_SECONDS="0.2")
-    workers = [subprocess.Popen([sys.executable, "run.py", "worker"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    # Three sweepers: one worker of one process, one of two (SWEEP_PROCESSES).
+    workers = [subprocess.Popen([sys.executable, "run.py", "worker"], cwd=ROOT, env=dict(env, SWEEP_PROCESSES=n),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for n in ("1", "2")]
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # bounded: the workers are other processes
