@@ -1,9 +1,9 @@
 """python -m bench.scale: a realistic county (100,000 cases over two years across the tree, about
 300,000 task rows, a quarter of the cases open) loaded into SQLite or PostgreSQL, then the time to
 render the supervisor's dashboard, the overdue list (first page), the indicators page and the weekly
-and monthly reports, one sweep that fires 10,000 due timers, how late a due timer fires with the
-scheduler running, and the peak memory of the process serving the pages (`--pages-only` stops
-after the pages).
+and monthly reports, the sweep firing 10,000 due timers (half in one process, half in SWEEP_PROCESSES
+processes at once), how late a due timer fires with the scheduler running, and the peak memory of
+the process serving the pages (`--pages-only` stops after the pages).
 
 Rows are written in bulk, not through the engine (that would take an hour): closed cases carry
 their final fields and completed task rows; open cases carry a real workflow state, copied from a
@@ -48,6 +48,9 @@ def parse_args(argv):
     parser.add_argument("--townships", type=int, default=12)
     parser.add_argument("--villages", type=int, default=15, help="villages per township")
     parser.add_argument("--pages-only", action="store_true", help="load, time the pages, and stop (no sweep)")
+    parser.add_argument("--sweep-processes", type=int, default=None,
+                        help="sweeper processes for the second half of the due timers (default SWEEP_PROCESSES, "
+                             "else the cores on PostgreSQL, 1 on SQLite)")
     parser.add_argument("--keep", action="store_true", help="keep the database (SQLite file, PostgreSQL database)")
     return parser.parse_args(argv)
 
@@ -342,19 +345,50 @@ def time_verify(session_factory):
         session.close()
 
 
-def time_sweep(session_factory, due):
+def time_sweep(session_factory, due, limit=None):
+    """Due timers fired back to back as the sweep does (up to `limit`): (fired, seconds)."""
     from engine.cases import services
     session = session_factory()
     fired, began = 0, time.perf_counter()
     try:
-        while True:
-            n = services.fire_due_timers(session, limit=500)
+        while limit is None or fired < limit:
+            n = services.fire_due_timers(session, limit=min(services.SWEEP_LIMIT, (limit or 10**9) - fired))
             fired += n
             if n == 0:
                 break
     finally:
         session.close()
     return fired, time.perf_counter() - began
+
+
+def _sweeper(url, go, results):
+    """One sweeper process of time_sweeps: ready, then waits for the start, then fires until none is due."""
+    from engine.persistence.db import session_factory
+    factory = session_factory(url)
+    factory().close()  # connected before the start
+    results.put(("ready", 0))
+    go.wait()
+    results.put(("fired", time_sweep(factory, 0)[0]))
+
+
+def time_sweeps(url, processes):
+    """The due timers fired by `processes` sweeper processes at once (SWEEP_PROCESSES), each as
+    services.fire_due_timers runs in run.py worker: (fired, seconds from the start to the last)."""
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    go, results = context.Event(), context.Queue()
+    workers = [context.Process(target=_sweeper, args=(url, go, results)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        results.get(timeout=300)
+    began = time.perf_counter()
+    go.set()
+    fired = sum(results.get()[1] for _ in workers)
+    seconds = time.perf_counter() - began
+    for worker in workers:
+        worker.join()
+    return fired, seconds
 
 
 def drain_reminders(session_factory):
@@ -484,6 +518,7 @@ def run(args, url):
     print(f"yizhan scale benchmark: {args.cases:,} cases on {url.split('://')[0]}")
     began = time.perf_counter()
     prepare(url)
+    from config.settings import sweep_processes
     from engine.persistence.db import session_factory
     from webui import create_app
     factory = session_factory(url)
@@ -527,8 +562,13 @@ def run(args, url):
          f"{checked / seconds:,.0f} events/s, {broken} broken (target >= 20,000/s)")
 
     print("\nsweep")
-    fired, seconds = time_sweep(factory, args.due_timers)
-    line(f"fire {fired:,} due timers", f"{seconds:,.1f} s", f"{fired / seconds:,.0f} timers/s (target >= 500/s)")
+    processes = args.sweep_processes or sweep_processes(url)
+    half = args.due_timers // 2
+    fired, seconds = time_sweep(factory, args.due_timers, limit=half)
+    line(f"fire {fired:,} due timers, one process", f"{seconds:,.1f} s", f"{fired / seconds:,.0f} timers/s")
+    fired, seconds = time_sweeps(url, processes)
+    line(f"fire {fired:,} due timers, {processes} processes", f"{seconds:,.1f} s",
+         f"{fired / seconds:,.0f} timers/s (SWEEP_PROCESSES; target >= 1,000/s)")
     made, delivered, seconds = drain_reminders(factory)
     line(f"remind {made:,} amber/overdue steps, deliver {delivered:,} messages", f"{seconds:,.1f} s",
          f"{(made + delivered) / max(seconds, 1e-9):,.0f} rows/s (the first sweep after loading)")

@@ -49,8 +49,8 @@ def _callback_trouble():
 def overview():
     flt, unit = _step_filter()
     page = max(request.args.get("page", 1, type=int), 1)
-    rows, total, units, now = queries.open_tasks(db.session, current_actor(), page=page, flt=flt)
     counts = queries.light_counts(db.session, current_actor())
+    rows, total, units, now = queries.open_tasks(db.session, current_actor(), page=page, flt=flt, counts=counts)
     narrowed = {k: v for k, v in request.args.items() if k in ("unit", "stage", "assignee")}
     return render_template("supervision/list.html", rows=rows, total=total, units=units, now=now, counts=counts,
                            only=flt.only, page=page, pages=queries.page_count(total), light=queries.light,

@@ -173,3 +173,30 @@ def test_a_supervisor_stops_and_restarts_a_handlers_clock_with_notes(session):
         assert task.due_at - due == timedelta(days=4)
         assert _events(session, case.id, "clock_restarted")[0].detail["note"] == "鉴定意见已出"
         complete(session, "mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
+
+
+def test_the_supervision_list_puts_overdue_first_and_steps_without_a_deadline_last(session):
+    """Overdue steps first, then by deadline, then the steps with no deadline, on both databases
+    (SQLite sorts NULL first unless told); the tiles' counts come from one pass and the total of a
+    list narrowed by its light alone is its tile's count."""
+    with time_machine.travel(START, tick=False) as traveller:
+        cases = [file_matter(session) for _ in range(4)]
+        steps = [open_task(session, case.id, "Task_mediate") for case in cases]
+        dues = [None, START + timedelta(days=9), START - timedelta(days=1), START + timedelta(days=2)]
+        for step, due in zip(steps, dues):
+            session.execute(sa.update(Task).where(Task.id == step.id).values(due_at=due, amber_at=None))
+        session.commit()
+        traveller.move_to(START + timedelta(hours=1))
+        supervisor = actor(session, "supervisor")
+        counts = queries.light_counts(session, supervisor)
+        others = session.scalars(sa.select(Task.id).where(Task.state == "ready", Task.id.not_in([s.id for s in steps]),
+                                                          Task.due_at.is_(None)).order_by(Task.id)).all()
+        assert counts == {"all": 4 + len(others), "red": 1, "amber": 1}
+        rows, total, _units, _now = queries.open_tasks(session, supervisor)
+        assert [row.id for row in rows] == [steps[2].id, steps[3].id, steps[1].id] + sorted([steps[0].id, *others])
+        assert total == 4 + len(others)
+        rows, total, _units, _now = queries.open_tasks(session, supervisor, only="red", counts=counts)
+        assert ([row.id for row in rows], total) == ([steps[2].id], 1)
+        narrowed = queries.StepFilter(only="amber", assignee="none")
+        rows, total, _units, _now = queries.open_tasks(session, supervisor, flt=narrowed, counts=counts)
+        assert [row.id for row in rows] == [steps[3].id] and total == len(rows)
