@@ -10,6 +10,7 @@ from sqlalchemy import Integer, and_, cast as sa_cast, func, or_, select
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import NotFound
+from engine.library import catalog
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, RollupCount, Task, User
 from engine.access.policy import unit_covers
 from engine.reading import rollup
@@ -309,7 +310,10 @@ def _nth(histogram, rank):
 
 def _legal_periods(session):
     """{step id: the name of its deadline, e.g. "调解期限一个月"} from the newest version."""
-    meta = session.scalar(select(ProcessVersion.meta).order_by(ProcessVersion.id.desc()).limit(1)) or {}
+    # The version's meta as kept in this process (catalog.version_info): decoding the row's JSON
+    # again took more than the rest of the indicators page.
+    newest = session.scalar(select(func.max(ProcessVersion.id)))
+    meta = catalog.version_info(session, newest).meta if newest is not None else {}
     return {d["attached_to"]: d.get("name") for d in meta.get("deadlines", {}).values() if d.get("attached_to")}
 
 
