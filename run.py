@@ -243,9 +243,11 @@ def cmd_worker(args):
     def stop(_signum, _frame):
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
-    helpers = start_timer_helpers(database_url(), args.interval, processes - 1, scheduler)
+    helpers = []
     print(f"timer worker: sweeping every {args.interval:g} s in {processes} process(es) (Ctrl-C stops)", flush=True)
     try:
+        # Within the try: a SIGTERM while they start still stops those already started.
+        start_timer_helpers(database_url(), args.interval, processes - 1, scheduler, helpers)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass

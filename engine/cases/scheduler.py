@@ -152,12 +152,14 @@ def run_timer_helper(url, interval_seconds, parent_pid):
 HELPER_CHECK_SECONDS = 10
 
 
-def start_timer_helpers(url, interval_seconds, count, scheduler=None):
+def start_timer_helpers(url, interval_seconds, count, scheduler=None, helpers=None):
     """`count` helper sweeper processes (run_timer_helper), fresh interpreters (not forks of this
-    one, which holds a scheduler's threads and a database pool); `scheduler`, the worker's own,
-    starts again one that died."""
+    one, which holds a scheduler's threads and a database pool), each added to `helpers` as it
+    starts; `scheduler`, the worker's own, starts again one that died."""
     context = multiprocessing.get_context("spawn")
-    helpers = [_start_helper(context, url, interval_seconds) for _ in range(count)]
+    helpers = [] if helpers is None else helpers
+    for _ in range(count):
+        helpers.append(_start_helper(context, url, interval_seconds))
     if helpers and scheduler is not None:
         scheduler.add_job(_restart_dead, "interval", args=[helpers, context, url, interval_seconds],
                           seconds=HELPER_CHECK_SECONDS, id="timer-helpers", max_instances=1, coalesce=True)
@@ -165,8 +167,9 @@ def start_timer_helpers(url, interval_seconds, count, scheduler=None):
 
 
 def _start_helper(context, url, interval_seconds):
+    # Daemonic: however the worker exits, multiprocessing stops its helpers rather than waiting for them.
     process = context.Process(target=run_timer_helper, args=(url, interval_seconds, os.getpid()),
-                              name="yizhan timer helper")
+                              name="yizhan timer helper", daemon=True)
     process.start()
     return process
 
