@@ -233,8 +233,11 @@ def add_backlog(factory, url, cases):
             session.commit()
     finally:
         session.close()
-    # The first sweep's reminders for the backlog's overdue steps, done now rather than in the window.
+    # What a running centre's worker has long done for its history, done now rather than in the
+    # window (where it took over half a core): the first sweep's reminders for the backlog's
+    # overdue steps, and the daily roll-up of its two years for the indicators.
     scale.drain_reminders(factory)
+    scale.backfill_rollup(factory)
     return cases, True
 
 

@@ -1,6 +1,7 @@
 """Legal clocks of running steps: extending a deadline (a reason, an approver, never past the
 legal maximum the diagram cites) and stopping the clock while waiting for the party or an expert
 opinion, then restarting it with the time stopped added back. Every change is in the history."""
+import time
 from datetime import timedelta, timezone
 
 from sqlalchemy import select
@@ -114,10 +115,34 @@ def restart_clock(session, actor, task_id, note=""):
         return task
 
 
+# Counting provisional deadlines again loads every such case's workflow (in December most open
+# cases' deadlines run into the next year): done at every sweep, it kept an idle worker at a third
+# of a core. A deadline only moves when the calendar does, so this process counts them again when
+# the calendar it counts with changes (its first sweep included), and once more AGAIN_AFTER_SECONDS
+# later, for a transaction that counted with the old calendar and committed meanwhile (a request
+# lasts at most WEB_TIMEOUT, 120 s). Per process and forgettable: a restarted worker counts again.
+AGAIN_AFTER_SECONDS = 150
+_counted = {"under": None, "again_at": None}
+
+
+def _calendar_changed():
+    """Whether provisional deadlines are to be counted again now (see above)."""
+    version, now = workcalendar.calendar_version(), time.monotonic()
+    if version != _counted["under"]:
+        _counted.update(under=version, again_at=now + AGAIN_AFTER_SECONDS)
+        return True
+    if _counted["again_at"] is not None and now >= _counted["again_at"]:
+        _counted["again_at"] = None
+        return True
+    return False
+
+
 def recompute_provisional(session):
     """Deadlines counted into a year whose holiday notice was not out are counted again from the
     day their timer started, once it is (a package upgrade, or a notice loaded into config/).
     Extensions and stopped time stay added. Returns how many deadlines changed."""
+    if not _calendar_changed():
+        return 0
     changed = 0
     for timer_id in list(session.scalars(select(Timer.id).where(Timer.provisional.is_(True),
                                                                 Timer.state == TimerState.WAITING))):

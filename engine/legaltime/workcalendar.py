@@ -11,6 +11,7 @@ festivals included) and weekends, and the result is marked provisional; an admin
 load the notice early as config/holidays/<year>.json ({"holidays": [...], "workdays": [...]}).
 """
 import calendar
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -53,6 +54,15 @@ def is_published(year):
         return True
     except NotImplementedError:  # chinese-calendar's way of saying: no notice for that year yet
         return _notice(year) is not None
+
+
+def calendar_version():
+    """What a counted deadline depends on besides the statutes: chinese-calendar's release and the
+    notices loaded in NOTICES_DIR (by content, so machines holding the same files agree). Counted
+    again under another version, a deadline may move."""
+    notices = sorted((path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+                     for path in NOTICES_DIR.glob("*.json")) if NOTICES_DIR.is_dir() else []
+    return json.dumps([chinese_calendar.__version__, str(NOTICES_DIR), notices])
 
 
 @lru_cache(maxsize=16)

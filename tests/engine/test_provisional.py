@@ -65,3 +65,43 @@ def test_deadline_inside_published_years_is_final(session):
     assert task.due_provisional is False
     assert as_utc(task.due_at) == datetime(2026, 10, 20, 15, 59, 59, tzinfo=timezone.utc)
 
+
+
+def _statements_of(session, action):
+    seen = []
+    listener = lambda *_args: seen.append(1)  # noqa: E731
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        result = action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return result, len(seen)
+
+
+def test_provisional_deadlines_are_counted_again_only_when_the_calendar_changes(session, tmp_path, monkeypatch):
+    """Counting again loads each such case's workflow: the sweep does it when the calendar it
+    counts with changes, once more a while later (for a transaction that counted with the old
+    one), and otherwise reads nothing at all, however many deadlines are provisional."""
+    _publish_working_day_deadline(session)
+    monkeypatch.setattr(workcalendar, "NOTICES_DIR", tmp_path)
+    loads = []
+    real_load = clocks.runtime.load_state
+    monkeypatch.setattr(clocks.runtime, "load_state", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    with time_machine.travel(START, tick=False):
+        for _ in range(3):
+            file_matter(session)
+        loads.clear()  # filing loads states too (runtime is one module)
+        assert clocks.recompute_provisional(session) == 0  # a calendar not counted with before
+        assert len(loads) == 3
+        assert _statements_of(session, lambda: clocks.recompute_provisional(session)) == (0, 0)
+        assert len(loads) == 3
+        # The second pass, once its time has come (here at once), then no more.
+        monkeypatch.setattr(clocks, "_counted", {"under": clocks._counted["under"], "again_at": 0.0})
+        assert clocks.recompute_provisional(session) == 0 and len(loads) == 6
+        assert _statements_of(session, lambda: clocks.recompute_provisional(session)) == (0, 0)
+        # A notice loaded, or changed: counted again.
+        (tmp_path / "2027.json").write_text('{"holidays": ["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"], '
+                                            '"workdays": []}')
+        assert clocks.recompute_provisional(session) == 3
+        assert clocks.recompute_provisional(session) == 0
