@@ -102,8 +102,7 @@ def template_states(session):
     its timer moved into the past so the sweep fires it."""
     from engine.cases import services
     from engine.library import catalog
-    from engine.persistence.models import Case, Task, Timer, User
-    from engine.workflow import runtime
+    from engine.persistence.models import Task, Timer, User
     from engine.access.policy import Actor
     from tests.engine.helpers import INTAKE
     clerk = Actor.of(session.scalar(sa.select(User).where(User.username == "clerk")))
@@ -131,7 +130,7 @@ def timers_due_at(state, specs, due):
 def load_cases(session, n, due_timers, template, now):
     """Bulk rows: cases over two years, three completed task rows per closed case, one open task
     and one waiting timer per open case (`due_timers` of them already due)."""
-    from engine.persistence.models import Case, OrgUnit, Task, Timer
+    from engine.persistence.models import Case, OrgUnit
     rnd = random.Random(20261123)
     units = session.execute(sa.select(OrgUnit.id, OrgUnit.level).where(OrgUnit.level.in_(("village", "township", "county")))).all()
     villages = [u for u, level in units if level == "village"]

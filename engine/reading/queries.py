@@ -19,6 +19,8 @@ from engine.reading import expert_options
 
 DUE_SOON = timedelta(days=3)
 PAGE_SIZE = 50
+
+
 def listed_cases(load=None):
     """Loader options for the cases a list shows, without their workflow state (kilobytes each for
     an open case, never shown in a list; read after all if something asks for it):

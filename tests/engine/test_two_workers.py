@@ -2,7 +2,6 @@
 timer fires exactly once.
 The timers are made due by setting their due time in the past (no waiting on the clock); the
 workers are real `run.py worker` processes."""
-import json
 import os
 import subprocess
 import sys
