@@ -233,24 +233,26 @@ def cmd_worker(args):
     """The timer sweep alone. SIGTERM (a service stopping, `serve` stopping) lets a sweep under way
     finish its transaction before the process exits."""
     import signal
+    import time
     from config.settings import database_url, sweep_processes
     from engine.cases.scheduler import make_scheduler, start_timer_helpers, stop_timer_helpers
     if _refuse_unmigrated():
         return 1
     processes = args.processes or sweep_processes(database_url())
-    scheduler = make_scheduler(_session_factory(), args.interval, blocking=True)
-
-    def stop(_signum, _frame):
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
+    scheduler = make_scheduler(_session_factory(), args.interval)
+    # The signal only marks the stop; the main thread looks at the mark. An exception raised from
+    # the handler instead lands wherever the main thread happens to be, and inside a finalizer or
+    # a garbage collector's callback Python prints it and carries on: the worker never stopped.
+    stopping = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _frame: stopping.append(received))
     helpers = []
     print(f"timer worker: sweeping every {args.interval:g} s in {processes} process(es) (Ctrl-C stops)", flush=True)
     try:
-        # Within the try: a SIGTERM while they start still stops those already started.
         start_timer_helpers(database_url(), args.interval, processes - 1, scheduler, helpers)
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        while not stopping:
+            time.sleep(0.2)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=True)

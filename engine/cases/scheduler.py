@@ -6,12 +6,10 @@ import logging
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine.cases import attachments, client_limits, clocks, outbox, phone_codes, rollup, services, supervision, transfers
 from engine.persistence.uow import outage_behind, outage_summary
@@ -103,8 +101,8 @@ def through_outages(job):
     return run
 
 
-def make_scheduler(session_factory, interval_seconds=1.0, blocking=False):
-    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+def make_scheduler(session_factory, interval_seconds=1.0):
+    scheduler = BackgroundScheduler(timezone="UTC")
     sweep_job, roll_up_job, housekeeping_job = (through_outages(job) for job in (sweep, roll_up, housekeeping))
     scheduler.add_job(sweep_job, "interval", args=[session_factory], seconds=interval_seconds,
                       id="timer-sweep", max_instances=1, coalesce=True,
@@ -133,18 +131,22 @@ def run_timer_helper(url, interval_seconds, parent_pid):
     SIGTERM lets the firing under way finish its transactions; the helper also stops when the
     worker that started it is gone."""
     from engine.persistence.db import session_factory
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
-    signal.signal(signal.SIGINT, lambda _signum, _frame: stopping.set())
+    # The signals only mark the stop (no lock taken in a handler: an Event's could be the one the
+    # main thread holds when the signal comes, and the helper would never stop).
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda received, _frame: stopping.append(received))
+    signal.signal(signal.SIGINT, lambda received, _frame: stopping.append(received))
     factory = session_factory(url)
     fire = through_outages(fire_timers)
-    while not stopping.is_set() and os.getppid() == parent_pid:
+    while not stopping and os.getppid() == parent_pid:
         began = time.monotonic()
         try:
             fire(factory)
         except Exception:  # noqa: BLE001 - logged in full; the helper goes on at the next interval
             log.exception("timer helper: the sweep failed")
-        stopping.wait(max(0.0, interval_seconds - (time.monotonic() - began)))
+        next_at = began + interval_seconds
+        while not stopping and time.monotonic() < next_at:
+            time.sleep(min(0.2, max(0.0, next_at - time.monotonic())))
     factory.kw["bind"].dispose()
 
 

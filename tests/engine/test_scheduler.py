@@ -1,5 +1,6 @@
 """The timer sweep as the scheduler runs it: its own session, every due timer, once."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -164,7 +165,7 @@ def test_a_worker_of_several_processes_stops_its_helpers_with_it(schema):
     """`run.py worker` with SWEEP_PROCESSES=3 runs two helper sweepers beside itself; on SIGTERM it
     stops them before it exits, leaving no process behind."""
     env = dict(os.environ, DATABASE_URL=schema, SWEEP_PROCESSES="3", SWEEP_SECONDS="0.2")
-    worker = subprocess.Popen([sys.executable, "run.py", "worker"], cwd=ROOT, env=env,
+    worker = subprocess.Popen([sys.executable, "run.py", "worker"], cwd=ROOT, env=env, start_new_session=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         helpers = []
@@ -175,7 +176,13 @@ def test_a_worker_of_several_processes_stops_its_helpers_with_it(schema):
         assert len(helpers) >= 2
     finally:
         worker.terminate()
-        out, _err = worker.communicate(timeout=90)
+        try:
+            out, _err = worker.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            # Whatever failed, nothing of it may go on writing into the next test's database.
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate()
+            raise
     assert worker.returncode == 0
     assert "in 3 process(es)" in out.decode()
     assert [pid for pid in helpers if _is_helper(pid)] == []
