@@ -91,7 +91,7 @@ def _formatted(figure, value):
 def _china(moment):
     """A moment in China time for a spreadsheet cell (the lists run to thousands of rows: plain
     formatting, not the page's localised one)."""
-    return "" if moment is None else f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}"
+    return "" if moment is None else moment.astimezone(CHINA).isoformat(" ", "minutes")[:16]
 
 
 def _share(value):

@@ -196,9 +196,11 @@ class Case(Base):
                       # The few cases whose engine step failed, for the supervisor's dashboard.
                       Index("ix_cases_failed", "updated_at", postgresql_where=text("error IS NOT NULL"),
                             sqlite_where=text("error IS NOT NULL")),
-                      # The red cases open at a moment, for the periodic report (a few in a hundred).
-                      Index("ix_cases_red", "created_at", postgresql_where=text("risk_level = 'red'"),
-                            sqlite_where=text("risk_level = 'red'")))
+                      # The red cases open at a moment, for the periodic report (a few in a hundred):
+                      # on PostgreSQL with what tells which were open then, so counting them reads
+                      # the index alone.
+                      Index("ix_cases_red", "created_at", postgresql_include=["closed_at", "org_unit_id", "id"],
+                            postgresql_where=text("risk_level = 'red'"), sqlite_where=text("risk_level = 'red'")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -272,6 +274,8 @@ class Task(Base):
         # in a period (the litigation figure), read without scanning every completed step.
         Index("ix_tasks_completed_at", "completed_at"),
         Index("ix_tasks_form_completed", "form_key", "completed_at"),
+        # The steps each mediator finished in a period (resolver_figures, the periodic report).
+        Index("ix_tasks_completed_by", "completed_by", "completed_at"),
         # The open steps with what the dashboard counts them by, so its pass over them reads the
         # index alone (on PostgreSQL with the title too): a county's open steps are many. With when
         # each was made, a report's count of the steps overdue at a past moment reads it alone too.
@@ -376,7 +380,12 @@ class Timer(Base):
 class AuditEvent(Base):
     """Append-only history of a case. Each event carries the hash of the one before it."""
     __tablename__ = "audit_events"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),)
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),
+                      # The risk assessments, a few in a case's history, for the report's red cases
+                      # as they stood at a past moment (period_report.red_cases).
+                      Index("ix_audit_events_risk", "case_id", "at",
+                            postgresql_where=text("kind IN ('risk_assessed', 'risk_reassessed')"),
+                            sqlite_where=text("kind IN ('risk_assessed', 'risk_reassessed')")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

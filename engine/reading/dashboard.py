@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import Integer, and_, cast as sa_cast, func, or_, select
+from sqlalchemy import Integer, and_, case as when, cast as sa_cast, func, or_, select
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import NotFound
@@ -167,11 +167,11 @@ def _of(measures, name):
     return {key: n for (measure, key), n in sorted(measures.items(), key=lambda item: str(item[0][1])) if measure == name}
 
 
-def indicators(session, unit, start, end, overdue_at=None, live=False):
+def indicators(session, unit, start, end, overdue_at=None, live=False, overdue_steps=None):
     """The figures the centers report, for cases of `unit` and below filed in [start, end]: whole
     past days from the daily roll-up, the rest (today, days changed since they were rolled up)
     counted live (with `live`, every day), and one count of the steps overdue now (or at the
-    moment `overdue_at`, for a report of a past period)."""
+    moment `overdue_at`, for a report of a past period; or `overdue_steps` as already counted)."""
     low, high = china_bounds(start, end)
     span_plan = _span_plan(session, start, end, live)
     measures = Counter(rollup.counts(session, unit, span_plan, CASE_MEASURES))
@@ -180,7 +180,8 @@ def indicators(session, unit, start, end, overdue_at=None, live=False):
     by_kind, outcomes, ratings, closed_levels = (_of(measures, name) for name in ("kind", "outcome", "rating", "closed"))
     filed, overdue_cases = sum(by_kind.values()), measures["overdue", None]
     closed = sum(closed_levels.values())
-    overdue_steps = steps_overdue_count(session, unit, overdue_at)
+    if overdue_steps is None:
+        overdue_steps = steps_overdue_count(session, unit, overdue_at)
     success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
     satisfied = ratings.get("satisfied", 0) + ratings.get("basically_satisfied", 0)
     litigated = litigated_cases(session, unit, low, high)
@@ -203,20 +204,41 @@ def overdue_parts(moment, now):
     the steps open now that were open then, past their deadline, the clock running; and the
     steps completed or cancelled since `moment` that were overdue then. At `moment` now, that is
     the red light. A deadline is the step's as it stands (an extension granted since counts)."""
+    return [and_(state, rest) for state, rest in _overdue_conditions(moment, now)]
+
+
+def _overdue_conditions(moment, now):
+    """overdue_parts as (the steps' state, the rest of the condition) pairs."""
     if moment >= now:
-        return [and_(Task.state == TaskState.READY, red_now(now))]
-    return [and_(Task.state == TaskState.READY, Task.due_at < moment, Task.created_at < moment,
-                 or_(Task.clock_stopped_at.is_(None), Task.clock_stopped_at > moment)),
-            and_(Task.state.in_((TaskState.COMPLETED, TaskState.CANCELLED)), Task.due_at < moment,
-                 Task.completed_at >= moment, Task.created_at < moment)]
+        return [(Task.state == TaskState.READY, red_now(now))]
+    return [(Task.state == TaskState.READY, and_(Task.due_at < moment, Task.created_at < moment,
+                                                 or_(Task.clock_stopped_at.is_(None), Task.clock_stopped_at > moment))),
+            (Task.state.in_((TaskState.COMPLETED, TaskState.CANCELLED)),
+             and_(Task.due_at < moment, Task.completed_at >= moment, Task.created_at < moment))]
 
 
 def steps_overdue_count(session, unit, moment=None, now=None):
     """How many steps of `unit` and below were overdue at `moment` (by default now)."""
+    return steps_overdue_counts(session, unit, [moment], now)[0]
+
+
+def steps_overdue_counts(session, unit, moments, now=None):
+    """[how many steps of `unit` and below were overdue at each moment (None: now)]: one pass per
+    part of overdue_parts for all the moments (a report counts at the end of its period and of
+    the period before; a county has a few hundred thousand open steps to count)."""
     now = now or Clock.now()
-    return sum(session.scalar(select(func.count()).select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-                              .where(OrgUnit.path.startswith(unit.path), part)) or 0
-               for part in overdue_parts(min(moment or now, now), now))
+    conditions = [_overdue_conditions(min(moment or now, now), now) for moment in moments]
+    counts = [0] * len(moments)
+    for position in range(max(len(parts) for parts in conditions)):
+        having = [(i, parts[position]) for i, parts in enumerate(conditions) if position < len(parts)]
+        state = having[0][1][0]
+        sums = session.execute(select(*[func.sum(when((rest, 1), else_=0)) for _i, (_state, rest) in having])
+                               .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                               .where(OrgUnit.path.startswith(unit.path), state,
+                                      or_(*[rest for _i, (_state, rest) in having]))).one()
+        for (i, _part), n in zip(having, sums):
+            counts[i] += n or 0
+    return counts
 
 
 # A step that records a filing in court carries this form, whatever pathway it is in (court link

@@ -12,6 +12,7 @@ the indicators' own: those cases as they are when the report is made.
 Everything is counted in the database by grouped queries over indexed columns (dashboard.py);
 the two lists are one page of rows each, with their totals."""
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -21,7 +22,7 @@ from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.messages import N_, Msg
 from engine.persistence.models import AuditEvent, Case, OrgUnit, Task, User
 from engine.persistence.states import EventKind
-from engine.reading import dashboard, resolver_figures
+from engine.reading import dashboard, resolver_figures, rollup
 
 KINDS = {"day": N_("Daily report"), "week": N_("Weekly report"), "month": N_("Monthly report")}
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -201,21 +202,23 @@ class RedCase:
     flagged: bool
 
 
-def build(session, unit, period, now=None, limit=LIST_LIMIT):
-    """The report of `unit` and the units below it for `period`."""
+def build(session, unit, period, now=None, limit=LIST_LIMIT, live=False):
+    """The report of `unit` and the units below it for `period`: the counts of cases filed from
+    the daily roll-up where it answers (with `live`, all from the cases and steps themselves)."""
     now = now or Clock.now()
     high = period.bounds()[1]
     as_of = min(high, now)
     previous = period.previous()
-    figures = dashboard.indicators(session, unit, period.start, period.end, overdue_at=as_of)
-    before = dashboard.indicators(session, unit, previous.start, previous.end, overdue_at=previous.bounds()[1])
+    overdue_now, overdue_before = dashboard.steps_overdue_counts(session, unit, [as_of, previous.bounds()[1]], now)
+    figures = dashboard.indicators(session, unit, period.start, period.end, live=live, overdue_steps=overdue_now)
+    before = dashboard.indicators(session, unit, previous.start, previous.end, live=live, overdue_steps=overdue_before)
     rows = [Figure(key, label, kind, figures.get(key), before.get(key)) for key, label, kind in FIGURES]
-    labels, trend = _trend(session, unit, period)
+    labels, trend = _trend(session, unit, period, live)
     red, red_total = red_cases(session, unit, as_of, now, limit)
     mediators, idle = _mediators(session, unit, period)
     return Report(unit=unit, period=period, previous=previous, as_of=as_of, complete=high <= now,
                   figures=figures, before=before, rows=rows, trend_labels=labels, trend=trend,
-                  categories=_categories(session, unit, period, previous), levels=_levels(figures),
+                  categories=_categories(session, unit, period, previous, live), levels=_levels(figures),
                   overdue=overdue_steps(session, unit, as_of, now, limit), overdue_total=figures["overdue_steps"],
                   red=red, red_total=red_total, mediators=mediators, idle_mediators=idle)
 
@@ -228,11 +231,11 @@ def _mediators(session, unit, period):
     return busy, sum(1 for m in everyone if not m.handled and m.active)
 
 
-def _trend(session, unit, period):
+def _trend(session, unit, period, live=False):
     """By day over a week (and over the week up to a day: one bar says little), by week over a
     month; each week of a month is labelled by its days within the month."""
     if period.kind == "month":
-        labels, series = dashboard.trend(session, unit, period.start, period.end, "week")
+        labels, series = dashboard.trend(session, unit, period.start, period.end, "week", live=live)
         names = []
         for monday in labels:
             first = max(date.fromisoformat(monday), period.start)
@@ -240,19 +243,26 @@ def _trend(session, unit, period):
             names.append(f"{first:%m-%d}–{last:%m-%d}")
         return names, series
     start = period.end - timedelta(days=6)
-    labels, series = dashboard.trend(session, unit, start, period.end, "day")
+    labels, series = dashboard.trend(session, unit, start, period.end, "day", live=live)
     return [text[5:] for text in labels], series
 
 
-def _filed_by_category(session, unit, period):
-    low, high = period.bounds()
-    return dict(session.execute(select(Case.category, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-                                .where(OrgUnit.path.startswith(unit.path), Case.created_at >= low, Case.created_at < high)
-                                .group_by(Case.category)).all())
+def _filed_by_category(session, unit, period, live):
+    """{category: cases of `unit` and below filed in the period}: whole past days from the daily
+    roll-up, the rest counted live (dashboard.indicators)."""
+    span_plan = rollup.Plan(live=[(period.start, period.end)]) if live else rollup.plan(session, period.start, period.end)
+    filed = Counter({key: n for (_measure, key), n in rollup.counts(session, unit, span_plan, ("category",)).items()})
+    if span_plan.live:
+        filed.update(dict(session.execute(
+            select(Case.category, func.count(Case.id)).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+            .where(OrgUnit.path.startswith(unit.path), span_plan.live_moments(Case.created_at, dashboard.china_bounds))
+            .group_by(Case.category)).all()))
+    return filed
 
 
-def _categories(session, unit, period, previous):
-    now, before = _filed_by_category(session, unit, period), _filed_by_category(session, unit, previous)
+def _categories(session, unit, period, previous, live=False):
+    now = _filed_by_category(session, unit, period, live)
+    before = _filed_by_category(session, unit, previous, live)
     keys = sorted(set(now) | set(before), key=lambda k: (-now.get(k, 0), -before.get(k, 0), k or ""))
     return [(key or "other", now.get(key, 0), before.get(key, 0)) for key in keys]
 
@@ -273,47 +283,61 @@ def overdue_steps(session, unit, moment, now=None, limit=LIST_LIMIT):
     rows = []
     for part in dashboard.overdue_parts(min(moment, now), now):
         rows += session.execute(
-            select(Task.id, Task.case_id, Case.code, Case.category, Task.title, OrgUnit, User.display_name, Task.due_at,
-                   Task.completed_at)
+            select(Task.id, Task.case_id, Case.code, Case.category, Task.title, Task.org_unit_id, User.display_name,
+                   Task.due_at, Task.completed_at)
             .join(OrgUnit, OrgUnit.id == Task.org_unit_id).join(Case, Case.id == Task.case_id)
             .outerjoin(User, User.id == Task.assignee_id)
             .where(OrgUnit.path.startswith(unit.path), part).order_by(Task.due_at, Task.id).limit(limit)).all()
     rows.sort(key=lambda row: (as_utc(row.due_at), row.id))
-    return [OverdueStep(task_id, case_id, code, category or "other", title.split("（")[0], step_unit, handler or "",
-                        as_utc(due), (moment - as_utc(due)).total_seconds() / 86400, as_utc(done))
-            for task_id, case_id, code, category, title, step_unit, handler, due, done in rows[:limit]]
+    rows = rows[:limit]
+    units = _units(session, {row.org_unit_id for row in rows})
+    return [OverdueStep(task_id, case_id, code, category or "other", title.split("（")[0], units[unit_id],
+                        handler or "", as_utc(due), (moment - as_utc(due)).total_seconds() / 86400, as_utc(done))
+            for task_id, case_id, code, category, title, unit_id, handler, due, done in rows]
+
+
+def _units(session, ids):
+    """{id: OrgUnit} of the units a list names: read once, not with each of its rows (a download
+    lists thousands)."""
+    return {found.id: found for found in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))} if ids else {}
 
 
 def red_cases(session, unit, moment, now=None, limit=LIST_LIMIT):
     """([RedCase], total): cases of `unit` and below open at `moment` whose risk was red then.
     The colour only rises by itself (a repeat visit); a case red now that was not red yet at
     `moment` (its last assessment before then says so) is left out. A colour lowered from red
-    after `moment`, which only a clerk does with a reason, is not looked for."""
+    after `moment`, which only a clerk does with a reason, is not looked for.
+
+    The cases are counted by what the red cases' index holds (on PostgreSQL), those not red then
+    are looked up among the few risk assessments, and only the first `limit` are read in full: a
+    county has thousands of red cases open, and the page lists a hundred."""
     now = now or Clock.now()
+    units = select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path)).scalar_subquery()
+    picked = (Case.risk_level == "red", Case.created_at < moment, or_(Case.closed_at.is_(None), Case.closed_at >= moment),
+              Case.org_unit_id.in_(units))
+    total = session.scalar(select(func.count()).select_from(Case).where(*picked))
+    not_red = _not_red_at(session, select(Case.id).where(*picked), moment) if moment < now and total else set()
+    total -= len(not_red)
+    # The first `limit` picked by the index alone, then read by their ids (the index walks the
+    # cases closed before `moment` too, and reading each of those from the table cost more).
+    first = select(Case.id).where(*picked, Case.id.not_in(not_red)).order_by(Case.created_at, Case.id).limit(limit)
     rows = session.execute(
-        select(Case.id, Case.code, Case.category, OrgUnit, Case.created_at, Case.current_step, Case.closed_at,
-               Case.flagged_at)
-        .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-        .where(OrgUnit.path.startswith(unit.path), Case.risk_level == "red", Case.created_at < moment,
-               or_(Case.closed_at.is_(None), Case.closed_at >= moment))
-        .order_by(Case.created_at, Case.id)).all()
-    if moment < now and rows:
-        then = _risk_at(session, [row[0] for row in rows], moment)
-        rows = [row for row in rows if then.get(row[0], "red") == "red"]
-    found = [RedCase(case_id, code, category or "other", case_unit, as_utc(filed), step or "", as_utc(closed),
+        select(Case.id, Case.code, Case.category, Case.org_unit_id, Case.created_at, Case.current_step, Case.closed_at,
+               Case.flagged_at).where(Case.id.in_(first.scalar_subquery()))
+        .order_by(Case.created_at, Case.id)).all() if total and limit else []
+    names = _units(session, {row.org_unit_id for row in rows})
+    found = [RedCase(case_id, code, category or "other", names[unit_id], as_utc(filed), step or "", as_utc(closed),
                      flagged is not None)
-             for case_id, code, category, case_unit, filed, step, closed, flagged in rows[:limit]]
-    return found, len(rows)
+             for case_id, code, category, unit_id, filed, step, closed, flagged in rows]
+    return found, total
 
 
-def _risk_at(session, case_ids, moment):
-    """{case id: its risk colour after its last assessment before `moment`}."""
-    level = {}
-    for start in range(0, len(case_ids), 500):
-        chunk = case_ids[start:start + 500]
-        for case_id, detail in session.execute(
-                select(AuditEvent.case_id, AuditEvent.detail)
-                .where(AuditEvent.case_id.in_(chunk), AuditEvent.kind.in_(RISK_EVENTS), AuditEvent.at < moment)
-                .order_by(AuditEvent.case_id, AuditEvent.seq)).all():
-            level[case_id] = (detail or {}).get("level") or level.get(case_id)
-    return level
+def _not_red_at(session, picked, moment):
+    """The ids among the `picked` cases whose colour after their last assessment before `moment`
+    (the last that names one) was not red."""
+    level = func.coalesce(AuditEvent.detail["level"].as_string(), "")
+    ranked = (select(AuditEvent.case_id, level.label("level"), func.row_number().over(
+        partition_by=AuditEvent.case_id, order_by=AuditEvent.seq.desc()).label("n"))
+        .where(AuditEvent.kind.in_(RISK_EVENTS), AuditEvent.at < moment, level != "",
+               AuditEvent.case_id.in_(picked)).subquery("assessed"))
+    return set(session.scalars(select(ranked.c.case_id).where(ranked.c.n == 1, ranked.c.level != "red")))
