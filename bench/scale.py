@@ -12,6 +12,8 @@ case the engine itself brought to mediation, so the sweep runs the real engine o
   python -m bench.scale                        # SQLite file in a temporary folder, removed at the end
   python -m bench.scale --db postgresql://postgres@127.0.0.1:5432/yz_scale   # created (and dropped
                                                # at the end) if missing, else it must be empty
+  python -m bench.scale --db ... --keep        # keep the database; then, after a change to the code,
+  python -m bench.scale --db ... --existing    # time its pages again without loading it again
 
 Nothing large stays behind: the SQLite file's folder is removed and a PostgreSQL database the
 bench created is dropped at the end, after an error or Ctrl-C too, unless --keep.
@@ -52,6 +54,9 @@ def parse_args(argv):
                         help="sweeper processes for the second half of the due timers (default SWEEP_PROCESSES, "
                              "else the cores on PostgreSQL, 1 on SQLite)")
     parser.add_argument("--keep", action="store_true", help="keep the database (SQLite file, PostgreSQL database)")
+    parser.add_argument("--existing", action="store_true",
+                        help="time the pages of the database --db that a run with --keep left (migrated to the "
+                             "newest schema first; nothing loaded, no sweep, the database kept)")
     return parser.parse_args(argv)
 
 
@@ -296,6 +301,8 @@ def time_pages(app, repeat):
         ("weekly report (last complete week)", "/reports/"),
         ("monthly report (last complete month)", "/reports/?kind=month"),
         ("weekly report as CSV (the lists in full)", "/reports/report.csv"),
+        ("monthly report as CSV (the lists in full)", "/reports/report.csv?kind=month"),
+        ("case list, first page", "/cases"),
     ], repeat)
 
 
@@ -303,7 +310,8 @@ def time_audit(app, big_case, probe_case, repeat):
     client = _client_as(app, "auditor")
     search = f"/audit/cases?q={_id_number(probe_case, 1)}"
     results = _time_urls(client, [(f"trace page of a case with {BIG_TRACE} events", f"/audit/cases/{big_case}"),
-                                  ("case search by a party's ID number", search)], repeat)
+                                  ("case search by a party's ID number", search),
+                                  ("the auditor's case list, first page", "/audit/cases")], repeat)
     assert f"{probe_case:06d}</a>" in client.get(search).get_data(as_text=True), \
         "the search finds the case by its party's ID number"
     return results
@@ -490,6 +498,14 @@ def main(argv=None):
     if not url:
         folder = tempfile.mkdtemp(prefix="yizhan-scale-")
         url = f"sqlite:///{folder}/scale.db"
+    if args.existing:
+        if not url:
+            raise SystemExit("--existing times the pages of the database given with --db")
+        try:
+            time_existing(args, url)
+        finally:
+            _dispose_engines()
+        return
     try:
         if url.startswith("postgresql"):
             created = create_pg_database(url)
@@ -511,6 +527,47 @@ def _dispose_engines():
     for thing in gc.get_objects():
         if isinstance(thing, sa.engine.Engine):
             thing.dispose()
+
+
+def time_existing(args, url):
+    """The pages of a database a run with --keep left, as `run` times them after loading: to time
+    a change to the code without loading again."""
+    print(f"yizhan scale benchmark: the pages of an existing database on {url.split('://')[0]}")
+    os.environ["DATABASE_URL"] = url
+    os.environ["YIZHAN_SCHEDULER"] = "off"
+    import run as commands
+    if commands.cmd_migrate(argparse.Namespace()):
+        raise SystemExit("could not migrate the database")
+    from engine.persistence.db import session_factory
+    from webui import create_app
+    session = session_factory(url)()
+    try:
+        # The case with the longest history, and one from the middle of the bulk load.
+        big_case = session.scalar(sa.text("select id from cases order by audit_seq desc, id limit 1"))
+        first, count = session.execute(sa.text("select min(id), count(*) from cases")).one()
+    finally:
+        session.close()
+    if not count:
+        raise SystemExit("the database holds no cases: load it first (--keep)")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False})
+    print_pages(app, args.repeat)
+    print_audit(app, args.repeat, big_case, first + count // 2)
+
+
+def print_pages(app, repeat):
+    print("\npages (Flask test client in this process, supervisor of the county; median of "
+          f"{repeat} renders after one warm-up)")
+    for label, times in time_pages(app, repeat).items():
+        times = times[1:] or times
+        line(label, f"{statistics.median(times) * 1000:,.0f} ms", f"max {max(times) * 1000:,.0f} ms (target < 300 ms)")
+    line("peak memory of this process after serving", f"{peak_rss_mib():,.0f} MiB", "(target < 300 MB)")
+
+
+def print_audit(app, repeat, big_case, probe_case):
+    print(f"\nauditor (median of {repeat} after one warm-up)")
+    for label, times in time_audit(app, big_case, probe_case, repeat).items():
+        times = times[1:] or times
+        line(label, f"{statistics.median(times) * 1000:,.0f} ms", f"max {max(times) * 1000:,.0f} ms (target < 200 ms)")
 
 
 def run(args, url):
@@ -543,19 +600,11 @@ def run(args, url):
 
     # CSRF off only so the test client can log in without parsing the form; the pages are the same.
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False})
-    print("\npages (Flask test client in this process, supervisor of the county; median of "
-          f"{args.repeat} renders after one warm-up)")
-    for label, times in time_pages(app, args.repeat).items():
-        times = times[1:] or times
-        line(label, f"{statistics.median(times) * 1000:,.0f} ms", f"max {max(times) * 1000:,.0f} ms (target < 300 ms)")
-    line("peak memory of this process after serving", f"{peak_rss_mib():,.0f} MiB", "(target < 300 MB)")
+    print_pages(app, args.repeat)
     if args.pages_only:
         return
 
-    print(f"\nauditor (median of {args.repeat} after one warm-up)")
-    for label, times in time_audit(app, big_case, probe_case, args.repeat).items():
-        times = times[1:] or times
-        line(label, f"{statistics.median(times) * 1000:,.0f} ms", f"max {max(times) * 1000:,.0f} ms (target < 200 ms)")
+    print_audit(app, args.repeat, big_case, probe_case)
     checked, seconds, broken = time_verify(factory)
     line(f"audit verify: {checked:,} events", f"{seconds:,.1f} s",
          f"{checked / seconds:,.0f} events/s, {broken} broken (target >= 20,000/s)")
