@@ -232,7 +232,9 @@ def steps_overdue_counts(session, unit, moments, now=None):
     for position in range(max(len(parts) for parts in conditions)):
         having = [(i, parts[position]) for i, parts in enumerate(conditions) if position < len(parts)]
         state = having[0][1][0]
-        sums = session.execute(select(*[func.sum(when((rest, 1), else_=0)) for _i, (_state, rest) in having])
+        # One moment is a plain count; several, a sum per moment over the steps any of them counts.
+        columns = [func.count()] if len(having) == 1 else [func.sum(when((rest, 1), else_=0)) for _i, (_s, rest) in having]
+        sums = session.execute(select(*columns)
                                .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
                                .where(OrgUnit.path.startswith(unit.path), state,
                                       or_(*[rest for _i, (_state, rest) in having]))).one()
