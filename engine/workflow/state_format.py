@@ -21,6 +21,7 @@ writes them in this one. The missing parts are put back before SpiffWorkflow's o
 migrations run, so those always see SpiffWorkflow's format."""
 import json
 from contextvars import ContextVar
+from copy import copy, deepcopy
 from uuid import UUID, SafeUUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -29,7 +30,6 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 # Present (1) in a state written in this format.
@@ -41,6 +41,7 @@ FROM_LAST_TASK = "data_from_last_task"
 FINISHED_CALLS = "finished_calls"
 _DEFAULTS = {"typename": "Task", "triggered": False, "internal_data": {}}
 _NO_DEFAULT = object()
+_MUTABLE = (dict, list, set)
 _SAME_AS_PARENT = {"updates": {}, "deletions": []}
 # The names SpiffWorkflow gives a task's fields, and the ones written here.
 _SHORT = {"children": "c", "last_state_change": "t", "state": "s", "task_spec": "n", "internal_data": "i",
@@ -50,6 +51,8 @@ _SHORT_DELTA = {"updates": "u", "deletions": "r"}
 _LONG_DELTA = {short: name for name, short in _SHORT_DELTA.items()}
 
 attached_spec = ContextVar("attached_spec")
+# Whether the state being loaded is plain JSON (StateSerializer.deserialize_json).
+_plain = ContextVar("plain_state", default=False)
 
 
 def _caller(task):
@@ -58,16 +61,27 @@ def _caller(task):
     return None if parent_task_id is None else task.workflow.top_workflow.get_task_from_id(parent_task_id)
 
 
+# The task ids of the state being loaded, each made once (a task's id is written as its key, its
+# children's parent and its parent's child). Emptied as each load begins; shared by the threads of
+# a process only as a cache: an id always makes the same UUID.
+_IDS = {}
+
+
 def task_id(text):
     """The UUID of a task id as a state writes it (36 characters): what UUID(text) returns, without
     its checks of forms a state never holds (a state's load makes a few UUIDs per task, and UUID()
     took a tenth of the sweep's time)."""
+    made = _IDS.get(text)
+    if made is not None:
+        return made
     value = int(text.replace("-", ""), 16)
     if len(text) != 36 or value >> 128:
-        return UUID(text)
-    made = object.__new__(UUID)
-    object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", SafeUUID.unknown)
+        made = UUID(text)
+    else:
+        made = object.__new__(UUID)
+        object.__setattr__(made, "int", value)
+        object.__setattr__(made, "is_safe", SafeUUID.unknown)
+    _IDS[text] = made
     return made
 
 
@@ -116,22 +130,25 @@ class _TaskConverter(TaskConverter):
         task._children = [task_id(child) for child in dct["children"]]
         task.last_state_change = dct["last_state_change"]
         task.triggered = dct["triggered"]
+        plain = _plain.get()
         internal = dct["internal_data"]
-        task.internal_data = self.registry.restore(internal) if internal else {}
+        task.internal_data = (internal if plain else self.registry.restore(internal)) if internal else {}
         if isinstance(task_spec, CatchingEvent) and task._state & TaskState.WAITING:
             task.workflow.top_workflow.event_manager.add_task(task)
         delta = dct.get("delta")
         parent = workflow.tasks.get(task._parent) if parent_id is not None else None
         if delta and parent is not None:
-            data = DeepMerge.merge({}, parent.data)
+            # DeepMerge.merge({}, parent.data), as SpiffWorkflow restores it: a copy of each
+            # dict, list or set value, the rest shared.
+            data = {key: copy(value) if isinstance(value, _MUTABLE) else value for key, value in parent.data.items()}
             updates = delta.get("updates", {})
             if updates:
-                data.update(self.registry.restore(updates))
+                data.update(updates if plain else self.registry.restore(updates))
             for key in delta.get("deletions", {}):
                 if key in data:
                     del data[key]
         else:
-            data = self.registry.restore(dct["data"])
+            data = dct["data"] if plain else self.registry.restore(dct["data"])
         task.data = data
         return task
 
@@ -153,6 +170,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         return dct
 
     def from_dict(self, dct):
+        _IDS.clear()
         spec, subprocess_specs = attached_spec.get()
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], task_id, workflow=workflow)
@@ -188,6 +206,22 @@ class StateSerializer(BpmnWorkflowSerializer):
                 _compact_tasks(workflow["tasks"])
             dct[MARK] = 1
         return dct
+
+    def deserialize_json(self, serialization, use_gzip=False):
+        if use_gzip:
+            return super().deserialize_json(serialization, use_gzip)
+        dct = json.loads(serialization, cls=self.json_decoder_cls)
+        # A state whose only objects written with their type's name are the workflow and its
+        # called diagrams (no dates, events... in the tasks), the common case, is plain JSON: its
+        # tasks' values are taken as parsed, not walked again for types to restore (each value
+        # parsed is used once; _expand copies what it shares).
+        plain = serialization.count('"typename"') == 1 + len(dct.get("subprocesses") or {})
+        self.migrate(dct)
+        token = _plain.set(plain)
+        try:
+            return self.from_dict(dct)
+        finally:
+            _plain.reset(token)
 
     def migrate(self, dct):
         if dct.pop(MARK, None):
@@ -256,6 +290,11 @@ def _expand(dct):
 
 
 def _data_of(where, pending, task_id):
+    """A copy (deepcopy) of _found_data's: its values are also those of the tasks it was made from."""
+    return deepcopy(_found_data(where, pending, task_id))
+
+
+def _found_data(where, pending, task_id):
     """A task's data as written in the state (values still in their serialized form): the nearest
     task above it that holds its data in full, and the changes down to it. A called diagram's
     first task still to be resolved (`pending`) is resolved first: its caller may itself be in a
