@@ -10,8 +10,10 @@ those rows back (the cases' workflow state, current step and overdue mark, their
 and due, the task and timer rows a firing added deleted; the audit chains go on from where they
 are, so `run.py audit verify` still holds), vacuums, then fires them all: once in one process,
 then once in each number of `--processes` at the same time, as bench.scale's sweep phase does.
-Reported per firing: timers/s (wall) and the sweepers' CPU per timer (time.process_time)."""
+Reported per firing: timers/s (wall), the sweepers' CPU per timer (time.process_time) and
+their database server processes' (from /proc, the server on this machine)."""
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -68,16 +70,29 @@ def _sweeper(url, go, results):
     from bench.scale import time_sweep
     from engine.persistence.db import session_factory
     factory = session_factory(url)
-    factory().close()
-    results.put(("ready", 0, 0))
+    session = factory()
+    backend = session.scalar(sa.text("SELECT pg_backend_pid()"))
+    session.close()
+    results.put(("ready", 0, 0, 0))
     go.wait()
-    cpu = time.process_time()
+    cpu, server = time.process_time(), _server_cpu(backend)
     fired, _seconds = time_sweep(factory, 0)
-    results.put(("fired", fired, time.process_time() - cpu))
+    results.put(("fired", fired, time.process_time() - cpu, _server_cpu(backend) - server))
+
+
+def _server_cpu(pid):
+    """CPU seconds of the server process behind a connection (the pool hands the sweep the same
+    connection each time), when the server runs on this machine; else 0."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fire(url, processes):
-    """All due timers fired by `processes` sweeper processes at once: (fired, wall seconds, CPU seconds)."""
+    """All due timers fired by `processes` sweeper processes at once: (fired, wall seconds, the
+    sweepers' CPU seconds, their database server processes' CPU seconds)."""
     import multiprocessing
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
@@ -92,7 +107,7 @@ def fire(url, processes):
     seconds = time.perf_counter() - began
     for worker in workers:
         worker.join()
-    return sum(d[1] for d in done), seconds, sum(d[2] for d in done)
+    return sum(d[1] for d in done), seconds, sum(d[2] for d in done), sum(d[3] for d in done)
 
 
 def main(argv=None):
@@ -102,9 +117,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for processes in args.processes:
         due = rearm(args.db)
-        fired, seconds, cpu = fire(args.db, processes)
+        fired, seconds, cpu, server = fire(args.db, processes)
         print(f"sweep processes={processes} due={due} fired={fired} wall={seconds:.2f}s rate={fired / seconds:.0f}/s "
-              f"cpu_per_timer={cpu / max(fired, 1) * 1000:.2f}ms", flush=True)
+              f"cpu_per_timer={cpu / max(fired, 1) * 1000:.2f}ms server_cpu_per_timer={server / max(fired, 1) * 1000:.2f}ms",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,14 @@ writes them in this one. The missing parts are put back before SpiffWorkflow's o
 migrations run, so those always see SpiffWorkflow's format."""
 import json
 from contextvars import ContextVar
-from copy import copy, deepcopy
+from copy import copy
 from uuid import UUID, SafeUUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -40,9 +41,7 @@ FROM_CALLER = "data_from_caller"
 FROM_LAST_TASK = "data_from_last_task"
 FINISHED_CALLS = "finished_calls"
 _DEFAULTS = {"typename": "Task", "triggered": False, "internal_data": {}}
-_NO_DEFAULT = object()
 _MUTABLE = (dict, list, set)
-_SAME_AS_PARENT = {"updates": {}, "deletions": []}
 # The names SpiffWorkflow gives a task's fields, and the ones written here.
 _SHORT = {"children": "c", "last_state_change": "t", "state": "s", "task_spec": "n", "internal_data": "i",
           "triggered": "g", "typename": "y", "data": "d", "delta": "x", FROM_CALLER: "f"}
@@ -86,41 +85,9 @@ def task_id(text):
 
 
 class _TaskConverter(TaskConverter):
-    """SpiffWorkflow's own TaskConverter, field for field (the same dict out, the same task back),
-    written for speed: the sweep loads and dumps a whole case to fire one timer."""
-
-    def to_dict(self, task):
-        tasks = task.workflow.tasks
-        parent = tasks.get(task._parent)
-        data = task.data
-        internal = task.internal_data
-        dct = {
-            "id": str(task.id),
-            "parent": str(task._parent) if parent is not None else None,
-            "children": [str(child) for child in task._children],
-            "last_state_change": task.last_state_change,
-            "state": task._state,
-            "task_spec": task.task_spec.name,
-            "triggered": task.triggered,
-            "internal_data": self.registry.convert(internal) if internal else {},
-        }
-        if parent is None:
-            dct["data"], dct["delta"] = data, {}
-            caller = _caller(task)
-            if caller is not None and data and data == caller.data:
-                dct["data"], dct[FROM_CALLER] = {}, 1
-            return dct
-        above = parent.data
-        deletions = [key for key in above if key not in data]
-        if deletions and len(deletions) >= len(data):
-            # SpiffWorkflow reads a falsy delta as "data in full".
-            dct["data"], dct["delta"] = data, {}
-        else:
-            dct["data"], dct["delta"] = {}, {
-                "updates": {key: value for key, value in data.items() if key not in above or value != above[key]},
-                "deletions": deletions,
-            }
-        return dct
+    """SpiffWorkflow's own TaskConverter's restore, field for field (the same task back), written
+    for speed: the sweep loads and dumps a whole case to fire one timer. Tasks are written by
+    _compact_tasks."""
 
     def from_dict(self, dct, workflow):
         task_spec = workflow.spec.task_specs.get(dct["task_spec"])
@@ -158,7 +125,7 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
     attached again from the cache on load (SPIFFWORKFLOW-NOTES: state alone is a few KB)."""
 
     def to_dict(self, workflow):
-        dct = WorkflowConverter.to_dict(self, workflow)
+        dct = _workflow_to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         last = workflow.last_task
@@ -182,6 +149,38 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class _SubWorkflowConverter(BpmnSubWorkflowConverter):
+    """A called diagram's part of the state: its tasks written and read as the case's own."""
+
+    def to_dict(self, workflow):
+        dct = _workflow_to_dict(self, workflow)
+        dct["parent_task_id"] = str(workflow.parent_task_id)
+        dct["spec"] = workflow.spec.name
+        return dct
+
+    def from_dict(self, dct, task, top_workflow):
+        spec = top_workflow.subprocess_specs.get(task.task_spec.spec)
+        subprocess = self.target_class(spec, task.id, top_workflow, deserializing=True)
+        subprocess.tasks = self.mapping_from_dict(dct["tasks"], task_id, workflow=subprocess)
+        subprocess.task_tree = subprocess.tasks.get(task_id(dct["root"]))
+        self.set_default_attributes(subprocess, dct)
+        return subprocess
+
+
+def _workflow_to_dict(converter, workflow):
+    """SpiffWorkflow's WorkflowConverter.to_dict, with the tasks written compact (_compact_tasks)."""
+    registry = converter.registry
+    return {
+        "data": registry.convert(registry.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": _compact_tasks(workflow, registry),
+        "root": str(workflow.task_tree.id),
+    }
+
+
 class _Encoder(json.JSONEncoder):
     item_separator, key_separator = ",", ":"
 
@@ -202,8 +201,6 @@ class StateSerializer(BpmnWorkflowSerializer):
     def to_dict(self, obj, **kwargs):
         dct = super().to_dict(obj, **kwargs)
         if isinstance(obj, BpmnWorkflow):
-            for workflow in [dct, *dct["subprocesses"].values()]:
-                _compact_tasks(workflow["tasks"])
             dct[MARK] = 1
         return dct
 
@@ -229,27 +226,41 @@ class StateSerializer(BpmnWorkflowSerializer):
         super().migrate(dct)
 
 
-def _compact_tasks(tasks):
+def _compact_tasks(workflow, registry):
+    """The workflow's tasks as this format writes them, by id: what SpiffWorkflow's TaskConverter
+    writes, less what can be worked out again on load (the module's docstring), under the short
+    names (_SHORT). Written from the tasks directly: the sweep dumps a whole case to fire one timer."""
+    tasks = workflow.tasks
     position = {key: i for i, key in enumerate(tasks)}
+    written = {}
     for key, task in tasks.items():
-        tasks[key] = _compact_task(key, task, position)
-
-
-def _compact_task(key, task, position):
-    delta, data = task.pop("delta"), task.pop("data")
-    del task["parent"]
-    if task.get("id") == key:
-        del task["id"]
-    task["children"] = [position.get(child, child) for child in task["children"]]
-    out = {_SHORT.get(name, name): value for name, value in task.items() if _DEFAULTS.get(name, _NO_DEFAULT) != value}
-    if delta == _SAME_AS_PARENT:
-        pass
-    elif delta:
-        out["x"] = {_SHORT_DELTA.get(name, name): value for name, value in delta.items() if value}
-    else:
-        # The data in full (a workflow's first task, or a task holding less than it would delete).
-        out["d"] = data
-    return out
+        out = {} if task.id == key else {"id": str(task.id)}
+        out["c"] = [position[child] if child in position else str(child) for child in task._children]
+        out["t"], out["s"], out["n"] = task.last_state_change, task._state, task.task_spec.name
+        if task.triggered != _DEFAULTS["triggered"]:
+            out["g"] = task.triggered
+        if task.internal_data:
+            out["i"] = registry.convert(task.internal_data)
+        data = task.data
+        parent = tasks.get(task._parent)
+        if parent is None:
+            caller = _caller(task)
+            if caller is not None and data and data == caller.data:
+                out["f"], data = 1, {}
+            out["d"] = data
+        else:
+            above = parent.data
+            deletions = [name for name in above if name not in data]
+            if deletions and len(deletions) >= len(data):
+                # SpiffWorkflow reads a falsy delta as "data in full".
+                out["d"] = data
+            else:
+                updates = {name: value for name, value in data.items() if name not in above or value != above[name]}
+                if updates or deletions:
+                    out["x"] = {"u": updates, "r": deletions} if updates and deletions else \
+                        {"u": updates} if updates else {"r": deletions}
+        written[str(key)] = out
+    return written
 
 
 def _expand(dct):
@@ -290,8 +301,17 @@ def _expand(dct):
 
 
 def _data_of(where, pending, task_id):
-    """A copy (deepcopy) of _found_data's: its values are also those of the tasks it was made from."""
-    return deepcopy(_found_data(where, pending, task_id))
+    """A copy of _found_data's: its values are also those of the tasks it was made from."""
+    return _copied(_found_data(where, pending, task_id))
+
+
+def _copied(value):
+    """A deep copy of a value json.loads made (dicts, lists and what cannot change)."""
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    return value
 
 
 def _found_data(where, pending, task_id):
@@ -320,6 +340,7 @@ def make_serializers():
     state_config = dict(SPIFF_CONFIG)
     state_config[BpmnWorkflow] = _StateOnlyConverter
     state_config[Task] = _TaskConverter
+    state_config[BpmnSubWorkflow] = _SubWorkflowConverter
     state = StateSerializer(StateSerializer.configure(state_config), json_encoder_cls=_Encoder)
     ascii_only = StateSerializer(state.registry, json_encoder_cls=_AsciiEncoder)
     full = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
