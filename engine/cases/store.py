@@ -2,8 +2,8 @@
 from contextlib import contextmanager
 from functools import partial
 
-from sqlalchemy import and_, bindparam, delete, insert, inspect, or_, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import and_, bindparam, delete, insert, inspect, select, tuple_, update
+from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.cases import hotline
@@ -70,13 +70,28 @@ class Writes:
             connection.execute(_INSERT_EVENT, self.audit)
         if self.tasks:
             connection.execute(INSERT_TASK, self.tasks)
-        table = Timer.__table__
         for (open_states, values), cases in self.closed_timers.items():
-            connection.execute(update(table).where(table.c.state.in_(open_states), or_(*[
-                and_(table.c.case_id == case_id, table.c.spiff_task_id.in_(ids)) for case_id, ids in cases
-            ])).values(**dict(values)))
+            connection.execute(_closing_pairs(tuple(name for name, _value in values)), dict(
+                {f"v_{name}": value for name, value in values}, b_open=list(open_states),
+                b_pairs=[(case_id, spiff_id) for case_id, ids in cases for spiff_id in ids]))
         _write_case_rows(session, list(self.cases.values()))
         self.audit, self.tasks, self.closed_timers, self.cases = [], [], {}, {}
+
+
+_CLOSING_PAIRS = {}
+
+
+def _closing_pairs(columns):
+    """Close the timer rows of several cases, by (case, spiff task id) pairs, setting these
+    columns: one statement for a batch, built once per set of columns."""
+    found = _CLOSING_PAIRS.get(columns)
+    if found is None:
+        table = Timer.__table__
+        found = _CLOSING_PAIRS[columns] = update(table).where(
+            table.c.state.in_(bindparam("b_open", expanding=True)),
+            tuple_(table.c.case_id, table.c.spiff_task_id).in_(bindparam("b_pairs", expanding=True))).values(
+            {name: bindparam(f"v_{name}") for name in columns})
+    return found
 
 
 # What saving a case after the engine acted changes on its row (the rest is left to the ORM); the
@@ -99,6 +114,21 @@ def _update_case(columns):
     return found
 
 
+def _changed(state):
+    """The attributes of an object changed since its last flush, as the ORM's history says, without
+    making a history for each of the row's columns: only what was set since can have changed
+    (committed_state keeps those), and a column set to its value again has not."""
+    current, manager, changed = state.dict, state.manager, set()
+    for key, original in state.committed_state.items():
+        value = current.get(key, NO_VALUE)
+        if key in _CASE_ROW_SET and value is not NO_VALUE:
+            if manager[key].impl.is_equal(value, original) is not True:
+                changed.add(key)
+        elif state.attrs[key].history.has_changes():
+            changed.add(key)
+    return changed
+
+
 def _write_case_rows(session, cases):
     """The case rows of a batch in one versioned executemany, as the ORM would write them (the
     version column checked and raised by one); the objects are then as if flushed. A case with a
@@ -106,11 +136,10 @@ def _write_case_rows(session, cases):
     written, columns, days = [], set(), set()
     for case in cases:
         state = inspect(case)
-        # Only what was set since the last flush can have changed (committed_state keeps those).
-        changed = {key for key in state.committed_state if state.attrs[key].history.has_changes()}
+        changed = _changed(state)
         if not changed or not changed <= _CASE_ROW_SET:
             continue
-        if rollup_marks.changed(case, rollup_marks.ROLLED_FIELDS):
+        if not changed.isdisjoint(rollup_marks.ROLLED_FIELDS):
             days.add(rollup_marks.filing_day(case))
         columns |= changed
         written.append(case)
@@ -396,16 +425,18 @@ def provisional(meta, element, start, due):
 
 
 def _copy_case_fields(case, data):
-    for name in _CASE_FIELDS:
-        if data.get(name) is not None:
-            setattr(case, name, str(data[name]))
+    values = {name: str(data[name]) for name in _CASE_FIELDS if data.get(name) is not None}
     # Both columns are TEXT: copied whole, as the form's own limits let them be typed, never cut.
     if data.get("summary"):
-        case.summary = str(data["summary"])
+        values["summary"] = str(data["summary"])
     if data.get("parties"):
         parties = [p for p in data["parties"] if isinstance(p, dict)]
-        case.party_names = "、".join(str(p.get("name", "")) for p in parties)
-        case.contact_keys = " ".join(sorted({contact_key(case.code, p["phone"]) for p in parties if p.get("phone")}))
+        values["party_names"] = "、".join(str(p.get("name", "")) for p in parties)
+        values["contact_keys"] = " ".join(sorted({contact_key(case.code, p["phone"]) for p in parties if p.get("phone")}))
+    for name, value in values.items():
+        # Set only what differs: the value again would change nothing but cost the ORM's bookkeeping.
+        if getattr(case, name) != value:
+            setattr(case, name, value)
 
 
 def _close_rows(session, model, case_id, spiff_ids, open_states, writes=None, **values):
