@@ -60,29 +60,36 @@ def test_scheduler_runs_the_sweep_at_once_then_on_the_interval(session_factory):
     assert job.kwargs == {} and job.args == (session_factory,)
 
 
+def _swept(session_factory, expected):
+    """One sweep in its own session, which fires `expected` timers: the statements it ran, as
+    (their first two words, whether an executemany)."""
+    from engine.cases import services
+    statements = []
+    engine = session_factory.kw["bind"]
+
+    def record(_conn, _cursor, statement, _params, _context, executemany):
+        statements.append((" ".join(statement.split()[:2]), executemany))
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        sweep_session = session_factory()
+        assert services.fire_due_timers(sweep_session) == expected
+        sweep_session.close()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
 def test_a_batch_writes_its_case_rows_together_and_marks_their_past_days(session, session_factory):
     """Firing several timers in one batch writes the case rows with one versioned statement, each
     case's version goes up by one, and the days they were filed on are marked for the roll-up
     (their overdue flag changed)."""
-    from engine.cases import services
     from engine.persistence.models import RollupSpan
     with time_machine.travel(START, tick=False) as traveller:
         cases = [file_matter(session) for _ in range(4)]
         session.commit()
         versions = {case.id: case.lock_version for case in cases}
         traveller.move_to(START + timedelta(days=40))
-        statements = []
-        engine = session_factory.kw["bind"]
-
-        def record(_conn, _cursor, statement, _params, _context, executemany):
-            statements.append((" ".join(statement.split()[:2]), executemany))
-        sa.event.listen(engine, "before_cursor_execute", record)
-        try:
-            sweep_session = session_factory()
-            assert services.fire_due_timers(sweep_session) == 4
-            sweep_session.close()
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
+        statements = _swept(session_factory, 4)
     case_updates = [s for s in statements if s[0] == "UPDATE cases"]
     assert case_updates == [("UPDATE cases", True)]
     session.expire_all()
@@ -91,6 +98,24 @@ def test_a_batch_writes_its_case_rows_together_and_marks_their_past_days(session
         assert fresh.overdue is True and fresh.lock_version == versions[case.id] + 1
     day = START.date()
     assert session.scalar(sa.select(RollupSpan.stale).where(RollupSpan.span == "day", RollupSpan.start == day)) == 1
+
+
+def test_a_batch_closes_the_timers_it_fired_by_one_statement_and_no_other(session, session_factory):
+    """The timers a batch fired are closed together (one UPDATE of (case, timer) pairs), each
+    fired at the batch's moment; a case's timer that is not due yet stays waiting."""
+    with time_machine.travel(START, tick=False) as traveller:
+        due = [file_matter(session) for _ in range(3)]
+        traveller.move_to(START + timedelta(days=20))
+        later = file_matter(session)
+        session.commit()
+        traveller.move_to(START + timedelta(days=40))
+        statements = _swept(session_factory, 3)
+    assert [statement for statement, _many in statements].count("UPDATE timers") == 1
+    session.expire_all()
+    rows = session.execute(sa.select(Timer.case_id, Timer.state, Timer.fired_at)).all()
+    fired = {row.case_id: row.fired_at for row in rows if row.state == "fired"}
+    assert set(fired) == {case.id for case in due} and len(set(fired.values())) == 1
+    assert [row.state for row in rows if row.case_id == later.id] == ["waiting"]
 
 
 def test_a_job_meeting_an_outage_logs_one_line_and_the_next_run_tries_again(session_factory, caplog):

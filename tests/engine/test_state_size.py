@@ -2,6 +2,7 @@
 finished called pathways are dropped, the rest is written compactly and loads back exactly; a
 state written before loads, and the next save makes it small; reopened rounds do not grow it."""
 import json
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -68,6 +69,68 @@ def test_a_state_loads_back_exactly_what_was_saved(specs, steps):
         assert json.loads(runtime.dump_state(again)) == json.loads(state)
         assert len(state.encode("utf-8")) < 12 * 1024
     assert workflow.completed and workflow.data["satisfaction"] == "satisfied"
+
+
+def _reference():
+    """A state loader with SpiffWorkflow's own converters for the tasks and the called pathways, as
+    state_format.py's were before they were written out for speed."""
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, TaskConverter
+    from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+    from SpiffWorkflow.task import Task
+    from engine.workflow import state_format
+    config = dict(SPIFF_CONFIG)
+    config.update({BpmnWorkflow: state_format._StateOnlyConverter, Task: TaskConverter,
+                   BpmnSubWorkflow: BpmnSubWorkflowConverter})
+    serializer = state_format.StateSerializer(state_format.StateSerializer.configure(config))
+
+    def load(state, spec_pair):
+        token = state_format.attached_spec.set(spec_pair)
+        try:
+            return serializer.deserialize_json(state)
+        finally:
+            state_format.attached_spec.reset(token)
+    return load
+
+
+def _shared(workflow):
+    """Where a dict, list or set is held in more than one place among the tasks' and workflows'
+    data: a script changing it in one task would change it in the others."""
+    places = {}
+
+    def walk(value, where):
+        if isinstance(value, (dict, list, set)):
+            places.setdefault(id(value), []).append(where)
+            items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+            for key, item in items:
+                walk(item, (*where, key))
+    for number, each in enumerate([workflow, *workflow.subprocesses.values()]):
+        walk(each.data, (number, "workflow"))
+        for task in each.tasks.values():
+            walk(task.data, (number, str(task.id), "data"))
+            walk(task.internal_data, (number, str(task.id), "internal"))
+    return sorted(sorted(map(repr, found)) for found in places.values() if len(found) > 1)
+
+
+def test_a_state_loads_as_spiffworkflow_itself_loads_it(specs):
+    """The state's tasks are read by a converter written for speed (the sweep loads a whole case to
+    fire one timer): every task, its data and what its data shares with other tasks' are what
+    SpiffWorkflow's own converters make of the same state, with a date in a step's data too."""
+    spec_pair, draft = specs
+    reference = _reference()
+    for workflow, _snap in _steps(spec_pair, draft, MEDIATION):
+        plain = runtime.dump_state(workflow)
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            task.data["asked_on"] = datetime(2026, 11, 23, 9, 0)
+        typed = runtime.dump_state(workflow)
+        for state in (plain, typed):
+            loaded, expected = runtime.load_state(state, spec_pair), reference(state, spec_pair)
+            assert _everything(loaded) == _everything(expected)
+            assert _shared(loaded) == _shared(expected)
+        if not workflow.completed:
+            assert '"typename":"datetime"' in typed
+            assert {task.data["asked_on"] for task in loaded.get_tasks(state=TaskState.READY, manual=True)} == {
+                datetime(2026, 11, 23, 9, 0)}
 
 
 def test_finished_called_pathways_leave_the_state(specs):
