@@ -16,6 +16,8 @@ from tests.conftest import wipe_cases
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # 11:00 on November 20th in China
 TODAY = date(2026, 11, 20)
+# A refresh's time budget is wall time: a loaded test machine must not cut a pass short here.
+WHOLE = 3600
 KINDS = ["dispute", "petition", "complaint", None]
 CATEGORIES = ["neighbour", "traffic", "labour", None]
 
@@ -116,8 +118,8 @@ def test_the_roll_up_gives_the_live_figures(session):
         units = _tree(session)
         _generate(session, units)
         county = units["county"]
-        assert keeper.refresh(session)[0] > 90
-        assert keeper.refresh(session) == (0, 0)
+        assert keeper.refresh(session, budget_seconds=WHOLE)[0] > 90
+        assert keeper.refresh(session, budget_seconds=WHOLE) == (0, 0)
         # Past days and whole months come from the roll-up; today alone is read live.
         span_plan = rollup.plan(session, date(2026, 8, 12), TODAY)
         assert span_plan.live == [(TODAY, TODAY)] and date(2026, 9, 1) in span_plan.months
@@ -145,7 +147,7 @@ def test_the_roll_up_gives_the_live_figures(session):
         assert sorted(stale) == ["day", "month"]
         assert (day, day) in rollup.plan(session, date(2026, 8, 12), TODAY).live
         _assert_same_as_live(session, units)
-        assert keeper.refresh(session) == (1, 1)
+        assert keeper.refresh(session, budget_seconds=WHOLE) == (1, 1)
         assert rollup.plan(session, date(2026, 8, 12), TODAY).live == [(TODAY, TODAY)]
         _assert_same_as_live(session, units)
         after = dashboard.indicators(session, units["town1"], date(2026, 8, 12), TODAY)["filed"]
@@ -157,10 +159,10 @@ def test_a_day_is_rolled_up_once_it_has_closed(session):
     with time_machine.travel(datetime(2026, 11, 19, 16, 5, tzinfo=timezone.utc), tick=False):
         units = _tree(session)
         _generate(session, units)
-        keeper.refresh(session)
+        keeper.refresh(session, budget_seconds=WHOLE)
         assert rollup.plan(session, date(2026, 11, 19), date(2026, 11, 19)).live == [(date(2026, 11, 19),) * 2]
     with time_machine.travel(datetime(2026, 11, 19, 16, 11, tzinfo=timezone.utc), tick=False):
-        assert keeper.refresh(session) == (1, 0)
+        assert keeper.refresh(session, budget_seconds=WHOLE) == (1, 0)
         assert rollup.plan(session, date(2026, 11, 19), date(2026, 11, 19)).live == []
         _assert_same_as_live(session, units)
 
@@ -169,7 +171,7 @@ def test_moving_a_unit_makes_every_day_stale(session):
     with time_machine.travel(NOW, tick=False):
         units = _tree(session)
         _generate(session, units)
-        keeper.refresh(session)
+        keeper.refresh(session, budget_seconds=WHOLE)
         village = units["village01"]
         home = (village.parent_id, village.path)
         try:
@@ -178,7 +180,7 @@ def test_moving_a_unit_makes_every_day_stale(session):
             fresh = sa.select(sa.func.count()).select_from(RollupSpan).where(RollupSpan.stale == 0)
             assert session.scalar(fresh) == 0
             _assert_same_as_live(session, units)
-            keeper.refresh(session, budget_seconds=60)
+            keeper.refresh(session, budget_seconds=WHOLE)
             assert session.scalar(fresh) > 90
             _assert_same_as_live(session, units)
         finally:
