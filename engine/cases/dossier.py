@@ -95,7 +95,7 @@ def prepare(session, case, window, applied=None, pending=None):
     return Prepared(contents, pdf, hashlib.sha256(pdf).hexdigest(), seconds)
 
 
-_STEP = (select(Task.state, Task.spec_id, Case.process_version_id).join(Case, Case.id == Task.case_id)
+_STEP = (select(Task.state, Task.spec_id, Task.form_key, Case.process_version_id).join(Case, Case.id == Task.case_id)
          .where(Task.id == bindparam("b_task")))
 
 
@@ -104,19 +104,20 @@ def for_step(session, actor, task_id, post):
     None when the step makes none: not the application step of its diagram, no application ("no"),
     a form that will be refused anyway, or an actor who may not submit it (nobody else makes the
     server render)."""
-    # Most steps make no dossier: that is told from three columns, without loading the step and case.
+    # Most steps make no dossier, and an application step whose parties did not apply makes none:
+    # both are told from four columns and the post, without loading the step and case.
     step = session.connection().execute(_STEP, {"b_task": task_id}).first()
     if step is None or step.state != TaskState.READY:
         return None
     version = catalog.version_info(session, step.process_version_id)
     if not version.meta["tasks"].get(step.spec_id, {}).get("dossier"):
         return None
-    task = session.get(Task, task_id)
-    case = session.get(Case, task.case_id)
-    form = version.form(task.form_key)
+    form = version.form(step.form_key)
     data = formlib.data_from_post(form, post)
     if data.get("applied") != "yes" or formlib.validate(form, data):
         return None
+    task = session.get(Task, task_id)
+    case = session.get(Case, task.case_id)
     facts = rulebook.CaseFacts(id=case.id, status=case.status, unit_path=case.org_unit.path)
     if rulebook.refusal(actor, "submit", facts, rulebook.step_facts(task, task.org_unit.path)) is not None:
         return None

@@ -259,7 +259,9 @@ def record_engine_changes(log, actor, snap):
 
 def _record_parties(session, case, data):
     parties = [p for p in data["parties"] if isinstance(p, dict)]
-    session.connection().execute(_DELETE_PARTIES, {"b_case": case.id})
+    if case.state:
+        # A case being filed (services.start_case: its state not yet written) has no parties to drop.
+        session.connection().execute(_DELETE_PARTIES, {"b_case": case.id})
     session.connection().execute(_INSERT_PARTY, [dict(
         case_id=case.id, name=str(p.get("name", ""))[:100],
         id_number=normalize_id(p.get("id_number")), phone=normalize_phone(p.get("phone")),

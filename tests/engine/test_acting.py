@@ -13,25 +13,35 @@ from sqlalchemy.exc import OperationalError
 
 from engine.cases import clocks, services, supervision, transfers
 from engine.errors import Busy, NotAllowed
-from engine.persistence.models import Case, DiagramDraft, ProcessVersion, Timer
+from engine.persistence.models import Case, CaseParty, DiagramDraft, ProcessVersion, Task, Timer
 from engine.persistence.uow import UnitOfWork, is_busy
 from tests.conftest import ROOT
 
-from .helpers import MEDIATION_SUCCESS, actor, file_matter, open_task
+from .helpers import MEDIATION_SUCCESS, WINDOW_NO, actor, complete, file_matter, open_task
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
 
 @contextmanager
-def commits(session):
-    """Count the transactions committed on `session` while the block runs."""
-    counted = []
-    listener = lambda _session: counted.append(1)  # noqa: E731 - a one-line listener
-    event.listen(session, "after_commit", listener)
+def _heard(target, name):
+    """The arguments of each `name` event `target` fires while the block runs."""
+    heard = []
+    listener = lambda *args: heard.append(args)  # noqa: E731 - a one-line listener
+    event.listen(target, name, listener)
     try:
-        yield counted
+        yield heard
     finally:
-        event.remove(session, "after_commit", listener)
+        event.remove(target, name, listener)
+
+
+def commits(session):
+    """The transactions committed on `session` while the block runs (one entry each)."""
+    return _heard(session, "after_commit")
+
+
+def _sql(calls):
+    """The statements of before_cursor_execute events, on one line each."""
+    return [" ".join(statement.split()) for _conn, _cursor, statement, *_rest in calls]
 
 
 def test_each_user_action_is_one_transaction(session):
@@ -54,6 +64,31 @@ def test_each_user_action_is_one_transaction(session):
         with commits(session) as counted:
             action()
         assert len(counted) == 1
+
+
+def test_filing_deletes_no_parties_and_writes_them(session):
+    """A case being filed has no parties to delete before its own are written."""
+    with _heard(session.get_bind(), "before_cursor_execute") as calls:
+        case = file_matter(session)
+    sent = _sql(calls)
+    assert not [s for s in sent if s.startswith("DELETE FROM case_parties")]
+    assert [s for s in sent if s.startswith("INSERT INTO case_parties")]
+    assert session.scalar(sa.select(sa.func.count()).select_from(CaseParty).where(CaseParty.case_id == case.id)) == 2
+
+
+def test_an_application_step_answered_no_loads_no_step_for_a_dossier(session):
+    """A judicial-confirmation application step answered "no" makes no dossier, and that is told
+    without loading the step and its case for one."""
+    case = file_matter(session)
+    complete(session, "mediator", case.id, "Task_mediate", MEDIATION_SUCCESS)
+    task_id = session.scalar(sa.select(Task.id).where(Task.case_id == case.id, Task.spec_id == "Task_confirm_window",
+                                                      Task.state == "ready"))
+    mediator = actor(session, "mediator")
+    session.expunge_all()  # as in a new request: nothing of the case in the session yet
+    with _heard(session.get_bind(), "before_cursor_execute") as calls:
+        case = services.complete_task(session, mediator, task_id, WINDOW_NO)
+    assert not [s for s in _sql(calls) if s.startswith("SELECT tasks.id,") and " FROM tasks WHERE tasks.id = " in s]
+    assert case.current_step and case.status == "open"
 
 
 def test_a_refused_action_commits_nothing(session):
