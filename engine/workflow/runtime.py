@@ -9,13 +9,14 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine.workflow import instance_limits, scripting, state_format, task_walks
+from engine.workflow import instance_limits, scripting, spiff_logging, state_format, task_walks
 from engine.errors import StepFailed
 from engine.messages import Msg
 from engine.workflow.scripting import SCRIPT_ENGINE
 
 instance_limits.install()
 task_walks.install()
+spiff_logging.install()
 
 _STATE_SERIALIZER, _ASCII_STATE_SERIALIZER, _SPEC_SERIALIZER = state_format.make_serializers()
 
