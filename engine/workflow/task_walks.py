@@ -10,10 +10,11 @@ walks took about 40 % of the engine's time in a case of the intake pathway (benc
 The walks here visit the same tasks in the same order and yield the same ones: depth first,
 a called diagram's tasks before the calling task's children, the same rule for which tasks'
 children are visited (by state), and the same depth limit. Only the plain `get_tasks(state=...)`
-from the workflow's root is taken over; any other question goes to SpiffWorkflow's iterator.
+or `get_tasks()` (every task: a called diagram's, when it is dropped) from the workflow's root is
+taken over; any other question goes to SpiffWorkflow's iterator.
 Installed once, when the runtime is imported."""
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState
 from SpiffWorkflow.workflow import Workflow
 
 # SpiffWorkflow's TaskIterator default (max_depth=1000).
@@ -84,10 +85,14 @@ def _tasks(root, state):
 _spiff_get_tasks = Workflow.get_tasks
 
 
+# TaskFilter's default: every state.
+_ANY = TaskFilter.__init__.__defaults__[0]
+
+
 def get_tasks(self, first_task=None, **kwargs):
-    if first_task is None and len(kwargs) == 1 and "state" in kwargs:
+    if first_task is None and (not kwargs or len(kwargs) == 1 and "state" in kwargs):
         try:
-            return _bpmn_tasks(self.task_tree, kwargs["state"])
+            return _bpmn_tasks(self.task_tree, kwargs.get("state", _ANY))
         except _TooDeep:
             pass
     return _spiff_get_tasks(self, first_task, **kwargs)

@@ -48,6 +48,8 @@ def test_the_walks_find_what_spiffworkflow_finds(specs, steps, monkeypatch):
         for state in STATES:
             for flow in [workflow, *workflow.subprocesses.values()]:
                 assert [task.id for task in flow.get_tasks(state=state)] == _spiff(flow, state)
+        for flow in [workflow, *workflow.subprocesses.values()]:
+            assert [task.id for task in flow.get_tasks()] == [task.id for task in flow.get_tasks_iterator()]
     assert workflow.completed and seen["get_tasks"] > 100 and seen["waiting"] > 0
 
 
