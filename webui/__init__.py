@@ -81,7 +81,7 @@ def _register_blueprints(app):
 def _template_globals(app):
     app.jinja_env.globals.update(
         say=i18n.say, authored=i18n.authored, when=i18n.when, lang=i18n.lang, enum_label=i18n.enum_label,
-        field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, label=i18n.label, L=labels,
+        field_title=i18n.field_title, unit_name=i18n.unit_name, case_label=labels.case_label, version_name=labels.version_name, label=i18n.label, L=labels,
         may=_may_in_template, DATA_EVENTS=DATA_EVENTS, task_light=task_light, TaskState=TaskState, EventKind=EventKind,
         NOTES=notes,  # the engine's limits on what people write with a case action
         inbox_waiting=_inbox_waiting, referrals_waiting=_referrals_waiting, url_by_id=url_by_id,

@@ -91,6 +91,11 @@ def category_name(version, code):
     return authored(labels[code]) if code in labels else code
 
 
+def version_name(case):
+    """The name of the process version a case runs on, from the version's kept facts (no query)."""
+    return catalog.version_info(db.session, case.process_version_id).name
+
+
 def case_label(case, field):
     value = getattr(case, field)
     if value is None:

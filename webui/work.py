@@ -275,27 +275,32 @@ def case(case_id):
     actor = current_actor()
     found = visible_case_or_abort(case_id)
     tasks = queries.case_tasks(db.session, case_id)
-    steps = queries.submitted_steps(db.session, found, actor)
+    events = queries.case_events(db.session, case_id, kinds=queries.CASE_PAGE_EVENTS)
+    steps = queries.submitted_steps(db.session, found, actor, events)
     deadlines = catalog.version_info(db.session, found.process_version_id).meta["deadlines"].values()
     extendable = {d["attached_to"]: d.get("max_extension_days", 0) for d in deadlines if d.get("attached_to")}
-    allowed, step_allowed = rulebook.permitted_on_case(db.session, actor, found, tasks, extendable)
+    facts = rulebook.case_facts(db.session, found)
+    allowed, step_allowed = rulebook.permitted_on_case(db.session, actor, found, tasks, extendable, facts=facts)
     handlers = {task.id: supervision.handlers_for(db.session, actor, task) for task in tasks
                 if step_allowed.get(task.id, frozenset()) & {"reassign", "claim_on_behalf"}}
     mediators = {task.id: registry.candidates(db.session, task, found.org_unit.path, found.category) for task in tasks
                  if "assign_mediator" in step_allowed.get(task.id, frozenset())}
+    files = attachments.of_case(db.session, case_id)  # the case's own files and its dossiers, in one query
     return render_template("work/case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
                            mediators=mediators, kinds=registry.KINDS, grades=registry.GRADES,
                            allowed=allowed, step_allowed=step_allowed,
-                           extendable=extendable, move=transfers.pending_of_case(db.session, case_id),
-                           round=queries.case_round(db.session, case_id),
-                           decisions=queries.intake_decisions(db.session, case_id),
+                           extendable=extendable,
+                           move=transfers.pending_of_case(db.session, case_id) if facts.move_to_path else None,
+                           round=queries.case_round(db.session, case_id, events),
+                           decisions=queries.intake_decisions(db.session, case_id, events),
                            reported=unit_inbox.of_case(db.session, case_id),
                            meetings=meeting_reading.of_case(db.session, case_id),
                            meeting_links=may_do(actor, "hold_meetings"),
                            referrals=referral_reads.of_case(db.session, case_id),
-                           attachments=[a for a in attachments.of_case(db.session, case_id) if a.purpose is None],
-                           dossiers=case_dossiers(found),
-                           below=queries.units_below(db.session, found.org_unit),
+                           attachments=[a for a in files if a.purpose is None],
+                           dossiers=[a for a in files if a.purpose == dossiers.DOSSIER]
+                           if rulebook.may_see_dossier(db.session, actor) else [],
+                           below=queries.units_below(db.session, found.org_unit) if "assign_down" in allowed else [],
                            grid=db.session.get(Grid, found.grid_id) if found.grid_id else None,
                            grids=grids.grids_for(db.session, found.org_unit.path) if "place_in_grid" in allowed else [])
 

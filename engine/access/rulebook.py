@@ -10,7 +10,7 @@ actor's units, NotAllowed for what their role or the kind of case never allows, 
 the case's present state does not allow (it may change, or someone else was first)."""
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.access.policy import ACTIONS, COURT, GRID_ROLES, allowed, may, unit_covers
 from engine.errors import Conflict, NotAllowed, NotFound
@@ -77,16 +77,23 @@ class StepFacts:
     dossier: bool = False
 
 
+# Built once, the case bound on each call: whether an open step of the case waits at a department,
+# where a pending move of it goes, whether it has a dossier.
+_CASE_ID = bindparam("case_id")
+_CASE_FACTS = select(
+    select(Task.id).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+    .where(Task.case_id == _CASE_ID, Task.state == TaskState.READY, OrgUnit.level == "department")
+    .limit(1).scalar_subquery(),
+    select(OrgUnit.path).join(CaseTransfer, CaseTransfer.to_unit_id == OrgUnit.id)
+    .where(CaseTransfer.case_id == _CASE_ID, CaseTransfer.state == TransferState.PENDING).limit(1).scalar_subquery(),
+    select(Attachment.id).where(Attachment.case_id == _CASE_ID, Attachment.purpose == "dossier")
+    .limit(1).scalar_subquery())
+
+
 def case_facts(session, case, unit=None):
-    """The facts of a case the rules read, from its row and two small queries."""
+    """The facts of a case the rules read, from its row and one statement of three small subqueries."""
     unit = unit or case.org_unit
-    department = session.scalar(
-        select(Task.id).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-        .where(Task.case_id == case.id, Task.state == TaskState.READY, OrgUnit.level == "department").limit(1))
-    move_to = session.scalar(select(OrgUnit.path).join(CaseTransfer, CaseTransfer.to_unit_id == OrgUnit.id)
-                             .where(CaseTransfer.case_id == case.id, CaseTransfer.state == TransferState.PENDING).limit(1))
-    dossier = session.scalar(select(Attachment.id).where(Attachment.case_id == case.id, Attachment.purpose == "dossier")
-                             .limit(1))
+    department, move_to, dossier = session.execute(_CASE_FACTS, {"case_id": case.id}).one()
     return CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level, route=case.route,
                      flagged=case.flagged_at is not None, has_unit_above=unit.parent_id is not None,
                      department_step=department is not None, move_to_path=move_to, has_dossier=dossier is not None)
@@ -363,15 +370,15 @@ def require(actor, verb, case, step=None):
         raise refused
 
 
-def permitted_on_case(session, actor, case, tasks, extension_left=None, referrals=None):
+def permitted_on_case(session, actor, case, tasks, extension_left=None, referrals=None, facts=None):
     """For the case page: (what the actor may do with the case, {step id: what with that open
     step}). `extension_left` maps a step's element to the days its deadline may still gain,
-    `referrals` to the services it may refer a party to."""
-    facts = case_facts(session, case)
+    `referrals` to the services it may refer a party to; `facts` the case's, if the caller read them."""
+    facts = facts or case_facts(session, case)
     ready = [task for task in tasks if task.state == TaskState.READY]
-    paths = {task_id: path for task_id, path in session.execute(
-        select(Task.id, OrgUnit.path).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
-        .where(Task.id.in_([task.id for task in ready])))} if ready else {}
+    # A step's unit is usually in the session already (loaded with the steps, or the case's own):
+    # read from there, else one query for it.
+    paths = {task.id: task.org_unit.path for task in ready}
     extension_left, referrals = extension_left or {}, referrals or {}
     steps = {task.id: permitted(actor, facts, step_facts(task, paths[task.id], extension_left.get(task.spec_id, 0)
                                                           - (task.extended_days or 0), referrals.get(task.spec_id)))

@@ -309,8 +309,9 @@ def case_of_order(session, actor, order_number):
 
 
 def visible_case(session, actor, case_id):
-    """The case if the actor's unit covers it, else None (the web layer answers 403/404)."""
-    case = session.scalar(select(Case).options(joinedload(Case.org_unit))
+    """The case if the actor's unit covers it, else None (the web layer answers 403/404); its
+    workflow state is left unread (no page shows it; read after all if something asks for it)."""
+    case = session.scalar(select(Case).options(joinedload(Case.org_unit), *listed_cases())
                           .where(Case.id == case_id))
     if case is None:
         return None, False
@@ -374,24 +375,36 @@ def _mask_value(name, value):
     return mask_phone(value) if "phone" in name else mask_id_number(value)
 
 
-def submitted_steps(session, case, actor):
-    """What each completed step recorded, in order, masked as the actor may see it."""
+def submitted_steps(session, case, actor, events=None):
+    """What each completed step recorded, in order, masked as the actor may see it; from `events`
+    (the case's events in order, those of DATA_EVENTS' kinds among them) when the caller read them."""
     kinds = department_kinds.read(session)
     version = catalog.version_info(session, case.process_version_id)
+    if events is None:
+        events = case_events(session, case.id, kinds=DATA_EVENTS)
     return [(event, *event_data(version, event, actor, kinds, session))
-            for event in case_events(session, case.id, kinds=DATA_EVENTS)]
+            for event in events if event.kind in DATA_EVENTS]
 
 
 INTAKE_DECISIONS = (EventKind.TRIAGED, EventKind.RISK_ASSESSED, EventKind.RISK_REASSESSED)
 
 
-def intake_decisions(session, case_id):
+def intake_decisions(session, case_id, events=None):
     """Why the case went where it went and why it has its colour: the last triage decision and
-    the last risk assessment recorded in its history, {kind: event}."""
+    the last risk assessment recorded in its history, {kind: event} (from `events`, as
+    submitted_steps, when the caller read them)."""
     found = {}
-    for event in case_events(session, case_id, kinds=INTAKE_DECISIONS):
-        found["risk" if event.kind.startswith("risk") else event.kind] = event
+    if events is None:
+        events = case_events(session, case_id, kinds=INTAKE_DECISIONS)
+    for event in events:
+        if event.kind in INTAKE_DECISIONS:
+            found["risk" if event.kind.startswith("risk") else event.kind] = event
     return found
+
+
+# What the case page reads of a case's history, in one query: the submitted steps, the intake
+# decisions and the reopenings that number its rounds.
+CASE_PAGE_EVENTS = DATA_EVENTS + INTAKE_DECISIONS + (EventKind.CASE_REOPENED,)
 
 
 def event_data(version, event, actor, kinds, session=None):
@@ -421,8 +434,11 @@ def filed_today(session, actor, now=None):
                            .order_by(Case.created_at.desc()).limit(200)).all()
 
 
-def case_round(session, case_id):
-    """1 for a case never reopened, then 2, 3..."""
+def case_round(session, case_id, events=None):
+    """1 for a case never reopened, then 2, 3... (counted in `events`, as submitted_steps, when the
+    caller read them)."""
+    if events is not None:
+        return 1 + sum(1 for event in events if event.kind == EventKind.CASE_REOPENED)
     return 1 + session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.case_id == case_id, AuditEvent.kind == "case_reopened"))
 
