@@ -79,7 +79,7 @@ class StepFacts:
 
 # Built once, the case bound on each call: whether an open step of the case waits at a department,
 # where a pending move of it goes, whether it has a dossier.
-_CASE_ID = bindparam("case_id")
+_CASE_ID = bindparam("b_case")
 _CASE_FACTS = select(
     select(Task.id).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
     .where(Task.case_id == _CASE_ID, Task.state == TaskState.READY, OrgUnit.level == "department")
@@ -93,7 +93,7 @@ _CASE_FACTS = select(
 def case_facts(session, case, unit=None):
     """The facts of a case the rules read, from its row and one statement of three small subqueries."""
     unit = unit or case.org_unit
-    department, move_to, dossier = session.execute(_CASE_FACTS, {"case_id": case.id}).one()
+    department, move_to, dossier = session.execute(_CASE_FACTS, {"b_case": case.id}).one()
     return CaseFacts(id=case.id, status=case.status, unit_path=unit.path, unit_level=unit.level, route=case.route,
                      flagged=case.flagged_at is not None, has_unit_above=unit.parent_id is not None,
                      department_step=department is not None, move_to_path=move_to, has_dossier=dossier is not None)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from engine.cases.acting import reporting
 from engine.errors import UploadRefused
@@ -310,8 +310,11 @@ def of_submission(session, submission_id):
                                 .order_by(Attachment.id)))
 
 
+_OF_CASE = select(Attachment).where(Attachment.case_id == bindparam("b_case")).order_by(Attachment.id)  # built once
+
+
 def of_case(session, case_id):
-    return list(session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id)))
+    return list(session.scalars(_OF_CASE, {"b_case": case_id}))
 
 
 def forget_pending(session, limits, older_than=timedelta(days=1)):

@@ -2,14 +2,14 @@
 over weeks of sessions). A draft is checked only for size, never handed to the workflow and never
 written to the audit chain; submitting the task (or the task closing) deletes it, in the same
 transaction (engine/cases/store.py)."""
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.access import rulebook
 from engine.cases.acting import acting_on_task
 from engine.errors import FormInvalid
 from engine.legaltime.clock import Clock
 from engine.library import forms as formlib
-from engine.persistence.models import OrgUnit, TaskDraft
+from engine.persistence.models import TaskDraft
 from engine.reading import expert_options
 from engine.persistence.states import EventKind, TaskState
 
@@ -38,12 +38,15 @@ def save(session, actor, task_id, post):
         return draft
 
 
+_OF_TASK = select(TaskDraft).where(TaskDraft.task_id == bindparam("b_task"))  # built once
+
+
 def of_task(session, actor, task):
     """The draft of an open task, for someone who may work on it; otherwise None."""
     if task.state != TaskState.READY:
         return None
-    unit_path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == task.org_unit_id))
+    # The step's unit is usually in the session already (the case's own): read from there.
     # The step's rules read the step alone: no case facts are needed.
-    if rulebook.refusal(actor, "submit", None, rulebook.step_facts(task, unit_path)) is not None:
+    if rulebook.refusal(actor, "submit", None, rulebook.step_facts(task, task.org_unit.path)) is not None:
         return None
-    return session.scalar(select(TaskDraft).where(TaskDraft.task_id == task.id))
+    return session.scalar(_OF_TASK, {"b_task": task.id})

@@ -5,7 +5,7 @@ whole unit, never one per case, so a county with hundreds of open cases renders 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from engine.access.policy import unit_covers
@@ -219,8 +219,11 @@ def china_moment(day, at):
     return as_utc(datetime.combine(day, at or time(9, 0), CHINA))
 
 
+_OF_CASE = (select(MeetingItem, Meeting).join(Meeting, Meeting.id == MeetingItem.meeting_id)
+            .where(MeetingItem.case_id == bindparam("b_case"), Meeting.state != MeetingState.CANCELLED)
+            .order_by(Meeting.scheduled_at))  # built once
+
+
 def of_case(session, case_id):
     """[(item, meeting)] of the meetings that took up a case, oldest first (the case page)."""
-    return session.execute(select(MeetingItem, Meeting).join(Meeting, Meeting.id == MeetingItem.meeting_id)
-                           .where(MeetingItem.case_id == case_id, Meeting.state != MeetingState.CANCELLED)
-                           .order_by(Meeting.scheduled_at)).all()
+    return session.execute(_OF_CASE, {"b_case": case_id}).all()

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased, defer, joinedload
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
@@ -308,21 +308,29 @@ def case_of_order(session, actor, order_number):
                           .order_by(Case.id).limit(1))
 
 
+# The case pages' statements are built once, the case bound on each call: building a statement
+# cost more CPU than running it.
+_CASE = bindparam("b_case")
+_VISIBLE_CASE = select(Case).options(joinedload(Case.org_unit), *listed_cases()).where(Case.id == _CASE)
+
+
 def visible_case(session, actor, case_id):
     """The case if the actor's unit covers it, else None (the web layer answers 403/404); its
     workflow state is left unread (no page shows it; read after all if something asks for it)."""
-    case = session.scalar(select(Case).options(joinedload(Case.org_unit), *listed_cases())
-                          .where(Case.id == case_id))
+    case = session.scalar(_VISIBLE_CASE, {"b_case": case_id})
     if case is None:
         return None, False
     return case, _sees(session, actor, case)
 
 
+_VISIBLE_TASK = (select(Task, Case, OrgUnit).join(Case, Case.id == Task.case_id)
+                 .join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(Task.id == bindparam("b_task")))
+
+
 def visible_task(session, actor, task_id):
     """A step and its case, read together, and whether the actor's unit covers the case:
     (task, case, visible), or (None, None, False)."""
-    row = session.execute(select(Task, Case, OrgUnit).join(Case, Case.id == Task.case_id)
-                          .join(OrgUnit, OrgUnit.id == Case.org_unit_id).where(Task.id == task_id)).first()
+    row = session.execute(_VISIBLE_TASK, {"b_task": task_id}).first()
     if row is None:
         return None, None, False
     task, case, _unit = row  # the unit is now in the session: case.org_unit reads it from there
@@ -341,19 +349,24 @@ def _holds_a_step(session, actor, case_id):
                           .where(Task.case_id == case_id, _in_subtree(actor)).limit(1)) is not None
 
 
+# The people are shown by name: their roles are not read (two queries a page otherwise).
+_CASE_TASKS = (select(Task).options(joinedload(Task.assignee).lazyload(User.role_rows),
+                                    joinedload(Task.completer).lazyload(User.role_rows), joinedload(Task.org_unit))
+               .where(Task.case_id == _CASE).order_by(Task.id))
+_CASE_EVENTS = select(AuditEvent).where(AuditEvent.case_id == _CASE).order_by(AuditEvent.seq)
+_CASE_EVENTS_OF_KINDS = (select(AuditEvent).where(AuditEvent.case_id == _CASE,
+                                                  AuditEvent.kind.in_(bindparam("b_kinds", expanding=True)))
+                         .order_by(AuditEvent.seq))
+
+
 def case_tasks(session, case_id):
-    # The people are shown by name: their roles are not read (two queries a page otherwise).
-    return session.scalars(select(Task).options(joinedload(Task.assignee).lazyload(User.role_rows),
-                                                joinedload(Task.completer).lazyload(User.role_rows),
-                                                joinedload(Task.org_unit))
-                           .where(Task.case_id == case_id).order_by(Task.id)).all()
+    return session.scalars(_CASE_TASKS, {"b_case": case_id}).all()
 
 
 def case_events(session, case_id, kinds=None):
-    query = select(AuditEvent).where(AuditEvent.case_id == case_id)
     if kinds:
-        query = query.where(AuditEvent.kind.in_(kinds))
-    return session.scalars(query.order_by(AuditEvent.seq)).all()
+        return session.scalars(_CASE_EVENTS_OF_KINDS, {"b_case": case_id, "b_kinds": list(kinds)}).all()
+    return session.scalars(_CASE_EVENTS, {"b_case": case_id}).all()
 
 
 def mask_data(form_definition, data, actor):

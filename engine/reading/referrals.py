@@ -2,7 +2,7 @@
 party, what a receiving department has waiting, and a case's referrals. Reads only."""
 from dataclasses import dataclass
 
-from sqlalchemy import case as when_, func, select
+from sqlalchemy import bindparam, case as when_, func, select
 from sqlalchemy.orm import aliased
 
 from engine.access import department_kinds
@@ -50,13 +50,20 @@ _Case_unit = aliased(OrgUnit)
 _To_unit = aliased(OrgUnit)
 
 
-def _rows(session, query):
-    return session.execute(query.add_columns(Case.code, Case.id, _Case_unit.name, Task.title, _Referrer.display_name,
-                                             _To_unit.name)
-                           .join(Case, Case.id == Referral.case_id).join(_Case_unit, _Case_unit.id == Case.org_unit_id)
-                           .outerjoin(Task, Task.id == Referral.task_id)
-                           .outerjoin(_Referrer, _Referrer.id == Referral.created_by)
-                           .outerjoin(_To_unit, _To_unit.id == Referral.to_unit_id)).all()
+def _named(query):
+    """The referrals of `query` with their case's code and unit, their step, who referred and to whom."""
+    return (query.add_columns(Case.code, Case.id, _Case_unit.name, Task.title, _Referrer.display_name, _To_unit.name)
+            .join(Case, Case.id == Referral.case_id).join(_Case_unit, _Case_unit.id == Case.org_unit_id)
+            .outerjoin(Task, Task.id == Referral.task_id)
+            .outerjoin(_Referrer, _Referrer.id == Referral.created_by)
+            .outerjoin(_To_unit, _To_unit.id == Referral.to_unit_id))
+
+
+def _rows(session, query, params=None):
+    return session.execute(_named(query) if params is None else query, params).all()
+
+
+_OF_CASE = _named(select(Referral).where(Referral.case_id == bindparam("b_case")).order_by(Referral.id))  # built once
 
 
 def for_receiver(session, actor):
@@ -92,6 +99,5 @@ def open_count(session, actor):
 
 def of_case(session, case_id):
     """A case's referrals, oldest first, for its page."""
-    query = select(Referral).where(Referral.case_id == case_id).order_by(Referral.id)
     return [Row(referral, code, cid, from_unit or "", step or "", by or "", to or "")
-            for referral, code, cid, from_unit, step, by, to in _rows(session, query)]
+            for referral, code, cid, from_unit, step, by, to in _rows(session, _OF_CASE, {"b_case": case_id})]

@@ -9,7 +9,7 @@ see the matter read-only, as they see the cases of the units below them."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from engine.access.policy import mask_phone, may, unit_covers
 from engine.access.rulebook import SubmissionFacts
@@ -85,13 +85,16 @@ def recently_decided(session, actor, limit=50):
                  .order_by(Submission.decided_at.desc(), Submission.id.desc()).limit(limit))
 
 
+# Built once: the badge is read on every page of those who see it.
+_WAITING = (select(OrgUnit.path, func.count()).join(Submission, Submission.org_unit_id == OrgUnit.id)
+            .where(Submission.state == SubmissionState.PENDING, OrgUnit.path.startswith(bindparam("b_unit_path")))
+            .group_by(OrgUnit.path))
+
+
 def waiting_count(session, actor):
     """The navigation's badge: matters the actor decides (a clerk), or that wait in the actor's
     units (a supervisor, who watches them)."""
-    pending = session.execute(
-        select(OrgUnit.path, func.count()).join(Submission, Submission.org_unit_id == OrgUnit.id)
-        .where(Submission.state == SubmissionState.PENDING, OrgUnit.path.startswith(actor.unit_path))
-        .group_by(OrgUnit.path)).all()
+    pending = session.execute(_WAITING, {"b_unit_path": actor.unit_path}).all()
     if not pending:
         return 0
     if not may(actor.roles, "file_matter"):
@@ -111,9 +114,12 @@ def visible(session, actor, submission_id):
     return submission, unit, facts(session, submission, unit.path)
 
 
+_OF_CASE = select(Submission).where(Submission.case_id == bindparam("b_case")).order_by(Submission.id)  # built once
+
+
 def of_case(session, case_id):
     """The reported matters that became or joined the case, in order."""
-    return session.scalars(select(Submission).where(Submission.case_id == case_id).order_by(Submission.id)).all()
+    return session.scalars(_OF_CASE, {"b_case": case_id}).all()
 
 
 def shown_phone(phone, reveal):
