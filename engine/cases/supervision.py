@@ -4,7 +4,7 @@ supervision (挂牌督办) and lift it, and remind a handler. The sweep also rem
 step turns amber and when it is overdue."""
 from types import SimpleNamespace
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 
@@ -14,7 +14,7 @@ from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import Conflict, NotFound
 from engine.messages import Msg, in_chinese
 from engine.persistence.models import Case, OrgUnit, Reminder, Task, User, UserRole
-from engine.reading.queries import amber_now, listed_cases, red_now
+from engine.reading.queries import amber_now, red_now
 from engine.persistence.states import EventKind, TaskState
 
 
@@ -158,18 +158,27 @@ def _sweep_remind(session, task, case, kind):
     session.execute(update(Task).where(Task.id == task.id).values(reminded=kind))
 
 
-def reminders_for(session, actor, unread_only=True):
-    """Reminders addressed to me, or to the pool of a role I hold in my unit, newest first."""
+def _reminders(unread_only):
     query = (select(Reminder).join(Task, Task.id == Reminder.task_id)
              .where(Task.state == TaskState.READY,
-                    (Reminder.user_id == actor.user_id)
-                    | (Reminder.user_id.is_(None) & (Reminder.org_unit_id == actor.unit_id)
-                       & Reminder.role.in_(actor.roles))))
+                    (Reminder.user_id == bindparam("b_user"))
+                    | (Reminder.user_id.is_(None) & (Reminder.org_unit_id == bindparam("b_unit"))
+                       & Reminder.role.in_(bindparam("b_roles", expanding=True)))))
     if unread_only:
         query = query.where(Reminder.read_at.is_(None))
-    # Each reminder names its step and case: loaded with it, not one query each as the page reads them.
-    return session.scalars(query.options(joinedload(Reminder.task), *listed_cases(joinedload(Reminder.case)))
-                           .order_by(Reminder.created_at.desc()).limit(100)).all()
+    # Each reminder names its step and case: loaded with it, not one query each as the page reads
+    # them; of the case, what a reminder shows (the rest, its workflow state above all, when asked for).
+    return (query.options(joinedload(Reminder.task), joinedload(Reminder.case).load_only(Case.code))
+            .order_by(Reminder.created_at.desc()).limit(100))
+
+
+_REMINDERS = {unread_only: _reminders(unread_only) for unread_only in (True, False)}  # built once
+
+
+def reminders_for(session, actor, unread_only=True):
+    """Reminders addressed to me, or to the pool of a role I hold in my unit, newest first."""
+    return session.scalars(_REMINDERS[bool(unread_only)], {"b_user": actor.user_id, "b_unit": actor.unit_id,
+                                                           "b_roles": sorted(actor.roles)}).all()
 
 
 def mark_read(session, actor, reminder_id):

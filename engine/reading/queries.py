@@ -54,10 +54,12 @@ def task_light(task, now=None):
     return light(task.due_at, now, task.amber_at)
 
 
-def amber_now(now):
-    """Open steps whose light is amber now, as a query condition (the index on state, amber_at)."""
+def amber_now(now, soon=None):
+    """Open steps whose light is amber now, as a query condition (the index on state, amber_at);
+    `soon` is now + DUE_SOON (given apart when `now` is a bound parameter)."""
     return and_(Task.clock_stopped_at.is_(None), Task.due_at >= now,
-                or_(Task.amber_at <= now, and_(Task.amber_at.is_(None), Task.due_at <= now + DUE_SOON)))
+                or_(Task.amber_at <= now, and_(Task.amber_at.is_(None), Task.due_at <= (now + DUE_SOON if soon is None
+                                                                                        else soon))))
 
 
 def red_now(now):
@@ -125,29 +127,50 @@ class Inbox:
         return page_count(self.pool_total)
 
 
-def _pool_of(actor):
+def _pool_of(grid_steps):
     """The unclaimed steps a person may claim: their roles' steps in their unit; a supervisor's in
-    every unit below; a grid worker's only those of their grid (or a case with none)."""
-    return and_(Task.state == TaskState.READY, Task.assignee_id.is_(None), Task.role.in_(actor.roles),
-                _grid_steps(actor) if actor.roles & GRID_ROLES else True,
-                or_(Task.org_unit_id == actor.unit_id, and_(Task.role == "supervisor", _in_subtree(actor))))
+    every unit below; a grid worker's only those of their grid (or a case with none: `grid_steps`,
+    True for everyone else). The person is bound as b_roles, b_unit and b_unit_path."""
+    return and_(Task.state == TaskState.READY, Task.assignee_id.is_(None),
+                Task.role.in_(bindparam("b_roles", expanding=True)), grid_steps,
+                or_(Task.org_unit_id == bindparam("b_unit"),
+                    and_(Task.role == "supervisor", OrgUnit.path.startswith(bindparam("b_unit_path")))))
+
+
+# What an inbox row shows of its case (its workflow state and long texts are never read there).
+INBOX_CASE = joinedload(Task.case).load_only(Case.code, Case.category, Case.party_names, Case.risk_level,
+                                             Case.process_version_id)
+
+
+def _inbox_statements(grid_steps):
+    """The inbox's three statements (my steps; the pool's counts; a page of the pool), with the
+    person, the moment and the page bound on each call."""
+    now, soon = bindparam("b_now"), bindparam("b_soon")
+    urgent_first = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+    steps = select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(INBOX_CASE, joinedload(Task.org_unit))
+    pool = _pool_of(grid_steps)
+    return (steps.where(Task.state == TaskState.READY, Task.assignee_id == bindparam("b_user"))
+            .order_by(*urgent_first).limit(MINE_LIMIT),
+            select(func.count(Task.id), func.count(Task.id).filter(red_now(now)),
+                   func.count(Task.id).filter(amber_now(now, soon)))
+            .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(pool),
+            steps.where(pool).order_by(*urgent_first).offset(bindparam("b_offset")).limit(PAGE_SIZE))
+
+
+_INBOX = _inbox_statements(True)  # built once: building them cost more than running them
 
 
 def inbox(session, actor, pool_page=1):
     """My claimed steps, then a page of my roles' unclaimed steps in my unit; overdue and due-soon
     first; with the overdue and due-soon counts over both, the whole pool included."""
     now = Clock.now()
-    urgent_first = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
-    steps = select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
-        *listed_cases(joinedload(Task.case)), joinedload(Task.org_unit))
-    mine = session.scalars(steps.where(Task.state == TaskState.READY, Task.assignee_id == actor.user_id)
-                           .order_by(*urgent_first).limit(MINE_LIMIT)).all()
-    total, red, amber = session.execute(
-        select(func.count(Task.id), func.count(Task.id).filter(red_now(now)), func.count(Task.id).filter(amber_now(now)))
-        .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(_pool_of(actor))).one()
+    mine_of, counts_of, pool_of = _inbox_statements(_grid_steps(actor)) if actor.roles & GRID_ROLES else _INBOX
+    bound = {"b_user": actor.user_id, "b_roles": sorted(actor.roles), "b_unit": actor.unit_id,
+             "b_unit_path": actor.unit_path, "b_now": now, "b_soon": now + DUE_SOON}
+    mine = session.scalars(mine_of, bound).all()
+    total, red, amber = session.execute(counts_of, bound).one()
     pool_page = min(max(pool_page, 1), page_count(total))
-    pool = session.scalars(steps.where(_pool_of(actor)).order_by(*urgent_first)
-                           .offset((pool_page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all() if total else []
+    pool = session.scalars(pool_of, dict(bound, b_offset=(pool_page - 1) * PAGE_SIZE)).all() if total else []
     lights = [task_light(task, now) for task in mine]
     return Inbox(mine=mine, pool=pool, pool_total=total, pool_page=pool_page,
                  red=red + lights.count("red"), amber=amber + lights.count("amber"), now=now)
