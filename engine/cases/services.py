@@ -82,10 +82,24 @@ def _intake(session, process_key):
     return version, info, form_options.form_of(session, version, info["form"]), workflow, snap
 
 
+# The element of each version's first step, by version id and content (immutable, so each process
+# may keep its own, as runtime.SpecCache): the intake page and the API's check read it without
+# starting a workflow.
+_FIRST_STEP = {}
+
+
 def intake_step(session, process_key):
     """The version new cases take and the form of its first step."""
-    version, info, form, _, _ = _intake(session, process_key)
-    return version, info, form
+    version = catalog.latest_version(session, process_key)
+    if version is None:
+        raise NotFound(process_key)
+    key = (version.id, version.content_hash)
+    first = _FIRST_STEP.get(key)
+    if first is None:
+        _workflow, snap = runtime.start(version.specs(session))
+        first = _FIRST_STEP[key] = snap.ready[0].task_spec.bpmn_id
+    info = version.meta["tasks"][first]
+    return version, info, form_options.form_of(session, version, info["form"])
 
 
 class PossibleRepeats(Exception):
