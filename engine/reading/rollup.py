@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import scoped_session
 
 from engine.persistence.models import RollupCount, RollupSpan
 
@@ -68,12 +69,31 @@ class Plan:
         return or_(*[and_(column >= low, column < high) for low, high in (bounds(a, b) for a, b in self.live)])
 
 
+_FRESH = "rollup_fresh_spans"
+
+
+def _fresh(session, low, end):
+    """The spans rolled up and not stale since, starting from `low` to `end`: read once per
+    transaction (a page plans several figures over the same days), never kept beyond it."""
+    if isinstance(session, scoped_session):
+        session = session()  # the web layer's request-scoped session
+    transaction = session.get_transaction()
+    cached = session.info.get(_FRESH)
+    if cached is not None and transaction is not None and cached[0] is transaction and (low, end) in cached[1]:
+        return cached[1][(low, end)]
+    found = set(session.execute(select(RollupSpan.span, RollupSpan.start).where(
+        RollupSpan.stale == 0, RollupSpan.start >= low, RollupSpan.start <= end)).all())
+    transaction = session.get_transaction()
+    if cached is None or cached[0] is not transaction:
+        cached = session.info[_FRESH] = (transaction, {})
+    cached[1][(low, end)] = found
+    return found
+
+
 def plan(session, start, end, months=True):
     """Which parts of the China days [start, end] the roll-up answers. With `months`, a whole
     month inside the period that is rolled up as a month is read from its month rows."""
-    fresh = set(session.execute(select(RollupSpan.span, RollupSpan.start).where(
-        RollupSpan.stale == 0, RollupSpan.start >= date(start.year, start.month, 1),
-        RollupSpan.start <= end)).all())
+    fresh = _fresh(session, date(start.year, start.month, 1), end)
     whole, covered = [], set()
     if months:
         first = date(start.year, start.month, 1)
