@@ -308,12 +308,18 @@ def possible_repeats(session, actor, parties):
     phones = {normalize_phone(p.get("phone")) for p in parties or () if isinstance(p, dict)} - {None}
     if not ids and not phones:
         return []
-    same_party = select(CaseParty.case_id).where(or_(CaseParty.id_number.in_(ids), CaseParty.phone.in_(phones)))
-    return session.scalars(
-        select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(joinedload(Case.org_unit))
-        .where(_in_subtree(actor), Case.id.in_(same_party),
-               or_(Case.status == CaseStatus.OPEN, Case.created_at >= Clock.now() - REPEAT_WINDOW))
-        .order_by(Case.created_at.desc()).limit(10)).all()
+    return session.scalars(_REPEATS, {"b_unit_path": actor.unit_path, "b_ids": sorted(ids), "b_phones": sorted(phones),
+                                      "b_since": Clock.now() - REPEAT_WINDOW}).all()
+
+
+# Built once, what is filed bound on each call; the cases found without their workflow state.
+_REPEATS = (select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(joinedload(Case.org_unit), *listed_cases())
+            .where(OrgUnit.path.startswith(bindparam("b_unit_path")),
+                   Case.id.in_(select(CaseParty.case_id).where(or_(
+                       CaseParty.id_number.in_(bindparam("b_ids", expanding=True)),
+                       CaseParty.phone.in_(bindparam("b_phones", expanding=True))))),
+                   or_(Case.status == CaseStatus.OPEN, Case.created_at >= bindparam("b_since")))
+            .order_by(Case.created_at.desc()).limit(10))
 
 
 def visible_case_by_code(session, actor, code):
