@@ -3,7 +3,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from engine.persistence.models import Case, OrgUnit, OutboxMessage
 from engine.persistence.states import OutboxState
@@ -51,10 +51,14 @@ def troubled(session, unit_path, limit=200):
                      address=r.address) for r in rows]
 
 
+# Built once: the count is read on every supervision page.
+_TROUBLED_COUNT = (select(func.count()).select_from(OutboxMessage)
+                   .join(Case, Case.id == OutboxMessage.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
+                   .where(*_troubled(bindparam("b_unit_path"))))
+
+
 def troubled_count(session, unit_path):
-    return session.scalar(select(func.count()).select_from(OutboxMessage)
-                          .join(Case, Case.id == OutboxMessage.case_id).join(OrgUnit, OrgUnit.id == Case.org_unit_id)
-                          .where(*_troubled(unit_path)))
+    return session.scalar(_TROUBLED_COUNT, {"b_unit_path": unit_path})
 
 
 def _field(body, name):

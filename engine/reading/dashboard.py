@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import Integer, and_, case as when, cast as sa_cast, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, case as when, cast as sa_cast, func, or_, select
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.errors import NotFound
@@ -14,7 +14,7 @@ from engine.library import catalog
 from engine.persistence.models import Case, OrgUnit, ProcessVersion, RollupCount, Task, User
 from engine.access.policy import unit_covers
 from engine.reading import rollup
-from engine.reading.queries import light_sums, listed_cases, red_now
+from engine.reading.queries import DUE_SOON, light_sums, listed_cases, red_now
 from engine.persistence.states import CaseStatus, TaskState
 
 RESOLVED_LEVELS = ("village", "township", "county")
@@ -39,17 +39,30 @@ class Row:
     extra: dict = field(default_factory=dict)
 
 
-def _open_in(unit):
-    return (Task.state == TaskState.READY, OrgUnit.path.startswith(unit.path))
+# The dashboard's statements, built once (building them cost more than running them), the unit
+# and the moment bound on each call.
+_UNIT_PATH = bindparam("b_unit_path")
+_OPEN_GROUPS = (select(OrgUnit.path, Task.spec_id, Task.assignee_id, func.min(Task.title),
+                       *light_sums(bindparam("b_now"), bindparam("b_soon")))
+                .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                .where(Task.state == TaskState.READY, OrgUnit.path.startswith(_UNIT_PATH))
+                .group_by(OrgUnit.path, Task.spec_id, Task.assignee_id))
+_CHILDREN = (select(OrgUnit).where(OrgUnit.parent_id == bindparam("b_unit"))
+             .order_by(OrgUnit.level == "department", OrgUnit.code))
+_FLAGGED = (select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(*listed_cases())
+            .where(Case.flagged_at.is_not(None), OrgUnit.path.startswith(_UNIT_PATH))
+            .order_by(Case.flagged_at).limit(bindparam("b_limit")))
+# The partial index on the failed cases (ix_cases_failed) finds them without reading the rest.
+_FAILED = (select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(*listed_cases())
+           .where(Case.error.is_not(None), OrgUnit.path.startswith(_UNIT_PATH))
+           .order_by(Case.updated_at.desc()).limit(bindparam("b_limit")))
 
 
 def open_groups(session, unit, now=None):
     """The open steps of `unit` and below counted per unit, stage and handler, with their red and
     amber lights: the one pass over the open steps that the dashboard's three tables share."""
     now = now or Clock.now()
-    return session.execute(select(OrgUnit.path, Task.spec_id, Task.assignee_id, func.min(Task.title), *light_sums(now))
-                           .select_from(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).where(*_open_in(unit))
-                           .group_by(OrgUnit.path, Task.spec_id, Task.assignee_id)).all()
+    return session.execute(_OPEN_GROUPS, {"b_unit_path": unit.path, "b_now": now, "b_soon": now + DUE_SOON}).all()
 
 
 def open_tables(session, unit, now=None):
@@ -72,8 +85,7 @@ def _summed(groups, key_of):
 def by_unit(session, unit, now=None, groups=None):
     """The unit's own steps, then each unit directly below with everything below it."""
     groups = open_groups(session, unit, now) if groups is None else groups
-    children = session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id)
-                               .order_by(OrgUnit.level == "department", OrgUnit.code)).all()
+    children = session.scalars(_CHILDREN, {"b_unit": unit.id}).all()
     rows = [Row(unit.id, "", unit=unit)] + [Row(child.id, "", unit=child) for child in children]
     for path, (total, red, amber, _title) in _summed(groups, lambda path, _spec, _who: path).items():
         row = next((r for r in rows[1:] if path.startswith(r.unit.path)), rows[0] if path == unit.path else None)
@@ -99,17 +111,12 @@ def by_handler(session, unit, now=None, limit=200, groups=None):
 
 
 def flagged_cases(session, unit, limit=100):
-    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(*listed_cases())
-                           .where(Case.flagged_at.is_not(None), OrgUnit.path.startswith(unit.path))
-                           .order_by(Case.flagged_at).limit(limit)).all()
+    return session.scalars(_FLAGGED, {"b_unit_path": unit.path, "b_limit": limit}).all()
 
 
 def failed_cases(session, unit, limit=100):
-    """Cases whose engine step failed (a broken script, say): the sweep marked them and went on.
-    The partial index on the failed cases (ix_cases_failed) finds them without reading the rest."""
-    return session.scalars(select(Case).join(OrgUnit, OrgUnit.id == Case.org_unit_id).options(*listed_cases())
-                           .where(Case.error.is_not(None), OrgUnit.path.startswith(unit.path))
-                           .order_by(Case.updated_at.desc()).limit(limit)).all()
+    """Cases whose engine step failed (a broken script, say): the sweep marked them and went on."""
+    return session.scalars(_FAILED, {"b_unit_path": unit.path, "b_limit": limit}).all()
 
 
 # ---- indicators for a period -------------------------------------------------------------------

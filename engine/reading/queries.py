@@ -191,43 +191,68 @@ def open_tasks(session, actor, page=1, only=None, flt=None, counts=None):
     `counts` (light_counts) gives the total when the list is narrowed by its light alone."""
     now = Clock.now()
     flt = flt or StepFilter(only=only)
-    query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
-        *listed_cases(joinedload(Task.case)), joinedload(Task.assignee), joinedload(Task.org_unit)).where(
-        Task.state == TaskState.READY, _in_subtree(actor)))
-    if flt.only == "red":
-        query = query.where(red_now(now))
-    elif flt.only == "amber":
-        query = query.where(amber_now(now))
+    by_unit = bool(flt.unit_path and flt.unit_path.startswith(actor.unit_path))
+    assignee = "none" if flt.assignee == "none" else "one" if flt.assignee and flt.assignee.isdigit() else None
+    shape = (flt.only if flt.only in ("red", "amber") else None, by_unit, bool(flt.stage), assignee)
+    if shape not in _OPEN_TASKS:
+        _OPEN_TASKS[shape] = _open_tasks_statements(*shape)
+    count_of, rows_of = _OPEN_TASKS[shape]
+    bound = {"b_unit_path": actor.unit_path, "b_now": now, "b_soon": now + DUE_SOON, "b_narrow_path": flt.unit_path,
+             "b_stage": flt.stage, "b_assignee": int(flt.assignee) if assignee == "one" else None,
+             "b_offset": (page - 1) * PAGE_SIZE}
     narrowed = bool(flt.unit_path or flt.stage or flt.assignee)
-    if flt.unit_path and flt.unit_path.startswith(actor.unit_path):
-        query = query.where(OrgUnit.path.startswith(flt.unit_path))
-    if flt.stage:
-        query = query.where(Task.spec_id == flt.stage)
-    if flt.assignee == "none":
-        query = query.where(Task.assignee_id.is_(None))
-    elif flt.assignee and flt.assignee.isdigit():
-        query = query.where(Task.assignee_id == int(flt.assignee))
     if counts is not None and not narrowed:
         total = counts[flt.only or "all"]
     else:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Task.due_at.asc().nulls_last(), Task.id)
-                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    units = {row.id: (row.name, row.name_en or row.name) for row in session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en))}
+        total = session.scalar(count_of, bound)
+    rows = session.scalars(rows_of, bound).all()
+    units = {row.id: (row.name, row.name_en or row.name) for row in session.execute(_UNIT_NAMES)}
     return rows, total, units, now
 
 
-def light_sums(now):
+_UNIT_NAMES = select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en)
+_OPEN_TASKS = {}  # (light, by unit, by stage, by assignee): the list's statements, built once per shape
+
+
+def _open_tasks_statements(only, by_unit, by_stage, assignee):
+    """The supervision list's count and page for one shape of filter, everything else bound."""
+    now = bindparam("b_now")
+    query = (select(Task).join(OrgUnit, OrgUnit.id == Task.org_unit_id).options(
+        *listed_cases(joinedload(Task.case)), joinedload(Task.assignee), joinedload(Task.org_unit)).where(
+        Task.state == TaskState.READY, OrgUnit.path.startswith(bindparam("b_unit_path"))))
+    if only == "red":
+        query = query.where(red_now(now))
+    elif only == "amber":
+        query = query.where(amber_now(now, bindparam("b_soon")))
+    if by_unit:
+        query = query.where(OrgUnit.path.startswith(bindparam("b_narrow_path")))
+    if by_stage:
+        query = query.where(Task.spec_id == bindparam("b_stage"))
+    if assignee == "none":
+        query = query.where(Task.assignee_id.is_(None))
+    elif assignee == "one":
+        query = query.where(Task.assignee_id == bindparam("b_assignee"))
+    return (select(func.count()).select_from(query.subquery()),
+            query.order_by(Task.due_at.asc().nulls_last(), Task.id).offset(bindparam("b_offset")).limit(PAGE_SIZE))
+
+
+def light_sums(now, soon=None):
     """How many open steps, how many red and how many amber now, as the columns of one pass (the
-    open steps' index, ix_tasks_open_lights, answers without the rows)."""
-    return (func.count(), func.sum(case((red_now(now), 1), else_=0)), func.sum(case((amber_now(now), 1), else_=0)))
+    open steps' index, ix_tasks_open_lights, answers without the rows); `soon` as for amber_now."""
+    return (func.count(), func.sum(case((red_now(now), 1), else_=0)),
+            func.sum(case((amber_now(now, soon), 1), else_=0)))
+
+
+_LIGHT_COUNTS = (select(*light_sums(bindparam("b_now"), bindparam("b_soon"))).select_from(Task)
+                 .join(OrgUnit, OrgUnit.id == Task.org_unit_id)
+                 .where(Task.state == TaskState.READY, OrgUnit.path.startswith(bindparam("b_unit_path"))))
 
 
 def light_counts(session, actor, now=None):
     """{"all", "red", "amber"}: the open steps of the actor's unit and below, in one pass."""
     now = now or Clock.now()
-    total, red, amber = session.execute(select(*light_sums(now)).select_from(Task).join(
-        OrgUnit, OrgUnit.id == Task.org_unit_id).where(Task.state == TaskState.READY, _in_subtree(actor))).one()
+    total, red, amber = session.execute(_LIGHT_COUNTS, {"b_unit_path": actor.unit_path, "b_now": now,
+                                                        "b_soon": now + DUE_SOON}).one()
     return {"red": red or 0, "amber": amber or 0, "all": total}
 
 
