@@ -135,8 +135,7 @@ def _referral_panel(case, offered, typed=None, errors=None):
     """What the 转介 panel of a step offers: the case's parties, the step's services, and per service
     the departments providing it that serve the case's area (nearest first)."""
     return {"parties": referral_reads.party_names(db.session, case.id), "services": offered,
-            "units": {service: referral_reads.receiving_units(db.session, case.org_unit.path, service)
-                      for service in offered},
+            "units": referral_reads.receiving_units_of(db.session, case.org_unit.path, offered),
             "typed": typed or {}, "errors": errors or {}}
 
 

@@ -18,18 +18,35 @@ def receiving_units(session, unit_path, service):
     """The department units providing `service` (their kind's service in the registry) stationed
     at a center at or above the case's unit, nearest first: the unit a party is usually sent to
     is the one serving the case's area."""
-    kinds = department_kinds.read(session).providing(service)
-    if not kinds:
-        return []
+    return receiving_units_of(session, unit_path, [service])[service]
+
+
+# Built once, the kinds and the chain of units bound on each call.
+_RECEIVING = select(OrgUnit).where(OrgUnit.level == "department",
+                                   OrgUnit.department_kind.in_(bindparam("b_kinds", expanding=True)),
+                                   OrgUnit.parent_id.in_(bindparam("b_chain", expanding=True)))
+_PARTY_NAMES = select(CaseParty.name).where(CaseParty.case_id == bindparam("b_case")).order_by(CaseParty.id)
+
+
+def receiving_units_of(session, unit_path, services):
+    """{service: receiving_units(...)} for several services, in one query."""
+    registry = department_kinds.read(session)
+    kinds = {service: registry.providing(service) for service in services}
+    found = {service: [] for service in services}
+    wanted = sorted({kind for of_service in kinds.values() for kind in of_service})
+    if not wanted:
+        return found
     chain = [int(part) for part in unit_path.strip("/").split("/") if part]
-    units = session.scalars(select(OrgUnit).where(OrgUnit.level == "department", OrgUnit.department_kind.in_(kinds),
-                                                  OrgUnit.parent_id.in_(chain))).all()
-    return sorted(units, key=lambda unit: (-chain.index(unit.parent_id), unit.name))
+    units = sorted(session.scalars(_RECEIVING, {"b_kinds": wanted, "b_chain": chain}).all(),
+                   key=lambda unit: (-chain.index(unit.parent_id), unit.name))
+    for service, of_service in kinds.items():
+        found[service] = [unit for unit in units if unit.department_kind in of_service]
+    return found
 
 
 def party_names(session, case_id):
     """The case's parties by name, in the order they were recorded (a name once)."""
-    names = session.scalars(select(CaseParty.name).where(CaseParty.case_id == case_id).order_by(CaseParty.id)).all()
+    names = session.scalars(_PARTY_NAMES, {"b_case": case_id}).all()
     return [name for name in dict.fromkeys(names) if name]
 
 
