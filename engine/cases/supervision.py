@@ -167,8 +167,10 @@ def _reminders(unread_only):
     if unread_only:
         query = query.where(Reminder.read_at.is_(None))
     # Each reminder names its step and case: loaded with it, not one query each as the page reads
-    # them; of the case, what a reminder shows (the rest, its workflow state above all, when asked for).
-    return (query.options(joinedload(Reminder.task), joinedload(Reminder.case).load_only(Case.code))
+    # them; of the step and the case, what a reminder shows (the rest, the case's workflow state
+    # above all, when asked for).
+    return (query.options(joinedload(Reminder.task).load_only(Task.title),
+                          joinedload(Reminder.case).load_only(Case.code))
             .order_by(Reminder.created_at.desc()).limit(100))
 
 
