@@ -284,7 +284,9 @@ def case(case_id):
                 if step_allowed.get(task.id, frozenset()) & {"reassign", "claim_on_behalf"}}
     mediators = {task.id: registry.candidates(db.session, task, found.org_unit.path, found.category) for task in tasks
                  if "assign_mediator" in step_allowed.get(task.id, frozenset())}
-    files = attachments.of_case(db.session, case_id)  # the case's own files and its dossiers, in one query
+    has = queries.case_has(db.session, case_id)
+    # The case's own files and its dossiers, in one query.
+    files = attachments.of_case(db.session, case_id) if "files" in has else []
     return render_template("work/case.html", case=found, tasks=tasks, steps=steps, light=queries.light, handlers=handlers,
                            mediators=mediators, kinds=registry.KINDS, grades=registry.GRADES,
                            allowed=allowed, step_allowed=step_allowed,
@@ -292,10 +294,10 @@ def case(case_id):
                            move=transfers.pending_of_case(db.session, case_id) if facts.move_to_path else None,
                            round=queries.case_round(db.session, case_id, events),
                            decisions=queries.intake_decisions(db.session, case_id, events),
-                           reported=unit_inbox.of_case(db.session, case_id),
-                           meetings=meeting_reading.of_case(db.session, case_id),
+                           reported=unit_inbox.of_case(db.session, case_id) if "reported" in has else [],
+                           meetings=meeting_reading.of_case(db.session, case_id) if "meetings" in has else [],
                            meeting_links=may_do(actor, "hold_meetings"),
-                           referrals=referral_reads.of_case(db.session, case_id),
+                           referrals=referral_reads.of_case(db.session, case_id) if "referrals" in has else [],
                            attachments=[a for a in files if a.purpose is None],
                            dossiers=[a for a in files if a.purpose == dossiers.DOSSIER]
                            if rulebook.may_see_dossier(db.session, actor) else [],

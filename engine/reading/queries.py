@@ -4,14 +4,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import aliased, defer, joinedload
 
 from engine.legaltime.clock import CHINA, Clock, as_utc
 from engine.access import department_kinds
 from engine.library import catalog, form_options
 from engine.library.forms import FormDef
-from engine.persistence.models import AuditEvent, Case, CaseParty, OrgUnit, ProcessVersion, Submission, Task, User
+from engine.persistence.models import (
+    Attachment, AuditEvent, Case, CaseParty, MeetingItem, OrgUnit, ProcessVersion, Referral, Submission, Task, User,
+)
 from engine.access.policy import GRID_ROLES, grid_only, mask_id_number, mask_phone, sees_personal_data, unit_covers
 from engine.persistence.keys import normalize_id, normalize_phone
 from engine.persistence.states import CaseStatus, EventKind, TaskState
@@ -411,6 +413,19 @@ _CASE_EVENTS = select(AuditEvent).where(AuditEvent.case_id == _CASE).order_by(Au
 _CASE_EVENTS_OF_KINDS = (select(AuditEvent).where(AuditEvent.case_id == _CASE,
                                                   AuditEvent.kind.in_(bindparam("b_kinds", expanding=True)))
                          .order_by(AuditEvent.seq))
+
+
+# Whether a case has any reported matter, meeting item, referral or file: most have none, and the
+# case page then reads none of those four lists (one statement instead of four).
+_CASE_HAS = select(exists().where(Submission.case_id == _CASE), exists().where(MeetingItem.case_id == _CASE),
+                   exists().where(Referral.case_id == _CASE), exists().where(Attachment.case_id == _CASE))
+
+
+def case_has(session, case_id):
+    """{"reported", "meetings", "referrals", "files"}: which of them the case may have (a list
+    named here can still come out empty; one not named is)."""
+    row = session.execute(_CASE_HAS, {"b_case": case_id}).one()
+    return {name for name, present in zip(("reported", "meetings", "referrals", "files"), row) if present}
 
 
 def case_tasks(session, case_id):
