@@ -4,7 +4,7 @@ assigns a case down. The receiving unit acknowledges the move within a set time,
 goes back where it came from. Open steps follow the case to the role holders of its new unit."""
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.access.policy import SYSTEM, may
 from engine.access.rulebook import require_unit_below
@@ -105,9 +105,12 @@ def pending_for(session, actor):
     """Moves waiting for the actor's unit to acknowledge them."""
     if not may(actor.roles, "move_cases"):
         return []
-    return session.scalars(select(CaseTransfer).where(CaseTransfer.state == TransferState.PENDING,
-                                                      CaseTransfer.to_unit_id == actor.unit_id)
-                           .order_by(CaseTransfer.due_at)).all()
+    return session.scalars(_PENDING_FOR, {"b_unit": actor.unit_id}).all()
+
+
+_PENDING_FOR = (select(CaseTransfer).where(CaseTransfer.state == TransferState.PENDING,
+                                           CaseTransfer.to_unit_id == bindparam("b_unit"))
+                .order_by(CaseTransfer.due_at))  # built once: read on every inbox
 
 
 def pending_of_case(session, case_id):

@@ -511,9 +511,12 @@ def filed_today(session, actor, now=None):
     now = now or Clock.now()
     # Bound as UTC: SQLite stores times without an offset, all of them UTC.
     midnight = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-    return session.scalars(select(Case).options(*listed_cases())
-                           .where(Case.created_by == actor.user_id, Case.created_at >= midnight)
-                           .order_by(Case.created_at.desc()).limit(200)).all()
+    return session.scalars(_FILED_TODAY, {"b_user": actor.user_id, "b_since": midnight}).all()
+
+
+_FILED_TODAY = (select(Case).options(*listed_cases())
+                .where(Case.created_by == bindparam("b_user"), Case.created_at >= bindparam("b_since"))
+                .order_by(Case.created_at.desc()).limit(200))  # built once
 
 
 def case_round(session, case_id, events=None):
