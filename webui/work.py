@@ -124,11 +124,13 @@ def _task_page(row, case, form, data, errors, status, draft, referral_typed=None
                                                          referrals={row.spec_id: offered})
     allowed = step_verbs.get(row.id, frozenset())
     panel = _referral_panel(case, offered, referral_typed, referral_errors) if "refer" in allowed else None
+    has = queries.case_has(db.session, case.id)  # most cases have no referral and no file: neither list is read
     return render_template("work/form.html", form=form, data=data, errors=errors, title=row.title,
                            action=url_for("work.task", task_id=row.id), case=case, task=row, steps=steps,
                            light=queries.light, draft=draft, allowed=allowed, referral=panel,
-                           referrals=referral_reads.of_case(db.session, case.id),
-                           dossiers=case_dossiers(case), standing=application_standing(case, row)), status
+                           referrals=referral_reads.of_case(db.session, case.id) if "referrals" in has else [],
+                           dossiers=case_dossiers(case) if "files" in has else [],
+                           standing=application_standing(case, row)), status
 
 
 def _referral_panel(case, offered, typed=None, errors=None):
