@@ -378,24 +378,32 @@ def _sweeper(url, go, results):
     results.put(("fired", time_sweep(factory, 0)[0]))
 
 
-def time_sweeps(url, processes):
-    """The due timers fired by `processes` sweeper processes at once (SWEEP_PROCESSES), each as
-    services.fire_due_timers runs in run.py worker: (fired, seconds from the start to the last)."""
+def run_gated(target, url, processes):
+    """`processes` spawned processes of target(url, go, results), each putting one message on
+    `results` when ready and one when done, let go together once all are ready: (their last
+    messages, seconds from the start to the last)."""
     import multiprocessing
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
-    workers = [context.Process(target=_sweeper, args=(url, go, results)) for _ in range(processes)]
+    workers = [context.Process(target=target, args=(url, go, results)) for _ in range(processes)]
     for worker in workers:
         worker.start()
     for _ in workers:
         results.get(timeout=300)
     began = time.perf_counter()
     go.set()
-    fired = sum(results.get()[1] for _ in workers)
+    done = [results.get() for _ in workers]
     seconds = time.perf_counter() - began
     for worker in workers:
         worker.join()
-    return fired, seconds
+    return done, seconds
+
+
+def time_sweeps(url, processes):
+    """The due timers fired by `processes` sweeper processes at once (SWEEP_PROCESSES), each as
+    services.fire_due_timers runs in run.py worker: (fired, seconds from the start to the last)."""
+    done, seconds = run_gated(_sweeper, url, processes)
+    return sum(message[1] for message in done), seconds
 
 
 def drain_reminders(session_factory):

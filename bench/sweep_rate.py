@@ -93,20 +93,8 @@ def _server_cpu(pid):
 def fire(url, processes):
     """All due timers fired by `processes` sweeper processes at once: (fired, wall seconds, the
     sweepers' CPU seconds, their database server processes' CPU seconds)."""
-    import multiprocessing
-    context = multiprocessing.get_context("spawn")
-    go, results = context.Event(), context.Queue()
-    workers = [context.Process(target=_sweeper, args=(url, go, results)) for _ in range(processes)]
-    for worker in workers:
-        worker.start()
-    for _ in workers:
-        results.get(timeout=300)
-    began = time.perf_counter()
-    go.set()
-    done = [results.get() for _ in workers]
-    seconds = time.perf_counter() - began
-    for worker in workers:
-        worker.join()
+    from bench.scale import run_gated
+    done, seconds = run_gated(_sweeper, url, processes)
     return sum(d[1] for d in done), seconds, sum(d[2] for d in done), sum(d[3] for d in done)
 
 
