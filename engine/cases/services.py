@@ -73,13 +73,24 @@ def _next_round_if_restarted(session, version, workflow, snap, title):
 
 # ---- starting a case -------------------------------------------------------------------------
 
-def _intake(session, process_key):
+def _newest(session, process_key):
     version = catalog.latest_version(session, process_key)
     if version is None:
         raise NotFound(process_key)
+    return version
+
+
+def _step_form(session, version, element):
+    """The metadata and the form of one of a version's user tasks."""
+    info = version.meta["tasks"][element]
+    return info, form_options.form_of(session, version, info["form"])
+
+
+def _intake(session, process_key):
+    version = _newest(session, process_key)
     workflow, snap = runtime.start(version.specs(session))
-    info = version.meta["tasks"][snap.ready[0].task_spec.bpmn_id]
-    return version, info, form_options.form_of(session, version, info["form"]), workflow, snap
+    info, form = _step_form(session, version, snap.ready[0].task_spec.bpmn_id)
+    return version, info, form, workflow, snap
 
 
 # The element of each version's first step, by version id and content (immutable, so each process
@@ -90,16 +101,13 @@ _FIRST_STEP = {}
 
 def intake_step(session, process_key):
     """The version new cases take and the form of its first step."""
-    version = catalog.latest_version(session, process_key)
-    if version is None:
-        raise NotFound(process_key)
+    version = _newest(session, process_key)
     key = (version.id, version.content_hash)
     first = _FIRST_STEP.get(key)
     if first is None:
         _workflow, snap = runtime.start(version.specs(session))
         first = _FIRST_STEP[key] = snap.ready[0].task_spec.bpmn_id
-    info = version.meta["tasks"][first]
-    return version, info, form_options.form_of(session, version, info["form"])
+    return (version, *_step_form(session, version, first))
 
 
 class PossibleRepeats(Exception):
