@@ -171,10 +171,13 @@ def referral_unit(referral):
     return db.session.get(OrgUnit, referral.to_unit_id)
 
 
-def case_dossiers(case):
-    """The case's judicial-confirmation dossiers, for those who may have them (else none)."""
+def case_dossiers(case, files=None):
+    """The case's judicial-confirmation dossiers, for those who may have them (else none); taken
+    from `files`, the case's files when the page has read them already (the same order)."""
     if not rulebook.may_see_dossier(db.session, current_actor()):
         return []
+    if files is not None:
+        return [a for a in files if a.purpose == dossiers.DOSSIER]
     return dossiers.dossiers_of(db.session, case.id)
 
 
@@ -301,8 +304,7 @@ def case(case_id):
                            meeting_links=may_do(actor, "hold_meetings"),
                            referrals=referral_reads.of_case(db.session, case_id) if "referrals" in has else [],
                            attachments=[a for a in files if a.purpose is None],
-                           dossiers=[a for a in files if a.purpose == dossiers.DOSSIER]
-                           if rulebook.may_see_dossier(db.session, actor) else [],
+                           dossiers=case_dossiers(found, files),
                            below=queries.units_below(db.session, found.org_unit) if "assign_down" in allowed else [],
                            grid=db.session.get(Grid, found.grid_id) if found.grid_id else None,
                            grids=grids.grids_for(db.session, found.org_unit.path) if "place_in_grid" in allowed else [])
